@@ -1,0 +1,17 @@
+//! seqcnn: convolutional networks for DNA sequence, on a small reverse-mode autograd engine.
+//!
+//! The flow is reader (`io`) -> encoder (`encode`) -> batches -> model (`nn`, `model`) -> writer;
+//! training runs the same forward pass on a [`tensor::Tape`] and walks it backwards.
+
+pub mod arch;
+pub mod encode;
+pub mod error;
+pub mod io;
+pub mod metrics;
+pub mod model;
+pub mod nn;
+pub mod rng;
+pub mod tensor;
+pub mod train;
+
+pub use error::{Error, Result};

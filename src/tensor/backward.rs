@@ -1,0 +1,148 @@
+//! Every backward rule, side by side: one `match` arm per op. Each arm adds (never assigns) the
+//! gradient it computes into its inputs' slots, so a node used twice gets both contributions.
+
+use super::ops::{conv, pool};
+use super::{Array, Op, Tape, Var, matmul2};
+use crate::Result;
+use ndarray::{Axis, Ix2, Ix3, IxDyn, Zip};
+
+/// Adds `delta` into the gradient slot of `v` if `v` requires a gradient.
+fn acc(tape: &Tape, grads: &mut [Option<Array>], v: Var, delta: Array) {
+    if !tape.nodes[v.0].requires_grad {
+        return;
+    }
+    match &mut grads[v.0] {
+        Some(g) => *g += &delta,
+        slot @ None => *slot = Some(delta),
+    }
+}
+
+fn needs(tape: &Tape, v: Var) -> bool {
+    tape.nodes[v.0].requires_grad
+}
+
+/// Propagates the gradient `g` of node `node`'s output to the node's inputs.
+pub(super) fn apply(tape: &Tape, node: usize, g: &Array, grads: &mut [Option<Array>]) -> Result<()> {
+    let val = |v: Var| tape.value(v);
+    let op = &tape.nodes[node].op;
+    let y = &tape.nodes[node].value;
+    match op {
+        Op::Leaf => {}
+        Op::Add(a, b) => {
+            acc(tape, grads, *a, g.clone());
+            acc(tape, grads, *b, g.clone());
+        }
+        Op::Mul(a, b) => {
+            acc(tape, grads, *a, g * val(*b));
+            acc(tape, grads, *b, g * val(*a));
+        }
+        Op::Scale(x, c) => acc(tape, grads, *x, g * *c),
+        Op::MatMul(a, b) => {
+            // y = a b: da = g b^T, db = a^T g
+            if needs(tape, *a) {
+                acc(tape, grads, *a, matmul2(g, false, val(*b), true));
+            }
+            if needs(tape, *b) {
+                acc(tape, grads, *b, matmul2(val(*a), true, g, false));
+            }
+        }
+        Op::Linear { x, w, b } => {
+            // y = x w^T + b: dx = g w, dw = g^T x, db = sum_n g
+            if needs(tape, *x) {
+                acc(tape, grads, *x, matmul2(g, false, val(*w), false));
+            }
+            if needs(tape, *w) {
+                acc(tape, grads, *w, matmul2(g, true, val(*x), false));
+            }
+            if let Some(b) = b {
+                acc(tape, grads, *b, g.sum_axis(Axis(0)));
+            }
+        }
+        Op::Conv1d { x, w, b, geom } => {
+            let (dx, dw, db) = conv::conv1d_backward(
+                val(*x).view().into_dimensionality::<Ix3>().expect("checked in forward"),
+                val(*w).view().into_dimensionality::<Ix3>().expect("checked in forward"),
+                g.view().into_dimensionality::<Ix3>().expect("output is 3-D"),
+                geom,
+                needs(tape, *x),
+                b.is_some(),
+            )?;
+            if let Some(dx) = dx {
+                acc(tape, grads, *x, dx.into_dyn());
+            }
+            acc(tape, grads, *w, dw.into_dyn());
+            if let (Some(b), Some(db)) = (b, db) {
+                acc(tape, grads, *b, db.into_dyn());
+            }
+        }
+        Op::MaxPool1d { x, argmax } => {
+            let l = val(*x).shape()[2];
+            let g3 = g.view().into_dimensionality::<Ix3>().expect("output is 3-D");
+            acc(tape, grads, *x, pool::max_pool1d_backward(g3, argmax, l).into_dyn());
+        }
+        Op::AvgPool1d { x, geom } => {
+            let l = val(*x).shape()[2];
+            let g3 = g.view().into_dimensionality::<Ix3>().expect("output is 3-D");
+            acc(tape, grads, *x, pool::avg_pool1d_backward(g3, geom, l).into_dyn());
+        }
+        Op::GlobalMaxPool { x, argmax } => {
+            let l = val(*x).shape()[2];
+            let g2 = g.view().into_dimensionality::<Ix2>().expect("output is 2-D");
+            acc(tape, grads, *x, pool::global_max_pool_backward(g2, argmax, l).into_dyn());
+        }
+        Op::GlobalAvgPool(x) => {
+            let l = val(*x).shape()[2];
+            let g2 = g.view().into_dimensionality::<Ix2>().expect("output is 2-D");
+            acc(tape, grads, *x, pool::global_avg_pool_backward(g2, l).into_dyn());
+        }
+        Op::Relu(x) => {
+            let mut d = g.clone();
+            Zip::from(&mut d).and(val(*x)).for_each(|d, &v| {
+                if v <= 0.0 {
+                    *d = 0.0
+                }
+            });
+            acc(tape, grads, *x, d);
+        }
+        Op::Sigmoid(x) | Op::Tanh(x) => {
+            // Both rules read the op's own output y.
+            let mut d = g.clone();
+            let tanh = matches!(op, Op::Tanh(_));
+            Zip::from(&mut d).and(&**y).for_each(|d, &y| *d *= if tanh { 1.0 - y * y } else { y * (1.0 - y) });
+            acc(tape, grads, *x, d);
+        }
+        Op::Dropout { x, mask } => acc(tape, grads, *x, g * mask),
+        Op::Concat { xs, axis } => {
+            let mut start = 0;
+            for &v in xs {
+                let len = val(v).shape()[*axis];
+                let part = g.slice_axis(Axis(*axis), ndarray::Slice::from(start..start + len)).to_owned();
+                acc(tape, grads, v, part);
+                start += len;
+            }
+        }
+        Op::Reshape(x) => {
+            let shape = val(*x).shape().to_vec();
+            let d = g.as_standard_layout().into_owned().into_shape_with_order(IxDyn(&shape)).expect("same size");
+            acc(tape, grads, *x, d);
+        }
+        Op::Sum(x) => {
+            let s = scalar(g);
+            acc(tape, grads, *x, Array::from_elem(val(*x).raw_dim(), s));
+        }
+        Op::Mean(x) => {
+            let n = val(*x).len().max(1) as f32;
+            acc(tape, grads, *x, Array::from_elem(val(*x).raw_dim(), scalar(g) / n));
+        }
+        Op::WeightedSum { x, w } => acc(tape, grads, *x, w * scalar(g)),
+        Op::Loss { x, grad } => acc(tape, grads, *x, grad * scalar(g)),
+        #[cfg(test)]
+        Op::BrokenScale(x, c) => acc(tape, grads, *x, g * (*c * 1.05)),
+    }
+    Ok(())
+}
+
+fn scalar(g: &Array) -> f32 {
+    g.iter().next().copied().unwrap_or(0.0)
+}
+

@@ -1,0 +1,226 @@
+//! Finite-difference gradient checks for every op on the tape, over grids of shapes and
+//! hyper-parameters, and the checker's own negative test.
+
+use super::gradcheck::{CheckConfig, assert_grads, check, random, random_distinct};
+use super::ops::conv::Conv1dGeom;
+use super::ops::pool::Pool1dGeom;
+use super::{Array, Tape, Var};
+use crate::rng;
+
+fn cfg() -> CheckConfig {
+    CheckConfig::default()
+}
+
+#[test]
+fn checker_catches_a_wrong_gradient() {
+    let x = random(&[3, 4], 1);
+    let report = check(|t: &mut Tape, v: &[Var]| Ok(t.broken_scale(v[0], 2.0)), &[x.clone()], cfg()).unwrap();
+    assert!(!report.passed, "a 5% error in a gradient must be caught: {report:?}");
+    // The same function with the correct rule passes.
+    let report = check(|t: &mut Tape, v: &[Var]| Ok(t.scale(v[0], 2.0)), &[x], cfg()).unwrap();
+    assert!(report.passed, "{report:?}");
+}
+
+#[test]
+fn checker_catches_a_gradient_missing_one_input() {
+    // x * y where the checker is handed a function that detaches y's use: differentiate
+    // (x * y) but compute the numeric derivative of a function that also depends on y quadratically.
+    let inputs = [random(&[2, 3], 2), random(&[2, 3], 3)];
+    let report = check(
+        |t: &mut Tape, v: &[Var]| {
+            let prod = t.mul(v[0], v[1])?;
+            // y*y computed through a constant copy: its gradient path to y is cut.
+            let yc = t.constant(t.value(v[1]).clone());
+            let sq = t.mul(yc, yc)?;
+            t.add(prod, sq)
+        },
+        &inputs,
+        cfg(),
+    )
+    .unwrap();
+    assert!(!report.passed);
+}
+
+#[test]
+fn conv1d_grid() {
+    let mut cases = 0;
+    for k in [1, 3, 4] {
+        for stride in [1, 2, 3] {
+            for (pl, pr) in [(0, 0), (1, 1), (2, 0), (0, 3)] {
+                for dilation in [1, 2, 3] {
+                    for bias in [true, false] {
+                        let geom = Conv1dGeom { stride, pad_left: pl, pad_right: pr, dilation };
+                        let l = 9;
+                        if geom.out_len(l, k).is_none() {
+                            continue;
+                        }
+                        let mut inputs = vec![random(&[2, 3, l], 10), random(&[2, 3, k], 11)];
+                        if bias {
+                            inputs.push(random(&[2], 12));
+                        }
+                        let case = format!("conv1d k={k} stride={stride} pad=({pl},{pr}) dil={dilation} bias={bias}");
+                        assert_grads(&case, move |t: &mut Tape, v: &[Var]| t.conv1d(v[0], v[1], v.get(2).copied(), geom), &inputs, cfg());
+                        cases += 1;
+                    }
+                }
+            }
+        }
+    }
+    assert!(cases > 150, "grid shrank to {cases} cases");
+}
+
+#[test]
+fn conv1d_shapes() {
+    // batch, channels in/out, length; "same" padding for an even kernel (PyTorch pads 1 left, 2 right for k=4)
+    for (n, ci, co, l, k, pl, pr) in [(1, 1, 1, 5, 2, 0, 1), (3, 4, 5, 6, 4, 1, 2), (2, 2, 3, 24, 24, 11, 12), (1, 5, 2, 3, 1, 0, 0)] {
+        let geom = Conv1dGeom { stride: 1, pad_left: pl, pad_right: pr, dilation: 1 };
+        let inputs = [random(&[n, ci, l], 20), random(&[co, ci, k], 21), random(&[co], 22)];
+        assert_grads(&format!("conv1d shape {n},{ci},{co},{l},{k}"), move |t: &mut Tape, v: &[Var]| t.conv1d(v[0], v[1], Some(v[2]), geom), &inputs, cfg());
+    }
+}
+
+#[test]
+fn linear_and_matmul_grid() {
+    for (n, i, o) in [(1, 1, 1), (2, 3, 4), (5, 7, 2)] {
+        for bias in [true, false] {
+            let mut inputs = vec![random(&[n, i], 30), random(&[o, i], 31)];
+            if bias {
+                inputs.push(random(&[o], 32));
+            }
+            assert_grads(&format!("linear {n}x{i}->{o} bias={bias}"), |t: &mut Tape, v: &[Var]| t.linear(v[0], v[1], v.get(2).copied()), &inputs, cfg());
+        }
+        let inputs = [random(&[n, i], 33), random(&[i, o], 34)];
+        assert_grads(&format!("matmul {n}x{i}x{o}"), |t: &mut Tape, v: &[Var]| t.matmul(v[0], v[1]), &inputs, cfg());
+    }
+}
+
+#[test]
+fn max_and_avg_pool1d_grid() {
+    for kernel in [1, 2, 3, 4] {
+        for stride in [1, 2, 3] {
+            for padding in [0, 1, 2] {
+                if padding * 2 > kernel {
+                    continue;
+                }
+                let geom = Pool1dGeom { kernel, stride, padding };
+                let x = random_distinct(&[2, 3, 10], 0.05, 40 + kernel as u64);
+                let case = format!("pool k={kernel} s={stride} p={padding}");
+                assert_grads(&format!("max {case}"), move |t: &mut Tape, v: &[Var]| t.max_pool1d(v[0], geom), &[x.clone()], cfg());
+                assert_grads(&format!("avg {case}"), move |t: &mut Tape, v: &[Var]| t.avg_pool1d(v[0], geom), &[x], cfg());
+            }
+        }
+    }
+}
+
+#[test]
+fn global_pools() {
+    for shape in [[1, 1, 1], [2, 3, 7], [3, 2, 20]] {
+        let x = random_distinct(&shape, 0.05, 50);
+        assert_grads("global max", |t: &mut Tape, v: &[Var]| t.global_max_pool(v[0]), &[x.clone()], cfg());
+        assert_grads("global avg", |t: &mut Tape, v: &[Var]| t.global_avg_pool(v[0]), &[x], cfg());
+    }
+}
+
+#[test]
+fn activations() {
+    for shape in [vec![7], vec![2, 3], vec![2, 3, 4]] {
+        let x = random_distinct(&shape, 0.1, 60);
+        assert_grads("relu", |t: &mut Tape, v: &[Var]| Ok(t.relu(v[0])), &[x.clone()], cfg());
+        let x = random(&shape, 61).mapv(|v| v * 3.0);
+        assert_grads("sigmoid", |t: &mut Tape, v: &[Var]| Ok(t.sigmoid(v[0])), &[x.clone()], cfg());
+        assert_grads("tanh", |t: &mut Tape, v: &[Var]| Ok(t.tanh(v[0])), &[x], cfg());
+    }
+}
+
+#[test]
+fn dropout_in_training_and_eval() {
+    for p in [0.0, 0.2, 0.5] {
+        let x = random(&[4, 6], 70);
+        // The mask comes from a generator re-seeded on every forward pass, so the function is fixed.
+        assert_grads(&format!("dropout p={p}"), move |t: &mut Tape, v: &[Var]| t.dropout(v[0], p, true, &mut rng::seeded(3)), &[x.clone()], cfg());
+        assert_grads("dropout eval", move |t: &mut Tape, v: &[Var]| t.dropout(v[0], p, false, &mut rng::seeded(3)), &[x], cfg());
+    }
+}
+
+#[test]
+fn dropout_scales_kept_units_and_is_identity_in_eval() {
+    let mut t = Tape::new();
+    let x = t.param(Array::ones(ndarray::IxDyn(&[1000])));
+    let y = t.dropout(x, 0.25, true, &mut rng::seeded(1)).unwrap();
+    let vals = t.value(y);
+    let zeros = vals.iter().filter(|&&v| v == 0.0).count();
+    assert!((200..300).contains(&zeros), "{zeros} dropped of 1000 at p=0.25");
+    assert!(vals.iter().all(|&v| v == 0.0 || (v - 1.0 / 0.75).abs() < 1e-6));
+    let z = t.dropout(x, 0.25, false, &mut rng::seeded(1)).unwrap();
+    assert_eq!(z, x);
+}
+
+#[test]
+fn add_mul_scale_concat_reshape() {
+    let (a, b) = (random(&[2, 3, 4], 80), random(&[2, 3, 4], 81));
+    assert_grads("add", |t: &mut Tape, v: &[Var]| t.add(v[0], v[1]), &[a.clone(), b.clone()], cfg());
+    assert_grads("add same input twice", |t: &mut Tape, v: &[Var]| t.add(v[0], v[0]), &[a.clone()], cfg());
+    assert_grads("mul", |t: &mut Tape, v: &[Var]| t.mul(v[0], v[1]), &[a.clone(), b.clone()], cfg());
+    assert_grads("scale", |t: &mut Tape, v: &[Var]| Ok(t.scale(v[0], -1.5)), &[a.clone()], cfg());
+    for axis in 0..3 {
+        let c = random(&[2, 3, 4], 82 + axis as u64);
+        assert_grads(&format!("concat axis {axis}"), move |t: &mut Tape, v: &[Var]| t.concat(&[v[0], v[1], v[0]], axis), &[a.clone(), c], cfg());
+    }
+    assert_grads("reshape", |t: &mut Tape, v: &[Var]| t.reshape(v[0], &[4, 6]), &[b.clone()], cfg());
+    assert_grads("flatten", |t: &mut Tape, v: &[Var]| t.flatten(v[0]), &[b.clone()], cfg());
+    assert_grads("sum", |t: &mut Tape, v: &[Var]| Ok(t.sum(v[0])), &[b.clone()], cfg());
+    assert_grads("mean", |t: &mut Tape, v: &[Var]| Ok(t.mean(v[0])), &[b], cfg());
+}
+
+fn targets01(shape: &[usize], seed: u64) -> Array {
+    let mut r = rng::seeded(seed);
+    Array::from_shape_fn(ndarray::IxDyn(shape), |_| if rng::uniform(&mut r, 0.0, 1.0) < 0.5 { 0.0 } else { 1.0 })
+}
+
+#[test]
+fn losses() {
+    let x = random(&[5, 3], 90).mapv(|v| v * 3.0);
+    let y = targets01(&[5, 3], 91);
+    let y_for = y.clone();
+    assert_grads("bce", move |t: &mut Tape, v: &[Var]| t.bce_with_logits(v[0], &y_for, None, None), &[x.clone()], cfg());
+    let mut ym = y.clone();
+    ym[[1, 2]] = f32::NAN;
+    ym[[3, 0]] = f32::NAN;
+    let y_for = ym.clone();
+    assert_grads(
+        "bce weighted + masked",
+        move |t: &mut Tape, v: &[Var]| t.bce_with_logits(v[0], &y_for, Some(&[2.0, 0.5, 1.0]), Some(&[1.0, 3.0, 0.2])),
+        &[x.clone()],
+        cfg(),
+    );
+    assert_grads("cross entropy", |t: &mut Tape, v: &[Var]| t.softmax_cross_entropy(v[0], &[0, 2, 1, 1, 0]), &[x.clone()], cfg());
+    let reg = random(&[5, 3], 92);
+    let reg_for = reg.clone();
+    assert_grads("mse", move |t: &mut Tape, v: &[Var]| t.mse(v[0], &reg_for), &[x.clone()], cfg());
+    let counts = reg.mapv(|v| (v * 4.0).abs().round());
+    let c_for = counts.clone();
+    assert_grads("poisson log input", move |t: &mut Tape, v: &[Var]| t.poisson_nll(v[0], &c_for, true), &[x.clone()], cfg());
+    let rate = x.mapv(|v| v.abs() + 0.5);
+    assert_grads("poisson rate input", move |t: &mut Tape, v: &[Var]| t.poisson_nll(v[0], &counts, false), &[rate], cfg());
+}
+
+#[test]
+fn composite_network_gradients() {
+    // conv -> relu -> max pool -> global avg + global max -> linear: the pieces chained, as a
+    // DeepBind-style network uses them.
+    let inputs = [random(&[2, 4, 15], 100), random(&[3, 4, 5], 101), random(&[3], 102), random(&[1, 6], 103), random(&[1], 104)];
+    assert_grads(
+        "composite",
+        |t: &mut Tape, v: &[Var]| {
+            let h = t.conv1d(v[0], v[1], Some(v[2]), Conv1dGeom { stride: 1, pad_left: 2, pad_right: 2, dilation: 1 })?;
+            let h = t.tanh(h);
+            let h = t.max_pool1d(h, Pool1dGeom { kernel: 2, stride: 2, padding: 0 })?;
+            let a = t.global_max_pool(h)?;
+            let b = t.global_avg_pool(h)?;
+            let f = t.concat(&[a, b], 1)?;
+            t.linear(f, v[3], Some(v[4]))
+        },
+        &inputs,
+        cfg(),
+    );
+}

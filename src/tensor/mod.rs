@@ -1,0 +1,470 @@
+//! The autograd engine: a tape (Wengert list) of nodes, each holding its value and the op that made
+//! it. Forward ops push nodes; [`Tape::backward`] walks them in reverse, applying the rules in
+//! `backward.rs`. A tape made with [`Tape::inference`] records no gradients.
+//!
+//! All values are `f32` n-dimensional arrays in PyTorch layouts (`[N, C, L]` for sequences).
+
+mod backward;
+pub mod gradcheck;
+#[cfg(test)]
+mod gradcheck_tests;
+pub mod ops;
+
+use crate::rng::Rng;
+use crate::{Error, Result};
+use ndarray::{ArrayD, Axis, IxDyn};
+use ops::conv::Conv1dGeom;
+use ops::pool::Pool1dGeom;
+use std::sync::Arc;
+
+/// An n-dimensional `f32` array, the value type of every node.
+pub type Array = ArrayD<f32>;
+
+/// A handle to a node on a [`Tape`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Var(pub(crate) usize);
+
+/// How a node was made, with whatever its backward rule needs that is not a node value.
+#[derive(Debug)]
+pub(crate) enum Op {
+    Leaf,
+    Add(Var, Var),
+    Mul(Var, Var),
+    Scale(Var, f32),
+    MatMul(Var, Var),
+    Linear { x: Var, w: Var, b: Option<Var> },
+    Conv1d { x: Var, w: Var, b: Option<Var>, geom: Conv1dGeom },
+    MaxPool1d { x: Var, argmax: Vec<u32> },
+    AvgPool1d { x: Var, geom: Pool1dGeom },
+    GlobalMaxPool { x: Var, argmax: Vec<u32> },
+    GlobalAvgPool(Var),
+    Relu(Var),
+    Sigmoid(Var),
+    Tanh(Var),
+    Dropout { x: Var, mask: Array },
+    Concat { xs: Vec<Var>, axis: usize },
+    Reshape(Var),
+    Sum(Var),
+    Mean(Var),
+    WeightedSum { x: Var, w: Array },
+    /// A loss: its gradient with respect to `x` was computed with the value.
+    Loss { x: Var, grad: Array },
+    /// `c * x` with a deliberately wrong gradient (`x`'s gradient scaled by `c * 1.05`): exists
+    /// only so the gradient checker's own test can show it catches a bad rule.
+    #[cfg(test)]
+    BrokenScale(Var, f32),
+}
+
+struct Node {
+    value: Arc<Array>,
+    op: Op,
+    requires_grad: bool,
+}
+
+/// A recording of one forward pass.
+pub struct Tape {
+    nodes: Vec<Node>,
+    grad_enabled: bool,
+}
+
+impl Default for Tape {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Gradients from one backward pass, indexed by [`Var`].
+pub struct Grads {
+    grads: Vec<Option<Array>>,
+}
+
+impl Grads {
+    /// The gradient of the loss with respect to `v`, if `v` requires one and the loss depends on it.
+    pub fn get(&self, v: Var) -> Option<&Array> {
+        self.grads.get(v.0).and_then(|g| g.as_ref())
+    }
+
+    /// Moves a gradient out (zeros of the given shape when the loss does not depend on `v`).
+    pub fn take_or_zeros(&mut self, v: Var, shape: &[usize]) -> Array {
+        self.grads
+            .get_mut(v.0)
+            .and_then(|g| g.take())
+            .unwrap_or_else(|| Array::zeros(IxDyn(shape)))
+    }
+}
+
+fn shape_err<T>(op: &'static str, msg: String) -> Result<T> {
+    Err(Error::shape(op, msg))
+}
+
+impl Tape {
+    /// A tape that records what backward needs.
+    pub fn new() -> Self {
+        Tape { nodes: Vec::new(), grad_enabled: true }
+    }
+
+    /// A tape for inference: nothing requires a gradient.
+    pub fn inference() -> Self {
+        Tape { nodes: Vec::new(), grad_enabled: false }
+    }
+
+    /// Whether this tape records gradients.
+    pub fn grad_enabled(&self) -> bool {
+        self.grad_enabled
+    }
+
+    fn push(&mut self, value: Array, op: Op, inputs: &[Var]) -> Var {
+        let requires_grad = self.grad_enabled && inputs.iter().any(|v| self.nodes[v.0].requires_grad);
+        let op = if requires_grad { op } else { Op::Leaf };
+        self.nodes.push(Node { value: Arc::new(value), op, requires_grad });
+        Var(self.nodes.len() - 1)
+    }
+
+    fn leaf_arc(&mut self, value: Arc<Array>, requires_grad: bool) -> Var {
+        self.nodes.push(Node { value, op: Op::Leaf, requires_grad: requires_grad && self.grad_enabled });
+        Var(self.nodes.len() - 1)
+    }
+
+    /// An input that needs no gradient.
+    pub fn constant(&mut self, value: Array) -> Var {
+        self.leaf_arc(Arc::new(value), false)
+    }
+
+    /// A leaf whose gradient backward computes (a parameter or an input under test).
+    pub fn param(&mut self, value: Array) -> Var {
+        self.leaf_arc(Arc::new(value), true)
+    }
+
+    /// A parameter shared with its owner without a copy.
+    pub fn param_shared(&mut self, value: Arc<Array>) -> Var {
+        self.leaf_arc(value, true)
+    }
+
+    /// The value of a node.
+    pub fn value(&self, v: Var) -> &Array {
+        &self.nodes[v.0].value
+    }
+
+    /// The shape of a node's value.
+    pub fn shape(&self, v: Var) -> &[usize] {
+        self.nodes[v.0].value.shape()
+    }
+
+    /// The value of a scalar node.
+    pub fn scalar(&self, v: Var) -> Result<f32> {
+        let a = self.value(v);
+        if a.len() != 1 {
+            return shape_err("scalar", format!("value has shape {:?}", a.shape()));
+        }
+        Ok(a.iter().next().copied().unwrap_or(0.0))
+    }
+
+    /// Number of nodes recorded.
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Whether the tape is empty.
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    fn view3(&self, op: &'static str, v: Var) -> Result<ndarray::ArrayView3<'_, f32>> {
+        self.value(v)
+            .view()
+            .into_dimensionality::<ndarray::Ix3>()
+            .or_else(|_| shape_err(op, format!("expected [N, C, L], got {:?}", self.shape(v))))
+    }
+
+    // ---- elementwise ------------------------------------------------------------------------
+
+    /// `a + b` (same shapes).
+    pub fn add(&mut self, a: Var, b: Var) -> Result<Var> {
+        if self.shape(a) != self.shape(b) {
+            return shape_err("add", format!("shapes {:?} and {:?} differ", self.shape(a), self.shape(b)));
+        }
+        let y = self.value(a) + self.value(b);
+        Ok(self.push(y, Op::Add(a, b), &[a, b]))
+    }
+
+    /// `a * b` elementwise (same shapes).
+    pub fn mul(&mut self, a: Var, b: Var) -> Result<Var> {
+        if self.shape(a) != self.shape(b) {
+            return shape_err("mul", format!("shapes {:?} and {:?} differ", self.shape(a), self.shape(b)));
+        }
+        let y = self.value(a) * self.value(b);
+        Ok(self.push(y, Op::Mul(a, b), &[a, b]))
+    }
+
+    /// `c * x`.
+    pub fn scale(&mut self, x: Var, c: f32) -> Var {
+        let y = self.value(x) * c;
+        self.push(y, Op::Scale(x, c), &[x])
+    }
+
+    /// `c * x` whose backward rule is wrong on purpose (tests of the checker only).
+    #[cfg(test)]
+    pub(crate) fn broken_scale(&mut self, x: Var, c: f32) -> Var {
+        let y = self.value(x) * c;
+        self.push(y, Op::BrokenScale(x, c), &[x])
+    }
+
+    /// `max(x, 0)`.
+    pub fn relu(&mut self, x: Var) -> Var {
+        let y = self.value(x).mapv(|v| v.max(0.0));
+        self.push(y, Op::Relu(x), &[x])
+    }
+
+    /// Logistic sigmoid.
+    pub fn sigmoid(&mut self, x: Var) -> Var {
+        let y = self.value(x).mapv(sigmoid);
+        self.push(y, Op::Sigmoid(x), &[x])
+    }
+
+    /// Hyperbolic tangent.
+    pub fn tanh(&mut self, x: Var) -> Var {
+        let y = self.value(x).mapv(f32::tanh);
+        self.push(y, Op::Tanh(x), &[x])
+    }
+
+    /// Inverted dropout: in training, zeroes each element with probability `p` and scales the rest
+    /// by `1 / (1 - p)`; identity otherwise.
+    pub fn dropout(&mut self, x: Var, p: f32, train: bool, rng: &mut Rng) -> Result<Var> {
+        if !(0.0..1.0).contains(&p) {
+            return shape_err("dropout", format!("probability {p} is not in [0, 1)"));
+        }
+        if !train || p == 0.0 {
+            return Ok(x);
+        }
+        let keep = 1.0 / (1.0 - p);
+        let mask = self.value(x).mapv(|_| if crate::rng::uniform(rng, 0.0, 1.0) < p { 0.0 } else { keep });
+        let y = self.value(x) * &mask;
+        Ok(self.push(y, Op::Dropout { x, mask }, &[x]))
+    }
+
+    // ---- linear algebra ---------------------------------------------------------------------
+
+    /// Matrix product of 2-D values `[m, k] @ [k, n]`.
+    pub fn matmul(&mut self, a: Var, b: Var) -> Result<Var> {
+        let (sa, sb) = (self.shape(a).to_vec(), self.shape(b).to_vec());
+        if sa.len() != 2 || sb.len() != 2 || sa[1] != sb[0] {
+            return shape_err("matmul", format!("cannot multiply {sa:?} by {sb:?}"));
+        }
+        let y = matmul2(self.value(a), false, self.value(b), false);
+        Ok(self.push(y, Op::MatMul(a, b), &[a, b]))
+    }
+
+    /// PyTorch `Linear`: `x [N, in] @ w[out, in]^T + b[out]`.
+    pub fn linear(&mut self, x: Var, w: Var, b: Option<Var>) -> Result<Var> {
+        let (sx, sw) = (self.shape(x).to_vec(), self.shape(w).to_vec());
+        if sx.len() != 2 || sw.len() != 2 || sx[1] != sw[1] {
+            return shape_err("linear", format!("input {sx:?} does not fit weight [out, in] = {sw:?}"));
+        }
+        let mut y = matmul2(self.value(x), false, self.value(w), true);
+        if let Some(b) = b {
+            if self.shape(b) != [sw[0]] {
+                return shape_err("linear", format!("bias {:?} does not match {} outputs", self.shape(b), sw[0]));
+            }
+            let bv = self.value(b).view().into_dimensionality::<ndarray::Ix1>().expect("checked 1-D");
+            for mut row in y.axis_iter_mut(Axis(0)) {
+                row += &bv;
+            }
+        }
+        let inputs: Vec<Var> = [Some(x), Some(w), b].into_iter().flatten().collect();
+        Ok(self.push(y, Op::Linear { x, w, b }, &inputs))
+    }
+
+    /// PyTorch `Conv1d`: `x [N, C_in, L]`, `w [C_out, C_in, K]`, `b [C_out]`.
+    pub fn conv1d(&mut self, x: Var, w: Var, b: Option<Var>, geom: Conv1dGeom) -> Result<Var> {
+        let xv = self.view3("conv1d", x)?;
+        let wv = self.view3("conv1d", w)?;
+        let bv = match b {
+            Some(b) => Some(
+                self.value(b)
+                    .view()
+                    .into_dimensionality::<ndarray::Ix1>()
+                    .or_else(|_| shape_err("conv1d", format!("bias must be 1-D, got {:?}", self.shape(b))))?,
+            ),
+            None => None,
+        };
+        let y = ops::conv::conv1d_forward(xv, wv, bv, &geom)?.into_dyn();
+        let inputs: Vec<Var> = [Some(x), Some(w), b].into_iter().flatten().collect();
+        Ok(self.push(y, Op::Conv1d { x, w, b, geom }, &inputs))
+    }
+
+    // ---- pooling ----------------------------------------------------------------------------
+
+    /// PyTorch `MaxPool1d(kernel, stride, padding)`.
+    pub fn max_pool1d(&mut self, x: Var, geom: Pool1dGeom) -> Result<Var> {
+        let (y, argmax) = ops::pool::max_pool1d_forward(self.view3("max_pool1d", x)?, &geom)?;
+        Ok(self.push(y.into_dyn(), Op::MaxPool1d { x, argmax }, &[x]))
+    }
+
+    /// PyTorch `AvgPool1d(kernel, stride, padding)` (`count_include_pad=True`).
+    pub fn avg_pool1d(&mut self, x: Var, geom: Pool1dGeom) -> Result<Var> {
+        let y = ops::pool::avg_pool1d_forward(self.view3("avg_pool1d", x)?, &geom)?;
+        Ok(self.push(y.into_dyn(), Op::AvgPool1d { x, geom }, &[x]))
+    }
+
+    /// Max over the length axis: `[N, C, L] -> [N, C]`.
+    pub fn global_max_pool(&mut self, x: Var) -> Result<Var> {
+        let (y, argmax) = ops::pool::global_max_pool_forward(self.view3("global_max_pool", x)?)?;
+        Ok(self.push(y.into_dyn(), Op::GlobalMaxPool { x, argmax }, &[x]))
+    }
+
+    /// Mean over the length axis: `[N, C, L] -> [N, C]`.
+    pub fn global_avg_pool(&mut self, x: Var) -> Result<Var> {
+        let y = ops::pool::global_avg_pool_forward(self.view3("global_avg_pool", x)?)?;
+        Ok(self.push(y.into_dyn(), Op::GlobalAvgPool(x), &[x]))
+    }
+
+    // ---- shape ------------------------------------------------------------------------------
+
+    /// Joins values along `axis`; all other dimensions must agree.
+    pub fn concat(&mut self, xs: &[Var], axis: usize) -> Result<Var> {
+        let Some(&first) = xs.first() else {
+            return shape_err("concat", "no inputs".into());
+        };
+        let s0 = self.shape(first).to_vec();
+        if axis >= s0.len() {
+            return shape_err("concat", format!("axis {axis} out of range for {s0:?}"));
+        }
+        for &v in xs {
+            let s = self.shape(v);
+            if s.len() != s0.len() || s.iter().zip(&s0).enumerate().any(|(i, (a, b))| i != axis && a != b) {
+                return shape_err("concat", format!("shapes {s0:?} and {s:?} do not fit along axis {axis}"));
+            }
+        }
+        let views: Vec<_> = xs.iter().map(|&v| self.value(v).view()).collect();
+        let y = ndarray::concatenate(Axis(axis), &views).map_err(|e| Error::shape("concat", e.to_string()))?;
+        Ok(self.push(y, Op::Concat { xs: xs.to_vec(), axis }, xs))
+    }
+
+    /// Reinterprets the value in a new shape with the same number of elements (row-major order).
+    pub fn reshape(&mut self, x: Var, shape: &[usize]) -> Result<Var> {
+        let xv = self.value(x);
+        if shape.iter().product::<usize>() != xv.len() {
+            return shape_err("reshape", format!("cannot reshape {:?} into {shape:?}", xv.shape()));
+        }
+        let y = xv.as_standard_layout().into_owned().into_shape_with_order(IxDyn(shape)).expect("sizes checked");
+        Ok(self.push(y, Op::Reshape(x), &[x]))
+    }
+
+    /// `[N, ...] -> [N, prod(...)]`, as `torch.flatten(x, 1)`.
+    pub fn flatten(&mut self, x: Var) -> Result<Var> {
+        let s = self.shape(x).to_vec();
+        if s.is_empty() {
+            return shape_err("flatten", "cannot flatten a scalar".into());
+        }
+        let rest: usize = s[1..].iter().product();
+        self.reshape(x, &[s[0], rest])
+    }
+
+    // ---- reductions and losses --------------------------------------------------------------
+
+    /// Sum of all elements (a scalar of shape `[]`).
+    pub fn sum(&mut self, x: Var) -> Var {
+        let s = self.value(x).iter().map(|&v| v as f64).sum::<f64>() as f32;
+        self.push(ArrayD::from_elem(IxDyn(&[]), s), Op::Sum(x), &[x])
+    }
+
+    /// Mean of all elements.
+    pub fn mean(&mut self, x: Var) -> Var {
+        let n = self.value(x).len().max(1) as f64;
+        let s = (self.value(x).iter().map(|&v| v as f64).sum::<f64>() / n) as f32;
+        self.push(ArrayD::from_elem(IxDyn(&[]), s), Op::Mean(x), &[x])
+    }
+
+    /// `sum(x * w)` for a constant `w` of the same shape.
+    pub fn weighted_sum(&mut self, x: Var, w: Array) -> Result<Var> {
+        if self.shape(x) != w.shape() {
+            return shape_err("weighted_sum", format!("shapes {:?} and {:?} differ", self.shape(x), w.shape()));
+        }
+        let s = self.value(x).iter().zip(w.iter()).map(|(&a, &b)| a as f64 * b as f64).sum::<f64>() as f32;
+        Ok(self.push(ArrayD::from_elem(IxDyn(&[]), s), Op::WeightedSum { x, w }, &[x]))
+    }
+
+    fn loss(&mut self, x: Var, (value, grad): ops::loss::LossOut) -> Var {
+        self.push(ArrayD::from_elem(IxDyn(&[]), value), Op::Loss { x, grad }, &[x])
+    }
+
+    /// Binary cross-entropy on logits, multi-task; see [`ops::loss::bce_with_logits`].
+    pub fn bce_with_logits(
+        &mut self,
+        logits: Var,
+        targets: &Array,
+        pos_weight: Option<&[f32]>,
+        task_weight: Option<&[f32]>,
+    ) -> Result<Var> {
+        let out = ops::loss::bce_with_logits(self.value(logits).view(), targets.view(), pos_weight, task_weight)?;
+        Ok(self.loss(logits, out))
+    }
+
+    /// Softmax cross-entropy of `[N, C]` logits against class indices.
+    pub fn softmax_cross_entropy(&mut self, logits: Var, labels: &[usize]) -> Result<Var> {
+        let out = ops::loss::softmax_cross_entropy(self.value(logits).view(), labels)?;
+        Ok(self.loss(logits, out))
+    }
+
+    /// Mean squared error.
+    pub fn mse(&mut self, pred: Var, targets: &Array) -> Result<Var> {
+        let out = ops::loss::mse(self.value(pred).view(), targets.view())?;
+        Ok(self.loss(pred, out))
+    }
+
+    /// Poisson negative log-likelihood; `log_input` as in PyTorch.
+    pub fn poisson_nll(&mut self, pred: Var, targets: &Array, log_input: bool) -> Result<Var> {
+        let out = ops::loss::poisson_nll(self.value(pred).view(), targets.view(), log_input)?;
+        Ok(self.loss(pred, out))
+    }
+
+    // ---- backward ---------------------------------------------------------------------------
+
+    /// Gradients of the scalar `loss` with respect to every node that requires one.
+    pub fn backward(&self, loss: Var) -> Result<Grads> {
+        if !self.grad_enabled {
+            return Err(Error::Config("backward on an inference tape".into()));
+        }
+        let lv = self.value(loss);
+        if lv.len() != 1 {
+            return shape_err("backward", format!("loss must be a scalar, got shape {:?}", lv.shape()));
+        }
+        let mut grads: Vec<Option<Array>> = (0..self.nodes.len()).map(|_| None).collect();
+        grads[loss.0] = Some(ArrayD::from_elem(lv.raw_dim(), 1.0));
+        for i in (0..=loss.0).rev() {
+            let node = &self.nodes[i];
+            if !node.requires_grad {
+                continue;
+            }
+            let Some(g) = grads[i].take() else { continue };
+            backward::apply(self, i, &g, &mut grads)?;
+            grads[i] = Some(g);
+        }
+        Ok(Grads { grads })
+    }
+}
+
+/// Logistic sigmoid, stable for large |x|.
+pub fn sigmoid(v: f32) -> f32 {
+    if v >= 0.0 {
+        1.0 / (1.0 + (-v).exp())
+    } else {
+        let e = v.exp();
+        e / (1.0 + e)
+    }
+}
+
+/// 2-D matrix product with optional transposes, through the one GEMM kernel.
+pub(crate) fn matmul2(a: &Array, ta: bool, b: &Array, tb: bool) -> Array {
+    let a = a.as_standard_layout();
+    let b = b.as_standard_layout();
+    let (ar, ac) = (a.shape()[0], a.shape()[1]);
+    let (br, bc) = (b.shape()[0], b.shape()[1]);
+    let (m, k) = if ta { (ac, ar) } else { (ar, ac) };
+    let n = if tb { br } else { bc };
+    let am = if ta { ops::gemm::Mat::rows_t(a.as_slice().expect("std"), ac) } else { ops::gemm::Mat::rows(a.as_slice().expect("std"), ac) };
+    let bm = if tb { ops::gemm::Mat::rows_t(b.as_slice().expect("std"), bc) } else { ops::gemm::Mat::rows(b.as_slice().expect("std"), bc) };
+    let mut c = vec![0.0f32; m * n];
+    ops::gemm::sgemm(m, n, k, am, bm, &mut c, false);
+    ArrayD::from_shape_vec(IxDyn(&[m, n]), c).expect("sized above")
+}

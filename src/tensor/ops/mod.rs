@@ -1,0 +1,8 @@
+//! Compute kernels on ndarray: the matrix product, convolution, pooling and losses. The tape
+//! (`tensor/mod.rs`) calls these for values and `tensor/backward.rs` for gradients; nothing else
+//! implements arithmetic on tensors.
+
+pub mod conv;
+pub mod gemm;
+pub mod loss;
+pub mod pool;

@@ -1,0 +1,191 @@
+//! 1D pooling kernels with PyTorch semantics (`MaxPool1d`, `AvgPool1d` with
+//! `count_include_pad=True`, floor mode) and global max / average pooling.
+//!
+//! Max pooling saves the argmax of every output so the backward pass scatters the gradient to it,
+//! whatever the stride and padding.
+
+use crate::{Error, Result};
+use ndarray::{Array2, Array3, ArrayView2, ArrayView3, Axis};
+
+/// Kernel, stride and symmetric zero/-inf padding of a 1D pooling window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pool1dGeom {
+    pub kernel: usize,
+    pub stride: usize,
+    pub padding: usize,
+}
+
+impl Pool1dGeom {
+    /// Output length for an input of length `l`.
+    pub fn out_len(&self, op: &'static str, l: usize) -> Result<usize> {
+        if self.kernel == 0 || self.stride == 0 {
+            return Err(Error::shape(op, "kernel size and stride must be positive"));
+        }
+        if self.padding * 2 > self.kernel {
+            return Err(Error::shape(
+                op,
+                format!("padding {} must be at most half the kernel size {}", self.padding, self.kernel),
+            ));
+        }
+        let padded = l + 2 * self.padding;
+        if padded < self.kernel {
+            return Err(Error::shape(op, format!("input length {l} is shorter than the pooling window {}", self.kernel)));
+        }
+        Ok((padded - self.kernel) / self.stride + 1)
+    }
+}
+
+fn dims3(op: &'static str, s: &[usize]) -> Result<(usize, usize, usize)> {
+    match s {
+        [n, c, l] => Ok((*n, *c, *l)),
+        _ => Err(Error::shape(op, format!("expected input [N, C, L], got {s:?}"))),
+    }
+}
+
+/// Max pooling; returns the output and, per output element, the input index (along L) it came from.
+pub fn max_pool1d_forward(x: ArrayView3<f32>, g: &Pool1dGeom) -> Result<(Array3<f32>, Vec<u32>)> {
+    let (n, c, l) = dims3("max_pool1d", x.shape())?;
+    let l_out = g.out_len("max_pool1d", l)?;
+    let mut y = Array3::<f32>::zeros((n, c, l_out));
+    let mut arg = vec![0u32; n * c * l_out];
+    let mut idx = 0;
+    for s in 0..n {
+        for ch in 0..c {
+            let row = x.slice(ndarray::s![s, ch, ..]);
+            for t in 0..l_out {
+                let start = (t * g.stride) as isize - g.padding as isize;
+                let lo = start.max(0) as usize;
+                let hi = ((start + g.kernel as isize) as usize).min(l);
+                // Padding contributes -inf, so the max is over the in-range part (never empty
+                // because padding <= kernel / 2). NaN propagates as in PyTorch.
+                let mut best = lo;
+                for i in lo..hi {
+                    let v = row[i];
+                    if v > row[best] || v.is_nan() {
+                        best = i;
+                        if v.is_nan() {
+                            break;
+                        }
+                    }
+                }
+                y[[s, ch, t]] = row[best];
+                arg[idx] = best as u32;
+                idx += 1;
+            }
+        }
+    }
+    Ok((y, arg))
+}
+
+/// Scatters `dy` back to the saved argmax positions.
+pub fn max_pool1d_backward(dy: ArrayView3<f32>, arg: &[u32], l: usize) -> Array3<f32> {
+    let (n, c, l_out) = dy.dim();
+    let mut dx = Array3::<f32>::zeros((n, c, l));
+    let mut idx = 0;
+    for s in 0..n {
+        for ch in 0..c {
+            for t in 0..l_out {
+                dx[[s, ch, arg[idx] as usize]] += dy[[s, ch, t]];
+                idx += 1;
+            }
+        }
+    }
+    dx
+}
+
+/// Average pooling; padded positions count as zeros in the denominator (`count_include_pad`).
+pub fn avg_pool1d_forward(x: ArrayView3<f32>, g: &Pool1dGeom) -> Result<Array3<f32>> {
+    let (n, c, l) = dims3("avg_pool1d", x.shape())?;
+    let l_out = g.out_len("avg_pool1d", l)?;
+    let inv = 1.0 / g.kernel as f32;
+    Ok(Array3::from_shape_fn((n, c, l_out), |(s, ch, t)| {
+        let start = (t * g.stride) as isize - g.padding as isize;
+        let lo = start.max(0) as usize;
+        let hi = ((start + g.kernel as isize) as usize).min(l);
+        (lo..hi).map(|i| x[[s, ch, i]]).sum::<f32>() * inv
+    }))
+}
+
+/// Backward of [`avg_pool1d_forward`].
+pub fn avg_pool1d_backward(dy: ArrayView3<f32>, g: &Pool1dGeom, l: usize) -> Array3<f32> {
+    let (n, c, l_out) = dy.dim();
+    let inv = 1.0 / g.kernel as f32;
+    let mut dx = Array3::<f32>::zeros((n, c, l));
+    for s in 0..n {
+        for ch in 0..c {
+            for t in 0..l_out {
+                let start = (t * g.stride) as isize - g.padding as isize;
+                let lo = start.max(0) as usize;
+                let hi = ((start + g.kernel as isize) as usize).min(l);
+                let d = dy[[s, ch, t]] * inv;
+                for i in lo..hi {
+                    dx[[s, ch, i]] += d;
+                }
+            }
+        }
+    }
+    dx
+}
+
+/// Global max over the length axis: `[N, C, L] -> [N, C]`, with the argmax of each output.
+pub fn global_max_pool_forward(x: ArrayView3<f32>) -> Result<(Array2<f32>, Vec<u32>)> {
+    let (n, c, l) = dims3("global_max_pool", x.shape())?;
+    if l == 0 {
+        return Err(Error::shape("global_max_pool", "input length is zero"));
+    }
+    let (y, arg) = max_pool1d_forward(x, &Pool1dGeom { kernel: l, stride: l, padding: 0 })?;
+    Ok((y.into_shape_with_order((n, c)).expect("l_out is 1"), arg))
+}
+
+/// Backward of [`global_max_pool_forward`].
+pub fn global_max_pool_backward(dy: ArrayView2<f32>, arg: &[u32], l: usize) -> Array3<f32> {
+    max_pool1d_backward(dy.insert_axis(Axis(2)), arg, l)
+}
+
+/// Global mean over the length axis: `[N, C, L] -> [N, C]`.
+pub fn global_avg_pool_forward(x: ArrayView3<f32>) -> Result<Array2<f32>> {
+    let (_, _, l) = dims3("global_avg_pool", x.shape())?;
+    if l == 0 {
+        return Err(Error::shape("global_avg_pool", "input length is zero"));
+    }
+    Ok(x.sum_axis(Axis(2)) / l as f32)
+}
+
+/// Backward of [`global_avg_pool_forward`].
+pub fn global_avg_pool_backward(dy: ArrayView2<f32>, l: usize) -> Array3<f32> {
+    let (n, c) = dy.dim();
+    let inv = 1.0 / l as f32;
+    Array3::from_shape_fn((n, c, l), |(s, ch, _)| dy[[s, ch]] * inv)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+
+    #[test]
+    fn max_pool_matches_torch_on_a_worked_example() {
+        // torch.nn.MaxPool1d(3, stride=2, padding=1)(torch.tensor([[[1., 5, 2, 0, 3, 4, 1]]]))
+        // -> tensor([[[5., 5., 4., 4.]]])   (PyTorch 2.15)
+        let x = array![[[1.0f32, 5.0, 2.0, 0.0, 3.0, 4.0, 1.0]]];
+        let (y, arg) = max_pool1d_forward(x.view(), &Pool1dGeom { kernel: 3, stride: 2, padding: 1 }).unwrap();
+        assert_eq!(y, array![[[5.0f32, 5.0, 4.0, 4.0]]]);
+        assert_eq!(arg, vec![1, 1, 5, 5]);
+        let dx = max_pool1d_backward(ndarray::Array3::ones((1, 1, 4)).view(), &arg, 7);
+        assert_eq!(dx, array![[[0.0f32, 2.0, 0.0, 0.0, 0.0, 2.0, 0.0]]]);
+    }
+
+    #[test]
+    fn avg_pool_counts_padding() {
+        // torch.nn.AvgPool1d(2, stride=2, padding=1)(torch.tensor([[[2., 4, 6]]])) -> tensor([[[1., 5.]]])
+        let x = array![[[2.0f32, 4.0, 6.0]]];
+        let y = avg_pool1d_forward(x.view(), &Pool1dGeom { kernel: 2, stride: 2, padding: 1 }).unwrap();
+        assert_eq!(y, array![[[1.0f32, 5.0]]]);
+    }
+
+    #[test]
+    fn window_longer_than_input_is_an_error() {
+        let x = Array3::<f32>::zeros((1, 1, 2));
+        assert!(max_pool1d_forward(x.view(), &Pool1dGeom { kernel: 3, stride: 1, padding: 0 }).is_err());
+    }
+}
