@@ -22,7 +22,12 @@ fn needs(tape: &Tape, v: Var) -> bool {
 }
 
 /// Propagates the gradient `g` of node `node`'s output to the node's inputs.
-pub(super) fn apply(tape: &Tape, node: usize, g: &Array, grads: &mut [Option<Array>]) -> Result<()> {
+pub(super) fn apply(
+    tape: &Tape,
+    node: usize,
+    g: &Array,
+    grads: &mut [Option<Array>],
+) -> Result<()> {
     let val = |v: Var| tape.value(v);
     let op = &tape.nodes[node].op;
     let y = &tape.nodes[node].value;
@@ -60,9 +65,17 @@ pub(super) fn apply(tape: &Tape, node: usize, g: &Array, grads: &mut [Option<Arr
         }
         Op::Conv1d { x, w, b, geom } => {
             let (dx, dw, db) = conv::conv1d_backward(
-                val(*x).view().into_dimensionality::<Ix3>().expect("checked in forward"),
-                val(*w).view().into_dimensionality::<Ix3>().expect("checked in forward"),
-                g.view().into_dimensionality::<Ix3>().expect("output is 3-D"),
+                val(*x)
+                    .view()
+                    .into_dimensionality::<Ix3>()
+                    .expect("checked in forward"),
+                val(*w)
+                    .view()
+                    .into_dimensionality::<Ix3>()
+                    .expect("checked in forward"),
+                g.view()
+                    .into_dimensionality::<Ix3>()
+                    .expect("output is 3-D"),
                 geom,
                 needs(tape, *x),
                 b.is_some(),
@@ -77,23 +90,55 @@ pub(super) fn apply(tape: &Tape, node: usize, g: &Array, grads: &mut [Option<Arr
         }
         Op::MaxPool1d { x, argmax } => {
             let l = val(*x).shape()[2];
-            let g3 = g.view().into_dimensionality::<Ix3>().expect("output is 3-D");
-            acc(tape, grads, *x, pool::max_pool1d_backward(g3, argmax, l).into_dyn());
+            let g3 = g
+                .view()
+                .into_dimensionality::<Ix3>()
+                .expect("output is 3-D");
+            acc(
+                tape,
+                grads,
+                *x,
+                pool::max_pool1d_backward(g3, argmax, l).into_dyn(),
+            );
         }
         Op::AvgPool1d { x, geom } => {
             let l = val(*x).shape()[2];
-            let g3 = g.view().into_dimensionality::<Ix3>().expect("output is 3-D");
-            acc(tape, grads, *x, pool::avg_pool1d_backward(g3, geom, l).into_dyn());
+            let g3 = g
+                .view()
+                .into_dimensionality::<Ix3>()
+                .expect("output is 3-D");
+            acc(
+                tape,
+                grads,
+                *x,
+                pool::avg_pool1d_backward(g3, geom, l).into_dyn(),
+            );
         }
         Op::GlobalMaxPool { x, argmax } => {
             let l = val(*x).shape()[2];
-            let g2 = g.view().into_dimensionality::<Ix2>().expect("output is 2-D");
-            acc(tape, grads, *x, pool::global_max_pool_backward(g2, argmax, l).into_dyn());
+            let g2 = g
+                .view()
+                .into_dimensionality::<Ix2>()
+                .expect("output is 2-D");
+            acc(
+                tape,
+                grads,
+                *x,
+                pool::global_max_pool_backward(g2, argmax, l).into_dyn(),
+            );
         }
         Op::GlobalAvgPool(x) => {
             let l = val(*x).shape()[2];
-            let g2 = g.view().into_dimensionality::<Ix2>().expect("output is 2-D");
-            acc(tape, grads, *x, pool::global_avg_pool_backward(g2, l).into_dyn());
+            let g2 = g
+                .view()
+                .into_dimensionality::<Ix2>()
+                .expect("output is 2-D");
+            acc(
+                tape,
+                grads,
+                *x,
+                pool::global_avg_pool_backward(g2, l).into_dyn(),
+            );
         }
         Op::Relu(x) => {
             let mut d = g.clone();
@@ -108,7 +153,9 @@ pub(super) fn apply(tape: &Tape, node: usize, g: &Array, grads: &mut [Option<Arr
             // Both rules read the op's own output y.
             let mut d = g.clone();
             let tanh = matches!(op, Op::Tanh(_));
-            Zip::from(&mut d).and(&**y).for_each(|d, &y| *d *= if tanh { 1.0 - y * y } else { y * (1.0 - y) });
+            Zip::from(&mut d)
+                .and(&**y)
+                .for_each(|d, &y| *d *= if tanh { 1.0 - y * y } else { y * (1.0 - y) });
             acc(tape, grads, *x, d);
         }
         Op::Dropout { x, mask } => acc(tape, grads, *x, g * mask),
@@ -116,14 +163,20 @@ pub(super) fn apply(tape: &Tape, node: usize, g: &Array, grads: &mut [Option<Arr
             let mut start = 0;
             for &v in xs {
                 let len = val(v).shape()[*axis];
-                let part = g.slice_axis(Axis(*axis), ndarray::Slice::from(start..start + len)).to_owned();
+                let part = g
+                    .slice_axis(Axis(*axis), ndarray::Slice::from(start..start + len))
+                    .to_owned();
                 acc(tape, grads, v, part);
                 start += len;
             }
         }
         Op::Reshape(x) => {
             let shape = val(*x).shape().to_vec();
-            let d = g.as_standard_layout().into_owned().into_shape_with_order(IxDyn(&shape)).expect("same size");
+            let d = g
+                .as_standard_layout()
+                .into_owned()
+                .into_shape_with_order(IxDyn(&shape))
+                .expect("same size");
             acc(tape, grads, *x, d);
         }
         Op::Sum(x) => {
@@ -132,7 +185,12 @@ pub(super) fn apply(tape: &Tape, node: usize, g: &Array, grads: &mut [Option<Arr
         }
         Op::Mean(x) => {
             let n = val(*x).len().max(1) as f32;
-            acc(tape, grads, *x, Array::from_elem(val(*x).raw_dim(), scalar(g) / n));
+            acc(
+                tape,
+                grads,
+                *x,
+                Array::from_elem(val(*x).raw_dim(), scalar(g) / n),
+            );
         }
         Op::WeightedSum { x, w } => acc(tape, grads, *x, w * scalar(g)),
         Op::Loss { x, grad } => acc(tape, grads, *x, grad * scalar(g)),
@@ -145,4 +203,3 @@ pub(super) fn apply(tape: &Tape, node: usize, g: &Array, grads: &mut [Option<Arr
 fn scalar(g: &Array) -> f32 {
     g.iter().next().copied().unwrap_or(0.0)
 }
-

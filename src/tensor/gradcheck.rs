@@ -22,7 +22,12 @@ pub struct CheckConfig {
 
 impl Default for CheckConfig {
     fn default() -> Self {
-        CheckConfig { eps: 1e-2, atol: 2e-3, rtol: 1e-2, seed: 7 }
+        CheckConfig {
+            eps: 1e-2,
+            atol: 2e-3,
+            rtol: 1e-2,
+            seed: 7,
+        }
     }
 }
 
@@ -38,7 +43,12 @@ pub struct CheckReport {
 pub trait Build: Fn(&mut Tape, &[Var]) -> Result<Var> {}
 impl<F: Fn(&mut Tape, &[Var]) -> Result<Var>> Build for F {}
 
-fn loss_of(f: &impl Build, inputs: &[Array], weights: &mut Option<Array>, seed: u64) -> Result<(f64, Tape, Vec<Var>, Var)> {
+fn loss_of(
+    f: &impl Build,
+    inputs: &[Array],
+    weights: &mut Option<Array>,
+    seed: u64,
+) -> Result<(f64, Tape, Vec<Var>, Var)> {
     let mut tape = Tape::new();
     let vars: Vec<Var> = inputs.iter().map(|a| tape.param(a.clone())).collect();
     let out = f(&mut tape, &vars)?;
@@ -47,7 +57,12 @@ fn loss_of(f: &impl Build, inputs: &[Array], weights: &mut Option<Array>, seed: 
         *weights = Some(tape.value(out).mapv(|_| rng::uniform(&mut r, -1.0, 1.0)));
     }
     let w = weights.as_ref().expect("set above");
-    let l: f64 = tape.value(out).iter().zip(w.iter()).map(|(&a, &b)| a as f64 * b as f64).sum();
+    let l: f64 = tape
+        .value(out)
+        .iter()
+        .zip(w.iter())
+        .map(|(&a, &b)| a as f64 * b as f64)
+        .sum();
     Ok((l, tape, vars, out))
 }
 
@@ -61,10 +76,19 @@ pub fn check(f: impl Build, inputs: &[Array], cfg: CheckConfig) -> Result<CheckR
     let analytic: Vec<Array> = vars
         .iter()
         .zip(inputs)
-        .map(|(&v, a)| grads.take_or_zeros(v, a.shape()).as_standard_layout().into_owned())
+        .map(|(&v, a)| {
+            grads
+                .take_or_zeros(v, a.shape())
+                .as_standard_layout()
+                .into_owned()
+        })
         .collect();
 
-    let mut report = CheckReport { max_abs_err: 0.0, worst: None, passed: true };
+    let mut report = CheckReport {
+        max_abs_err: 0.0,
+        worst: None,
+        passed: true,
+    };
     for (i, input) in inputs.iter().enumerate() {
         for j in 0..input.len() {
             let mut plus = inputs.to_vec();
@@ -81,7 +105,10 @@ pub fn check(f: impl Build, inputs: &[Array], cfg: CheckConfig) -> Result<CheckR
             }
             if err > cfg.atol + cfg.rtol * a.abs().max(numeric.abs()) {
                 report.passed = false;
-                if report.worst.is_none_or(|(_, _, wa, wn)| err > (wa - wn).abs()) {
+                if report
+                    .worst
+                    .is_none_or(|(_, _, wa, wn)| err > (wa - wn).abs())
+                {
                     report.worst = Some((i, j, a, numeric));
                 }
             }

@@ -32,23 +32,53 @@ pub(crate) enum Op {
     Mul(Var, Var),
     Scale(Var, f32),
     MatMul(Var, Var),
-    Linear { x: Var, w: Var, b: Option<Var> },
-    Conv1d { x: Var, w: Var, b: Option<Var>, geom: Conv1dGeom },
-    MaxPool1d { x: Var, argmax: Vec<u32> },
-    AvgPool1d { x: Var, geom: Pool1dGeom },
-    GlobalMaxPool { x: Var, argmax: Vec<u32> },
+    Linear {
+        x: Var,
+        w: Var,
+        b: Option<Var>,
+    },
+    Conv1d {
+        x: Var,
+        w: Var,
+        b: Option<Var>,
+        geom: Conv1dGeom,
+    },
+    MaxPool1d {
+        x: Var,
+        argmax: Vec<u32>,
+    },
+    AvgPool1d {
+        x: Var,
+        geom: Pool1dGeom,
+    },
+    GlobalMaxPool {
+        x: Var,
+        argmax: Vec<u32>,
+    },
     GlobalAvgPool(Var),
     Relu(Var),
     Sigmoid(Var),
     Tanh(Var),
-    Dropout { x: Var, mask: Array },
-    Concat { xs: Vec<Var>, axis: usize },
+    Dropout {
+        x: Var,
+        mask: Array,
+    },
+    Concat {
+        xs: Vec<Var>,
+        axis: usize,
+    },
     Reshape(Var),
     Sum(Var),
     Mean(Var),
-    WeightedSum { x: Var, w: Array },
+    WeightedSum {
+        x: Var,
+        w: Array,
+    },
     /// A loss: its gradient with respect to `x` was computed with the value.
-    Loss { x: Var, grad: Array },
+    Loss {
+        x: Var,
+        grad: Array,
+    },
     /// `c * x` with a deliberately wrong gradient (`x`'s gradient scaled by `c * 1.05`): exists
     /// only so the gradient checker's own test can show it catches a bad rule.
     #[cfg(test)]
@@ -100,12 +130,18 @@ fn shape_err<T>(op: &'static str, msg: String) -> Result<T> {
 impl Tape {
     /// A tape that records what backward needs.
     pub fn new() -> Self {
-        Tape { nodes: Vec::new(), grad_enabled: true }
+        Tape {
+            nodes: Vec::new(),
+            grad_enabled: true,
+        }
     }
 
     /// A tape for inference: nothing requires a gradient.
     pub fn inference() -> Self {
-        Tape { nodes: Vec::new(), grad_enabled: false }
+        Tape {
+            nodes: Vec::new(),
+            grad_enabled: false,
+        }
     }
 
     /// Whether this tape records gradients.
@@ -114,14 +150,23 @@ impl Tape {
     }
 
     fn push(&mut self, value: Array, op: Op, inputs: &[Var]) -> Var {
-        let requires_grad = self.grad_enabled && inputs.iter().any(|v| self.nodes[v.0].requires_grad);
+        let requires_grad =
+            self.grad_enabled && inputs.iter().any(|v| self.nodes[v.0].requires_grad);
         let op = if requires_grad { op } else { Op::Leaf };
-        self.nodes.push(Node { value: Arc::new(value), op, requires_grad });
+        self.nodes.push(Node {
+            value: Arc::new(value),
+            op,
+            requires_grad,
+        });
         Var(self.nodes.len() - 1)
     }
 
     fn leaf_arc(&mut self, value: Arc<Array>, requires_grad: bool) -> Var {
-        self.nodes.push(Node { value, op: Op::Leaf, requires_grad: requires_grad && self.grad_enabled });
+        self.nodes.push(Node {
+            value,
+            op: Op::Leaf,
+            requires_grad: requires_grad && self.grad_enabled,
+        });
         Var(self.nodes.len() - 1)
     }
 
@@ -181,7 +226,10 @@ impl Tape {
     /// `a + b` (same shapes).
     pub fn add(&mut self, a: Var, b: Var) -> Result<Var> {
         if self.shape(a) != self.shape(b) {
-            return shape_err("add", format!("shapes {:?} and {:?} differ", self.shape(a), self.shape(b)));
+            return shape_err(
+                "add",
+                format!("shapes {:?} and {:?} differ", self.shape(a), self.shape(b)),
+            );
         }
         let y = self.value(a) + self.value(b);
         Ok(self.push(y, Op::Add(a, b), &[a, b]))
@@ -190,7 +238,10 @@ impl Tape {
     /// `a * b` elementwise (same shapes).
     pub fn mul(&mut self, a: Var, b: Var) -> Result<Var> {
         if self.shape(a) != self.shape(b) {
-            return shape_err("mul", format!("shapes {:?} and {:?} differ", self.shape(a), self.shape(b)));
+            return shape_err(
+                "mul",
+                format!("shapes {:?} and {:?} differ", self.shape(a), self.shape(b)),
+            );
         }
         let y = self.value(a) * self.value(b);
         Ok(self.push(y, Op::Mul(a, b), &[a, b]))
@@ -237,7 +288,13 @@ impl Tape {
             return Ok(x);
         }
         let keep = 1.0 / (1.0 - p);
-        let mask = self.value(x).mapv(|_| if crate::rng::uniform(rng, 0.0, 1.0) < p { 0.0 } else { keep });
+        let mask = self.value(x).mapv(|_| {
+            if crate::rng::uniform(rng, 0.0, 1.0) < p {
+                0.0
+            } else {
+                keep
+            }
+        });
         let y = self.value(x) * &mask;
         Ok(self.push(y, Op::Dropout { x, mask }, &[x]))
     }
@@ -258,14 +315,24 @@ impl Tape {
     pub fn linear(&mut self, x: Var, w: Var, b: Option<Var>) -> Result<Var> {
         let (sx, sw) = (self.shape(x).to_vec(), self.shape(w).to_vec());
         if sx.len() != 2 || sw.len() != 2 || sx[1] != sw[1] {
-            return shape_err("linear", format!("input {sx:?} does not fit weight [out, in] = {sw:?}"));
+            return shape_err(
+                "linear",
+                format!("input {sx:?} does not fit weight [out, in] = {sw:?}"),
+            );
         }
         let mut y = matmul2(self.value(x), false, self.value(w), true);
         if let Some(b) = b {
             if self.shape(b) != [sw[0]] {
-                return shape_err("linear", format!("bias {:?} does not match {} outputs", self.shape(b), sw[0]));
+                return shape_err(
+                    "linear",
+                    format!("bias {:?} does not match {} outputs", self.shape(b), sw[0]),
+                );
             }
-            let bv = self.value(b).view().into_dimensionality::<ndarray::Ix1>().expect("checked 1-D");
+            let bv = self
+                .value(b)
+                .view()
+                .into_dimensionality::<ndarray::Ix1>()
+                .expect("checked 1-D");
             for mut row in y.axis_iter_mut(Axis(0)) {
                 row += &bv;
             }
@@ -283,7 +350,12 @@ impl Tape {
                 self.value(b)
                     .view()
                     .into_dimensionality::<ndarray::Ix1>()
-                    .or_else(|_| shape_err("conv1d", format!("bias must be 1-D, got {:?}", self.shape(b))))?,
+                    .or_else(|_| {
+                        shape_err(
+                            "conv1d",
+                            format!("bias must be 1-D, got {:?}", self.shape(b)),
+                        )
+                    })?,
             ),
             None => None,
         };
@@ -331,22 +403,45 @@ impl Tape {
         }
         for &v in xs {
             let s = self.shape(v);
-            if s.len() != s0.len() || s.iter().zip(&s0).enumerate().any(|(i, (a, b))| i != axis && a != b) {
-                return shape_err("concat", format!("shapes {s0:?} and {s:?} do not fit along axis {axis}"));
+            if s.len() != s0.len()
+                || s.iter()
+                    .zip(&s0)
+                    .enumerate()
+                    .any(|(i, (a, b))| i != axis && a != b)
+            {
+                return shape_err(
+                    "concat",
+                    format!("shapes {s0:?} and {s:?} do not fit along axis {axis}"),
+                );
             }
         }
         let views: Vec<_> = xs.iter().map(|&v| self.value(v).view()).collect();
-        let y = ndarray::concatenate(Axis(axis), &views).map_err(|e| Error::shape("concat", e.to_string()))?;
-        Ok(self.push(y, Op::Concat { xs: xs.to_vec(), axis }, xs))
+        let y = ndarray::concatenate(Axis(axis), &views)
+            .map_err(|e| Error::shape("concat", e.to_string()))?;
+        Ok(self.push(
+            y,
+            Op::Concat {
+                xs: xs.to_vec(),
+                axis,
+            },
+            xs,
+        ))
     }
 
     /// Reinterprets the value in a new shape with the same number of elements (row-major order).
     pub fn reshape(&mut self, x: Var, shape: &[usize]) -> Result<Var> {
         let xv = self.value(x);
         if shape.iter().product::<usize>() != xv.len() {
-            return shape_err("reshape", format!("cannot reshape {:?} into {shape:?}", xv.shape()));
+            return shape_err(
+                "reshape",
+                format!("cannot reshape {:?} into {shape:?}", xv.shape()),
+            );
         }
-        let y = xv.as_standard_layout().into_owned().into_shape_with_order(IxDyn(shape)).expect("sizes checked");
+        let y = xv
+            .as_standard_layout()
+            .into_owned()
+            .into_shape_with_order(IxDyn(shape))
+            .expect("sizes checked");
         Ok(self.push(y, Op::Reshape(x), &[x]))
     }
 
@@ -378,14 +473,30 @@ impl Tape {
     /// `sum(x * w)` for a constant `w` of the same shape.
     pub fn weighted_sum(&mut self, x: Var, w: Array) -> Result<Var> {
         if self.shape(x) != w.shape() {
-            return shape_err("weighted_sum", format!("shapes {:?} and {:?} differ", self.shape(x), w.shape()));
+            return shape_err(
+                "weighted_sum",
+                format!("shapes {:?} and {:?} differ", self.shape(x), w.shape()),
+            );
         }
-        let s = self.value(x).iter().zip(w.iter()).map(|(&a, &b)| a as f64 * b as f64).sum::<f64>() as f32;
-        Ok(self.push(ArrayD::from_elem(IxDyn(&[]), s), Op::WeightedSum { x, w }, &[x]))
+        let s = self
+            .value(x)
+            .iter()
+            .zip(w.iter())
+            .map(|(&a, &b)| a as f64 * b as f64)
+            .sum::<f64>() as f32;
+        Ok(self.push(
+            ArrayD::from_elem(IxDyn(&[]), s),
+            Op::WeightedSum { x, w },
+            &[x],
+        ))
     }
 
     fn loss(&mut self, x: Var, (value, grad): ops::loss::LossOut) -> Var {
-        self.push(ArrayD::from_elem(IxDyn(&[]), value), Op::Loss { x, grad }, &[x])
+        self.push(
+            ArrayD::from_elem(IxDyn(&[]), value),
+            Op::Loss { x, grad },
+            &[x],
+        )
     }
 
     /// Binary cross-entropy on logits, multi-task; see [`ops::loss::bce_with_logits`].
@@ -396,7 +507,12 @@ impl Tape {
         pos_weight: Option<&[f32]>,
         task_weight: Option<&[f32]>,
     ) -> Result<Var> {
-        let out = ops::loss::bce_with_logits(self.value(logits).view(), targets.view(), pos_weight, task_weight)?;
+        let out = ops::loss::bce_with_logits(
+            self.value(logits).view(),
+            targets.view(),
+            pos_weight,
+            task_weight,
+        )?;
         Ok(self.loss(logits, out))
     }
 
@@ -427,7 +543,10 @@ impl Tape {
         }
         let lv = self.value(loss);
         if lv.len() != 1 {
-            return shape_err("backward", format!("loss must be a scalar, got shape {:?}", lv.shape()));
+            return shape_err(
+                "backward",
+                format!("loss must be a scalar, got shape {:?}", lv.shape()),
+            );
         }
         let mut grads: Vec<Option<Array>> = (0..self.nodes.len()).map(|_| None).collect();
         grads[loss.0] = Some(ArrayD::from_elem(lv.raw_dim(), 1.0));
@@ -462,8 +581,16 @@ pub(crate) fn matmul2(a: &Array, ta: bool, b: &Array, tb: bool) -> Array {
     let (br, bc) = (b.shape()[0], b.shape()[1]);
     let (m, k) = if ta { (ac, ar) } else { (ar, ac) };
     let n = if tb { br } else { bc };
-    let am = if ta { ops::gemm::Mat::rows_t(a.as_slice().expect("std"), ac) } else { ops::gemm::Mat::rows(a.as_slice().expect("std"), ac) };
-    let bm = if tb { ops::gemm::Mat::rows_t(b.as_slice().expect("std"), bc) } else { ops::gemm::Mat::rows(b.as_slice().expect("std"), bc) };
+    let am = if ta {
+        ops::gemm::Mat::rows_t(a.as_slice().expect("std"), ac)
+    } else {
+        ops::gemm::Mat::rows(a.as_slice().expect("std"), ac)
+    };
+    let bm = if tb {
+        ops::gemm::Mat::rows_t(b.as_slice().expect("std"), bc)
+    } else {
+        ops::gemm::Mat::rows(b.as_slice().expect("std"), bc)
+    };
     let mut c = vec![0.0f32; m * n];
     ops::gemm::sgemm(m, n, k, am, bm, &mut c, false);
     ArrayD::from_shape_vec(IxDyn(&[m, n]), c).expect("sized above")

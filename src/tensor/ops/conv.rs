@@ -22,7 +22,12 @@ pub struct Conv1dGeom {
 
 impl Default for Conv1dGeom {
     fn default() -> Self {
-        Conv1dGeom { stride: 1, pad_left: 0, pad_right: 0, dilation: 1 }
+        Conv1dGeom {
+            stride: 1,
+            pad_left: 0,
+            pad_right: 0,
+            dilation: 1,
+        }
     }
 }
 
@@ -69,24 +74,41 @@ pub fn conv1d_dims(
         ));
     }
     if k == 0 || g.stride == 0 || g.dilation == 0 {
-        return Err(Error::shape("conv1d", "kernel size, stride and dilation must be positive"));
+        return Err(Error::shape(
+            "conv1d",
+            "kernel size, stride and dilation must be positive",
+        ));
     }
-    if let Some(b) = b {
-        if b != [c_out] {
-            return Err(Error::shape("conv1d", format!("bias {b:?} does not match {c_out} outputs")));
-        }
+    if let Some(b) = b
+        && b != [c_out]
+    {
+        return Err(Error::shape(
+            "conv1d",
+            format!("bias {b:?} does not match {c_out} outputs"),
+        ));
     }
     let l_out = g.out_len(l, k).ok_or_else(|| {
         Error::shape(
             "conv1d",
-            format!("input length {l} is shorter than the kernel span {} (with padding)", g.dilation * (k - 1) + 1),
+            format!(
+                "input length {l} is shorter than the kernel span {} (with padding)",
+                g.dilation * (k - 1) + 1
+            ),
         )
     })?;
     Ok((n, c_in, l, c_out, k, l_out))
 }
 
 /// Unfolds one sample `x [C_in, L]` into `cols [C_in * K, L_out]`.
-fn im2col(x: &[f32], c_in: usize, l: usize, k: usize, g: &Conv1dGeom, l_out: usize, cols: &mut [f32]) {
+fn im2col(
+    x: &[f32],
+    c_in: usize,
+    l: usize,
+    k: usize,
+    g: &Conv1dGeom,
+    l_out: usize,
+    cols: &mut [f32],
+) {
     for c in 0..c_in {
         let xc = &x[c * l..(c + 1) * l];
         for kk in 0..k {
@@ -94,14 +116,26 @@ fn im2col(x: &[f32], c_in: usize, l: usize, k: usize, g: &Conv1dGeom, l_out: usi
             let off = (kk * g.dilation) as isize - g.pad_left as isize;
             for (t, v) in row.iter_mut().enumerate() {
                 let i = (t * g.stride) as isize + off;
-                *v = if i >= 0 && (i as usize) < l { xc[i as usize] } else { 0.0 };
+                *v = if i >= 0 && (i as usize) < l {
+                    xc[i as usize]
+                } else {
+                    0.0
+                };
             }
         }
     }
 }
 
 /// Folds `cols [C_in * K, L_out]` back into `dx [C_in, L]`, adding overlapping contributions.
-fn col2im_add(cols: &[f32], c_in: usize, l: usize, k: usize, g: &Conv1dGeom, l_out: usize, dx: &mut [f32]) {
+fn col2im_add(
+    cols: &[f32],
+    c_in: usize,
+    l: usize,
+    k: usize,
+    g: &Conv1dGeom,
+    l_out: usize,
+    dx: &mut [f32],
+) {
     for c in 0..c_in {
         let dxc = &mut dx[c * l..(c + 1) * l];
         for kk in 0..k {
@@ -157,6 +191,9 @@ pub fn conv1d_forward(
     Ok(y)
 }
 
+/// `(dx, dw, db)` of a convolution.
+pub type ConvGrads = (Option<Array3<f32>>, Array3<f32>, Option<Array1<f32>>);
+
 /// Gradients of a conv1d: returns `(dx, dw, db)`; `dx` only when `need_dx`, `db` only when
 /// `has_bias`.
 pub fn conv1d_backward(
@@ -166,10 +203,13 @@ pub fn conv1d_backward(
     g: &Conv1dGeom,
     need_dx: bool,
     has_bias: bool,
-) -> Result<(Option<Array3<f32>>, Array3<f32>, Option<Array1<f32>>)> {
+) -> Result<ConvGrads> {
     let (n, c_in, l, c_out, k, l_out) = conv1d_dims(x.shape(), w.shape(), None, g)?;
     if dy.shape() != [n, c_out, l_out] {
-        return Err(Error::shape("conv1d backward", format!("gradient shape {:?}", dy.shape())));
+        return Err(Error::shape(
+            "conv1d backward",
+            format!("gradient shape {:?}", dy.shape()),
+        ));
     }
     let x = x.as_standard_layout();
     let w = w.as_standard_layout();
@@ -221,18 +261,36 @@ pub fn conv1d_backward(
     let dx = if need_dx {
         let mut dx = Array3::<f32>::zeros((n, c_in, l));
         let dxs = dx.as_slice_mut().expect("fresh array");
-        dxs.par_chunks_mut(c_in * l).zip(dys.par_chunks(c_out * l_out)).for_each_init(
-            || vec![0.0f32; ck * l_out],
-            |dcols, (dxn, dyn_)| {
-                // dcols[ck, l_out] = w^T[ck, c_out] @ dy_n[c_out, l_out]
-                if pointwise {
-                    sgemm(ck, l_out, c_out, Mat::rows_t(ws, ck), Mat::rows(dyn_, l_out), dxn, false);
-                } else {
-                    sgemm(ck, l_out, c_out, Mat::rows_t(ws, ck), Mat::rows(dyn_, l_out), dcols, false);
-                    col2im_add(dcols, c_in, l, k, g, l_out, dxn);
-                }
-            },
-        );
+        dxs.par_chunks_mut(c_in * l)
+            .zip(dys.par_chunks(c_out * l_out))
+            .for_each_init(
+                || vec![0.0f32; ck * l_out],
+                |dcols, (dxn, dyn_)| {
+                    // dcols[ck, l_out] = w^T[ck, c_out] @ dy_n[c_out, l_out]
+                    if pointwise {
+                        sgemm(
+                            ck,
+                            l_out,
+                            c_out,
+                            Mat::rows_t(ws, ck),
+                            Mat::rows(dyn_, l_out),
+                            dxn,
+                            false,
+                        );
+                    } else {
+                        sgemm(
+                            ck,
+                            l_out,
+                            c_out,
+                            Mat::rows_t(ws, ck),
+                            Mat::rows(dyn_, l_out),
+                            dcols,
+                            false,
+                        );
+                        col2im_add(dcols, c_in, l, k, g, l_out, dxn);
+                    }
+                },
+            );
         Some(dx)
     } else {
         None
@@ -266,12 +324,25 @@ mod tests {
 
     #[test]
     fn im2col_forward_matches_direct_definition() {
-        for (k, stride, pl, pr, dil) in
-            [(1, 1, 0, 0, 1), (3, 1, 1, 1, 1), (4, 2, 3, 0, 2), (5, 3, 0, 2, 3), (2, 1, 0, 1, 1)]
-        {
-            let g = Conv1dGeom { stride, pad_left: pl, pad_right: pr, dilation: dil };
-            let x = Array::from_shape_fn((3, 2, 17), |(a, b, c)| ((a * 31 + b * 7 + c) as f32 * 0.3).sin());
-            let w = Array::from_shape_fn((4, 2, k), |(a, b, c)| ((a * 5 + b * 3 + c) as f32 * 0.7).cos());
+        for (k, stride, pl, pr, dil) in [
+            (1, 1, 0, 0, 1),
+            (3, 1, 1, 1, 1),
+            (4, 2, 3, 0, 2),
+            (5, 3, 0, 2, 3),
+            (2, 1, 0, 1, 1),
+        ] {
+            let g = Conv1dGeom {
+                stride,
+                pad_left: pl,
+                pad_right: pr,
+                dilation: dil,
+            };
+            let x = Array::from_shape_fn((3, 2, 17), |(a, b, c)| {
+                ((a * 31 + b * 7 + c) as f32 * 0.3).sin()
+            });
+            let w = Array::from_shape_fn((4, 2, k), |(a, b, c)| {
+                ((a * 5 + b * 3 + c) as f32 * 0.7).cos()
+            });
             let b = [0.1, -0.2, 0.3, 0.0];
             let got = conv1d_forward(x.view(), w.view(), Some(ndarray::aview1(&b)), &g).unwrap();
             let want = direct(&x, &w, &b, &g);

@@ -16,16 +16,28 @@ pub struct Mat<'a> {
 impl<'a> Mat<'a> {
     /// A row-major `[rows, cols]` matrix.
     pub fn rows(data: &'a [f32], cols: usize) -> Self {
-        Mat { data, rs: cols, cs: 1 }
+        Mat {
+            data,
+            rs: cols,
+            cs: 1,
+        }
     }
 
     /// The transpose of a row-major `[rows, cols]` matrix, seen as `[cols, rows]`.
     pub fn rows_t(data: &'a [f32], cols: usize) -> Self {
-        Mat { data, rs: 1, cs: cols }
+        Mat {
+            data,
+            rs: 1,
+            cs: cols,
+        }
     }
 
     fn span(&self, r: usize, c: usize) -> usize {
-        if r == 0 || c == 0 { 0 } else { (r - 1) * self.rs + (c - 1) * self.cs + 1 }
+        if r == 0 || c == 0 {
+            0
+        } else {
+            (r - 1) * self.rs + (c - 1) * self.cs + 1
+        }
     }
 }
 

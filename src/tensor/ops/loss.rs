@@ -12,17 +12,28 @@ pub type LossOut = (f32, ArrayD<f32>);
 
 fn same_shape(op: &'static str, a: &[usize], b: &[usize]) -> Result<()> {
     if a != b {
-        return Err(Error::shape(op, format!("prediction {a:?} and target {b:?} differ in shape")));
+        return Err(Error::shape(
+            op,
+            format!("prediction {a:?} and target {b:?} differ in shape"),
+        ));
     }
     Ok(())
 }
 
 /// Per-task vector (pos_weight or task weight) matched against the last axis.
-fn task_vec<'a>(op: &'static str, what: &str, v: Option<&'a [f32]>, shape: &[usize]) -> Result<Option<&'a [f32]>> {
+fn task_vec<'a>(
+    op: &'static str,
+    what: &str,
+    v: Option<&'a [f32]>,
+    shape: &[usize],
+) -> Result<Option<&'a [f32]>> {
     if let Some(v) = v {
         let t = shape.last().copied().unwrap_or(1);
         if v.len() != t {
-            return Err(Error::shape(op, format!("{what} has {} entries for {t} tasks", v.len())));
+            return Err(Error::shape(
+                op,
+                format!("{what} has {} entries for {t} tasks", v.len()),
+            ));
         }
     }
     Ok(v)
@@ -72,15 +83,28 @@ pub fn softmax_cross_entropy(x: ArrayViewD<f32>, labels: &[usize]) -> Result<Los
     const OP: &str = "softmax_cross_entropy";
     let (n, c) = match x.shape() {
         [n, c] => (*n, *c),
-        s => return Err(Error::shape(OP, format!("expected logits [N, C], got {s:?}"))),
+        s => {
+            return Err(Error::shape(
+                OP,
+                format!("expected logits [N, C], got {s:?}"),
+            ));
+        }
     };
     if labels.len() != n {
-        return Err(Error::shape(OP, format!("{} labels for {n} rows", labels.len())));
+        return Err(Error::shape(
+            OP,
+            format!("{} labels for {n} rows", labels.len()),
+        ));
     }
     if let Some(&bad) = labels.iter().find(|&&k| k >= c) {
-        return Err(Error::shape(OP, format!("label {bad} out of range for {c} classes")));
+        return Err(Error::shape(
+            OP,
+            format!("label {bad} out of range for {c} classes"),
+        ));
     }
-    let x = x.into_dimensionality::<ndarray::Ix2>().expect("checked 2-D");
+    let x = x
+        .into_dimensionality::<ndarray::Ix2>()
+        .expect("checked 2-D");
     let mut grad = ndarray::Array2::<f32>::zeros((n, c));
     let mut total = 0.0f64;
     for (r, (row, mut g)) in x.rows().into_iter().zip(grad.rows_mut()).enumerate() {
@@ -88,7 +112,9 @@ pub fn softmax_cross_entropy(x: ArrayViewD<f32>, labels: &[usize]) -> Result<Los
         let z: f32 = row.iter().map(|&v| (v - m).exp()).sum();
         let lse = m + z.ln();
         total += (lse - row[labels[r]]) as f64;
-        Zip::from(&mut g).and(&row).for_each(|g, &v| *g = (v - lse).exp() / n as f32);
+        Zip::from(&mut g)
+            .and(&row)
+            .for_each(|g, &v| *g = (v - lse).exp() / n as f32);
         g[labels[r]] -= 1.0 / n as f32;
     }
     if n == 0 {
@@ -115,7 +141,11 @@ pub fn poisson_nll(x: ArrayViewD<f32>, y: ArrayViewD<f32>, log_input: bool) -> R
 }
 
 /// Mean of a per-element loss `f(p, t) -> (loss, dloss/dp)` over the non-NaN targets.
-fn elementwise(x: ArrayViewD<f32>, y: ArrayViewD<f32>, f: impl Fn(f32, f32) -> (f32, f32)) -> Result<LossOut> {
+fn elementwise(
+    x: ArrayViewD<f32>,
+    y: ArrayViewD<f32>,
+    f: impl Fn(f32, f32) -> (f32, f32),
+) -> Result<LossOut> {
     let mut grad = ArrayD::<f32>::zeros(x.raw_dim());
     let mut total = 0.0f64;
     let mut count = 0usize;

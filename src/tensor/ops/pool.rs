@@ -24,12 +24,21 @@ impl Pool1dGeom {
         if self.padding * 2 > self.kernel {
             return Err(Error::shape(
                 op,
-                format!("padding {} must be at most half the kernel size {}", self.padding, self.kernel),
+                format!(
+                    "padding {} must be at most half the kernel size {}",
+                    self.padding, self.kernel
+                ),
             ));
         }
         let padded = l + 2 * self.padding;
         if padded < self.kernel {
-            return Err(Error::shape(op, format!("input length {l} is shorter than the pooling window {}", self.kernel)));
+            return Err(Error::shape(
+                op,
+                format!(
+                    "input length {l} is shorter than the pooling window {}",
+                    self.kernel
+                ),
+            ));
         }
         Ok((padded - self.kernel) / self.stride + 1)
     }
@@ -38,7 +47,10 @@ impl Pool1dGeom {
 fn dims3(op: &'static str, s: &[usize]) -> Result<(usize, usize, usize)> {
     match s {
         [n, c, l] => Ok((*n, *c, *l)),
-        _ => Err(Error::shape(op, format!("expected input [N, C, L], got {s:?}"))),
+        _ => Err(Error::shape(
+            op,
+            format!("expected input [N, C, L], got {s:?}"),
+        )),
     }
 }
 
@@ -133,7 +145,14 @@ pub fn global_max_pool_forward(x: ArrayView3<f32>) -> Result<(Array2<f32>, Vec<u
     if l == 0 {
         return Err(Error::shape("global_max_pool", "input length is zero"));
     }
-    let (y, arg) = max_pool1d_forward(x, &Pool1dGeom { kernel: l, stride: l, padding: 0 })?;
+    let (y, arg) = max_pool1d_forward(
+        x,
+        &Pool1dGeom {
+            kernel: l,
+            stride: l,
+            padding: 0,
+        },
+    )?;
     Ok((y.into_shape_with_order((n, c)).expect("l_out is 1"), arg))
 }
 
@@ -168,7 +187,15 @@ mod tests {
         // torch.nn.MaxPool1d(3, stride=2, padding=1)(torch.tensor([[[1., 5, 2, 0, 3, 4, 1]]]))
         // -> tensor([[[5., 5., 4., 4.]]])   (PyTorch 2.15)
         let x = array![[[1.0f32, 5.0, 2.0, 0.0, 3.0, 4.0, 1.0]]];
-        let (y, arg) = max_pool1d_forward(x.view(), &Pool1dGeom { kernel: 3, stride: 2, padding: 1 }).unwrap();
+        let (y, arg) = max_pool1d_forward(
+            x.view(),
+            &Pool1dGeom {
+                kernel: 3,
+                stride: 2,
+                padding: 1,
+            },
+        )
+        .unwrap();
         assert_eq!(y, array![[[5.0f32, 5.0, 4.0, 4.0]]]);
         assert_eq!(arg, vec![1, 1, 5, 5]);
         let dx = max_pool1d_backward(ndarray::Array3::ones((1, 1, 4)).view(), &arg, 7);
@@ -179,13 +206,31 @@ mod tests {
     fn avg_pool_counts_padding() {
         // torch.nn.AvgPool1d(2, stride=2, padding=1)(torch.tensor([[[2., 4, 6]]])) -> tensor([[[1., 5.]]])
         let x = array![[[2.0f32, 4.0, 6.0]]];
-        let y = avg_pool1d_forward(x.view(), &Pool1dGeom { kernel: 2, stride: 2, padding: 1 }).unwrap();
+        let y = avg_pool1d_forward(
+            x.view(),
+            &Pool1dGeom {
+                kernel: 2,
+                stride: 2,
+                padding: 1,
+            },
+        )
+        .unwrap();
         assert_eq!(y, array![[[1.0f32, 5.0]]]);
     }
 
     #[test]
     fn window_longer_than_input_is_an_error() {
         let x = Array3::<f32>::zeros((1, 1, 2));
-        assert!(max_pool1d_forward(x.view(), &Pool1dGeom { kernel: 3, stride: 1, padding: 0 }).is_err());
+        assert!(
+            max_pool1d_forward(
+                x.view(),
+                &Pool1dGeom {
+                    kernel: 3,
+                    stride: 1,
+                    padding: 0
+                }
+            )
+            .is_err()
+        );
     }
 }

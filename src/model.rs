@@ -1,0 +1,427 @@
+//! Model files: one `.safetensors` file holding the weights under PyTorch-style names and layouts,
+//! and in its metadata the architecture, alphabet, input length, task names and provenance. This is
+//! the only place that knows the file format, including PyTorch state-dict import and export.
+//!
+//! All metadata lives under one key, `seqcnn`, as one JSON document with fields in a fixed order,
+//! so the same model always serialises to the same bytes. A CRC-32 over the architecture, the
+//! metadata and every tensor guards against corruption that still parses.
+
+use crate::arch::Arch;
+use crate::nn::Network;
+use crate::rng::Rng;
+use crate::tensor::{Array, Tape, Var};
+use crate::{Error, Result};
+use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::path::Path;
+
+/// Format tag written into every model file.
+pub const FORMAT: &str = "seqcnn-model";
+/// Version of the model format.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Everything about a model that is not a weight.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Meta {
+    /// One name per output unit.
+    pub tasks: Vec<String>,
+    /// Input channel letters, in channel order.
+    pub alphabet: String,
+    /// Fixed input length, if the model has one.
+    #[serde(default)]
+    pub input_length: Option<usize>,
+    /// Where the model came from: training data hash, seed, epochs, final metrics, source file...
+    #[serde(default)]
+    pub provenance: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The JSON document stored under the `seqcnn` metadata key.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Header {
+    format: String,
+    version: u32,
+    arch: Arch,
+    meta: Meta,
+    /// CRC-32 of the canonical JSON of `arch` and `meta`, then each tensor's name and data.
+    crc32: String,
+}
+
+/// An architecture, its weights and its metadata.
+#[derive(Clone, Debug)]
+pub struct Model {
+    pub arch: Arch,
+    pub net: Network,
+    /// Weights in [`Network::params`] order.
+    pub params: Vec<Array>,
+    pub meta: Meta,
+}
+
+impl Model {
+    /// A freshly initialised model (PyTorch default init, bounds times `init_scale`).
+    pub fn new(arch: Arch, tasks: Vec<String>, rng: &mut Rng, init_scale: f32) -> Result<Model> {
+        let net = Network::build(&arch, tasks.len())?;
+        if net.n_outputs() != Some(tasks.len()) {
+            return Err(Error::Arch(format!(
+                "the network has {:?} outputs for {} tasks",
+                net.n_outputs(),
+                tasks.len()
+            )));
+        }
+        let params = net.init_params(rng, init_scale);
+        let meta = Meta {
+            tasks,
+            alphabet: "ACGT".into(),
+            input_length: arch.input.length,
+            provenance: Default::default(),
+        };
+        Ok(Model {
+            arch,
+            net,
+            params,
+            meta,
+        })
+    }
+
+    /// A model from given weights, checked against the architecture.
+    pub fn from_parts(arch: Arch, meta: Meta, params: Vec<Array>) -> Result<Model> {
+        let net = Network::build(&arch, meta.tasks.len())?;
+        if net.n_outputs() != Some(meta.tasks.len()) {
+            return Err(Error::Arch(format!(
+                "the network has {:?} outputs but {} task names",
+                net.n_outputs(),
+                meta.tasks.len()
+            )));
+        }
+        net.check_params(&params)?;
+        Ok(Model {
+            arch,
+            net,
+            params,
+            meta,
+        })
+    }
+
+    /// Puts the weights on a tape as parameters.
+    pub fn param_vars(&self, tape: &mut Tape) -> Vec<Var> {
+        self.params.iter().map(|p| tape.param(p.clone())).collect()
+    }
+
+    /// Raw outputs (logits for `bce`) for a batch `x [N, C, L]`, no gradients.
+    pub fn predict_raw(&self, x: Array) -> Result<Array> {
+        let mut tape = Tape::inference();
+        let xv = tape.constant(x);
+        let pv = self.param_vars(&mut tape);
+        // Dropout is off outside training, so the generator is never drawn from.
+        let y = self
+            .net
+            .forward(&mut tape, xv, &pv, false, &mut crate::rng::seeded(0))?;
+        Ok(tape.value(y).clone())
+    }
+
+    /// The model file's bytes.
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        let names: Vec<String> = self.net.params().iter().map(|p| p.name.clone()).collect();
+        let header = Header {
+            format: FORMAT.into(),
+            version: FORMAT_VERSION,
+            arch: self.arch.clone(),
+            meta: self.meta.clone(),
+            crc32: checksum(
+                &self.arch,
+                &self.meta,
+                names.iter().map(String::as_str).zip(&self.params),
+            ),
+        };
+        let json = serde_json::to_string(&header).map_err(|e| Error::Config(e.to_string()))?;
+        write_tensors(
+            names.into_iter().zip(&self.params),
+            Some(HashMap::from([("seqcnn".to_string(), json)])),
+        )
+    }
+
+    /// Parses a model file's bytes; `path` names the file in errors.
+    pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Model> {
+        let bad = |msg: String| Error::model(path, msg);
+        let (_, md) = SafeTensors::read_metadata(bytes).map_err(|e| bad(describe(e)))?;
+        let json = md
+            .metadata()
+            .as_ref()
+            .and_then(|m| m.get("seqcnn"))
+            .ok_or_else(|| bad("not a seqcnn model (no 'seqcnn' metadata); for a PyTorch state dict use `seqcnn import torch`".into()))?;
+        let header: Header =
+            serde_json::from_str(json).map_err(|e| bad(format!("corrupt model header: {e}")))?;
+        if header.format != FORMAT || header.version != FORMAT_VERSION {
+            return Err(bad(format!(
+                "unsupported model format {} version {} (this seqcnn reads {FORMAT} version {FORMAT_VERSION})",
+                header.format, header.version
+            )));
+        }
+        let st = SafeTensors::deserialize(bytes).map_err(|e| bad(describe(e)))?;
+        let net = Network::build(&header.arch, header.meta.tasks.len())
+            .map_err(|e| bad(e.to_string()))?;
+        let mut params = Vec::with_capacity(net.params().len());
+        for spec in net.params() {
+            let view = st.tensor(&spec.name).map_err(|_| {
+                bad(format!(
+                    "weight '{}' {:?} is missing: the weights disagree with the architecture",
+                    spec.name, spec.shape
+                ))
+            })?;
+            if view.shape() != spec.shape.as_slice() {
+                return Err(bad(format!(
+                    "weight '{}' has shape {:?} but the architecture needs {:?}",
+                    spec.name,
+                    view.shape(),
+                    spec.shape
+                )));
+            }
+            params.push(to_array(&view).map_err(|m| bad(format!("weight '{}': {m}", spec.name)))?);
+        }
+        if st.len() != params.len() {
+            let known: Vec<&str> = net.params().iter().map(|p| p.name.as_str()).collect();
+            let extra: Vec<String> = st
+                .names()
+                .into_iter()
+                .filter(|n| !known.contains(n))
+                .map(String::from)
+                .collect();
+            return Err(bad(format!(
+                "weights not in the architecture: {}",
+                extra.join(", ")
+            )));
+        }
+        let names: Vec<&str> = net.params().iter().map(|p| p.name.as_str()).collect();
+        let crc = checksum(&header.arch, &header.meta, names.into_iter().zip(&params));
+        if crc != header.crc32 {
+            return Err(bad(format!(
+                "model file is corrupt (CRC-32 {crc}, the header says {})",
+                header.crc32
+            )));
+        }
+        Model::from_parts(header.arch, header.meta, params).map_err(|e| bad(e.to_string()))
+    }
+
+    /// Writes the model atomically (a temporary file renamed into place).
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let bytes = self.to_bytes()?;
+        let mut out = crate::io::AtomicOutput::create(path)?;
+        std::io::Write::write_all(&mut out, &bytes).map_err(|e| out.error(e))?;
+        out.commit()
+    }
+
+    /// Reads a model file.
+    pub fn load(path: &Path) -> Result<Model> {
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        Model::from_bytes(&bytes, path)
+    }
+
+    /// Builds a model from a PyTorch state dict saved with safetensors
+    /// (`safetensors.torch.save_file(model.state_dict(), path)`), whose keys are the
+    /// `nn.Sequential` indices of the architecture (`0.weight`, ...) or the layers' names.
+    pub fn from_torch(arch: Arch, tasks: Vec<String>, path: &Path) -> Result<Model> {
+        let bad = |msg: String| Error::model(path, msg);
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let st = SafeTensors::deserialize(&bytes).map_err(|e| bad(describe(e)))?;
+        let net = Network::build(&arch, tasks.len()).map_err(|e| bad(e.to_string()))?;
+        let mut used = Vec::new();
+        let mut params = Vec::new();
+        for spec in net.params() {
+            let torch = spec.torch_name();
+            let (key, view) = st
+                .tensor(&spec.name)
+                .map(|v| (spec.name.clone(), v))
+                .or_else(|_| st.tensor(&torch).map(|v| (torch.clone(), v)))
+                .map_err(|_| {
+                    bad(format!(
+                        "state dict has no '{torch}' ({:?}) for layer {}",
+                        spec.shape, spec.layer
+                    ))
+                })?;
+            if view.shape() != spec.shape.as_slice() {
+                return Err(bad(format!(
+                    "'{key}' has shape {:?}, the architecture needs {:?}",
+                    view.shape(),
+                    spec.shape
+                )));
+            }
+            params.push(to_array(&view).map_err(|m| bad(format!("'{key}': {m}")))?);
+            used.push(key);
+        }
+        let extra: Vec<String> = st
+            .names()
+            .into_iter()
+            .filter(|n| !used.iter().any(|u| u == n))
+            .map(String::from)
+            .collect();
+        if !extra.is_empty() {
+            return Err(bad(format!(
+                "state dict entries not in the architecture: {}",
+                extra.join(", ")
+            )));
+        }
+        let meta = Meta {
+            tasks,
+            alphabet: "ACGT".into(),
+            input_length: arch.input.length,
+            provenance: Default::default(),
+        };
+        Model::from_parts(arch, meta, params).map_err(|e| bad(e.to_string()))
+    }
+
+    /// The weights as a PyTorch `nn.Sequential` state dict in safetensors form.
+    pub fn torch_state_dict_bytes(&self) -> Result<Vec<u8>> {
+        let names: Vec<String> = self.net.params().iter().map(|p| p.torch_name()).collect();
+        write_tensors(names.into_iter().zip(&self.params), None)
+    }
+}
+
+/// CRC-32 over the canonical JSON of the architecture and metadata, then tensor names and
+/// little-endian data in the given order, as 8 hex digits.
+fn checksum<'a>(
+    arch: &Arch,
+    meta: &Meta,
+    tensors: impl Iterator<Item = (&'a str, &'a Array)>,
+) -> String {
+    let mut h = crc32fast::Hasher::new();
+    h.update(arch.to_json().as_bytes());
+    h.update(serde_json::to_string(meta).unwrap_or_default().as_bytes());
+    for (name, a) in tensors {
+        h.update(name.as_bytes());
+        for v in a.iter() {
+            h.update(&v.to_le_bytes());
+        }
+    }
+    format!("{:08x}", h.finalize())
+}
+
+fn write_tensors<'a>(
+    tensors: impl Iterator<Item = (String, &'a Array)>,
+    metadata: Option<HashMap<String, String>>,
+) -> Result<Vec<u8>> {
+    let owned: Vec<(String, Vec<u8>, Vec<usize>)> = tensors
+        .map(|(name, a)| {
+            (
+                name,
+                a.iter().flat_map(|v| v.to_le_bytes()).collect(),
+                a.shape().to_vec(),
+            )
+        })
+        .collect();
+    let views: Vec<(String, TensorView)> = owned
+        .iter()
+        .map(|(name, data, shape)| {
+            TensorView::new(Dtype::F32, shape.clone(), data)
+                .map(|v| (name.clone(), v))
+                .map_err(|e| Error::Config(e.to_string()))
+        })
+        .collect::<Result<_>>()?;
+    safetensors::serialize(views, metadata).map_err(|e| Error::Config(e.to_string()))
+}
+
+fn to_array(view: &TensorView) -> std::result::Result<Array, String> {
+    let data = view.data();
+    let vals: Vec<f32> = match view.dtype() {
+        Dtype::F32 => data
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect(),
+        Dtype::F64 => data
+            .chunks_exact(8)
+            .map(|b| f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as f32)
+            .collect(),
+        other => {
+            return Err(format!(
+                "dtype {other:?} is not supported (save as float32)"
+            ));
+        }
+    };
+    Array::from_shape_vec(ndarray::IxDyn(view.shape()), vals).map_err(|e| e.to_string())
+}
+
+/// A safetensors error in words a user can act on.
+fn describe(e: safetensors::SafeTensorError) -> String {
+    use safetensors::SafeTensorError as E;
+    match e {
+        E::HeaderTooSmall | E::MetadataIncompleteBuffer => {
+            "file is truncated (incomplete safetensors data)".into()
+        }
+        E::InvalidHeaderDeserialization(m) => format!("corrupt safetensors header ({m})"),
+        E::InvalidHeader(m) => format!("corrupt safetensors header ({m})"),
+        E::InvalidHeaderLength => {
+            "corrupt safetensors header (declared length exceeds the file: truncated?)".into()
+        }
+        E::InvalidOffset(m) => format!("corrupt or truncated tensor data ({m})"),
+        E::HeaderTooLarge => "corrupt safetensors header (declared header size too large)".into(),
+        other => format!("invalid safetensors file: {other}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng;
+
+    fn tiny() -> Model {
+        let arch = Arch::builtin("deepbind").unwrap();
+        Model::new(arch, vec!["a".into(), "b".into()], &mut rng::seeded(5), 1.0).unwrap()
+    }
+
+    #[test]
+    fn round_trip_is_exact_and_deterministic() {
+        let mut m = tiny();
+        m.meta.provenance.insert("seed".into(), 5.into());
+        m.meta.provenance.insert("epochs".into(), 3.into());
+        let bytes = m.to_bytes().unwrap();
+        assert_eq!(bytes, m.to_bytes().unwrap());
+        let back = Model::from_bytes(&bytes, Path::new("m.safetensors")).unwrap();
+        assert_eq!(back.params, m.params);
+        assert_eq!(back.meta, m.meta);
+        assert_eq!(back.arch, m.arch);
+        assert_eq!(back.to_bytes().unwrap(), bytes);
+    }
+
+    #[test]
+    fn flipped_weight_byte_fails_the_crc() {
+        let mut bytes = tiny().to_bytes().unwrap();
+        let n = bytes.len();
+        bytes[n - 3] ^= 0x10;
+        let err = Model::from_bytes(&bytes, Path::new("m.safetensors"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("corrupt") && err.starts_with("m.safetensors"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn every_flipped_header_byte_is_an_error() {
+        let bytes = tiny().to_bytes().unwrap();
+        let header_len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+        for i in 0..8 + header_len {
+            for bit in [0x01, 0x20] {
+                let mut b = bytes.clone();
+                b[i] ^= bit;
+                assert!(
+                    Model::from_bytes(&b, Path::new("m")).is_err(),
+                    "byte {i} ^ {bit:#x} went unnoticed: {}",
+                    String::from_utf8_lossy(&b[i.saturating_sub(30)..i + 10])
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_truncation_is_an_error_not_a_panic() {
+        let bytes = tiny().to_bytes().unwrap();
+        for cut in (0..bytes.len()).step_by(97).chain([bytes.len() - 1]) {
+            assert!(
+                Model::from_bytes(&bytes[..cut], Path::new("m")).is_err(),
+                "cut at {cut}"
+            );
+        }
+    }
+}

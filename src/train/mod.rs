@@ -1,0 +1,4 @@
+//! Training: optimisers, learning-rate schedules, the training loop.
+
+pub mod optim;
+pub mod schedule;
