@@ -247,6 +247,64 @@ impl Arch {
         serde_json::to_string(self).expect("architectures always serialise")
     }
 
+    /// Applies a `PATH=VALUE` override, e.g. `layers.0.out_channels=32` or `input.length=200`;
+    /// the value is read as JSON (a number, `true`, `"same"`...) or else as a string.
+    pub fn set(&mut self, assignment: &str) -> Result<()> {
+        let (path, value) = assignment
+            .split_once('=')
+            .ok_or_else(|| Error::Arch(format!("override '{assignment}' is not PATH=VALUE")))?;
+        let value: serde_json::Value = serde_json::from_str(value)
+            .unwrap_or_else(|_| serde_json::Value::String(value.to_string()));
+        let mut doc = serde_json::to_value(&*self).map_err(|e| Error::Arch(e.to_string()))?;
+        let mut node = &mut doc;
+        let parts: Vec<&str> = path.split('.').collect();
+        for (i, part) in parts.iter().enumerate() {
+            let last = i + 1 == parts.len();
+            node = match node {
+                serde_json::Value::Array(items) => {
+                    let k: usize = part.parse().map_err(|_| {
+                        Error::Arch(format!("override '{path}': '{part}' is not an index"))
+                    })?;
+                    let n = items.len();
+                    items.get_mut(k).ok_or_else(|| {
+                        Error::Arch(format!(
+                            "override '{path}': index {k} out of range ({n} items)"
+                        ))
+                    })?
+                }
+                serde_json::Value::Object(map) => {
+                    if last {
+                        map.insert(part.to_string(), value.clone());
+                        break;
+                    }
+                    map.get_mut(*part).ok_or_else(|| {
+                        Error::Arch(format!("override '{path}': no field '{part}'"))
+                    })?
+                }
+                _ => {
+                    return Err(Error::Arch(format!(
+                        "override '{path}': '{part}' is inside a plain value"
+                    )));
+                }
+            };
+        }
+        let arch: Arch = serde_json::from_value(doc)
+            .map_err(|e| Error::Arch(format!("override '{assignment}': {e}")))?;
+        arch.validate()?;
+        *self = arch;
+        Ok(())
+    }
+
+    /// Sets the probability of every dropout layer.
+    pub fn set_dropout(&mut self, p: f32) -> Result<()> {
+        for l in &mut self.layers {
+            if let LayerSpec::Dropout { p: q } = l {
+                *q = p;
+            }
+        }
+        self.validate()
+    }
+
     fn validate(&self) -> Result<()> {
         if self.input.channels == 0 {
             return Err(Error::Arch("input.channels must be positive".into()));
@@ -358,6 +416,30 @@ mod tests {
         );
         let bad = "name='x'\ninput={channels=4}\n[[layers]]\ntype='relu'\nfoo=1\n";
         assert!(Arch::from_toml(bad).is_err());
+    }
+
+    #[test]
+    fn overrides_change_fields_and_are_checked() {
+        let mut a = Arch::builtin("deepbind").unwrap();
+        a.set("layers.0.out_channels=32").unwrap();
+        a.set("layers.0.padding=\"same\"").unwrap();
+        a.set("input.length=101").unwrap();
+        match &a.layers[0] {
+            LayerSpec::Conv1d {
+                out_channels,
+                padding,
+                ..
+            } => {
+                assert_eq!(*out_channels, 32);
+                assert_eq!(*padding, Padding::Named(PadName::Same));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(a.input.length, Some(101));
+        assert!(a.set("layers.9.p=0.1").is_err());
+        assert!(a.set("layers.0.out_channels=-3").is_err());
+        assert!(a.set("layers.5.p=1.5").is_err());
+        assert!(a.set("nonsense").is_err());
     }
 
     #[test]

@@ -23,7 +23,11 @@ pub enum Error {
 
     /// A parse failure at a known place in a named input (`line` is 1-based; 0 = not known).
     #[error("{}{}: {msg}", path.display(), if *line > 0 { format!(":{line}") } else { String::new() })]
-    Parse { path: PathBuf, line: u64, msg: String },
+    Parse {
+        path: PathBuf,
+        line: u64,
+        msg: String,
+    },
 
     /// A model or architecture file that is malformed or disagrees with itself.
     #[error("{}: {msg}", path.display())]
@@ -45,21 +49,34 @@ pub enum Error {
 impl Error {
     /// Shorthand for a shape error.
     pub fn shape(op: &'static str, msg: impl Into<String>) -> Self {
-        Error::Shape { op, msg: msg.into() }
+        Error::Shape {
+            op,
+            msg: msg.into(),
+        }
     }
 
     /// Shorthand for an I/O error on a path.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io { path: path.into(), source }
+        Error::Io {
+            path: path.into(),
+            source,
+        }
     }
 
     /// Shorthand for a parse error at a line of a file.
     pub fn parse(path: impl Into<PathBuf>, line: u64, msg: impl Into<String>) -> Self {
-        Error::Parse { path: path.into(), line, msg: msg.into() }
+        Error::Parse {
+            path: path.into(),
+            line,
+            msg: msg.into(),
+        }
     }
 
     /// Shorthand for a model-file error.
     pub fn model(path: impl Into<PathBuf>, msg: impl Into<String>) -> Self {
-        Error::Model { path: path.into(), msg: msg.into() }
+        Error::Model {
+            path: path.into(),
+            msg: msg.into(),
+        }
     }
 }

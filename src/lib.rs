@@ -4,6 +4,7 @@
 //! training runs the same forward pass on a [`tensor::Tape`] and walks it backwards.
 
 pub mod arch;
+pub mod data;
 pub mod encode;
 pub mod error;
 pub mod io;
@@ -11,6 +12,7 @@ pub mod metrics;
 pub mod model;
 pub mod nn;
 pub mod rng;
+pub mod score;
 pub mod tensor;
 pub mod train;
 

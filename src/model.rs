@@ -32,6 +32,9 @@ pub struct Meta {
     /// Fixed input length, if the model has one.
     #[serde(default)]
     pub input_length: Option<usize>,
+    /// How the two strands are combined when scoring.
+    #[serde(default)]
+    pub strand: crate::score::Strand,
     /// Where the model came from: training data hash, seed, epochs, final metrics, source file...
     #[serde(default)]
     pub provenance: serde_json::Map<String, serde_json::Value>,
@@ -75,6 +78,7 @@ impl Model {
             tasks,
             alphabet: "ACGT".into(),
             input_length: arch.input.length,
+            strand: Default::default(),
             provenance: Default::default(),
         };
         Ok(Model {
@@ -266,6 +270,7 @@ impl Model {
             tasks,
             alphabet: "ACGT".into(),
             input_length: arch.input.length,
+            strand: Default::default(),
             provenance: Default::default(),
         };
         Model::from_parts(arch, meta, params).map_err(|e| bad(e.to_string()))

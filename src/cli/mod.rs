@@ -1,8 +1,11 @@
 //! Subcommands: one file each, holding its clap arguments and its `run`.
 
+mod eval;
 mod export;
 mod import;
 mod info;
+mod predict;
+mod train;
 
 use clap::{Parser, Subcommand};
 
@@ -17,6 +20,12 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Train a model on labelled sequences.
+    Train(train::Args),
+    /// Score sequences with a model (TSV out).
+    Predict(predict::Args),
+    /// AUROC, AUPRC and loss of a model on labelled sequences.
+    Eval(eval::Args),
     /// Build a seqcnn model from another tool's weights.
     #[command(subcommand)]
     Import(import::Import),
@@ -30,6 +39,9 @@ enum Command {
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Train(args) => train::run(args),
+        Command::Predict(args) => predict::run(args),
+        Command::Eval(args) => eval::run(args),
         Command::Import(cmd) => import::run(cmd),
         Command::Export(cmd) => export::run(cmd),
         Command::Info(args) => info::run(args),
@@ -44,4 +56,40 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
         Some(E::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => 2,
         _ => 1,
     }
+}
+
+/// Runs `f` inside a rayon pool of `threads` workers (default: all CPUs): the one pool every
+/// kernel uses.
+pub fn with_threads<T: Send>(
+    threads: Option<usize>,
+    f: impl FnOnce() -> anyhow::Result<T> + Send,
+) -> anyhow::Result<T> {
+    let n = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    if n == 0 {
+        anyhow::bail!("--threads must be at least 1");
+    }
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(n).build()?;
+    pool.install(f)
+}
+
+/// Fails early, naming the path, when an output's directory does not exist.
+pub fn check_output_dir(path: &std::path::Path) -> anyhow::Result<()> {
+    if path.as_os_str() == "-" {
+        return Ok(());
+    }
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    if !parent.is_dir() {
+        return Err(seqcnn::Error::io(
+            path,
+            std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!("directory {} does not exist", parent.display()),
+            ),
+        )
+        .into());
+    }
+    Ok(())
 }

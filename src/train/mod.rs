@@ -1,4 +1,5 @@
 //! Training: optimisers, learning-rate schedules, the training loop.
 
+pub mod fit;
 pub mod optim;
 pub mod schedule;

@@ -1,0 +1,297 @@
+//! `seqcnn train`: fit a model to labelled sequences.
+
+use anyhow::{Context, Result};
+use seqcnn::arch::Arch;
+use seqcnn::data::Dataset;
+use seqcnn::model::Model;
+use seqcnn::rng;
+use seqcnn::score::Strand;
+use seqcnn::train::fit::{self, FitConfig, Monitor};
+use seqcnn::train::optim::{AdamConfig, AdamWConfig, OptimizerConfig, SgdConfig};
+use seqcnn::train::schedule::Schedule;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+/// Train a model on labelled sequences (a DeepBind table or FASTA + labels).
+///
+/// A table of positives only (like DeepBind's ENCODE `AC` files) gets one dinucleotide-shuffled
+/// negative per positive, as DeepBind trained. Without --valid, a seeded 10% of the training
+/// data is held out for early stopping; the best epoch's weights are kept.
+#[derive(clap::Args)]
+#[command(after_help = "Examples:\n  \
+    seqcnn train --arch deepbind --train data/CTCF_AC.seq.gz --out ctcf.safetensors\n  \
+    seqcnn train --arch my_arch.toml --train train.tsv --valid valid.tsv --labels TF1,TF2 \\\n      \
+    --epochs 30 --lr 3e-3 --set layers.0.out_channels=32 --seed 7 --threads 2 --out m.safetensors")]
+pub struct Args {
+    /// Built-in architecture (deepbind) or architecture file (TOML).
+    #[arg(long)]
+    arch: String,
+    /// Training sequences: table (FoldID EventID seq Bound; gzip or not) or FASTA.
+    #[arg(long)]
+    train: PathBuf,
+    /// Validation sequences (default: a seeded split of --train).
+    #[arg(long)]
+    valid: Option<PathBuf>,
+    /// Output model file (.safetensors).
+    #[arg(long)]
+    out: PathBuf,
+    /// Label columns of the table, comma-separated (default: Bound).
+    #[arg(long, value_delimiter = ',')]
+    labels: Vec<String>,
+    /// Maximum number of epochs.
+    #[arg(long, default_value_t = 30)]
+    epochs: usize,
+    /// Sequences per optimiser step.
+    #[arg(long, default_value_t = 64)]
+    batch_size: usize,
+    /// Learning rate.
+    #[arg(long, default_value_t = 1e-3)]
+    lr: f64,
+    /// Optimiser.
+    #[arg(long, value_enum, default_value_t = OptimizerKind::Adam)]
+    optimizer: OptimizerKind,
+    /// Momentum (SGD).
+    #[arg(long, default_value_t = 0.9)]
+    momentum: f64,
+    /// Nesterov momentum (SGD).
+    #[arg(long)]
+    nesterov: bool,
+    /// Weight decay (L2 for SGD/Adam, decoupled for AdamW); never applied to biases.
+    #[arg(long, default_value_t = 0.0)]
+    weight_decay: f64,
+    /// Learning-rate schedule: constant, step:SIZE:GAMMA, cosine, or plateau:PATIENCE:FACTOR.
+    #[arg(long, default_value = "constant")]
+    schedule: String,
+    /// Clip the total gradient norm.
+    #[arg(long)]
+    clip_norm: Option<f32>,
+    /// Stop after this many epochs without improvement on the validation set.
+    #[arg(long, default_value_t = 6)]
+    patience: usize,
+    /// What picks the best epoch.
+    #[arg(long, value_enum, default_value_t = Monitor::Auroc)]
+    monitor: Monitor,
+    /// Dropout probability for every dropout layer (overrides the architecture).
+    #[arg(long)]
+    dropout: Option<f32>,
+    /// Architecture override PATH=VALUE (repeatable), e.g. layers.0.out_channels=32.
+    #[arg(long = "set")]
+    set: Vec<String>,
+    /// Scale of the initial weights (times PyTorch's default bounds).
+    #[arg(long, default_value_t = 1.0)]
+    init_scale: f32,
+    /// Dinucleotide-shuffled negatives per positive (default: 1 when the data are all positives,
+    /// else 0).
+    #[arg(long)]
+    negatives: Option<usize>,
+    /// Train on random strands (reverse-complement augmentation).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    rc_augment: bool,
+    /// How strands are combined when scoring (stored in the model).
+    #[arg(long, value_enum, default_value_t = Strand::Max)]
+    strand: Strand,
+    /// Fraction held out for validation when --valid is not given.
+    #[arg(long, default_value_t = 0.1)]
+    valid_fraction: f64,
+    /// Random seed (shuffles, splits, initialisation, dropout).
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Worker threads (default: all CPUs).
+    #[arg(long)]
+    threads: Option<usize>,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum OptimizerKind {
+    Sgd,
+    Adam,
+    Adamw,
+}
+
+fn optimizer(args: &Args) -> OptimizerConfig {
+    match args.optimizer {
+        OptimizerKind::Sgd => OptimizerConfig::Sgd(SgdConfig {
+            lr: args.lr,
+            momentum: args.momentum,
+            nesterov: args.nesterov,
+            weight_decay: args.weight_decay,
+            ..SgdConfig::default()
+        }),
+        OptimizerKind::Adam => OptimizerConfig::Adam(AdamConfig {
+            lr: args.lr,
+            weight_decay: args.weight_decay,
+            ..AdamConfig::default()
+        }),
+        OptimizerKind::Adamw => OptimizerConfig::AdamW(AdamWConfig {
+            lr: args.lr,
+            weight_decay: args.weight_decay,
+            ..AdamWConfig::default()
+        }),
+    }
+}
+
+fn schedule(text: &str, epochs: usize) -> Result<Schedule> {
+    let parts: Vec<&str> = text.split(':').collect();
+    let num = |i: usize, default: f64| -> Result<f64> {
+        parts.get(i).map_or(Ok(default), |s| {
+            s.parse::<f64>()
+                .with_context(|| format!("--schedule {text}: '{s}' is not a number"))
+        })
+    };
+    Ok(match parts[0] {
+        "constant" => Schedule::Constant,
+        "step" => Schedule::Step {
+            step_size: num(1, 10.0)? as u64,
+            gamma: num(2, 0.1)?,
+        },
+        "cosine" => Schedule::Cosine {
+            t_max: epochs as u64,
+            eta_min: 0.0,
+        },
+        "plateau" => Schedule::ReduceOnPlateau(seqcnn::train::schedule::PlateauConfig {
+            patience: num(1, 2.0)? as u64,
+            factor: num(2, 0.5)?,
+            ..Default::default()
+        }),
+        other => anyhow::bail!(
+            "--schedule: unknown schedule '{other}' (constant, step:SIZE:GAMMA, cosine, plateau:PATIENCE:FACTOR)"
+        ),
+    })
+}
+
+pub fn run(args: Args) -> Result<()> {
+    super::with_threads(args.threads, || train(&args))
+}
+
+fn train(args: &Args) -> Result<()> {
+    let mut arch = Arch::load(&args.arch)?;
+    for s in &args.set {
+        arch.set(s)?;
+    }
+    if let Some(p) = args.dropout {
+        arch.set_dropout(p)?;
+    }
+    // Fail on an unwritable output before any work is done.
+    super::check_output_dir(&args.out)?;
+    let labels = (!args.labels.is_empty()).then_some(args.labels.as_slice());
+    let mut rng = rng::seeded(args.seed);
+    let mut data = Dataset::load(&args.train, labels)?;
+    if data.tasks.is_empty() {
+        anyhow::bail!(
+            "{}: no label column: training needs labels (a table with a Bound column, or --labels)",
+            args.train.display()
+        );
+    }
+    let negatives = args
+        .negatives
+        .unwrap_or(if data.positives_only() { 1 } else { 0 });
+    let fingerprint = data.fingerprint();
+    data.add_shuffled_negatives(negatives, &mut rng);
+    let (train, valid) = match &args.valid {
+        Some(p) => (data, Dataset::load(p, labels)?),
+        None => data.split(args.valid_fraction, &mut rng),
+    };
+    if train.is_empty() || valid.is_empty() {
+        anyhow::bail!(
+            "training and validation sets must both be non-empty (--valid-fraction {})",
+            args.valid_fraction
+        );
+    }
+    let cfg = FitConfig {
+        epochs: args.epochs,
+        batch_size: args.batch_size,
+        optimizer: optimizer(args),
+        schedule: schedule(&args.schedule, args.epochs)?,
+        clip_norm: args.clip_norm,
+        patience: Some(args.patience),
+        monitor: args.monitor,
+        rc_augment: args.rc_augment,
+        strand: args.strand,
+        pos_weight: None,
+    };
+    cfg.optimizer.validate()?;
+    let mut model = Model::new(arch, train.tasks.clone(), &mut rng, args.init_scale)?;
+    eprintln!(
+        "seqcnn: training {} on {} sequences ({} negatives per positive), validating on {}",
+        model.arch.name,
+        train.len(),
+        negatives,
+        valid.len()
+    );
+    let started = std::time::Instant::now();
+    let progress = Progress::new(args.epochs);
+    let report = fit::fit(
+        &mut model,
+        &train,
+        Some(&valid),
+        &cfg,
+        &mut rng,
+        &mut |log| progress.epoch(log),
+    )?;
+    progress.finish();
+    let secs = started.elapsed().as_secs_f64();
+    let p = &mut model.meta.provenance;
+    p.insert(
+        "tool".into(),
+        format!("seqcnn {}", env!("CARGO_PKG_VERSION")).into(),
+    );
+    p.insert("train_file".into(), args.train.display().to_string().into());
+    p.insert("train_data".into(), fingerprint.into());
+    p.insert("seed".into(), args.seed.into());
+    p.insert("epochs_run".into(), report.epochs_run.into());
+    p.insert("best_epoch".into(), report.best_epoch.into());
+    p.insert("optimizer".into(), serde_json::to_value(&cfg.optimizer)?);
+    p.insert("negatives_per_positive".into(), negatives.into());
+    if let Some(best) = &report.best {
+        p.insert("valid_loss".into(), best.loss.into());
+        if let Some(a) = best.mean_auroc() {
+            p.insert("valid_auroc".into(), a.into());
+        }
+    }
+    model.save(&args.out)?;
+    eprintln!(
+        "seqcnn: best epoch {} of {}; wrote {} ({:.1}s)",
+        report.best_epoch,
+        report.epochs_run,
+        args.out.display(),
+        secs
+    );
+    Ok(())
+}
+
+/// Epoch reporting: a bar on a terminal, one log line per epoch otherwise.
+struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl Progress {
+    fn new(epochs: usize) -> Self {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let b = indicatif::ProgressBar::new(epochs as u64);
+            b.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{bar:30} epoch {pos}/{len} {msg} [{elapsed}]",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            b
+        });
+        Progress { bar }
+    }
+
+    fn epoch(&self, log: &fit::EpochLog) {
+        match &self.bar {
+            Some(b) => {
+                b.println(log.to_string());
+                b.inc(1);
+            }
+            None => eprintln!("{log}"),
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+    }
+}

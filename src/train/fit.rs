@@ -1,0 +1,353 @@
+//! The training loop: seeded shuffling, reverse-complement augmentation, one optimiser step per
+//! batch, validation through the [`Scorer`] after every epoch, early stopping with the best
+//! weights kept.
+//!
+//! Determinism: every random draw (shuffle, strand flips, dropout) comes from the one generator
+//! passed in, on the calling thread, and every kernel reduces in a fixed order, so the same data
+//! and seed give the same weights whatever the number of threads.
+
+use super::optim::{Optimizer, OptimizerConfig, clip_grad_norm};
+use super::schedule::{Schedule, Scheduler};
+use crate::arch::LossKind;
+use crate::data::Dataset;
+use crate::metrics;
+use crate::model::Model;
+use crate::rng::{self, Rng};
+use crate::score::{Scorer, Strand};
+use crate::tensor::{Array, Tape};
+use crate::{Error, Result};
+use std::time::Instant;
+
+/// What decides the best epoch.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Monitor {
+    /// Lowest validation loss.
+    Loss,
+    /// Highest mean validation AUROC.
+    Auroc,
+}
+
+/// Settings of one training run.
+#[derive(Clone, Debug)]
+pub struct FitConfig {
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub optimizer: OptimizerConfig,
+    pub schedule: Schedule,
+    /// Clip the total gradient norm to this value.
+    pub clip_norm: Option<f32>,
+    /// Stop after this many epochs without improvement.
+    pub patience: Option<usize>,
+    pub monitor: Monitor,
+    /// Present each training sequence on a random strand.
+    pub rc_augment: bool,
+    /// Strand rule for validation scoring (and stored in the model).
+    pub strand: Strand,
+    /// Per-task positive-class weights for `bce`.
+    pub pos_weight: Option<Vec<f32>>,
+}
+
+/// One epoch's figures.
+#[derive(Clone, Debug)]
+pub struct EpochLog {
+    pub epoch: usize,
+    pub epochs: usize,
+    pub lr: f64,
+    pub train_loss: f64,
+    pub valid: Option<Evaluation>,
+    pub seconds: f64,
+    pub improved: bool,
+}
+
+impl std::fmt::Display for EpochLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "epoch {}/{}  lr {:.2e}  train_loss {:.4}",
+            self.epoch, self.epochs, self.lr, self.train_loss
+        )?;
+        if let Some(v) = &self.valid {
+            write!(f, "  valid_loss {:.4}", v.loss)?;
+            if let Some(a) = v.mean_auroc() {
+                write!(f, "  valid_auroc {a:.4}")?;
+            }
+        }
+        write!(
+            f,
+            "  {:.1}s{}",
+            self.seconds,
+            if self.improved { "  *" } else { "" }
+        )
+    }
+}
+
+/// Loss and per-task metrics of a model on a labelled set.
+#[derive(Clone, Debug)]
+pub struct Evaluation {
+    pub loss: f64,
+    pub auroc: Vec<Option<f64>>,
+    pub auprc: Vec<Option<f64>>,
+    pub n: usize,
+}
+
+impl Evaluation {
+    /// Mean AUROC over the tasks that have both classes.
+    pub fn mean_auroc(&self) -> Option<f64> {
+        let v: Vec<f64> = self.auroc.iter().flatten().copied().collect();
+        (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+    }
+}
+
+/// The outcome of [`fit`].
+#[derive(Clone, Debug)]
+pub struct FitReport {
+    pub best_epoch: usize,
+    pub epochs_run: usize,
+    pub best: Option<Evaluation>,
+    pub history: Vec<EpochLog>,
+}
+
+/// The optimiser for a model, with weight decay on weights only (never on biases).
+pub fn optimizer_for(model: &Model, cfg: &OptimizerConfig) -> Result<Optimizer> {
+    let mut opt = cfg.build()?;
+    opt.set_decay_mask(
+        model
+            .net
+            .params()
+            .iter()
+            .map(|p| p.suffix == "weight")
+            .collect(),
+    );
+    Ok(opt)
+}
+
+/// One optimiser step on a batch `x [B, C, L]`, `y [B, tasks]`; returns the batch loss.
+pub fn train_step(
+    model: &mut Model,
+    opt: &mut Optimizer,
+    x: Array,
+    y: &Array,
+    cfg: &FitConfig,
+    rng: &mut Rng,
+) -> Result<f32> {
+    let mut tape = Tape::new();
+    let xv = tape.constant(x);
+    let pv = model.param_vars(&mut tape);
+    let out = model.net.forward(&mut tape, xv, &pv, true, rng)?;
+    let loss = loss_node(
+        &mut tape,
+        model.arch.loss,
+        out,
+        y,
+        cfg.pos_weight.as_deref(),
+    )?;
+    let value = tape.scalar(loss)?;
+    if !value.is_finite() {
+        return Err(Error::Numeric(format!(
+            "training diverged: the loss is {value}; lower the learning rate (--lr) or clip gradients (--clip-norm)"
+        )));
+    }
+    let mut grads = tape.backward(loss)?;
+    let mut g: Vec<Array> = pv
+        .iter()
+        .zip(&model.params)
+        .map(|(&v, p)| grads.take_or_zeros(v, p.shape()))
+        .collect();
+    if let Some(c) = cfg.clip_norm {
+        clip_grad_norm(&mut g, c);
+    }
+    opt.step(&mut model.params, &g)?;
+    Ok(value)
+}
+
+fn loss_node(
+    tape: &mut Tape,
+    kind: LossKind,
+    out: crate::tensor::Var,
+    y: &Array,
+    pos_weight: Option<&[f32]>,
+) -> Result<crate::tensor::Var> {
+    match kind {
+        LossKind::Bce => tape.bce_with_logits(out, y, pos_weight, None),
+        LossKind::Mse => tape.mse(out, y),
+        LossKind::Poisson => tape.poisson_nll(out, y, true),
+        LossKind::CrossEntropy => {
+            let labels = class_labels(y)?;
+            tape.softmax_cross_entropy(out, &labels)
+        }
+    }
+}
+
+fn class_labels(y: &Array) -> Result<Vec<usize>> {
+    y.iter()
+        .map(|&v| {
+            if v >= 0.0 && v.fract() == 0.0 {
+                Ok(v as usize)
+            } else {
+                Err(Error::Config(format!(
+                    "class label {v} is not a non-negative integer"
+                )))
+            }
+        })
+        .collect()
+}
+
+/// Loss and per-task AUROC / AUPRC of `model` on `ds`, scored with `strand`.
+pub fn evaluate(model: &Model, ds: &Dataset, strand: Strand) -> Result<Evaluation> {
+    let refs: Vec<&[u8]> = ds.seqs.iter().map(|s| s.as_slice()).collect();
+    let raw = Scorer::new(model).with_strand(strand).score_raw(&refs)?;
+    let t = model.meta.tasks.len();
+    if ds.tasks.len() != t {
+        return Err(Error::Config(format!(
+            "the data has {} label columns, the model {t} tasks",
+            ds.tasks.len()
+        )));
+    }
+    let y = Array::from_shape_fn(ndarray::IxDyn(&[ds.len(), t]), |d| ds.labels[d[0]][d[1]]);
+    let raw_dyn = raw.clone().into_dyn();
+    let (loss, _) = match model.arch.loss {
+        LossKind::Bce => {
+            crate::tensor::ops::loss::bce_with_logits(raw_dyn.view(), y.view(), None, None)?
+        }
+        LossKind::Mse => crate::tensor::ops::loss::mse(raw_dyn.view(), y.view())?,
+        LossKind::Poisson => crate::tensor::ops::loss::poisson_nll(raw_dyn.view(), y.view(), true)?,
+        LossKind::CrossEntropy => {
+            crate::tensor::ops::loss::softmax_cross_entropy(raw_dyn.view(), &class_labels(&y)?)?
+        }
+    };
+    let mut auroc = Vec::with_capacity(t);
+    let mut auprc = Vec::with_capacity(t);
+    for k in 0..t {
+        let scores: Vec<f32> = raw.column(k).to_vec();
+        let labels = ds.task_labels(k);
+        let binary = model.arch.loss == LossKind::Bce;
+        auroc.push(if binary {
+            metrics::auroc(&scores, &labels)
+        } else {
+            None
+        });
+        auprc.push(if binary {
+            metrics::auprc(&scores, &labels)
+        } else {
+            None
+        });
+    }
+    Ok(Evaluation {
+        loss: loss as f64,
+        auroc,
+        auprc,
+        n: ds.len(),
+    })
+}
+
+fn better(monitor: Monitor, new: &Evaluation, best: &Evaluation) -> bool {
+    match monitor {
+        Monitor::Loss => new.loss < best.loss,
+        Monitor::Auroc => match (new.mean_auroc(), best.mean_auroc()) {
+            (Some(a), Some(b)) => a > b || (a == b && new.loss < best.loss),
+            _ => new.loss < best.loss,
+        },
+    }
+}
+
+/// Trains `model` on `train`, validating on `valid` after every epoch and keeping the best
+/// weights. `on_epoch` sees each epoch's log.
+pub fn fit(
+    model: &mut Model,
+    train: &Dataset,
+    valid: Option<&Dataset>,
+    cfg: &FitConfig,
+    rng: &mut Rng,
+    on_epoch: &mut dyn FnMut(&EpochLog),
+) -> Result<FitReport> {
+    if train.is_empty() {
+        return Err(Error::Config("no training sequences".into()));
+    }
+    if cfg.batch_size == 0 || cfg.epochs == 0 {
+        return Err(Error::Config(
+            "--batch-size and --epochs must be positive".into(),
+        ));
+    }
+    model.meta.strand = cfg.strand;
+    let mut opt = optimizer_for(model, &cfg.optimizer)?;
+    let mut sched = Scheduler::new(cfg.schedule.clone(), cfg.optimizer.lr())?;
+    let mut best: Option<(Evaluation, Vec<Array>, usize)> = None;
+    let mut history = Vec::new();
+    let mut since_best = 0;
+    for epoch in 1..=cfg.epochs {
+        let start = Instant::now();
+        opt.set_lr(sched.lr());
+        let mut order: Vec<usize> = (0..train.len()).collect();
+        rng::shuffle(rng, &mut order);
+        let (mut total, mut count) = (0.0f64, 0usize);
+        for idx in order.chunks(cfg.batch_size) {
+            let flip: Vec<bool> = idx
+                .iter()
+                .map(|_| cfg.rc_augment && rng::below(rng, 2) == 1)
+                .collect();
+            let (x, y) = train.batch(idx, &flip)?;
+            let l = train_step(model, &mut opt, x, &y, cfg, rng).map_err(|e| match e {
+                Error::Numeric(m) => Error::Numeric(format!("epoch {epoch}: {m}")),
+                other => other,
+            })?;
+            total += l as f64 * idx.len() as f64;
+            count += idx.len();
+        }
+        let eval = valid.map(|v| evaluate(model, v, cfg.strand)).transpose()?;
+        let improved = match (&eval, &best) {
+            (Some(e), Some((b, _, _))) => better(cfg.monitor, e, b),
+            (Some(_), None) => true,
+            (None, _) => true,
+        };
+        let metric = eval.as_ref().map(|e| match cfg.monitor {
+            Monitor::Loss => e.loss,
+            Monitor::Auroc => e.mean_auroc().unwrap_or(-e.loss),
+        });
+        let log = EpochLog {
+            epoch,
+            epochs: cfg.epochs,
+            lr: opt.lr(),
+            train_loss: total / count.max(1) as f64,
+            valid: eval.clone(),
+            seconds: start.elapsed().as_secs_f64(),
+            improved,
+        };
+        on_epoch(&log);
+        history.push(log);
+        if improved {
+            since_best = 0;
+            best = Some((
+                eval.unwrap_or(Evaluation {
+                    loss: 0.0,
+                    auroc: vec![],
+                    auprc: vec![],
+                    n: 0,
+                }),
+                model.params.clone(),
+                epoch,
+            ));
+        } else {
+            since_best += 1;
+        }
+        if cfg.schedule.needs_metric() {
+            sched.step(Some(metric.unwrap_or(total / count.max(1) as f64)))?;
+        } else {
+            sched.step(None)?;
+        }
+        if cfg.patience.is_some_and(|p| since_best >= p) {
+            break;
+        }
+    }
+    let epochs_run = history.len();
+    let (best_eval, params, best_epoch) = best.expect("at least one epoch ran");
+    model.params = params;
+    Ok(FitReport {
+        best_epoch,
+        epochs_run,
+        best: valid.map(|_| best_eval),
+        history,
+    })
+}
