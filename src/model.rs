@@ -379,6 +379,10 @@ mod tests {
         let mut m = tiny();
         m.meta.provenance.insert("seed".into(), 5.into());
         m.meta.provenance.insert("epochs".into(), 3.into());
+        // Floats must survive the JSON round trip bit for bit (serde_json's float_roundtrip).
+        m.meta.provenance.insert("valid_loss".into(), 0.123_456_789_012_345_67_f64.into());
+        m.meta.provenance.insert("tiny".into(), 2.2250738585072014e-308_f64.into());
+        m.meta.provenance.insert("awkward".into(), 0.30000000000000004_f64.into());
         let bytes = m.to_bytes().unwrap();
         assert_eq!(bytes, m.to_bytes().unwrap());
         let back = Model::from_bytes(&bytes, Path::new("m.safetensors")).unwrap();
