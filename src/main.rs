@@ -15,10 +15,26 @@ fn main() -> ExitCode {
             }) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("seqcnn: error: {err:#}");
+            eprintln!("seqcnn: error: {}", one_line(&err));
             ExitCode::from(seqcnn_cli::exit_code(&err))
         }
     }
+}
+
+/// The error and its causes joined with `: `, skipping a cause whose text the message already
+/// ends with (the library's I/O errors print their cause and also report it as their source).
+fn one_line(err: &anyhow::Error) -> String {
+    let mut msg = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if msg.is_empty() {
+            msg = text;
+        } else if !msg.ends_with(&text) {
+            msg.push_str(": ");
+            msg.push_str(&text);
+        }
+    }
+    msg
 }
 
 #[path = "cli/mod.rs"]

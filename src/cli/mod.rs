@@ -66,7 +66,7 @@ pub fn with_threads<T: Send>(
 ) -> anyhow::Result<T> {
     let n = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     if n == 0 {
-        anyhow::bail!("--threads must be at least 1");
+        return Err(seqcnn::Error::Config("--threads must be at least 1".into()).into());
     }
     let pool = rayon::ThreadPoolBuilder::new().num_threads(n).build()?;
     pool.install(f)
