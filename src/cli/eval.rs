@@ -46,13 +46,13 @@ fn eval(args: &Args) -> Result<()> {
     };
     let data = Dataset::load(&args.input, labels)?;
     if data.tasks.len() != model.meta.tasks.len() {
-        anyhow::bail!(
-            "{}: {} label column(s) ({}) for a model with {} task(s); choose columns with --labels",
-            args.input.display(),
+        let msg = format!(
+            "{} label column(s) ({}) for a model with {} task(s); choose columns with --labels",
             data.tasks.len(),
             data.tasks.join(","),
             model.meta.tasks.len()
         );
+        return Err(seqcnn::Error::parse(&args.input, 0, msg).into());
     }
     let e = evaluate(&model, &data, args.strand.unwrap_or(model.meta.strand))?;
     let fmt = |v: Option<f64>| v.map_or("NA".to_string(), |v| format!("{v:.6}"));

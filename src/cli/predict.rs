@@ -67,13 +67,32 @@ fn predict(args: &Args) -> Result<()> {
                 None => break,
             }
         }
-        let seqs: Vec<&[u8]> = chunk.iter().map(|r| r.seq.as_slice()).collect();
-        let scores = if args.raw {
-            scorer.score_raw(&seqs)
-        } else {
-            scorer.score(&seqs)
+        let score = |seqs: &[&[u8]]| {
+            if args.raw {
+                scorer.score_raw(seqs)
+            } else {
+                scorer.score(seqs)
+            }
         };
-        let scores = scores.map_err(|e| anyhow::anyhow!("{}: {e}", args.input.display()))?;
+        let seqs: Vec<&[u8]> = chunk.iter().map(|r| r.seq.as_slice()).collect();
+        let scores = score(&seqs).map_err(|e| {
+            // Name the first record that fails on its own (a sequence too short for the
+            // model, say); the chunk's error if none does.
+            let input = if args.input.as_os_str() == "-" {
+                PathBuf::from("<stdin>")
+            } else {
+                args.input.clone()
+            };
+            match chunk
+                .iter()
+                .find_map(|r| score(&[&r.seq]).err().map(|e| (r, e)))
+            {
+                Some((r, e)) => {
+                    seqcnn::Error::parse(input, r.line, format!("record '{}': {e}", r.name))
+                }
+                None => seqcnn::Error::parse(input, 0, e.to_string()),
+            }
+        })?;
         let mut text = String::new();
         for (r, row) in chunk.iter().zip(scores.rows()) {
             text.push_str(&r.name);

@@ -177,10 +177,12 @@ fn train(args: &Args) -> Result<()> {
     let mut rng = rng::seeded(args.seed);
     let mut data = Dataset::load(&args.train, labels)?;
     if data.tasks.is_empty() {
-        anyhow::bail!(
-            "{}: no label column: training needs labels (a table with a Bound column, or --labels)",
-            args.train.display()
-        );
+        return Err(seqcnn::Error::parse(
+            &args.train,
+            0,
+            "no label column: training needs labels (a table with a Bound column, or --labels)",
+        )
+        .into());
     }
     let negatives = args
         .negatives
@@ -192,10 +194,11 @@ fn train(args: &Args) -> Result<()> {
         None => data.split(args.valid_fraction, &mut rng),
     };
     if train.is_empty() || valid.is_empty() {
-        anyhow::bail!(
+        return Err(seqcnn::Error::Config(format!(
             "training and validation sets must both be non-empty (--valid-fraction {})",
             args.valid_fraction
-        );
+        ))
+        .into());
     }
     let cfg = FitConfig {
         epochs: args.epochs,

@@ -1,5 +1,6 @@
 //! Streaming FASTA reader over any `BufRead` (plain or gzip via [`super::open_input`]):
-//! multi-line sequences, CRLF, blank lines; case kept; characters are checked later by `encode`.
+//! multi-line sequences, CRLF, blank lines; case kept; characters checked line by line, so an
+//! error points at the line and column of a bad one.
 
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
@@ -18,8 +19,9 @@ pub struct FastaRecord {
 }
 
 /// An iterator of [`FastaRecord`]s. Errors (with file and line): sequence data before the first
-/// header, a header with no name, a record with an empty sequence, an input with no records, and
-/// read errors. After the first error it yields nothing more.
+/// header, a header with no name, a record with an empty sequence, a character that is not a
+/// nucleotide or IUPAC code (with its column and record), an input with no records, and read
+/// errors. After the first error it yields nothing more.
 ///
 /// ```
 /// use seqcnn::io::fasta::FastaReader;
@@ -93,6 +95,25 @@ impl<R: BufRead> FastaReader<R> {
     }
 }
 
+/// The message for a bad byte of a sequence line whose trimmed text starts after `lead` bytes.
+fn bad_character(
+    header: Option<&(String, u64)>,
+    bad: crate::encode::BadBase,
+    lead: usize,
+) -> String {
+    let name = header.map_or("", |(n, _)| n.as_str());
+    let b = bad.byte;
+    let shown = if b.is_ascii_graphic() {
+        format!("'{}'", b as char)
+    } else {
+        format!("0x{b:02x}")
+    };
+    format!(
+        "record '{name}': invalid character {shown} at column {}",
+        lead + bad.pos + 1
+    )
+}
+
 impl<R: BufRead> Iterator for FastaReader<R> {
     type Item = Result<FastaRecord>;
 
@@ -133,12 +154,17 @@ impl<R: BufRead> Iterator for FastaReader<R> {
                             "sequence data before the first header ('>name' line)",
                         );
                     } else {
+                        if let Err(bad) = crate::encode::check_sequence(line) {
+                            let lead = self.buf.len() - self.buf.trim_ascii_start().len();
+                            let msg = bad_character(self.header.as_ref(), bad, lead);
+                            return self.fail(self.line, msg);
+                        }
                         self.seq.extend_from_slice(line);
                     }
                 }
                 Err(e) => {
                     self.done = true;
-                    return Some(Err(Error::io(&self.path, e)));
+                    return Some(Err(super::read_error(&self.path, self.line + 1, e)));
                 }
             }
         }
@@ -188,9 +214,34 @@ mod tests {
     }
 
     #[test]
-    fn trailing_spaces_trimmed_inner_kept() {
-        // Inner spaces stay in the sequence, for encode to reject with a position.
-        assert_eq!(read(b">a  \nAC GT  \n").unwrap(), [rec("a", b"AC GT", 1)]);
+    fn surrounding_spaces_trimmed_inner_rejected_with_column() {
+        assert_eq!(read(b">a  \n  ACGT  \n").unwrap(), [rec("a", b"ACGT", 1)]);
+        assert_eq!(
+            err(b">a  \nAC GT  \n"),
+            "t.fa:2: record 'a': invalid character 0x20 at column 3"
+        );
+    }
+
+    #[test]
+    fn bad_character_names_its_line_column_and_record() {
+        // The line of the bad byte, not the record's header line; columns count from 1 and
+        // include leading whitespace.
+        assert_eq!(
+            err(b">r1\nACGT\n>r2 desc\nACGT\n\n \tAC3GT\r\n>r3\nAC\n"),
+            "t.fa:6: record 'r2': invalid character '3' at column 5"
+        );
+        assert_eq!(
+            err(b">r1\nACGTX\n"),
+            "t.fa:2: record 'r1': invalid character 'X' at column 5"
+        );
+        // The record before the bad one is still returned.
+        let mut it = FastaReader::new(&b">a\nAC\n>b\nA-C\n"[..], "t.fa");
+        assert_eq!(it.next().unwrap().unwrap(), rec("a", b"AC", 1));
+        assert_eq!(
+            it.next().unwrap().unwrap_err().to_string(),
+            "t.fa:4: record 'b': invalid character '-' at column 2"
+        );
+        assert!(it.next().is_none());
     }
 
     #[test]

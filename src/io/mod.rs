@@ -71,10 +71,41 @@ fn sniff_gzip(mut raw: Box<dyn Read>) -> io::Result<Box<dyn BufRead>> {
     if got == 2 && magic == [0x1f, 0x8b] {
         Ok(Box::new(BufReader::with_capacity(
             BUF_SIZE,
-            MultiGzDecoder::new(joined),
+            GzipInput(MultiGzDecoder::new(joined)),
         )))
     } else {
         Ok(Box::new(BufReader::with_capacity(BUF_SIZE, joined)))
+    }
+}
+
+/// A gzip decoder whose decoding errors (a truncated or corrupt stream) come out as
+/// `InvalidData` saying so; errors of the underlying reader pass through unchanged.
+struct GzipInput<R>(MultiGzDecoder<R>);
+
+impl<R: Read> Read for GzipInput<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read(buf).map_err(|e| match e.kind() {
+            // flate2's own errors: `UnexpectedEof` for a cut stream, `InvalidInput` for a bad
+            // header, corrupt data or a checksum mismatch.
+            io::ErrorKind::UnexpectedEof
+            | io::ErrorKind::InvalidInput
+            | io::ErrorKind::InvalidData => io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("gzip data is truncated or corrupt ({e})"),
+            ),
+            _ => e,
+        })
+    }
+}
+
+/// The error for a failed read of `path` while reading its 1-based `line` (0 = not known): bad
+/// data (a truncated or corrupt gzip stream) is a parse error at that line, so it counts as bad
+/// input; anything else is an I/O error.
+pub(crate) fn read_error(path: &Path, line: u64, e: io::Error) -> Error {
+    if e.kind() == io::ErrorKind::InvalidData {
+        Error::parse(path, line, e.to_string())
+    } else {
+        Error::io(path, e)
     }
 }
 
@@ -305,7 +336,7 @@ impl Iterator for SeqRecords {
 pub fn sequence_records(path: &Path, label_columns: Option<&[String]>) -> Result<SeqRecords> {
     let name = input_name(path);
     let reader = open_input(path)?;
-    let (first_line, reader) = peek_first_line(reader).map_err(|e| Error::io(&name, e))?;
+    let (first_line, reader) = peek_first_line(reader).map_err(|e| read_error(&name, 0, e))?;
     let Some(first_line) = first_line else {
         return Err(Error::parse(&name, 0, "empty input: no records"));
     };
@@ -423,7 +454,7 @@ impl Iterator for LinesReader {
                 }
                 Err(e) => {
                     self.done = true;
-                    return Some(Err(Error::io(&self.path, e)));
+                    return Some(Err(read_error(&self.path, self.line + 1, e)));
                 }
             }
         }
@@ -493,6 +524,40 @@ mod tests {
         assert!(open_input(&p).unwrap().read_to_end(&mut v).is_err());
         let e = records(&p).err().unwrap();
         assert!(e.to_string().contains("bad.gz"), "{e}");
+    }
+
+    #[test]
+    fn truncated_gzip_is_a_parse_error_at_the_line_where_data_ends() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut text = String::from("EventID\tseq\tBound\n");
+        let mut rng = crate::rng::seeded(5);
+        for i in 0..400 {
+            let seq: String = (0..60)
+                .map(|_| b"ACGT"[rand::Rng::random_range(&mut rng, 0..4)] as char)
+                .collect();
+            text.push_str(&format!("e{i}\t{seq}\t1\n"));
+        }
+        let gz = gzip(text.as_bytes());
+        let cut = write(dir.path(), "cut.seq.gz", &gz[..gz.len() / 2]);
+        let e = records(&cut).err().unwrap();
+        let Error::Parse { line, msg, .. } = &e else {
+            panic!("expected a parse error, got {e:?}");
+        };
+        assert!((2..=401).contains(line), "{e}");
+        assert_eq!(
+            msg,
+            "gzip data is truncated or corrupt (incomplete deflate stream)"
+        );
+        // Cut inside the gzip header: nothing can be read at all.
+        let head = write(dir.path(), "head.gz", &gz[..5]);
+        let e = records(&head).err().unwrap();
+        assert!(matches!(e, Error::Parse { line: 0, .. }), "{e:?}");
+        assert!(e.to_string().contains("truncated or corrupt"), "{e}");
+        // FASTA too.
+        let fa = gzip(format!(">a\n{}\n", "ACGT".repeat(20_000)).as_bytes());
+        let cut = write(dir.path(), "cut.fa.gz", &fa[..fa.len() / 2]);
+        let e = records(&cut).err().unwrap();
+        assert!(matches!(e, Error::Parse { line: 2, .. }), "{e:?}");
     }
 
     #[test]
@@ -611,11 +676,12 @@ mod tests {
     fn sequence_records_rejects_bad_characters_with_place() {
         let dir = tempfile::tempdir().unwrap();
         let fa = write(dir.path(), "bad.fa", b">ok\nACGT\n>r2\nACGT\nACGTACGT7AC\n");
+        // FASTA: the line and column of the bad byte (the record spans lines 3-5).
         let e = records(&fa).err().unwrap();
         assert_eq!(
             e.to_string(),
             format!(
-                "{}:3: record 'r2': invalid character '7' at position 12",
+                "{}:5: record 'r2': invalid character '7' at column 9",
                 fa.display()
             )
         );

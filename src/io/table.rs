@@ -171,7 +171,7 @@ impl<R: BufRead> TableReader<R> {
             let n = self
                 .reader
                 .read_until(b'\n', &mut self.buf)
-                .map_err(|e| Error::io(&self.path, e))?;
+                .map_err(|e| super::read_error(&self.path, self.line + 1, e))?;
             if n == 0 {
                 return Ok(false);
             }
