@@ -5,6 +5,7 @@ use seqcnn::data::Dataset;
 use seqcnn::model::Model;
 use seqcnn::score::Strand;
 use seqcnn::train::fit::evaluate;
+use std::io::Write;
 use std::path::PathBuf;
 
 /// Evaluate a model on labelled sequences: per-task AUROC (ties averaged), AUPRC (average
@@ -56,6 +57,7 @@ fn eval(args: &Args) -> Result<()> {
     }
     let e = evaluate(&model, &data, args.strand.unwrap_or(model.meta.strand))?;
     let fmt = |v: Option<f64>| v.map_or("NA".to_string(), |v| format!("{v:.6}"));
+    let mut text = String::new();
     if args.json {
         let tasks: Vec<serde_json::Value> = model
             .meta
@@ -65,18 +67,25 @@ fn eval(args: &Args) -> Result<()> {
             .map(|(i, t)| serde_json::json!({"task": t, "auroc": e.auroc[i], "auprc": e.auprc[i]}))
             .collect();
         let doc = serde_json::json!({"n": e.n, "loss": e.loss, "mean_auroc": e.mean_auroc(), "tasks": tasks});
-        println!("{}", serde_json::to_string_pretty(&doc)?);
+        text.push_str(&serde_json::to_string_pretty(&doc)?);
+        text.push('\n');
     } else {
-        println!("task\tauroc\tauprc\tloss\tn");
+        text.push_str("task\tauroc\tauprc\tloss\tn\n");
         for (i, t) in model.meta.tasks.iter().enumerate() {
-            println!(
-                "{t}\t{}\t{}\t{:.6}\t{}",
+            text.push_str(&format!(
+                "{t}\t{}\t{}\t{:.6}\t{}\n",
                 fmt(e.auroc[i]),
                 fmt(e.auprc[i]),
                 e.loss,
                 e.n
-            );
+            ));
         }
     }
+    // Written, not printed: `println!` panics on a closed pipe (`seqcnn eval ... | head -0`),
+    // where an error lets main exit quietly.
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(|e| seqcnn::Error::io("<stdout>", e))?;
     Ok(())
 }
