@@ -40,7 +40,22 @@ pub fn ok(args: &[&str]) -> String {
 /// Runs `seqcnn`, asserts a clean failure (non-zero exit, no panic, one-line message containing
 /// every `needle`), and returns stderr.
 pub fn fails(args: &[&str], needles: &[&str]) -> String {
+    clean_failure(args, &seqcnn(args), needles)
+}
+
+/// [`fails`], and the exit code is `code` (2: bad usage or bad input; 1: runtime failure).
+pub fn fails_with(code: i32, args: &[&str], needles: &[&str]) -> String {
     let out = seqcnn(args);
+    let err = clean_failure(args, &out, needles);
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "exit code of seqcnn {args:?}; stderr: {err}"
+    );
+    err
+}
+
+fn clean_failure(args: &[&str], out: &Output, needles: &[&str]) -> String {
     let err = String::from_utf8_lossy(&out.stderr).to_string();
     assert!(
         !out.status.success(),

@@ -1,0 +1,463 @@
+//! Bad input through the CLI (`train`, `predict`, `eval`): each case fails with one error line
+//! naming the file and the line or record, exit code 2, no panic, and nothing left at the output
+//! path or in its directory.
+
+mod common;
+
+use common::{data, fails_with, ok, tempdir};
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::sync::OnceLock;
+
+/// A tiny valid model, trained once per test run: one epoch on 50 REST peaks.
+fn model() -> &'static str {
+    static MODEL: OnceLock<String> = OnceLock::new();
+    MODEL.get_or_init(|| {
+        let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli_errors.safetensors");
+        let path = utf8(&path);
+        let train = data("REST_B.head50.seq");
+        ok(&[
+            "train",
+            "--arch",
+            "deepbind",
+            "--train",
+            &utf8(&train),
+            "--out",
+            &path,
+            "--epochs",
+            "1",
+            "--threads",
+            "1",
+        ]);
+        path
+    })
+}
+
+fn utf8(path: &Path) -> String {
+    path.to_str().expect("test paths are UTF-8").to_string()
+}
+
+/// A temporary directory of bad inputs, which remembers what it should hold.
+struct Scratch {
+    dir: tempfile::TempDir,
+    files: BTreeSet<String>,
+}
+
+impl Scratch {
+    fn new() -> Self {
+        Scratch {
+            dir: tempdir(),
+            files: BTreeSet::new(),
+        }
+    }
+
+    /// Writes an input file and returns its path.
+    fn write(&mut self, name: &str, bytes: &[u8]) -> String {
+        std::fs::write(self.dir.path().join(name), bytes).expect("write input");
+        self.files.insert(name.to_string());
+        self.path(name)
+    }
+
+    /// The path of `name` in the directory (not created).
+    fn path(&self, name: &str) -> String {
+        utf8(&self.dir.path().join(name))
+    }
+
+    /// Asserts the directory holds exactly the inputs written: no output, no temporary file.
+    fn assert_clean(&self, what: &str) {
+        let found: BTreeSet<String> = std::fs::read_dir(self.dir.path())
+            .expect("read temp dir")
+            .map(|e| {
+                e.expect("dir entry")
+                    .file_name()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect();
+        let left: Vec<&String> = found.difference(&self.files).collect();
+        assert!(left.is_empty(), "{what} left files behind: {left:?}");
+    }
+}
+
+/// Runs `seqcnn args`, which must fail on bad input: exit code 2, no panic, one error line that
+/// ends stderr and contains every needle. Nothing may exist at `out` afterwards, nor any file in
+/// the scratch directory but its inputs. Returns the error line.
+fn bad_input(s: &Scratch, args: &[&str], out: Option<&str>, needles: &[&str]) -> String {
+    let err = fails_with(2, args, needles);
+    let last = err.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("seqcnn: error: "),
+        "the error should be stderr's last line, alone: {err}"
+    );
+    for n in needles {
+        assert!(last.contains(n), "error line should mention '{n}': {last}");
+    }
+    let parts: Vec<&str> = last.split(": ").collect();
+    assert!(
+        parts.windows(2).all(|w| w[0] != w[1]),
+        "a cause is printed twice: {last}"
+    );
+    if let Some(out) = out {
+        assert!(
+            !Path::new(out).exists(),
+            "seqcnn {args:?} left output at {out}"
+        );
+    }
+    s.assert_clean(&format!("seqcnn {args:?}"));
+    last.to_string()
+}
+
+/// `train`, `predict` and `eval` on one bad input: each must fail with every needle.
+fn all_commands(s: &Scratch, input: &str, needles: &[&str]) -> Vec<String> {
+    let model_out = s.path("model.safetensors");
+    let scores_out = s.path("out.tsv");
+    let train = [
+        "train",
+        "--arch",
+        "deepbind",
+        "--train",
+        input,
+        "--out",
+        &model_out,
+        "--epochs",
+        "1",
+        "--threads",
+        "1",
+    ];
+    let predict = ["predict", "--model", model(), input, "--out", &scores_out];
+    let eval = ["eval", "--model", model(), input];
+    vec![
+        bad_input(s, &train, Some(&model_out), needles),
+        bad_input(s, &predict, Some(&scores_out), needles),
+        bad_input(s, &eval, None, needles),
+    ]
+}
+
+const HEADER: &str = "FoldID\tEventID\tseq\tBound\n";
+const SEQ: &str = "GACCCTGCGCTTGGATTTCAGCACCGCGGACAGGAGCGCG";
+
+#[test]
+fn empty_fasta() {
+    let mut s = Scratch::new();
+    for (name, bytes) in [("empty.fa", &b""[..]), ("blank.fa", b"\n\r\n   \n")] {
+        let p = s.write(name, bytes);
+        all_commands(&s, &p, &[&format!("{p}: "), "no records"]);
+    }
+    // A header and no sequence: the record and its line.
+    let p = s.write("header_only.fa", b">r1 some peak\n\n");
+    all_commands(
+        &s,
+        &p,
+        &[&format!("{p}:1: "), "record 'r1'", "empty sequence"],
+    );
+}
+
+#[test]
+fn table_without_a_seq_column() {
+    let mut s = Scratch::new();
+    let p = s.write(
+        "noseq.tsv",
+        format!("FoldID\tEventID\tsequence\tBound\nA\tp1\t{SEQ}\t1\n").as_bytes(),
+    );
+    all_commands(
+        &s,
+        &p,
+        &[
+            &format!("{p}:1: "),
+            "no 'seq' column",
+            "columns found: FoldID, EventID, sequence, Bound",
+        ],
+    );
+}
+
+#[test]
+fn digits_in_a_table_sequence() {
+    let mut s = Scratch::new();
+    let p = s.write(
+        "digits.tsv",
+        format!("{HEADER}A\tp1\t{SEQ}\t1\nA\tp2\tACGT7ACGT{SEQ}\t1\nA\tp3\t{SEQ}\t1\n").as_bytes(),
+    );
+    all_commands(
+        &s,
+        &p,
+        &[&format!("{p}:3: "), "record 'p2'", "invalid character '7'"],
+    );
+}
+
+#[test]
+fn digits_in_a_fasta_record_name_its_line_and_record() {
+    let mut s = Scratch::new();
+    // Multi-line records: the digit is on line 6, inside record r2 (header on line 4).
+    let p = s.write(
+        "digits.fa",
+        format!(">r1\n{SEQ}\n{SEQ}\n>r2 desc\n{SEQ}\nAC3GT{SEQ}\n>r3\n{SEQ}\n").as_bytes(),
+    );
+    all_commands(
+        &s,
+        &p,
+        &[
+            &format!("{p}:6: "),
+            "record 'r2'",
+            "invalid character '3' at column 3",
+        ],
+    );
+}
+
+#[test]
+fn table_row_with_too_few_fields() {
+    let mut s = Scratch::new();
+    let p = s.write(
+        "short_row.tsv",
+        format!("{HEADER}A\tp1\t{SEQ}\t1\nA\tp2\t{SEQ}\t1\nA\tp3\t{SEQ}\n").as_bytes(),
+    );
+    all_commands(
+        &s,
+        &p,
+        &[&format!("{p}:4: "), "row has 3 fields, the header has 4"],
+    );
+}
+
+#[test]
+fn out_in_a_directory_that_does_not_exist() {
+    let s = Scratch::new();
+    let input = utf8(&data("REST_B.head50.seq"));
+    let missing = s.path("no_such_dir");
+    let model_out = format!("{missing}/model.safetensors");
+    let scores_out = format!("{missing}/out.tsv");
+    let needles = |out: &str| {
+        [
+            out.to_string(),
+            format!("directory {missing} does not exist"),
+        ]
+    };
+    let n = needles(&model_out);
+    bad_input(
+        &s,
+        &[
+            "train", "--arch", "deepbind", "--train", &input, "--out", &model_out, "--epochs", "1",
+        ],
+        Some(&model_out),
+        &[&n[0], &n[1]],
+    );
+    let n = needles(&scores_out);
+    bad_input(
+        &s,
+        &["predict", "--model", model(), &input, "--out", &scores_out],
+        Some(&scores_out),
+        &[&n[0], &n[1]],
+    );
+    assert!(!Path::new(&missing).exists());
+}
+
+#[test]
+fn truncated_gzip_table_is_a_clear_error_at_a_line() {
+    let mut s = Scratch::new();
+    let gz = std::fs::read(data("REST_B.head50.seq.gz")).expect("fixture");
+    // Cut in the compressed data: the lines before the cut are read, then the error.
+    let p = s.write("cut.seq.gz", &gz[..gz.len() * 3 / 4]);
+    for line in all_commands(&s, &p, &["gzip data is truncated or corrupt"]) {
+        let rest = line
+            .strip_prefix(&format!("seqcnn: error: {p}:"))
+            .unwrap_or_else(|| panic!("should name the file and a line: {line}"));
+        let n: u64 = rest
+            .split(':')
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("should name a line: {line}"));
+        assert!(
+            (2..=51).contains(&n),
+            "line {n} is not in the table: {line}"
+        );
+    }
+    // Cut in the gzip header: nothing can be read, the file is still named.
+    let p = s.write("head.seq.gz", &gz[..6]);
+    all_commands(
+        &s,
+        &p,
+        &[&format!("{p}: "), "gzip data is truncated or corrupt"],
+    );
+}
+
+#[test]
+fn model_file_that_does_not_exist() {
+    let s = Scratch::new();
+    let input = utf8(&data("REST_B.head50.seq"));
+    let missing = s.path("no_such_model.safetensors");
+    let out = s.path("out.tsv");
+    bad_input(
+        &s,
+        &["predict", "--model", &missing, &input, "--out", &out],
+        Some(&out),
+        &[&format!("{missing}: ")],
+    );
+    bad_input(
+        &s,
+        &["eval", "--model", &missing, &input],
+        None,
+        &[&format!("{missing}: ")],
+    );
+}
+
+#[test]
+fn threads_zero_is_bad_usage() {
+    let s = Scratch::new();
+    let input = utf8(&data("REST_B.head50.seq"));
+    let model_out = s.path("model.safetensors");
+    let scores_out = s.path("out.tsv");
+    let needles = ["--threads must be at least 1"];
+    bad_input(
+        &s,
+        &[
+            "train",
+            "--arch",
+            "deepbind",
+            "--train",
+            &input,
+            "--out",
+            &model_out,
+            "--epochs",
+            "1",
+            "--threads",
+            "0",
+        ],
+        Some(&model_out),
+        &needles,
+    );
+    bad_input(
+        &s,
+        &[
+            "predict",
+            "--model",
+            model(),
+            &input,
+            "--out",
+            &scores_out,
+            "--threads",
+            "0",
+        ],
+        Some(&scores_out),
+        &needles,
+    );
+    bad_input(
+        &s,
+        &["eval", "--model", model(), &input, "--threads", "0"],
+        None,
+        &needles,
+    );
+}
+
+#[test]
+fn predict_failing_midway_leaves_no_partial_output() {
+    let mut s = Scratch::new();
+    // 60 good records with long names (more than the 64 KiB output buffer once scored), then a
+    // bad one: with --chunk 1 the good rows are written before the error is met.
+    let mut fasta = String::new();
+    for i in 0..60 {
+        fasta.push_str(&format!(">r{i}_{}\n{SEQ}\n", "x".repeat(2000)));
+    }
+    let good = s.write("good.fa", fasta.as_bytes());
+    fasta.push_str(&format!(">bad\n{SEQ}\nACGT.ACGT\n"));
+    let bad = s.write("bad.fa", fasta.as_bytes());
+    for name in ["out.tsv", "out.tsv.gz"] {
+        let out = s.path(name);
+        let args = [
+            "predict",
+            "--model",
+            model(),
+            &bad,
+            "--out",
+            &out,
+            "--chunk",
+            "1",
+        ];
+        bad_input(
+            &s,
+            &args,
+            Some(&out),
+            &[&format!("{bad}:123: "), "record 'bad'", "'.' at column 5"],
+        );
+        // An existing file at the path is left as it was.
+        let old = s.write(name, b"old\n");
+        bad_input(&s, &args, None, &[&format!("{bad}:123: ")]);
+        assert_eq!(std::fs::read(&old).expect("old output"), b"old\n");
+        // The same command on good input does write the file.
+        ok(&[
+            "predict",
+            "--model",
+            model(),
+            &good,
+            "--out",
+            &out,
+            "--chunk",
+            "1",
+        ]);
+        let mut text = String::new();
+        let file = std::fs::File::open(&out).expect("output");
+        if name.ends_with(".gz") {
+            std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(file), &mut text)
+        } else {
+            std::io::Read::read_to_string(&mut { file }, &mut text)
+        }
+        .expect("read output");
+        assert!(text.len() > 1 << 16, "{name}: {} bytes", text.len());
+        assert_eq!(text.lines().count(), 61, "{name}");
+        s.assert_clean("a successful predict");
+    }
+}
+
+/// `seqcnn ARGS` with its stdout closed before it writes: it must exit 0 and print nothing.
+#[cfg(unix)]
+fn closed_stdout(args: &[&str]) {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_seqcnn"))
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run seqcnn");
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("wait for seqcnn");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && err.is_empty(),
+        "seqcnn {args:?} into a closed pipe: {:?}, stderr: {err}",
+        out.status
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn writing_to_a_closed_pipe_is_not_an_error() {
+    let input = utf8(&data("REST_B.head50.seq"));
+    closed_stdout(&["predict", "--model", model(), &input]);
+    closed_stdout(&["predict", "--model", model(), &input, "--out", "-"]);
+    closed_stdout(&["eval", "--model", model(), &input]);
+    closed_stdout(&["eval", "--model", model(), &input, "--json"]);
+}
+
+#[test]
+fn valid_inputs_pass_the_same_commands() {
+    // The checks above are not vacuous: the commands they run succeed on good input.
+    let mut s = Scratch::new();
+    let input = utf8(&data("REST_B.head50.seq.gz"));
+    let model_out = s.path("model.safetensors");
+    ok(&[
+        "train",
+        "--arch",
+        "deepbind",
+        "--train",
+        &input,
+        "--out",
+        &model_out,
+        "--epochs",
+        "1",
+        "--threads",
+        "1",
+    ]);
+    let fa = s.write("ok.fa", format!(">a\n{SEQ}\n>b\n{SEQ}\n").as_bytes());
+    let scores_out = s.path("out.tsv");
+    ok(&["predict", "--model", &model_out, &fa, "--out", &scores_out]);
+    let scores = std::fs::read_to_string(&scores_out).expect("scores");
+    assert_eq!(scores.lines().count(), 3, "{scores}");
+    let report = ok(&["eval", "--model", &model_out, &input]);
+    assert!(report.starts_with("task\tauroc"), "{report}");
+}
