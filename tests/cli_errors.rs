@@ -180,7 +180,11 @@ fn digits_in_a_table_sequence() {
     all_commands(
         &s,
         &p,
-        &[&format!("{p}:3: "), "record 'p2'", "invalid character '7'"],
+        &[
+            &format!("{p}:3: "),
+            "record 'p2'",
+            "invalid character '7' at position 5 of the sequence",
+        ],
     );
 }
 

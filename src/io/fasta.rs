@@ -102,14 +102,9 @@ fn bad_character(
     lead: usize,
 ) -> String {
     let name = header.map_or("", |(n, _)| n.as_str());
-    let b = bad.byte;
-    let shown = if b.is_ascii_graphic() {
-        format!("'{}'", b as char)
-    } else {
-        format!("0x{b:02x}")
-    };
     format!(
-        "record '{name}': invalid character {shown} at column {}",
+        "record '{name}': invalid character {} at column {}",
+        super::show_byte(bad.byte),
         lead + bad.pos + 1
     )
 }

@@ -109,6 +109,15 @@ pub(crate) fn read_error(path: &Path, line: u64, e: io::Error) -> Error {
     }
 }
 
+/// A byte of a bad sequence as shown in messages: quoted when printable, else its code.
+pub(crate) fn show_byte(b: u8) -> String {
+    if b.is_ascii_graphic() {
+        format!("'{}'", b as char)
+    } else {
+        format!("0x{b:02x}")
+    }
+}
+
 /// Where an [`AtomicOutput`] writes.
 enum Sink {
     Stdout(BufWriter<io::Stdout>),
@@ -304,7 +313,12 @@ impl Iterator for SeqRecords {
                 Err(bad) => Err(Error::parse(
                     &self.path,
                     rec.line,
-                    format!("record '{}': {bad}", rec.name),
+                    format!(
+                        "record '{}': invalid character {} at position {} of the sequence",
+                        rec.name,
+                        show_byte(bad.byte),
+                        bad.pos + 1
+                    ),
                 )),
             },
             Err(e) => Err(e),
@@ -318,7 +332,8 @@ impl Iterator for SeqRecords {
 /// the first non-blank line: `>` means FASTA; a line with no tab that is a valid sequence means
 /// one sequence per line (names `seq1`, `seq2`, ...); anything else is a table read by
 /// [`table::TableReader`] with `label_columns` (`None` = `Bound` if present). Every sequence is
-/// checked with [`encode::check_sequence`]; a bad one is an error naming file, line and record.
+/// checked with [`encode::check_sequence`]; a bad one is an error naming file, line, record and
+/// the 1-based position of the bad character (for FASTA, the line and column it is on).
 /// An input with no records is an error.
 ///
 /// ```
@@ -690,7 +705,7 @@ mod tests {
         assert_eq!(
             e.to_string(),
             format!(
-                "{}:2: record 'x': invalid character '-' at position 2",
+                "{}:2: record 'x': invalid character '-' at position 3 of the sequence",
                 tab.display()
             )
         );
