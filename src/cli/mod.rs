@@ -3,6 +3,7 @@
 mod eval;
 mod export;
 mod import;
+mod index;
 mod info;
 mod predict;
 mod train;
@@ -34,6 +35,8 @@ enum Command {
     Export(export::Export),
     /// Show a model file's architecture, tasks and provenance.
     Info(info::Args),
+    /// Write the missing .fai (and .gzi) index of a genome FASTA.
+    Index(index::Args),
 }
 
 /// Runs the parsed command line.
@@ -45,6 +48,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Import(cmd) => import::run(cmd),
         Command::Export(cmd) => export::run(cmd),
         Command::Info(args) => info::run(args),
+        Command::Index(args) => index::run(args),
     }
 }
 

@@ -2,6 +2,7 @@
 //! unified sequence reader that accepts FASTA, DeepBind-style tables or one sequence per line.
 
 pub mod fasta;
+pub mod genome;
 pub mod table;
 
 use std::fs::File;
