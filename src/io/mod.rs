@@ -1,9 +1,11 @@
 //! File input and output: opening inputs (stdin, plain or gzip/BGZF), atomic outputs, and the
 //! unified sequence reader that accepts FASTA, DeepBind-style tables or one sequence per line.
 
+pub mod bed;
 pub mod fasta;
 pub mod genome;
 pub mod table;
+pub mod windows;
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Cursor, Read, Write};
