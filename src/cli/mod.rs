@@ -22,7 +22,7 @@ pub struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Train a model on labelled sequences.
-    Train(train::Args),
+    Train(Box<train::Args>),
     /// Score sequences with a model (TSV out).
     Predict(predict::Args),
     /// AUROC, AUPRC and loss of a model on labelled sequences.
@@ -42,7 +42,7 @@ enum Command {
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Train(args) => train::run(args),
+        Command::Train(args) => train::run(*args),
         Command::Predict(args) => predict::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Import(cmd) => import::run(cmd),

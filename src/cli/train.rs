@@ -6,6 +6,7 @@ use seqcnn::data::Dataset;
 use seqcnn::model::Model;
 use seqcnn::rng;
 use seqcnn::score::Strand;
+use seqcnn::train::calibrate::{Search, Trial, calibrate};
 use seqcnn::train::fit::{self, FitConfig, Monitor};
 use seqcnn::train::optim::{AdamConfig, AdamWConfig, OptimizerConfig, SgdConfig};
 use seqcnn::train::schedule::Schedule;
@@ -39,13 +40,13 @@ pub struct Args {
     #[arg(long, value_delimiter = ',')]
     labels: Vec<String>,
     /// Maximum number of epochs.
-    #[arg(long, default_value_t = 30)]
+    #[arg(long, default_value_t = 60)]
     epochs: usize,
     /// Sequences per optimiser step.
     #[arg(long, default_value_t = 64)]
     batch_size: usize,
     /// Learning rate.
-    #[arg(long, default_value_t = 1e-3)]
+    #[arg(long, default_value_t = 3e-3)]
     lr: f64,
     /// Optimiser.
     #[arg(long, value_enum, default_value_t = OptimizerKind::Adam)]
@@ -66,7 +67,7 @@ pub struct Args {
     #[arg(long)]
     clip_norm: Option<f32>,
     /// Stop after this many epochs without improvement on the validation set.
-    #[arg(long, default_value_t = 6)]
+    #[arg(long, default_value_t = 8)]
     patience: usize,
     /// What picks the best epoch.
     #[arg(long, value_enum, default_value_t = Monitor::Auroc)]
@@ -93,6 +94,17 @@ pub struct Args {
     /// Fraction held out for validation when --valid is not given.
     #[arg(long, default_value_t = 0.1)]
     valid_fraction: f64,
+    /// Calibrate first, as DeepBind did: score this many settings (yours plus random ones over
+    /// learning rate, momentum, dropout, weight decay and init scale) by cross-validation, then
+    /// train the best on all the training data.
+    #[arg(long, default_value_t = 0)]
+    calibrate: usize,
+    /// Cross-validation folds for --calibrate.
+    #[arg(long, default_value_t = 3)]
+    folds: usize,
+    /// Maximum epochs of each calibration fold.
+    #[arg(long, default_value_t = 15)]
+    calibrate_epochs: usize,
     /// Random seed (shuffles, splits, initialisation, dropout).
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -213,7 +225,44 @@ fn train(args: &Args) -> Result<()> {
         pos_weight: None,
     };
     cfg.optimizer.validate()?;
-    let mut model = Model::new(arch, train.tasks.clone(), &mut rng, args.init_scale)?;
+    let dropout = arch
+        .layers
+        .iter()
+        .find_map(|l| match l {
+            seqcnn::arch::LayerSpec::Dropout { p } => Some(*p),
+            _ => None,
+        })
+        .unwrap_or(0.0);
+    let mut chosen = Trial::from_config(&cfg, dropout, args.init_scale);
+    let mut calibration = None;
+    if args.calibrate > 0 {
+        let mut ccfg = cfg.clone();
+        ccfg.epochs = args.calibrate_epochs.min(args.epochs).max(1);
+        eprintln!(
+            "seqcnn: calibrating {} settings by {}-fold cross-validation ({} epochs max each)",
+            args.calibrate, args.folds, ccfg.epochs
+        );
+        let search = Search {
+            first: chosen.clone(),
+            trials: args.calibrate,
+            folds: args.folds,
+        };
+        let results = calibrate(&arch, &train, &ccfg, search, &mut rng, &mut |i, r| {
+            eprintln!(
+                "trial {}/{}  {}  cv_score {:.4}",
+                i + 1,
+                args.calibrate,
+                r.trial,
+                r.score
+            );
+        })?;
+        chosen = results[0].trial.clone();
+        eprintln!("seqcnn: best setting: {chosen}");
+        calibration = Some(results);
+    }
+    let arch = chosen.arch(&arch)?;
+    let cfg = chosen.apply(&cfg);
+    let mut model = Model::new(arch, train.tasks.clone(), &mut rng, chosen.init_scale)?;
     eprintln!(
         "seqcnn: training {} on {} sequences ({} negatives per positive), validating on {}",
         model.arch.name,
@@ -245,6 +294,10 @@ fn train(args: &Args) -> Result<()> {
     p.insert("best_epoch".into(), report.best_epoch.into());
     p.insert("optimizer".into(), serde_json::to_value(&cfg.optimizer)?);
     p.insert("negatives_per_positive".into(), negatives.into());
+    p.insert("init_scale".into(), chosen.init_scale.into());
+    if let Some(results) = &calibration {
+        p.insert("calibration".into(), serde_json::to_value(results)?);
+    }
     if let Some(best) = &report.best {
         p.insert("valid_loss".into(), best.loss.into());
         if let Some(a) = best.mean_auroc() {

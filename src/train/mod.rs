@@ -1,5 +1,6 @@
 //! Training: optimisers, learning-rate schedules, the training loop.
 
+pub mod calibrate;
 pub mod fit;
 pub mod optim;
 pub mod schedule;
