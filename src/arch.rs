@@ -204,7 +204,17 @@ impl Arch {
 
     /// Parses an architecture from TOML text.
     pub fn from_toml(text: &str) -> Result<Arch> {
-        let arch: Arch = toml::from_str(text).map_err(|e| Error::Arch(e.to_string()))?;
+        let arch: Arch = toml::from_str(text).map_err(|e| {
+            // One line: "line N: message" (the toml crate's own text spans several lines).
+            let line = e
+                .span()
+                .map(|s| text[..s.start.min(text.len())].lines().count().max(1));
+            let msg = e.message().trim().replace('\n', " ");
+            Error::Arch(match line {
+                Some(l) => format!("line {l}: {msg}"),
+                None => msg,
+            })
+        })?;
         arch.validate()?;
         Ok(arch)
     }
