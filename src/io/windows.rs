@@ -108,6 +108,47 @@ impl IntervalSet {
     }
 }
 
+/// The parts of `regions` that lie outside every one of `holes` (same contig names, as from
+/// [`Genome::region`]), in the order of `regions`: what is left for training once validation and
+/// test regions are held out. Pieces shorter than one bin make no tile, so they need no special
+/// care.
+///
+/// ```
+/// use seqcnn::io::genome::Region;
+/// use seqcnn::io::windows::subtract;
+/// let r = |c: &str, s, e| Region { contig: c.to_string(), start: s, end: e };
+/// let left = subtract(&[r("20", 0, 100), r("21", 0, 50)], &[r("20", 10, 20), r("20", 15, 30), r("21", 0, 50)]);
+/// assert_eq!(left, [r("20", 0, 10), r("20", 30, 100)]);
+/// ```
+pub fn subtract(regions: &[Region], holes: &[Region]) -> Vec<Region> {
+    let cut = IntervalSet::from_ranges(holes.iter().map(|h| (h.contig.as_str(), h.start, h.end)));
+    let mut out = Vec::new();
+    for r in regions {
+        let mut at = r.start;
+        for &(s, e) in cut.ranges(&r.contig) {
+            if e <= at || s >= r.end {
+                continue;
+            }
+            if s > at {
+                out.push(Region {
+                    contig: r.contig.clone(),
+                    start: at,
+                    end: s,
+                });
+            }
+            at = at.max(e);
+        }
+        if at < r.end {
+            out.push(Region {
+                contig: r.contig.clone(),
+                start: at,
+                end: r.end,
+            });
+        }
+    }
+    out
+}
+
 /// One prediction task: a name and its target intervals.
 #[derive(Debug, Clone)]
 pub struct Task {
@@ -566,6 +607,35 @@ mod tests {
         // A whole genome walks both contigs; the 4 bp contig has no whole bin.
         let n = Tiler::whole_genome(&g, &[], config).unwrap().count();
         assert_eq!(n, 1250);
+    }
+
+    #[test]
+    fn subtract_holes_at_edges_and_outside() {
+        let r = |s, e| Region {
+            contig: "c".to_string(),
+            start: s,
+            end: e,
+        };
+        let got = |holes: &[Region]| -> Vec<(u64, u64)> {
+            subtract(&[r(100, 200)], holes)
+                .iter()
+                .map(|x| (x.start, x.end))
+                .collect()
+        };
+        assert_eq!(got(&[]), [(100, 200)]);
+        assert_eq!(got(&[r(0, 100), r(200, 300)]), [(100, 200)]);
+        assert_eq!(got(&[r(50, 120), r(190, 250)]), [(120, 190)]);
+        assert_eq!(got(&[r(0, 1000)]), []);
+        assert_eq!(
+            got(&[r(150, 160), r(110, 120)]),
+            [(100, 110), (120, 150), (160, 200)]
+        );
+        let other = Region {
+            contig: "d".to_string(),
+            start: 0,
+            end: 1000,
+        };
+        assert_eq!(got(&[other]), [(100, 200)]);
     }
 
     #[test]
