@@ -1,7 +1,7 @@
 //! Every backward rule, side by side: one `match` arm per op. Each arm adds (never assigns) the
 //! gradient it computes into its inputs' slots, so a node used twice gets both contributions.
 
-use super::ops::{conv, pool};
+use super::ops::{conv, norm, pool};
 use super::{Array, Op, Tape, Var, matmul2};
 use crate::Result;
 use ndarray::{Axis, Ix2, Ix3, IxDyn, Zip};
@@ -33,6 +33,31 @@ pub(super) fn apply(
     let y = &tape.nodes[node].value;
     match op {
         Op::Leaf => {}
+        Op::BatchNorm { x, gamma, beta, saved } => {
+            let gv: Vec<f32> = val(*gamma).iter().copied().collect();
+            let (dx, dg, db) = norm::batch_norm_train_backward(g.view(), &gv, saved);
+            acc(tape, grads, *x, dx);
+            acc(tape, grads, *gamma, Array::from_shape_vec(IxDyn(&[dg.len()]), dg).expect("per channel"));
+            acc(tape, grads, *beta, Array::from_shape_vec(IxDyn(&[db.len()]), db).expect("per channel"));
+        }
+        Op::BatchNormEval { x, gamma, beta, mean, inv_std } => {
+            // y = gamma * (x - mean) * inv_std + beta, per channel (axis 1)
+            let gv: Vec<f32> = val(*gamma).iter().copied().collect();
+            let xv = val(*x);
+            let c = gv.len();
+            let mut dx = g.clone();
+            let mut dg = vec![0.0f32; c];
+            let mut db = vec![0.0f32; c];
+            for ((idx, d), &xi) in dx.indexed_iter_mut().zip(xv.iter()) {
+                let ch = idx[1];
+                dg[ch] += *d * (xi - mean[ch]) * inv_std[ch];
+                db[ch] += *d;
+                *d *= gv[ch] * inv_std[ch];
+            }
+            acc(tape, grads, *x, dx);
+            acc(tape, grads, *gamma, Array::from_shape_vec(IxDyn(&[c]), dg).expect("per channel"));
+            acc(tape, grads, *beta, Array::from_shape_vec(IxDyn(&[c]), db).expect("per channel"));
+        }
         Op::Add(a, b) => {
             acc(tape, grads, *a, g.clone());
             acc(tape, grads, *b, g.clone());

@@ -436,3 +436,53 @@ fn composite_network_gradients() {
         cfg(),
     );
 }
+
+#[test]
+fn batch_norm_train_and_eval() {
+    for shape in [vec![4, 3], vec![3, 2, 5], vec![2, 3, 4, 3]] {
+        let c = shape[1];
+        let x = random(&shape, 110);
+        let gamma = random(&[c], 111).mapv(|v| v + 1.5);
+        let beta = random(&[c], 112);
+        let inputs = [x, gamma, beta];
+        assert_grads(
+            &format!("batch norm train {shape:?}"),
+            |t: &mut Tape, v: &[Var]| Ok(t.batch_norm(v[0], v[1], v[2], (&[], &[]), 1e-5, true)?.0),
+            &inputs,
+            cfg(),
+        );
+        let mean: Vec<f32> = (0..c).map(|i| 0.1 * i as f32).collect();
+        let var: Vec<f32> = (0..c).map(|i| 0.5 + i as f32).collect();
+        assert_grads(
+            &format!("batch norm eval {shape:?}"),
+            move |t: &mut Tape, v: &[Var]| Ok(t.batch_norm(v[0], v[1], v[2], (&mean, &var), 1e-5, false)?.0),
+            &inputs,
+            cfg(),
+        );
+    }
+}
+
+#[test]
+fn batch_norm_matches_torch() {
+    // PyTorch 2.15:
+    // bn = torch.nn.BatchNorm1d(2); x = torch.tensor([[[1., 2., 4.], [0., -1., 5.]], [[3., 0., 1.], [2., 2., 2.]]])
+    // y = bn(x)  # training mode
+    // y[0, 0] -> tensor([-0.6202,  0.1240,  1.6124]); bn.running_mean -> tensor([0.1833, 0.1667])
+    // bn.running_var -> tensor([1.1167, 1.3267])
+    let x = Array::from_shape_vec(ndarray::IxDyn(&[2, 2, 3]), vec![1., 2., 4., 0., -1., 5., 3., 0., 1., 2., 2., 2.]).unwrap();
+    let mut t = Tape::new();
+    let xv = t.constant(x);
+    let g = t.param(Array::ones(ndarray::IxDyn(&[2])));
+    let b = t.param(Array::zeros(ndarray::IxDyn(&[2])));
+    let (y, stats) = t.batch_norm(xv, g, b, (&[], &[]), 1e-5, true).unwrap();
+    let y = t.value(y);
+    for (got, want) in [y[[0, 0, 0]], y[[0, 0, 1]], y[[0, 0, 2]]].iter().zip([-0.6202, 0.1240, 1.6124]) {
+        assert!((got - want).abs() < 1e-4, "{got} vs {want}");
+    }
+    let stats = stats.unwrap();
+    // running = 0.9 * initial + 0.1 * batch (initial mean 0, var 1; the variance unbiased)
+    for (ch, (m, v)) in [(0.1833, 1.1167), (0.1667, 1.3267)].into_iter().enumerate() {
+        assert!((0.1 * stats.mean[ch] - m).abs() < 1e-4);
+        assert!((0.9 + 0.1 * stats.var_unbiased[ch] - v).abs() < 1e-4);
+    }
+}

@@ -28,6 +28,21 @@ pub struct Var(pub(crate) usize);
 #[derive(Debug)]
 pub(crate) enum Op {
     Leaf,
+    /// Batch norm in training mode (batch statistics).
+    BatchNorm {
+        x: Var,
+        gamma: Var,
+        beta: Var,
+        saved: ops::norm::NormSaved,
+    },
+    /// Batch norm in evaluation mode (running statistics, constants here).
+    BatchNormEval {
+        x: Var,
+        gamma: Var,
+        beta: Var,
+        mean: Vec<f32>,
+        inv_std: Vec<f32>,
+    },
     Add(Var, Var),
     Mul(Var, Var),
     Scale(Var, f32),
@@ -382,6 +397,31 @@ impl Tape {
     pub fn global_max_pool(&mut self, x: Var) -> Result<Var> {
         let (y, argmax) = ops::pool::global_max_pool_forward(self.view3("global_max_pool", x)?)?;
         Ok(self.push(y.into_dyn(), Op::GlobalMaxPool { x, argmax }, &[x]))
+    }
+
+    /// Batch normalisation over `[N, C, ...]` (PyTorch `BatchNorm1d`/`2d`). In training mode it
+    /// uses the batch statistics and returns them (for the running estimate); otherwise it uses
+    /// `running = (mean, var)`.
+    pub fn batch_norm(
+        &mut self,
+        x: Var,
+        gamma: Var,
+        beta: Var,
+        running: (&[f32], &[f32]),
+        eps: f32,
+        train: bool,
+    ) -> Result<(Var, Option<ops::norm::BatchStats>)> {
+        let g = self.value(gamma).iter().copied().collect::<Vec<f32>>();
+        let b = self.value(beta).iter().copied().collect::<Vec<f32>>();
+        if train {
+            let (y, saved, stats) = ops::norm::batch_norm_train(self.value(x).view(), &g, &b, eps)?;
+            let v = self.push(y, Op::BatchNorm { x, gamma, beta, saved }, &[x, gamma, beta]);
+            Ok((v, Some(stats)))
+        } else {
+            let (y, inv_std) = ops::norm::batch_norm_eval(self.value(x).view(), &g, &b, running.0, running.1, eps)?;
+            let op = Op::BatchNormEval { x, gamma, beta, mean: running.0.to_vec(), inv_std };
+            Ok((self.push(y, op, &[x, gamma, beta]), None))
+        }
     }
 
     /// Mean over the length axis: `[N, C, L] -> [N, C]`.

@@ -5,4 +5,5 @@
 pub mod conv;
 pub mod gemm;
 pub mod loss;
+pub mod norm;
 pub mod pool;

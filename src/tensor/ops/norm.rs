@@ -1,0 +1,163 @@
+//! Batch normalisation kernels (PyTorch `BatchNorm1d` / `BatchNorm2d` semantics) over inputs
+//! `[N, C, ...]`: statistics per channel over the batch and every spatial position.
+//!
+//! Training mode normalises with the batch mean and the biased variance and reports the batch
+//! statistics (the unbiased variance, as PyTorch uses for its running estimate); evaluation mode
+//! uses given running statistics.
+
+use crate::{Error, Result};
+use ndarray::{ArrayD, ArrayViewD};
+
+/// Saved by the forward pass for the backward pass.
+#[derive(Debug)]
+pub struct NormSaved {
+    /// The normalised input `(x - mean) / sqrt(var + eps)`.
+    pub xhat: ArrayD<f32>,
+    /// `1 / sqrt(var + eps)` per channel.
+    pub inv_std: Vec<f32>,
+}
+
+/// Per-channel statistics of a training batch.
+#[derive(Debug, Clone)]
+pub struct BatchStats {
+    pub mean: Vec<f32>,
+    /// Unbiased variance (divided by `count - 1`), for the running estimate.
+    pub var_unbiased: Vec<f32>,
+}
+
+fn dims(op: &'static str, s: &[usize], gamma: &[f32], beta: &[f32]) -> Result<(usize, usize, usize)> {
+    if s.len() < 2 {
+        return Err(Error::shape(op, format!("expected [N, C, ...], got {s:?}")));
+    }
+    let (n, c) = (s[0], s[1]);
+    let inner: usize = s[2..].iter().product();
+    if gamma.len() != c || beta.len() != c {
+        return Err(Error::shape(op, format!("{c} channels but weight/bias of {}/{}", gamma.len(), beta.len())));
+    }
+    Ok((n, c, inner))
+}
+
+/// Training-mode forward: `y = gamma * xhat + beta` with batch statistics.
+pub fn batch_norm_train(
+    x: ArrayViewD<f32>,
+    gamma: &[f32],
+    beta: &[f32],
+    eps: f32,
+) -> Result<(ArrayD<f32>, NormSaved, BatchStats)> {
+    let (n, c, inner) = dims("batch_norm", x.shape(), gamma, beta)?;
+    let count = n * inner;
+    if count < 2 {
+        return Err(Error::shape(
+            "batch_norm",
+            format!("training needs more than one value per channel, got input {:?}", x.shape()),
+        ));
+    }
+    let x = x.as_standard_layout();
+    let xs = x.as_slice().expect("standard layout");
+    let mut mean = vec![0.0f64; c];
+    let mut sq = vec![0.0f64; c];
+    for s in 0..n {
+        for ch in 0..c {
+            let row = &xs[(s * c + ch) * inner..(s * c + ch + 1) * inner];
+            mean[ch] += row.iter().map(|&v| v as f64).sum::<f64>();
+        }
+    }
+    mean.iter_mut().for_each(|m| *m /= count as f64);
+    for s in 0..n {
+        for ch in 0..c {
+            let row = &xs[(s * c + ch) * inner..(s * c + ch + 1) * inner];
+            sq[ch] += row.iter().map(|&v| (v as f64 - mean[ch]).powi(2)).sum::<f64>();
+        }
+    }
+    let var: Vec<f64> = sq.iter().map(|s| s / count as f64).collect();
+    let inv_std: Vec<f32> = var.iter().map(|v| (1.0 / (v + eps as f64).sqrt()) as f32).collect();
+    let mut xhat = vec![0.0f32; xs.len()];
+    let mut y = vec![0.0f32; xs.len()];
+    for s in 0..n {
+        for ch in 0..c {
+            let base = (s * c + ch) * inner;
+            for i in base..base + inner {
+                let h = ((xs[i] as f64 - mean[ch]) as f32) * inv_std[ch];
+                xhat[i] = h;
+                y[i] = gamma[ch] * h + beta[ch];
+            }
+        }
+    }
+    let shape = ndarray::IxDyn(x.shape());
+    let stats = BatchStats {
+        mean: mean.iter().map(|&m| m as f32).collect(),
+        var_unbiased: sq.iter().map(|s| (s / (count - 1) as f64) as f32).collect(),
+    };
+    Ok((
+        ArrayD::from_shape_vec(shape.clone(), y).expect("same size"),
+        NormSaved { xhat: ArrayD::from_shape_vec(shape, xhat).expect("same size"), inv_std },
+        stats,
+    ))
+}
+
+/// Backward of [`batch_norm_train`]: `(dx, dgamma, dbeta)`.
+pub fn batch_norm_train_backward(dy: ArrayViewD<f32>, gamma: &[f32], saved: &NormSaved) -> (ArrayD<f32>, Vec<f32>, Vec<f32>) {
+    let s = dy.shape();
+    let (n, c) = (s[0], s[1]);
+    let inner: usize = s[2..].iter().product();
+    let count = (n * inner) as f64;
+    let dy = dy.as_standard_layout();
+    let dys = dy.as_slice().expect("standard layout");
+    let xh = saved.xhat.as_slice().expect("owned standard array");
+    let mut dbeta = vec![0.0f64; c];
+    let mut dgamma = vec![0.0f64; c];
+    for smp in 0..n {
+        for ch in 0..c {
+            let base = (smp * c + ch) * inner;
+            for i in base..base + inner {
+                dbeta[ch] += dys[i] as f64;
+                dgamma[ch] += (dys[i] * xh[i]) as f64;
+            }
+        }
+    }
+    // dx = gamma * inv_std / M * (M dy - sum(dy) - xhat * sum(dy * xhat))
+    let mut dx = vec![0.0f32; dys.len()];
+    for smp in 0..n {
+        for ch in 0..c {
+            let base = (smp * c + ch) * inner;
+            let k = gamma[ch] as f64 * saved.inv_std[ch] as f64 / count;
+            for i in base..base + inner {
+                dx[i] = (k * (count * dys[i] as f64 - dbeta[ch] - xh[i] as f64 * dgamma[ch])) as f32;
+            }
+        }
+    }
+    (
+        ArrayD::from_shape_vec(ndarray::IxDyn(s), dx).expect("same size"),
+        dgamma.iter().map(|&v| v as f32).collect(),
+        dbeta.iter().map(|&v| v as f32).collect(),
+    )
+}
+
+/// Evaluation-mode forward with running statistics: `y = gamma (x - mean) / sqrt(var + eps) + beta`.
+pub fn batch_norm_eval(
+    x: ArrayViewD<f32>,
+    gamma: &[f32],
+    beta: &[f32],
+    mean: &[f32],
+    var: &[f32],
+    eps: f32,
+) -> Result<(ArrayD<f32>, Vec<f32>)> {
+    let (n, c, inner) = dims("batch_norm", x.shape(), gamma, beta)?;
+    if mean.len() != c || var.len() != c {
+        return Err(Error::shape("batch_norm", "running statistics do not match the channels"));
+    }
+    let inv_std: Vec<f32> = var.iter().map(|&v| 1.0 / (v + eps).sqrt()).collect();
+    let x = x.as_standard_layout();
+    let xs = x.as_slice().expect("standard layout");
+    let mut y = vec![0.0f32; xs.len()];
+    for s in 0..n {
+        for ch in 0..c {
+            let base = (s * c + ch) * inner;
+            let (g, b, m, is) = (gamma[ch], beta[ch], mean[ch], inv_std[ch]);
+            for i in base..base + inner {
+                y[i] = g * ((xs[i] - m) * is) + b;
+            }
+        }
+    }
+    Ok((ArrayD::from_shape_vec(ndarray::IxDyn(x.shape()), y).expect("same size"), inv_std))
+}
