@@ -118,6 +118,12 @@ impl Padding {
 fn one() -> usize {
     1
 }
+fn bn_eps() -> f32 {
+    1e-5
+}
+fn bn_momentum() -> f32 {
+    0.1
+}
 fn yes() -> bool {
     true
 }
@@ -182,11 +188,33 @@ pub enum LayerSpec {
     Dropout {
         p: f32,
     },
+    /// PyTorch `BatchNorm1d` over `[N, C, L]` or `[N, C]`: weight, bias, running_mean,
+    /// running_var, num_batches_tracked.
+    Batchnorm1d {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+        #[serde(default = "bn_eps")]
+        eps: f32,
+        #[serde(default = "bn_momentum")]
+        momentum: f32,
+    },
+    /// `x + body(x)`: the body is a list of layers whose output has the input's shape. PyTorch:
+    /// a module with `self.body = nn.Sequential(...)` and `forward = x + self.body(x)`, so its
+    /// parameters are named `INDEX.body.J.weight`.
+    Residual {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+        layers: Vec<LayerSpec>,
+    },
     Flatten {},
 }
 
 /// Built-in architectures, by name: each is a TOML file under `src/arch/`.
-const BUILTIN: &[(&str, &str)] = &[("deepbind", include_str!("arch/deepbind.toml"))];
+const BUILTIN: &[(&str, &str)] = &[
+    ("deepbind", include_str!("arch/deepbind.toml")),
+    ("deepsea", include_str!("arch/deepsea.toml")),
+    ("dilated", include_str!("arch/dilated.toml")),
+];
 
 impl Arch {
     /// Names of the built-in architectures.
@@ -322,9 +350,30 @@ impl Arch {
         if self.layers.is_empty() {
             return Err(Error::Arch("no layers".into()));
         }
+        validate_layers(&self.layers, "")
+    }
+}
+
+/// Checks a layer list (and nested residual bodies); `path` prefixes layer numbers in messages.
+fn validate_layers(layers: &[LayerSpec], path: &str) -> Result<()> {
+    {
+        if layers.is_empty() {
+            return Err(Error::Arch(format!("{path}no layers")));
+        }
         let mut names = std::collections::HashSet::new();
-        for (i, l) in self.layers.iter().enumerate() {
-            let name = l.param_name(i);
+        for (idx, l) in layers.iter().enumerate() {
+            let i = format!("{path}{idx}");
+            if let LayerSpec::Residual { layers, .. } = l {
+                validate_layers(layers, &format!("{i}.body."))?;
+            }
+            if let LayerSpec::Batchnorm1d { eps, momentum, .. } = l
+                && (*eps <= 0.0 || !(0.0..=1.0).contains(momentum))
+            {
+                return Err(Error::Arch(format!(
+                    "layer {i}: batchnorm1d needs eps > 0 and momentum in [0, 1]"
+                )));
+            }
+            let name = l.param_name(idx);
             if let Some(name) = name {
                 if name.is_empty() || name.contains(char::is_whitespace) {
                     return Err(Error::Arch(format!("layer {i}: invalid name '{name}'")));
@@ -387,6 +436,8 @@ impl LayerSpec {
             LayerSpec::GlobalMaxAvgPool {} => "global_max_avg_pool",
             LayerSpec::Dropout { .. } => "dropout",
             LayerSpec::Flatten {} => "flatten",
+            LayerSpec::Batchnorm1d { .. } => "batchnorm1d",
+            LayerSpec::Residual { .. } => "residual",
         }
     }
 
@@ -394,7 +445,10 @@ impl LayerSpec {
     /// layer without parameters.
     pub fn param_name(&self, index: usize) -> Option<String> {
         match self {
-            LayerSpec::Conv1d { name, .. } | LayerSpec::Linear { name, .. } => {
+            LayerSpec::Conv1d { name, .. }
+            | LayerSpec::Linear { name, .. }
+            | LayerSpec::Batchnorm1d { name, .. }
+            | LayerSpec::Residual { name, .. } => {
                 Some(name.clone().unwrap_or_else(|| index.to_string()))
             }
             _ => None,

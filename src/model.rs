@@ -283,6 +283,15 @@ impl Model {
     }
 }
 
+/// PyTorch stores batch-norm `num_batches_tracked` as int64; everything else is float32.
+fn torch_dtype(name: &str) -> Dtype {
+    if name.ends_with(".num_batches_tracked") {
+        Dtype::I64
+    } else {
+        Dtype::F32
+    }
+}
+
 /// CRC-32 over the canonical JSON of the architecture and metadata, then tensor names and
 /// little-endian data in the given order, as 8 hex digits.
 fn checksum<'a>(
@@ -306,19 +315,26 @@ fn write_tensors<'a>(
     tensors: impl Iterator<Item = (String, &'a Array)>,
     metadata: Option<HashMap<String, String>>,
 ) -> Result<Vec<u8>> {
-    let owned: Vec<(String, Vec<u8>, Vec<usize>)> = tensors
+    // Native model files are all float32; PyTorch state dicts (no metadata) keep torch's dtypes.
+    let native = metadata.is_some();
+    let owned: Vec<(String, Vec<u8>, Vec<usize>, Dtype)> = tensors
         .map(|(name, a)| {
-            (
-                name,
-                a.iter().flat_map(|v| v.to_le_bytes()).collect(),
-                a.shape().to_vec(),
-            )
+            let dtype = if native {
+                Dtype::F32
+            } else {
+                torch_dtype(&name)
+            };
+            let data = match dtype {
+                Dtype::I64 => a.iter().flat_map(|&v| (v as i64).to_le_bytes()).collect(),
+                _ => a.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            };
+            (name, data, a.shape().to_vec(), dtype)
         })
         .collect();
     let views: Vec<(String, TensorView)> = owned
         .iter()
-        .map(|(name, data, shape)| {
-            TensorView::new(Dtype::F32, shape.clone(), data)
+        .map(|(name, data, shape, dtype)| {
+            TensorView::new(*dtype, shape.clone(), data)
                 .map(|v| (name.clone(), v))
                 .map_err(|e| Error::Config(e.to_string()))
         })
@@ -336,6 +352,10 @@ fn to_array(view: &TensorView) -> std::result::Result<Array, String> {
         Dtype::F64 => data
             .chunks_exact(8)
             .map(|b| f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as f32)
+            .collect(),
+        Dtype::I64 => data
+            .chunks_exact(8)
+            .map(|b| i64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as f32)
             .collect(),
         other => {
             return Err(format!(
@@ -380,9 +400,15 @@ mod tests {
         m.meta.provenance.insert("seed".into(), 5.into());
         m.meta.provenance.insert("epochs".into(), 3.into());
         // Floats must survive the JSON round trip bit for bit (serde_json's float_roundtrip).
-        m.meta.provenance.insert("valid_loss".into(), 0.123_456_789_012_345_67_f64.into());
-        m.meta.provenance.insert("tiny".into(), 2.2250738585072014e-308_f64.into());
-        m.meta.provenance.insert("awkward".into(), 0.30000000000000004_f64.into());
+        m.meta
+            .provenance
+            .insert("valid_loss".into(), 0.123_456_789_012_345_67_f64.into());
+        m.meta
+            .provenance
+            .insert("tiny".into(), 2.2250738585072014e-308_f64.into());
+        m.meta
+            .provenance
+            .insert("awkward".into(), 0.30000000000000004_f64.into());
         let bytes = m.to_bytes().unwrap();
         assert_eq!(bytes, m.to_bytes().unwrap());
         let back = Model::from_bytes(&bytes, Path::new("m.safetensors")).unwrap();

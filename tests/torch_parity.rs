@@ -127,3 +127,67 @@ fn state_dict_with_wrong_shape_is_refused() {
     );
     assert!(!out.exists());
 }
+
+/// Batch norm (training and evaluation modes, running statistics) and a residual block of dilated
+/// "same" convolutions, against PyTorch (tests/fixtures/make_torch_parity_resbn.py).
+#[test]
+fn batch_norm_and_residual_network_matches_torch() {
+    let arch = seqcnn::arch::Arch::load(data("torch_parity_resbn.toml").to_str().unwrap()).unwrap();
+    let model = Model::from_torch(
+        arch,
+        vec!["a".into(), "b".into()],
+        &data("torch_parity_resbn_state.safetensors"),
+    )
+    .unwrap();
+    let io = std::fs::read(data("torch_parity_resbn_io.safetensors")).unwrap();
+    let x = array(&io, "input");
+    let target = array(&io, "target");
+
+    let eval = model.predict_raw(x.clone()).unwrap();
+    let d = max_diff(&eval, &array(&io, "eval_output"));
+    assert!(
+        d < 1e-5,
+        "evaluation-mode outputs differ from PyTorch by {d}"
+    );
+
+    let mut tape = Tape::new();
+    let xv = tape.constant(x);
+    let pv = model.param_vars(&mut tape);
+    let (y, updates) = model
+        .net
+        .forward_with_updates(&mut tape, xv, &pv, true, &mut seqcnn::rng::seeded(0))
+        .unwrap();
+    let d = max_diff(tape.value(y), &array(&io, "train_output"));
+    assert!(d < 1e-5, "training-mode outputs differ from PyTorch by {d}");
+    let loss = tape.bce_with_logits(y, &target, None, None).unwrap();
+    let grads = tape.backward(loss).unwrap();
+    let mut checked = 0;
+    for (spec, v) in model.net.params().iter().zip(&pv) {
+        if spec.trainable {
+            let d = max_diff(
+                grads.get(*v).unwrap(),
+                &array(&io, &format!("grad.{}", spec.torch)),
+            );
+            assert!(
+                d < 1e-4,
+                "gradient of {} differs from PyTorch by {d}",
+                spec.torch
+            );
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 14);
+    assert_eq!(updates.len(), 9, "three batch norms, three buffers each");
+    for (i, value) in &updates {
+        let name = &model.net.params()[*i].torch;
+        let want = array(&io, &format!("after.{name}"));
+        let d = max_diff(
+            &value.clone().into_shape_with_order(want.shape()).unwrap(),
+            &want,
+        );
+        assert!(
+            d < 1e-5,
+            "{name} after the step differs from PyTorch by {d}"
+        );
+    }
+}

@@ -20,25 +20,39 @@ pub enum Shape {
     Flat(usize),
 }
 
-/// A parameter's name, shape and initialisation bound.
+/// How a parameter starts.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Init {
+    /// PyTorch's default for conv and linear layers: U(-b, b) with `b = 1 / sqrt(fan_in)`.
+    Uniform {
+        fan_in: usize,
+    },
+    Ones,
+    Zeros,
+}
+
+/// A parameter's (or buffer's) name, shape and initialisation.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ParamSpec {
-    /// PyTorch-style name, e.g. `0.weight`.
+    /// Name in seqcnn model files, e.g. `0.weight`, or `conv1.weight` for a named layer.
     pub name: String,
-    /// PyTorch layout: conv `[out, in, k]`, linear `[out, in]`, bias `[out]`.
+    /// Name in the matching PyTorch `nn.Sequential` state dict, e.g. `3.body.0.weight`.
+    pub torch: String,
+    /// PyTorch layout: conv `[out, in, k]`, linear `[out, in]`, bias and norm vectors `[C]`.
     pub shape: Vec<usize>,
-    /// PyTorch default init draws U(-b, b) with `b = 1 / sqrt(fan_in)`.
-    pub fan_in: usize,
-    /// Index of the owning layer in the architecture (its `nn.Sequential` index).
+    pub init: Init,
+    /// Index of the owning top-level layer.
     pub layer: usize,
-    /// `weight` or `bias`.
+    /// `weight`, `bias`, `running_mean`, `running_var` or `num_batches_tracked`.
     pub suffix: &'static str,
+    /// False for buffers (batch-norm running statistics): saved, never trained.
+    pub trainable: bool,
 }
 
 impl ParamSpec {
     /// The name this parameter has in the matching PyTorch `nn.Sequential` state dict.
     pub fn torch_name(&self) -> String {
-        format!("{}.{}", self.layer, self.suffix)
+        self.torch.clone()
     }
 }
 
@@ -64,6 +78,16 @@ enum Layer {
     GlobalMaxAvgPool,
     Dropout(f32),
     Flatten,
+    BatchNorm {
+        w: usize,
+        b: usize,
+        mean: usize,
+        var: usize,
+        count: usize,
+        eps: f32,
+        momentum: f32,
+    },
+    Residual(Vec<Layer>),
 }
 
 /// A network ready to run.
@@ -75,32 +99,48 @@ pub struct Network {
     output: Shape,
 }
 
-impl Network {
-    /// Builds `arch` with `n_outputs` units wherever a linear layer leaves `out_features` unset.
-    pub fn build(arch: &Arch, n_outputs: usize) -> Result<Network> {
-        let input = Shape::Seq {
-            channels: arch.input.channels,
-            length: arch.input.length,
-        };
-        let mut shape = input;
-        let mut layers = Vec::with_capacity(arch.layers.len());
-        let mut params = Vec::new();
-        for (i, spec) in arch.layers.iter().enumerate() {
-            let err = |msg: String| Error::Arch(format!("layer {i} ({}): {msg}", spec.type_name()));
+/// New values for buffers (running statistics) computed by a training forward pass.
+pub type BufferUpdates = Vec<(usize, Array)>;
+
+struct Builder<'a> {
+    params: &'a mut Vec<ParamSpec>,
+    n_outputs: usize,
+}
+
+impl Builder<'_> {
+    /// Builds `specs` from `shape`; `name_prefix`/`torch_prefix` prefix parameter names (empty at
+    /// the top level, `3.body.` inside a residual block); `top` is the top-level layer index.
+    fn build(
+        &mut self,
+        specs: &[LayerSpec],
+        name_prefix: &str,
+        torch_prefix: &str,
+        top: Option<usize>,
+        mut shape: Shape,
+    ) -> Result<(Vec<Layer>, Shape)> {
+        let mut layers = Vec::with_capacity(specs.len());
+        for (i, spec) in specs.iter().enumerate() {
+            let label = format!("{torch_prefix}{i}");
+            let err =
+                |msg: String| Error::Arch(format!("layer {label} ({}): {msg}", spec.type_name()));
             let seq = |shape: Shape| match shape {
                 Shape::Seq { channels, length } => Ok((channels, length)),
                 Shape::Flat(_) => Err(err(
                     "needs a [channels, length] input, got a flat vector".into()
                 )),
             };
-            let pname = spec.param_name(i).unwrap_or_default();
-            let mut add_param = |suffix: &'static str, shape: Vec<usize>, fan_in: usize| {
+            let owner = top.unwrap_or(i);
+            let pname = format!("{name_prefix}{}", spec.param_name(i).unwrap_or_default());
+            let params = &mut *self.params;
+            let mut add = |suffix: &'static str, shape: Vec<usize>, init: Init, trainable: bool| {
                 params.push(ParamSpec {
                     name: format!("{pname}.{suffix}"),
+                    torch: format!("{label}.{suffix}"),
                     shape,
-                    fan_in,
-                    layer: i,
+                    init,
+                    layer: owner,
                     suffix,
+                    trainable,
                 });
                 params.len() - 1
             };
@@ -130,9 +170,11 @@ impl Network {
                         })?),
                         None => None,
                     };
-                    let fan_in = c * kernel_size;
-                    let w = add_param("weight", vec![*out_channels, c, *kernel_size], fan_in);
-                    let b = bias.then(|| add_param("bias", vec![*out_channels], fan_in));
+                    let init = Init::Uniform {
+                        fan_in: c * kernel_size,
+                    };
+                    let w = add("weight", vec![*out_channels, c, *kernel_size], init, true);
+                    let b = bias.then(|| add("bias", vec![*out_channels], init, true));
                     (
                         Layer::Conv1d { w, b, geom },
                         Shape::Seq {
@@ -150,13 +192,52 @@ impl Network {
                             return Err(err("needs a flat input: add a flatten or global pooling layer before it".into()));
                         }
                     };
-                    let out = out_features.unwrap_or(n_outputs);
+                    let out = out_features.unwrap_or(self.n_outputs);
                     if out == 0 {
                         return Err(err("no outputs (zero tasks)".into()));
                     }
-                    let w = add_param("weight", vec![out, f], f);
-                    let b = bias.then(|| add_param("bias", vec![out], f));
+                    let init = Init::Uniform { fan_in: f };
+                    let w = add("weight", vec![out, f], init, true);
+                    let b = bias.then(|| add("bias", vec![out], init, true));
                     (Layer::Linear { w, b }, Shape::Flat(out))
+                }
+                LayerSpec::Batchnorm1d { eps, momentum, .. } => {
+                    let c = match shape {
+                        Shape::Flat(f) => f,
+                        Shape::Seq { channels, .. } => channels,
+                    };
+                    let w = add("weight", vec![c], Init::Ones, true);
+                    let b = add("bias", vec![c], Init::Zeros, true);
+                    let mean = add("running_mean", vec![c], Init::Zeros, false);
+                    let var = add("running_var", vec![c], Init::Ones, false);
+                    let count = add("num_batches_tracked", vec![], Init::Zeros, false);
+                    (
+                        Layer::BatchNorm {
+                            w,
+                            b,
+                            mean,
+                            var,
+                            count,
+                            eps: *eps,
+                            momentum: *momentum,
+                        },
+                        shape,
+                    )
+                }
+                LayerSpec::Residual { layers: body, .. } => {
+                    let (inner, out) = self.build(
+                        body,
+                        &format!("{pname}.body."),
+                        &format!("{label}.body."),
+                        Some(owner),
+                        shape,
+                    )?;
+                    if out != shape {
+                        return Err(err(format!(
+                            "the body maps {shape:?} to {out:?}; a residual block must keep the shape"
+                        )));
+                    }
+                    (Layer::Residual(inner), shape)
                 }
                 LayerSpec::Relu {} => (Layer::Relu, shape),
                 LayerSpec::Sigmoid {} => (Layer::Sigmoid, shape),
@@ -219,15 +300,32 @@ impl Network {
             layers.push(layer);
             shape = next;
         }
+        Ok((layers, shape))
+    }
+}
+
+impl Network {
+    /// Builds `arch` with `n_outputs` units wherever a linear layer leaves `out_features` unset.
+    pub fn build(arch: &Arch, n_outputs: usize) -> Result<Network> {
+        let input = Shape::Seq {
+            channels: arch.input.channels,
+            length: arch.input.length,
+        };
+        let mut params = Vec::new();
+        let (layers, output) = Builder {
+            params: &mut params,
+            n_outputs,
+        }
+        .build(&arch.layers, "", "", None, input)?;
         Ok(Network {
             layers,
             params,
             input,
-            output: shape,
+            output,
         })
     }
 
-    /// Parameter names, shapes and fan-ins, in order.
+    /// Parameter and buffer names, shapes and initialisations, in order.
     pub fn params(&self) -> &[ParamSpec] {
         &self.params
     }
@@ -251,20 +349,26 @@ impl Network {
     }
 
     /// Fresh parameters with PyTorch's default initialisation (`kaiming_uniform_(a=sqrt(5))` for
-    /// weights, U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for biases), every bound multiplied by `scale`.
+    /// weights, U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for biases, ones and zeros for batch norm),
+    /// every uniform bound multiplied by `scale`.
     pub fn init_params(&self, rng: &mut Rng, scale: f32) -> Vec<Array> {
         self.params
             .iter()
             .map(|p| {
-                let bound = scale / (p.fan_in.max(1) as f32).sqrt();
-                Array::from_shape_simple_fn(ndarray::IxDyn(&p.shape), || {
-                    rng::uniform(rng, -bound, bound)
-                })
+                let shape = ndarray::IxDyn(&p.shape);
+                match p.init {
+                    Init::Uniform { fan_in } => {
+                        let bound = scale / (fan_in.max(1) as f32).sqrt();
+                        Array::from_shape_simple_fn(shape, || rng::uniform(rng, -bound, bound))
+                    }
+                    Init::Ones => Array::ones(shape),
+                    Init::Zeros => Array::zeros(shape),
+                }
             })
             .collect()
     }
 
-    /// Checks that `params` have this network's shapes; `what` names the source in errors.
+    /// Checks that `params` have this network's shapes.
     pub fn check_params(&self, params: &[Array]) -> Result<()> {
         if params.len() != self.params.len() {
             return Err(Error::Arch(format!(
@@ -287,7 +391,7 @@ impl Network {
     }
 
     /// Runs the network on `x [N, C, L]`; `params` are the parameter nodes in [`Network::params`]
-    /// order. Dropout is active only when `train`.
+    /// order. Dropout and batch statistics are used only when `train`.
     pub fn forward(
         &self,
         tape: &mut Tape,
@@ -296,6 +400,20 @@ impl Network {
         train: bool,
         rng: &mut Rng,
     ) -> Result<Var> {
+        Ok(self.forward_with_updates(tape, x, params, train, rng)?.0)
+    }
+
+    /// [`Network::forward`], also returning the new values of the buffers that a training pass
+    /// updates (batch-norm running statistics, PyTorch's update rule), to be written back into
+    /// the parameter list.
+    pub fn forward_with_updates(
+        &self,
+        tape: &mut Tape,
+        x: Var,
+        params: &[Var],
+        train: bool,
+        rng: &mut Rng,
+    ) -> Result<(Var, BufferUpdates)> {
         if params.len() != self.params.len() {
             return Err(Error::Arch(format!(
                 "{} parameter nodes for {} parameters",
@@ -317,37 +435,89 @@ impl Network {
                 format!("expected {want}, got {s:?}"),
             ));
         }
-        let mut h = x;
-        for layer in &self.layers {
-            h = match layer {
-                Layer::Conv1d { w, b, geom } => {
-                    tape.conv1d(h, params[*w], b.map(|b| params[b]), *geom)?
-                }
-                Layer::Linear { w, b } => tape.linear(h, params[*w], b.map(|b| params[b]))?,
-                Layer::Relu => tape.relu(h),
-                Layer::Sigmoid => tape.sigmoid(h),
-                Layer::Tanh => tape.tanh(h),
-                Layer::MaxPool1d(g) => tape.max_pool1d(h, *g)?,
-                Layer::AvgPool1d(g) => tape.avg_pool1d(h, *g)?,
-                Layer::GlobalMaxPool => tape.global_max_pool(h)?,
-                Layer::GlobalAvgPool => tape.global_avg_pool(h)?,
-                Layer::GlobalMaxAvgPool => {
-                    // [N, C] max and mean stacked to [N, C, 2] then flattened: max_c, avg_c, ...
-                    let n = tape.shape(h)[0];
-                    let c = tape.shape(h)[1];
-                    let m = tape.global_max_pool(h)?;
-                    let a = tape.global_avg_pool(h)?;
-                    let m = tape.reshape(m, &[n, c, 1])?;
-                    let a = tape.reshape(a, &[n, c, 1])?;
-                    let both = tape.concat(&[m, a], 2)?;
-                    tape.reshape(both, &[n, 2 * c])?
-                }
-                Layer::Dropout(p) => tape.dropout(h, *p, train, rng)?,
-                Layer::Flatten => tape.flatten(h)?,
-            };
-        }
-        Ok(h)
+        let mut updates = Vec::new();
+        let y = run_layers(&self.layers, tape, x, params, train, rng, &mut updates)?;
+        Ok((y, updates))
     }
+}
+
+fn values(tape: &Tape, v: Var) -> Vec<f32> {
+    tape.value(v).iter().copied().collect()
+}
+
+fn run_layers(
+    layers: &[Layer],
+    tape: &mut Tape,
+    x: Var,
+    params: &[Var],
+    train: bool,
+    rng: &mut Rng,
+    updates: &mut BufferUpdates,
+) -> Result<Var> {
+    let mut h = x;
+    for layer in layers {
+        h = match layer {
+            Layer::Conv1d { w, b, geom } => {
+                tape.conv1d(h, params[*w], b.map(|b| params[b]), *geom)?
+            }
+            Layer::Linear { w, b } => tape.linear(h, params[*w], b.map(|b| params[b]))?,
+            Layer::Relu => tape.relu(h),
+            Layer::Sigmoid => tape.sigmoid(h),
+            Layer::Tanh => tape.tanh(h),
+            Layer::MaxPool1d(g) => tape.max_pool1d(h, *g)?,
+            Layer::AvgPool1d(g) => tape.avg_pool1d(h, *g)?,
+            Layer::GlobalMaxPool => tape.global_max_pool(h)?,
+            Layer::GlobalAvgPool => tape.global_avg_pool(h)?,
+            Layer::GlobalMaxAvgPool => {
+                // [N, C] max and mean stacked to [N, C, 2] then flattened: max_c, avg_c, ...
+                let n = tape.shape(h)[0];
+                let c = tape.shape(h)[1];
+                let m = tape.global_max_pool(h)?;
+                let a = tape.global_avg_pool(h)?;
+                let m = tape.reshape(m, &[n, c, 1])?;
+                let a = tape.reshape(a, &[n, c, 1])?;
+                let both = tape.concat(&[m, a], 2)?;
+                tape.reshape(both, &[n, 2 * c])?
+            }
+            Layer::Dropout(p) => tape.dropout(h, *p, train, rng)?,
+            Layer::Flatten => tape.flatten(h)?,
+            Layer::BatchNorm {
+                w,
+                b,
+                mean,
+                var,
+                count,
+                eps,
+                momentum,
+            } => {
+                let (rm, rv) = (values(tape, params[*mean]), values(tape, params[*var]));
+                let (y, stats) =
+                    tape.batch_norm(h, params[*w], params[*b], (&rm, &rv), *eps, train)?;
+                if let Some(st) = stats {
+                    let m = *momentum;
+                    let blend = |old: &[f32], new: &[f32]| {
+                        Array::from_shape_vec(
+                            ndarray::IxDyn(&[old.len()]),
+                            old.iter()
+                                .zip(new)
+                                .map(|(o, n)| (1.0 - m) * o + m * n)
+                                .collect(),
+                        )
+                        .expect("per channel")
+                    };
+                    updates.push((*mean, blend(&rm, &st.mean)));
+                    updates.push((*var, blend(&rv, &st.var_unbiased)));
+                    updates.push((*count, tape.value(params[*count]).mapv(|c| c + 1.0)));
+                }
+                y
+            }
+            Layer::Residual(body) => {
+                let inner = run_layers(body, tape, h, params, train, rng, updates)?;
+                tape.add(h, inner)?
+            }
+        };
+    }
+    Ok(h)
 }
 
 #[cfg(test)]
@@ -397,6 +567,68 @@ mod tests {
             .forward(&mut tape, x, &pv, false, &mut rng::seeded(0))
             .unwrap_err();
         assert!(err.to_string().contains("expected [N, 4, L]"), "{err}");
+    }
+
+    #[test]
+    fn deepsea_and_dilated_shapes() {
+        let deepsea = Network::build(&Arch::builtin("deepsea").unwrap(), 3).unwrap();
+        let shapes: Vec<_> = deepsea
+            .params()
+            .iter()
+            .map(|p| (p.name.as_str(), p.shape.clone()))
+            .collect();
+        assert_eq!(shapes[0], ("0.weight", vec![320, 4, 8]));
+        assert_eq!(shapes[4], ("8.weight", vec![960, 480, 8]));
+        assert_eq!(shapes[6], ("12.weight", vec![925, 960 * 53]));
+        assert_eq!(deepsea.n_outputs(), Some(3));
+        let dilated = Network::build(&Arch::builtin("dilated").unwrap(), 3).unwrap();
+        let names: Vec<_> = dilated.params().iter().map(|p| p.torch.as_str()).collect();
+        assert!(
+            names.contains(&"8.body.2.weight") && names.contains(&"11.body.0.running_var"),
+            "{names:?}"
+        );
+        assert!(names.contains(&"1.num_batches_tracked"));
+        let head = &dilated.params()[dilated.params().len() - 2];
+        assert_eq!(
+            (head.torch.as_str(), head.shape.clone()),
+            ("17.weight", vec![3, 64 * 25])
+        );
+    }
+
+    #[test]
+    fn training_pass_updates_running_statistics() {
+        let arch = Arch::from_toml(
+            "name='bn'\ninput={channels=2}\n[[layers]]\ntype='batchnorm1d'\nmomentum=0.5\n[[layers]]\ntype='global_avg_pool'\n",
+        )
+        .unwrap();
+        let net = Network::build(&arch, 1).unwrap();
+        let params = net.init_params(&mut rng::seeded(1), 1.0);
+        let mut tape = Tape::new();
+        let x = Array::from_shape_vec(ndarray::IxDyn(&[1, 2, 3]), vec![1., 2., 3., 4., 4., 4.])
+            .unwrap();
+        let x = tape.constant(x);
+        let pv: Vec<Var> = params.into_iter().map(|p| tape.param(p)).collect();
+        let (_, updates) = net
+            .forward_with_updates(&mut tape, x, &pv, true, &mut rng::seeded(0))
+            .unwrap();
+        // running_mean = 0.5 * 0 + 0.5 * [2, 4]; running_var = 0.5 * 1 + 0.5 * [1, 0] (unbiased)
+        assert_eq!(updates[0].1.as_slice().unwrap(), &[1.0, 2.0]);
+        assert_eq!(updates[1].1.as_slice().unwrap(), &[1.0, 0.5]);
+        assert_eq!(updates[2].1.iter().copied().collect::<Vec<_>>(), vec![1.0]);
+        let (_, none) = net
+            .forward_with_updates(&mut tape, x, &pv, false, &mut rng::seeded(0))
+            .unwrap();
+        assert!(none.is_empty());
+    }
+
+    #[test]
+    fn residual_body_must_keep_the_shape() {
+        let arch = Arch::from_toml(
+            "name='r'\ninput={channels=4}\n[[layers]]\ntype='residual'\nlayers=[{type='conv1d', out_channels=8, kernel_size=1}]\n",
+        )
+        .unwrap();
+        let err = Network::build(&arch, 1).unwrap_err().to_string();
+        assert!(err.contains("residual block must keep the shape"), "{err}");
     }
 
     #[test]

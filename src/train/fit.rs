@@ -118,7 +118,7 @@ pub fn optimizer_for(model: &Model, cfg: &OptimizerConfig) -> Result<Optimizer> 
             .net
             .params()
             .iter()
-            .map(|p| p.suffix == "weight")
+            .map(|p| p.trainable && p.suffix == "weight")
             .collect(),
     );
     Ok(opt)
@@ -136,7 +136,9 @@ pub fn train_step(
     let mut tape = Tape::new();
     let xv = tape.constant(x);
     let pv = model.param_vars(&mut tape);
-    let out = model.net.forward(&mut tape, xv, &pv, true, rng)?;
+    let (out, updates) = model
+        .net
+        .forward_with_updates(&mut tape, xv, &pv, true, rng)?;
     let loss = loss_node(
         &mut tape,
         model.arch.loss,
@@ -160,6 +162,10 @@ pub fn train_step(
         clip_grad_norm(&mut g, c);
     }
     opt.step(&mut model.params, &g)?;
+    // Buffers (batch-norm running statistics) take the values the forward pass computed.
+    for (i, v) in updates {
+        model.params[i] = v;
+    }
     Ok(value)
 }
 
