@@ -1,10 +1,10 @@
 //! Every backward rule, side by side: one `match` arm per op. Each arm adds (never assigns) the
 //! gradient it computes into its inputs' slots, so a node used twice gets both contributions.
 
-use super::ops::{conv, norm, pool};
+use super::ops::{conv, conv2d, norm, pool, pool2d};
 use super::{Array, Op, Tape, Var, matmul2};
 use crate::Result;
-use ndarray::{Axis, Ix2, Ix3, IxDyn, Zip};
+use ndarray::{Axis, Ix2, Ix3, Ix4, IxDyn, Zip};
 
 /// Adds `delta` into the gradient slot of `v` if `v` requires a gradient.
 fn acc(tape: &Tape, grads: &mut [Option<Array>], v: Var, delta: Array) {
@@ -165,6 +165,38 @@ pub(super) fn apply(
                 pool::global_avg_pool_backward(g2, l).into_dyn(),
             );
         }
+        Op::Conv2d { x, w, b, geom } => {
+            let (dx, dw, db) = conv2d::conv2d_backward(
+                view4(val(*x)),
+                view4(val(*w)),
+                view4(g),
+                geom,
+                needs(tape, *x),
+                b.is_some(),
+            )?;
+            acc_conv(tape, grads, (*x, *w, *b), (dx, dw, db));
+        }
+        Op::ConvTranspose2d { x, w, b, geom } => {
+            let (dx, dw, db) = conv2d::conv_transpose2d_backward(
+                view4(val(*x)),
+                view4(val(*w)),
+                view4(g),
+                geom,
+                needs(tape, *x),
+                b.is_some(),
+            )?;
+            acc_conv(tape, grads, (*x, *w, *b), (dx, dw, db));
+        }
+        Op::MaxPool2d { x, argmax } => {
+            let s = val(*x).shape();
+            let dx = pool2d::max_pool2d_backward(view4(g), argmax, [s[2], s[3]]);
+            acc(tape, grads, *x, dx.into_dyn());
+        }
+        Op::AvgPool2d { x, geom } => {
+            let s = val(*x).shape();
+            let dx = pool2d::avg_pool2d_backward(view4(g), geom, [s[2], s[3]]);
+            acc(tape, grads, *x, dx.into_dyn());
+        }
         Op::Relu(x) => {
             let mut d = g.clone();
             Zip::from(&mut d).and(val(*x)).for_each(|d, &v| {
@@ -223,6 +255,29 @@ pub(super) fn apply(
         Op::BrokenScale(x, c) => acc(tape, grads, *x, g * (*c * 1.05)),
     }
     Ok(())
+}
+
+/// A 4-D view of a value or gradient of a 2D op (its forward pass checked the rank).
+fn view4(a: &Array) -> ndarray::ArrayView4<'_, f32> {
+    a.view()
+        .into_dimensionality::<Ix4>()
+        .expect("4-D, checked in forward")
+}
+
+/// Accumulates the `(dx, dw, db)` of a 2D convolution into `(x, w, b)`.
+fn acc_conv(
+    tape: &Tape,
+    grads: &mut [Option<Array>],
+    (x, w, b): (Var, Var, Option<Var>),
+    (dx, dw, db): conv2d::Conv2dGrads,
+) {
+    if let Some(dx) = dx {
+        acc(tape, grads, x, dx.into_dyn());
+    }
+    acc(tape, grads, w, dw.into_dyn());
+    if let (Some(b), Some(db)) = (b, db) {
+        acc(tape, grads, b, db.into_dyn());
+    }
 }
 
 fn scalar(g: &Array) -> f32 {

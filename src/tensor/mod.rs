@@ -8,13 +8,17 @@ mod backward;
 pub mod gradcheck;
 #[cfg(test)]
 mod gradcheck_tests;
+#[cfg(test)]
+mod gradcheck_tests_2d;
 pub mod ops;
 
 use crate::rng::Rng;
 use crate::{Error, Result};
 use ndarray::{ArrayD, Axis, IxDyn};
 use ops::conv::Conv1dGeom;
+use ops::conv2d::{Conv2dGeom, ConvT2dGeom};
 use ops::pool::Pool1dGeom;
+use ops::pool2d::Pool2dGeom;
 use std::sync::Arc;
 
 /// An n-dimensional `f32` array, the value type of every node.
@@ -71,6 +75,26 @@ pub(crate) enum Op {
         argmax: Vec<u32>,
     },
     GlobalAvgPool(Var),
+    Conv2d {
+        x: Var,
+        w: Var,
+        b: Option<Var>,
+        geom: Conv2dGeom,
+    },
+    ConvTranspose2d {
+        x: Var,
+        w: Var,
+        b: Option<Var>,
+        geom: ConvT2dGeom,
+    },
+    MaxPool2d {
+        x: Var,
+        argmax: Vec<u32>,
+    },
+    AvgPool2d {
+        x: Var,
+        geom: Pool2dGeom,
+    },
     Relu(Var),
     Sigmoid(Var),
     Tanh(Var),
@@ -428,6 +452,81 @@ impl Tape {
     pub fn global_avg_pool(&mut self, x: Var) -> Result<Var> {
         let y = ops::pool::global_avg_pool_forward(self.view3("global_avg_pool", x)?)?;
         Ok(self.push(y.into_dyn(), Op::GlobalAvgPool(x), &[x]))
+    }
+
+    // ---- 2D (images, [N, C, H, W]) -----------------------------------------------------------
+
+    fn view4(&self, op: &'static str, v: Var) -> Result<ndarray::ArrayView4<'_, f32>> {
+        self.value(v)
+            .view()
+            .into_dimensionality::<ndarray::Ix4>()
+            .or_else(|_| shape_err(op, format!("expected [N, C, H, W], got {:?}", self.shape(v))))
+    }
+
+    fn bias_view(&self, op: &'static str, b: Option<Var>) -> Result<Option<ndarray::ArrayView1<'_, f32>>> {
+        b.map(|b| {
+            self.value(b)
+                .view()
+                .into_dimensionality::<ndarray::Ix1>()
+                .or_else(|_| shape_err(op, format!("bias must be 1-D, got {:?}", self.shape(b))))
+        })
+        .transpose()
+    }
+
+    /// PyTorch `Conv2d`: `x [N, C_in, H, W]`, `w [C_out, C_in, KH, KW]`, `b [C_out]`.
+    pub fn conv2d(&mut self, x: Var, w: Var, b: Option<Var>, geom: Conv2dGeom) -> Result<Var> {
+        let y = ops::conv2d::conv2d_forward(
+            self.view4("conv2d", x)?,
+            self.view4("conv2d", w)?,
+            self.bias_view("conv2d", b)?,
+            &geom,
+        )?;
+        let inputs: Vec<Var> = [Some(x), Some(w), b].into_iter().flatten().collect();
+        Ok(self.push(y.into_dyn(), Op::Conv2d { x, w, b, geom }, &inputs))
+    }
+
+    /// PyTorch `ConvTranspose2d`: `x [N, C_in, H, W]`, `w [C_in, C_out, KH, KW]`, `b [C_out]`.
+    pub fn conv_transpose2d(
+        &mut self,
+        x: Var,
+        w: Var,
+        b: Option<Var>,
+        geom: ConvT2dGeom,
+    ) -> Result<Var> {
+        const OP: &str = "conv_transpose2d";
+        let y = ops::conv2d::conv_transpose2d_forward(
+            self.view4(OP, x)?,
+            self.view4(OP, w)?,
+            self.bias_view(OP, b)?,
+            &geom,
+        )?;
+        let inputs: Vec<Var> = [Some(x), Some(w), b].into_iter().flatten().collect();
+        Ok(self.push(y.into_dyn(), Op::ConvTranspose2d { x, w, b, geom }, &inputs))
+    }
+
+    /// PyTorch `MaxPool2d(kernel, stride, padding)`.
+    pub fn max_pool2d(&mut self, x: Var, geom: Pool2dGeom) -> Result<Var> {
+        let (y, argmax) = ops::pool2d::max_pool2d_forward(self.view4("max_pool2d", x)?, &geom)?;
+        Ok(self.push(y.into_dyn(), Op::MaxPool2d { x, argmax }, &[x]))
+    }
+
+    /// PyTorch `AvgPool2d(kernel, stride, padding)` (`count_include_pad=True`).
+    pub fn avg_pool2d(&mut self, x: Var, geom: Pool2dGeom) -> Result<Var> {
+        let y = ops::pool2d::avg_pool2d_forward(self.view4("avg_pool2d", x)?, &geom)?;
+        Ok(self.push(y.into_dyn(), Op::AvgPool2d { x, geom }, &[x]))
+    }
+
+    /// Mean over the spatial axes: `[N, C, H, W] -> [N, C]` (`AdaptiveAvgPool2d(1)` then
+    /// flatten), as a reshape to `[N, C, H * W]` and [`Tape::global_avg_pool`].
+    pub fn global_avg_pool2d(&mut self, x: Var) -> Result<Var> {
+        let &[n, c, h, w] = self.shape(x) else {
+            return shape_err(
+                "global_avg_pool2d",
+                format!("expected [N, C, H, W], got {:?}", self.shape(x)),
+            );
+        };
+        let flat = self.reshape(x, &[n, c, h * w])?;
+        self.global_avg_pool(flat)
     }
 
     // ---- shape ------------------------------------------------------------------------------

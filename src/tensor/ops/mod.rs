@@ -3,7 +3,9 @@
 //! implements arithmetic on tensors.
 
 pub mod conv;
+pub mod conv2d;
 pub mod gemm;
 pub mod loss;
 pub mod norm;
 pub mod pool;
+pub mod pool2d;

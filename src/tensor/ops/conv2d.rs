@@ -1,0 +1,839 @@
+//! 2D convolution kernels with PyTorch semantics: `Conv2d` (stride, zero padding, dilation, bias)
+//! as im2col + GEMM, and `ConvTranspose2d` ("deconvolution": stride, padding, output padding,
+//! dilation) as GEMM + col2im; every backward pass is GEMMs too.
+//!
+//! Layouts (NCHW, as PyTorch): conv input `[N, C_in, H, W]`, weight `[C_out, C_in, KH, KW]`, bias
+//! `[C_out]`, output `[N, C_out, OH, OW]` with `OH = (H + pad_top + pad_bottom - dh * (KH - 1) - 1)
+//! / sh + 1` (and the same for widths). The transposed convolution's weight is `[C_in, C_out, KH,
+//! KW]` as in PyTorch, and it is the adjoint of the convolution with the same weight: its forward
+//! pass is the convolution's input-gradient pass and the other way round.
+//!
+//! Work is split over samples with rayon; weight and bias gradients are summed over a fixed number
+//! of sample blocks in a fixed order, so results do not depend on the thread count.
+
+use super::gemm::{Mat, sgemm};
+use crate::{Error, Result};
+use ndarray::{Array1, Array4, ArrayView1, ArrayView4};
+use rayon::prelude::*;
+
+/// Stride, zero padding and dilation of a 2D convolution, per spatial axis (`[height, width]`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Conv2dGeom {
+    pub stride: [usize; 2],
+    /// `[(top, bottom), (left, right)]`.
+    pub padding: [(usize, usize); 2],
+    pub dilation: [usize; 2],
+}
+
+impl Default for Conv2dGeom {
+    fn default() -> Self {
+        Conv2dGeom {
+            stride: [1, 1],
+            padding: [(0, 0), (0, 0)],
+            dilation: [1, 1],
+        }
+    }
+}
+
+impl Conv2dGeom {
+    /// Symmetric padding `[ph, pw]` with the given stride and dilation.
+    pub fn new(stride: [usize; 2], padding: [usize; 2], dilation: [usize; 2]) -> Self {
+        Conv2dGeom {
+            stride,
+            padding: [(padding[0], padding[0]), (padding[1], padding[1])],
+            dilation,
+        }
+    }
+
+    /// Output size along `axis` (0 = height, 1 = width) for input size `n` and kernel size `k`,
+    /// or `None` if the kernel does not fit.
+    pub fn out_len(&self, axis: usize, n: usize, k: usize) -> Option<usize> {
+        let span = self.dilation[axis] * (k.max(1) - 1) + 1;
+        let padded = n + self.padding[axis].0 + self.padding[axis].1;
+        if self.stride[axis] == 0 || padded < span {
+            None
+        } else {
+            Some((padded - span) / self.stride[axis] + 1)
+        }
+    }
+
+    fn is_pointwise(&self, k: [usize; 2]) -> bool {
+        k == [1, 1] && self.stride == [1, 1] && self.padding == [(0, 0), (0, 0)]
+    }
+}
+
+/// Stride, padding, output padding and dilation of a transposed 2D convolution
+/// (`[height, width]` each), as PyTorch `ConvTranspose2d`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConvT2dGeom {
+    pub stride: [usize; 2],
+    /// Removed from both sides of the output (the padding of the matching convolution).
+    pub padding: [usize; 2],
+    /// Extra rows / columns added at the bottom / right of the output; less than the stride or
+    /// the dilation.
+    pub output_padding: [usize; 2],
+    pub dilation: [usize; 2],
+}
+
+impl Default for ConvT2dGeom {
+    fn default() -> Self {
+        ConvT2dGeom {
+            stride: [1, 1],
+            padding: [0, 0],
+            output_padding: [0, 0],
+            dilation: [1, 1],
+        }
+    }
+}
+
+impl ConvT2dGeom {
+    /// Output size along `axis` for input size `n` and kernel size `k`:
+    /// `(n - 1) * stride - 2 * padding + dilation * (k - 1) + output_padding + 1`, or `None` when
+    /// that is not positive.
+    pub fn out_len(&self, axis: usize, n: usize, k: usize) -> Option<usize> {
+        let full = (n.max(1) - 1) * self.stride[axis]
+            + self.dilation[axis] * (k.max(1) - 1)
+            + self.output_padding[axis]
+            + 1;
+        full.checked_sub(2 * self.padding[axis]).filter(|&o| o > 0)
+    }
+
+    /// The convolution whose input-gradient pass this transposed convolution is.
+    fn conv(&self) -> Conv2dGeom {
+        Conv2dGeom::new(self.stride, self.padding, self.dilation)
+    }
+}
+
+/// Number of sample blocks weight gradients are accumulated over (fixed, for determinism).
+const WGRAD_BLOCKS: usize = 4;
+
+/// Sizes of one convolution: batch, the convolution's input `[c, h, w]`, its output `[o, oh, ow]`
+/// and the kernel `[kh, kw]`. For a transposed convolution these are the sizes of the matching
+/// convolution (its input is the transposed convolution's output).
+#[derive(Clone, Copy, Debug)]
+struct Dims {
+    n: usize,
+    c: usize,
+    h: usize,
+    w: usize,
+    o: usize,
+    oh: usize,
+    ow: usize,
+    k: [usize; 2],
+}
+
+impl Dims {
+    fn ckk(&self) -> usize {
+        self.c * self.k[0] * self.k[1]
+    }
+    fn in_plane(&self) -> usize {
+        self.c * self.h * self.w
+    }
+    fn out_plane(&self) -> usize {
+        self.o * self.oh * self.ow
+    }
+    fn p(&self) -> usize {
+        self.oh * self.ow
+    }
+}
+
+fn positive(op: &'static str, vals: &[usize], what: &str) -> Result<()> {
+    if vals.contains(&0) {
+        return Err(Error::shape(op, format!("{what} must be positive")));
+    }
+    Ok(())
+}
+
+fn check_bias(op: &'static str, b: Option<&[usize]>, out: usize) -> Result<()> {
+    match b {
+        Some(b) if b != [out] => Err(Error::shape(
+            op,
+            format!("bias {b:?} does not match {out} output channels"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Checks the shapes of a convolution: input `[N, C, H, W]`, weight `[O, C, KH, KW]`.
+fn conv_dims(x: &[usize], w: &[usize], b: Option<&[usize]>, g: &Conv2dGeom) -> Result<Dims> {
+    const OP: &str = "conv2d";
+    let (&[n, c, h, wd], &[o, wc, kh, kw]) = (x, w) else {
+        return Err(Error::shape(
+            OP,
+            format!(
+                "expected input [N, C, H, W] and weight [out, in, kh, kw], got {x:?} and {w:?}"
+            ),
+        ));
+    };
+    if wc != c {
+        return Err(Error::shape(
+            OP,
+            format!("input has {c} channels but weight {w:?} expects {wc}"),
+        ));
+    }
+    positive(OP, &[kh, kw], "kernel sizes")?;
+    positive(OP, &g.stride, "strides")?;
+    positive(OP, &g.dilation, "dilations")?;
+    check_bias(OP, b, o)?;
+    let fit = |axis: usize, n: usize, k: usize| {
+        g.out_len(axis, n, k).ok_or_else(|| {
+            Error::shape(
+                OP,
+                format!(
+                    "input {x:?} is smaller than the kernel span {}x{} (with padding)",
+                    g.dilation[0] * (kh - 1) + 1,
+                    g.dilation[1] * (kw - 1) + 1
+                ),
+            )
+        })
+    };
+    Ok(Dims {
+        n,
+        c,
+        h,
+        w: wd,
+        o,
+        oh: fit(0, h, kh)?,
+        ow: fit(1, wd, kw)?,
+        k: [kh, kw],
+    })
+}
+
+/// Checks the shapes of a transposed convolution: input `[N, C_in, H, W]`, weight
+/// `[C_in, C_out, KH, KW]`; returns the sizes of the matching convolution.
+fn convt_dims(x: &[usize], w: &[usize], b: Option<&[usize]>, g: &ConvT2dGeom) -> Result<Dims> {
+    const OP: &str = "conv_transpose2d";
+    let (&[n, ci, h, wd], &[wi, co, kh, kw]) = (x, w) else {
+        return Err(Error::shape(
+            OP,
+            format!(
+                "expected input [N, C, H, W] and weight [in, out, kh, kw], got {x:?} and {w:?}"
+            ),
+        ));
+    };
+    if wi != ci {
+        return Err(Error::shape(
+            OP,
+            format!("input has {ci} channels but weight {w:?} expects {wi}"),
+        ));
+    }
+    positive(OP, &[kh, kw], "kernel sizes")?;
+    positive(OP, &g.stride, "strides")?;
+    positive(OP, &g.dilation, "dilations")?;
+    positive(OP, &[h, wd], "input sizes")?;
+    for a in 0..2 {
+        if g.output_padding[a] >= g.stride[a].max(g.dilation[a]) {
+            return Err(Error::shape(
+                OP,
+                format!(
+                    "output padding {:?} must be smaller than the stride {:?} or the dilation {:?}",
+                    g.output_padding, g.stride, g.dilation
+                ),
+            ));
+        }
+    }
+    check_bias(OP, b, co)?;
+    let (Some(oh), Some(ow)) = (g.out_len(0, h, kh), g.out_len(1, wd, kw)) else {
+        return Err(Error::shape(
+            OP,
+            format!(
+                "padding {:?} removes the whole output of input {x:?}",
+                g.padding
+            ),
+        ));
+    };
+    // The matching convolution maps [co, oh, ow] to [ci, h, w].
+    Ok(Dims {
+        n,
+        c: co,
+        h: oh,
+        w: ow,
+        o: ci,
+        oh: h,
+        ow: wd,
+        k: [kh, kw],
+    })
+}
+
+/// For each kernel offset `j` along one axis, the output positions `[lo, hi)` whose input index
+/// `t * stride + j * dilation - pad` lies in `[0, n)`.
+fn valid_ranges(
+    n: usize,
+    out: usize,
+    k: usize,
+    stride: usize,
+    pad: usize,
+    dil: usize,
+) -> Vec<(usize, usize)> {
+    (0..k)
+        .map(|j| {
+            let off = (j * dil) as isize - pad as isize;
+            // t * stride + off >= 0  <=>  t >= ceil(-off / stride)
+            let lo = if off >= 0 {
+                0
+            } else {
+                ((-off) as usize).div_ceil(stride)
+            };
+            // t * stride + off < n  <=>  t < ceil((n - off) / stride)
+            let hi = if (n as isize) <= off {
+                0
+            } else {
+                ((n as isize - off) as usize).div_ceil(stride)
+            };
+            (lo.min(out), hi.min(out).max(lo.min(out)))
+        })
+        .collect()
+}
+
+/// Precomputed index ranges of one geometry, shared by [`im2col`] and [`col2im_add`].
+struct Unfold {
+    d: Dims,
+    g: Conv2dGeom,
+    rows: Vec<(usize, usize)>,
+    cols: Vec<(usize, usize)>,
+}
+
+impl Unfold {
+    fn new(d: Dims, g: Conv2dGeom) -> Self {
+        Unfold {
+            rows: valid_ranges(
+                d.h,
+                d.oh,
+                d.k[0],
+                g.stride[0],
+                g.padding[0].0,
+                g.dilation[0],
+            ),
+            cols: valid_ranges(
+                d.w,
+                d.ow,
+                d.k[1],
+                g.stride[1],
+                g.padding[1].0,
+                g.dilation[1],
+            ),
+            d,
+            g,
+        }
+    }
+
+    /// Input row (or column) index of output position `t` at kernel offset `j` along `axis`;
+    /// only called inside the valid ranges, where it is in bounds.
+    #[inline]
+    fn src(&self, axis: usize, t: usize, j: usize) -> usize {
+        t * self.g.stride[axis] + j * self.g.dilation[axis] - self.g.padding[axis].0
+    }
+
+    /// Unfolds one sample `x [C, H, W]` into `cols [C * KH * KW, OH * OW]`.
+    fn im2col(&self, x: &[f32], cols: &mut [f32]) {
+        let Dims {
+            c, h, w, oh, ow, k, ..
+        } = self.d;
+        let p = oh * ow;
+        let sw = self.g.stride[1];
+        for ch in 0..c {
+            let xc = &x[ch * h * w..(ch + 1) * h * w];
+            for i in 0..k[0] {
+                let (rlo, rhi) = self.rows[i];
+                for j in 0..k[1] {
+                    let r = (ch * k[0] + i) * k[1] + j;
+                    let row = &mut cols[r * p..(r + 1) * p];
+                    let (clo, chi) = self.cols[j];
+                    row[..rlo * ow].fill(0.0);
+                    row[rhi * ow..].fill(0.0);
+                    for t in rlo..rhi {
+                        let src = &xc[self.src(0, t, i) * w..][..w];
+                        let dst = &mut row[t * ow..(t + 1) * ow];
+                        dst[..clo].fill(0.0);
+                        dst[chi..].fill(0.0);
+                        if clo < chi {
+                            let first = self.src(1, clo, j);
+                            if sw == 1 {
+                                dst[clo..chi].copy_from_slice(&src[first..first + chi - clo]);
+                            } else {
+                                for (v, s) in dst[clo..chi]
+                                    .iter_mut()
+                                    .zip(src[first..].iter().step_by(sw))
+                                {
+                                    *v = *s;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Folds `cols [C * KH * KW, OH * OW]` back into `x [C, H, W]`, adding overlapping entries.
+    fn col2im_add(&self, cols: &[f32], x: &mut [f32]) {
+        let Dims {
+            c, h, w, oh, ow, k, ..
+        } = self.d;
+        let p = oh * ow;
+        let sw = self.g.stride[1];
+        for ch in 0..c {
+            let xc = &mut x[ch * h * w..(ch + 1) * h * w];
+            for i in 0..k[0] {
+                let (rlo, rhi) = self.rows[i];
+                for j in 0..k[1] {
+                    let r = (ch * k[0] + i) * k[1] + j;
+                    let row = &cols[r * p..(r + 1) * p];
+                    let (clo, chi) = self.cols[j];
+                    if clo >= chi {
+                        continue;
+                    }
+                    let first = self.src(1, clo, j);
+                    for t in rlo..rhi {
+                        let dst = &mut xc[self.src(0, t, i) * w..][..w];
+                        let src = &row[t * ow + clo..t * ow + chi];
+                        if sw == 1 {
+                            for (d, s) in dst[first..first + chi - clo].iter_mut().zip(src) {
+                                *d += s;
+                            }
+                        } else {
+                            for (d, s) in dst[first..].iter_mut().step_by(sw).zip(src) {
+                                *d += s;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn std_slice<'a>(a: &'a ndarray::CowArray<'_, f32, ndarray::Ix4>) -> &'a [f32] {
+    a.as_slice().expect("standard layout")
+}
+
+fn add_bias(y: &mut [f32], bias: &[f32], plane: usize) {
+    for (row, b) in y.chunks_mut(plane).zip(bias) {
+        row.iter_mut().for_each(|v| *v += b);
+    }
+}
+
+/// Forward pass of a convolution: `y = conv2d(x, w) + b`.
+pub fn conv2d_forward(
+    x: ArrayView4<f32>,
+    w: ArrayView4<f32>,
+    b: Option<ArrayView1<f32>>,
+    g: &Conv2dGeom,
+) -> Result<Array4<f32>> {
+    let d = conv_dims(x.shape(), w.shape(), b.as_ref().map(|b| b.shape()), g)?;
+    let (x, w) = (x.as_standard_layout(), w.as_standard_layout());
+    let (xs, ws) = (std_slice(&x), std_slice(&w));
+    let bias: Option<Vec<f32>> = b.map(|b| b.to_vec());
+    let mut y = Array4::<f32>::zeros((d.n, d.o, d.oh, d.ow));
+    let (ckk, p) = (d.ckk(), d.p());
+    let pointwise = g.is_pointwise(d.k);
+    let unfold = Unfold::new(d, *g);
+    y.as_slice_mut()
+        .expect("fresh array")
+        .par_chunks_mut(d.out_plane().max(1))
+        .zip(xs.par_chunks(d.in_plane().max(1)))
+        .for_each_init(
+            || vec![0.0f32; if pointwise { 0 } else { ckk * p }],
+            |cols, (yn, xn)| {
+                let cm = if pointwise {
+                    Mat::rows(xn, p)
+                } else {
+                    unfold.im2col(xn, cols);
+                    Mat::rows(cols, p)
+                };
+                sgemm(d.o, p, ckk, Mat::rows(ws, ckk), cm, yn, false);
+                if let Some(bias) = &bias {
+                    add_bias(yn, bias, p);
+                }
+            },
+        );
+    Ok(y)
+}
+
+/// `(dx, dw, db)` of a 2D convolution or transposed convolution.
+pub type Conv2dGrads = (Option<Array4<f32>>, Array4<f32>, Option<Array1<f32>>);
+
+/// Splits `n` samples into at most [`WGRAD_BLOCKS`] contiguous blocks: `(blocks, per block)`.
+fn blocks(n: usize) -> (usize, usize) {
+    let blocks = WGRAD_BLOCKS.min(n.max(1));
+    (blocks, n.div_ceil(blocks).max(1))
+}
+
+/// Sums per-block partial gradients in block order.
+fn sum_partials(
+    partials: Vec<(Vec<f32>, Vec<f32>)>,
+    wlen: usize,
+    blen: usize,
+) -> (Vec<f32>, Vec<f32>) {
+    let mut dw = vec![0.0f32; wlen];
+    let mut db = vec![0.0f32; blen];
+    for (pw, pb) in &partials {
+        dw.iter_mut().zip(pw).for_each(|(a, b)| *a += b);
+        db.iter_mut().zip(pb).for_each(|(a, b)| *a += b);
+    }
+    (dw, db)
+}
+
+fn sum_rows(src: &[f32], plane: usize, into: &mut [f32]) {
+    for (acc, row) in into.iter_mut().zip(src.chunks(plane)) {
+        *acc += row.iter().sum::<f32>();
+    }
+}
+
+/// Gradients of a convolution: `(dx, dw, db)`; `dx` only when `need_dx`, `db` only when
+/// `has_bias`. Each block of samples computes its samples' `dx` and a partial `dw`, `db`.
+pub fn conv2d_backward(
+    x: ArrayView4<f32>,
+    w: ArrayView4<f32>,
+    dy: ArrayView4<f32>,
+    g: &Conv2dGeom,
+    need_dx: bool,
+    has_bias: bool,
+) -> Result<Conv2dGrads> {
+    let d = conv_dims(x.shape(), w.shape(), None, g)?;
+    if dy.shape() != [d.n, d.o, d.oh, d.ow] {
+        return Err(Error::shape(
+            "conv2d backward",
+            format!("gradient shape {:?}", dy.shape()),
+        ));
+    }
+    let (x, w, dy) = (
+        x.as_standard_layout(),
+        w.as_standard_layout(),
+        dy.as_standard_layout(),
+    );
+    let (xs, ws, dys) = (std_slice(&x), std_slice(&w), std_slice(&dy));
+    let (ckk, p, ip, op) = (d.ckk(), d.p(), d.in_plane(), d.out_plane());
+    let pointwise = g.is_pointwise(d.k);
+    let unfold = Unfold::new(d, *g);
+    let (nb, per) = blocks(d.n);
+    let mut dx = vec![0.0f32; if need_dx { d.n * ip } else { 0 }];
+    let dx_chunks: Vec<&mut [f32]> = if need_dx {
+        dx.chunks_mut(per * ip).collect()
+    } else {
+        (0..nb).map(|_| &mut [][..]).collect()
+    };
+    let partials: Vec<(Vec<f32>, Vec<f32>)> = dx_chunks
+        .into_par_iter()
+        .enumerate()
+        .map(|(bi, dxb)| {
+            let mut dw = vec![0.0f32; d.o * ckk];
+            let mut db = vec![0.0f32; if has_bias { d.o } else { 0 }];
+            let mut cols = vec![0.0f32; if pointwise { 0 } else { ckk * p }];
+            for s in (bi * per)..((bi + 1) * per).min(d.n) {
+                let xn = &xs[s * ip..(s + 1) * ip];
+                let dyn_ = &dys[s * op..(s + 1) * op];
+                // dw[o, ckk] += dy_n[o, p] @ cols^T[p, ckk]
+                let cm = if pointwise {
+                    Mat::rows_t(xn, p)
+                } else {
+                    unfold.im2col(xn, &mut cols);
+                    Mat::rows_t(&cols, p)
+                };
+                sgemm(d.o, ckk, p, Mat::rows(dyn_, p), cm, &mut dw, true);
+                if has_bias {
+                    sum_rows(dyn_, p, &mut db);
+                }
+                if need_dx {
+                    let dxn = &mut dxb[(s - bi * per) * ip..][..ip];
+                    // dcols[ckk, p] = w^T[ckk, o] @ dy_n[o, p], folded back into dx_n
+                    let (wt, dm) = (Mat::rows_t(ws, ckk), Mat::rows(dyn_, p));
+                    if pointwise {
+                        sgemm(ckk, p, d.o, wt, dm, dxn, false);
+                    } else {
+                        sgemm(ckk, p, d.o, wt, dm, &mut cols, false);
+                        unfold.col2im_add(&cols, dxn);
+                    }
+                }
+            }
+            (dw, db)
+        })
+        .collect();
+    let (dw, db) = sum_partials(partials, d.o * ckk, if has_bias { d.o } else { 0 });
+    let dw = Array4::from_shape_vec((d.o, d.c, d.k[0], d.k[1]), dw).expect("sized above");
+    let dx =
+        need_dx.then(|| Array4::from_shape_vec((d.n, d.c, d.h, d.w), dx).expect("sized above"));
+    Ok((dx, dw, has_bias.then(|| Array1::from_vec(db))))
+}
+
+/// Forward pass of a transposed convolution (PyTorch `ConvTranspose2d`): `x [N, C_in, H, W]`,
+/// `w [C_in, C_out, KH, KW]`, `b [C_out]`, output `[N, C_out, OH, OW]` with
+/// `OH = (H - 1) * sh - 2 * ph + dh * (KH - 1) + output_padding_h + 1`.
+pub fn conv_transpose2d_forward(
+    x: ArrayView4<f32>,
+    w: ArrayView4<f32>,
+    b: Option<ArrayView1<f32>>,
+    g: &ConvT2dGeom,
+) -> Result<Array4<f32>> {
+    // `d` describes the matching convolution: its input [c, h, w] is our output.
+    let d = convt_dims(x.shape(), w.shape(), b.as_ref().map(|b| b.shape()), g)?;
+    let (x, w) = (x.as_standard_layout(), w.as_standard_layout());
+    let (xs, ws) = (std_slice(&x), std_slice(&w));
+    let bias: Option<Vec<f32>> = b.map(|b| b.to_vec());
+    let mut y = Array4::<f32>::zeros((d.n, d.c, d.h, d.w));
+    let (ckk, p) = (d.ckk(), d.p());
+    let unfold = Unfold::new(d, g.conv());
+    y.as_slice_mut()
+        .expect("fresh array")
+        .par_chunks_mut(d.in_plane().max(1))
+        .zip(xs.par_chunks(d.out_plane().max(1)))
+        .for_each_init(
+            || vec![0.0f32; ckk * p],
+            |cols, (yn, xn)| {
+                // cols[c_out * kk, h * w] = w^T[c_out * kk, c_in] @ x_n[c_in, h * w]
+                sgemm(
+                    ckk,
+                    p,
+                    d.o,
+                    Mat::rows_t(ws, ckk),
+                    Mat::rows(xn, p),
+                    cols,
+                    false,
+                );
+                unfold.col2im_add(cols, yn);
+                if let Some(bias) = &bias {
+                    add_bias(yn, bias, d.h * d.w);
+                }
+            },
+        );
+    Ok(y)
+}
+
+/// Gradients of a transposed convolution: `(dx, dw, db)`; `dx` only when `need_dx`, `db` only
+/// when `has_bias`.
+pub fn conv_transpose2d_backward(
+    x: ArrayView4<f32>,
+    w: ArrayView4<f32>,
+    dy: ArrayView4<f32>,
+    g: &ConvT2dGeom,
+    need_dx: bool,
+    has_bias: bool,
+) -> Result<Conv2dGrads> {
+    let d = convt_dims(x.shape(), w.shape(), None, g)?;
+    if dy.shape() != [d.n, d.c, d.h, d.w] {
+        return Err(Error::shape(
+            "conv_transpose2d backward",
+            format!("gradient shape {:?}", dy.shape()),
+        ));
+    }
+    let (x, w, dy) = (
+        x.as_standard_layout(),
+        w.as_standard_layout(),
+        dy.as_standard_layout(),
+    );
+    let (xs, ws, dys) = (std_slice(&x), std_slice(&w), std_slice(&dy));
+    let (ckk, p, yp, xp) = (d.ckk(), d.p(), d.in_plane(), d.out_plane());
+    let unfold = Unfold::new(d, g.conv());
+    let (nb, per) = blocks(d.n);
+    let mut dx = vec![0.0f32; if need_dx { d.n * xp } else { 0 }];
+    let dx_chunks: Vec<&mut [f32]> = if need_dx {
+        dx.chunks_mut(per * xp).collect()
+    } else {
+        (0..nb).map(|_| &mut [][..]).collect()
+    };
+    let partials: Vec<(Vec<f32>, Vec<f32>)> = dx_chunks
+        .into_par_iter()
+        .enumerate()
+        .map(|(bi, dxb)| {
+            let mut dw = vec![0.0f32; d.o * ckk];
+            let mut db = vec![0.0f32; if has_bias { d.c } else { 0 }];
+            let mut cols = vec![0.0f32; ckk * p];
+            for s in (bi * per)..((bi + 1) * per).min(d.n) {
+                let xn = &xs[s * xp..(s + 1) * xp];
+                let dyn_ = &dys[s * yp..(s + 1) * yp];
+                unfold.im2col(dyn_, &mut cols);
+                // dw[c_in, c_out * kk] += x_n[c_in, h * w] @ cols^T[h * w, c_out * kk]
+                sgemm(
+                    d.o,
+                    ckk,
+                    p,
+                    Mat::rows(xn, p),
+                    Mat::rows_t(&cols, p),
+                    &mut dw,
+                    true,
+                );
+                if has_bias {
+                    sum_rows(dyn_, d.h * d.w, &mut db);
+                }
+                if need_dx {
+                    // dx_n[c_in, h * w] = w[c_in, c_out * kk] @ cols[c_out * kk, h * w]
+                    let dxn = &mut dxb[(s - bi * per) * xp..][..xp];
+                    sgemm(
+                        d.o,
+                        p,
+                        ckk,
+                        Mat::rows(ws, ckk),
+                        Mat::rows(&cols, p),
+                        dxn,
+                        false,
+                    );
+                }
+            }
+            (dw, db)
+        })
+        .collect();
+    let (dw, db) = sum_partials(partials, d.o * ckk, if has_bias { d.c } else { 0 });
+    let dw = Array4::from_shape_vec((d.o, d.c, d.k[0], d.k[1]), dw).expect("sized above");
+    let dx =
+        need_dx.then(|| Array4::from_shape_vec((d.n, d.o, d.oh, d.ow), dx).expect("sized above"));
+    Ok((dx, dw, has_bias.then(|| Array1::from_vec(db))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::Array;
+
+    /// Direct definition of the convolution, for checking the im2col path.
+    fn direct(x: &Array4<f32>, w: &Array4<f32>, b: &[f32], g: &Conv2dGeom) -> Array4<f32> {
+        let (n, c, h, wd) = x.dim();
+        let (o, _, kh, kw) = w.dim();
+        let oh = g.out_len(0, h, kh).unwrap();
+        let ow = g.out_len(1, wd, kw).unwrap();
+        Array4::from_shape_fn((n, o, oh, ow), |(s, oc, r, q)| {
+            let mut acc = b[oc] as f64;
+            for ch in 0..c {
+                for i in 0..kh {
+                    for j in 0..kw {
+                        let ih = (r * g.stride[0] + i * g.dilation[0]) as isize
+                            - g.padding[0].0 as isize;
+                        let iw = (q * g.stride[1] + j * g.dilation[1]) as isize
+                            - g.padding[1].0 as isize;
+                        if ih >= 0 && iw >= 0 && (ih as usize) < h && (iw as usize) < wd {
+                            acc +=
+                                (x[[s, ch, ih as usize, iw as usize]] * w[[oc, ch, i, j]]) as f64;
+                        }
+                    }
+                }
+            }
+            acc as f32
+        })
+    }
+
+    fn wave(shape: (usize, usize, usize, usize), f: f32) -> Array4<f32> {
+        Array::from_shape_fn(shape, |(a, b, c, d)| {
+            ((a * 131 + b * 31 + c * 7 + d) as f32 * f).sin()
+        })
+    }
+
+    #[test]
+    fn im2col_forward_matches_direct_definition() {
+        for (k, stride, pad, dil) in [
+            ([1, 1], [1, 1], [(0, 0), (0, 0)], [1, 1]),
+            ([3, 3], [1, 1], [(1, 1), (1, 1)], [1, 1]),
+            ([3, 2], [2, 1], [(2, 0), (0, 1)], [1, 2]),
+            ([2, 4], [3, 2], [(0, 1), (3, 0)], [2, 1]),
+            ([5, 5], [1, 1], [(2, 2), (2, 2)], [1, 1]),
+            ([1, 1], [2, 3], [(1, 0), (0, 2)], [1, 1]),
+        ] {
+            let g = Conv2dGeom {
+                stride,
+                padding: pad,
+                dilation: dil,
+            };
+            let x = wave((3, 2, 9, 8), 0.3);
+            let w = wave((4, 2, k[0], k[1]), 0.7);
+            let b = [0.1, -0.2, 0.3, 0.0];
+            let got = conv2d_forward(x.view(), w.view(), Some(ndarray::aview1(&b)), &g).unwrap();
+            let want = direct(&x, &w, &b, &g);
+            assert_eq!(got.dim(), want.dim(), "{g:?}");
+            for (a, b) in got.iter().zip(want.iter()) {
+                assert!((a - b).abs() < 1e-5, "{g:?}: {a} vs {b}");
+            }
+        }
+    }
+
+    #[test]
+    fn conv2d_matches_torch() {
+        // import torch
+        // x = torch.arange(2 * 2 * 4 * 5, dtype=torch.float32).reshape(2, 2, 4, 5).sin()
+        // w = torch.arange(3 * 2 * 2 * 3, dtype=torch.float32).reshape(3, 2, 2, 3).cos()
+        // b = torch.tensor([0.5, -1.0, 0.25])
+        // y = torch.nn.functional.conv2d(x, w, b, stride=(2, 1), padding=(1, 2), dilation=(1, 2))
+        // print(y.shape, y[0, :, 1].tolist(), y[1, 2, 2].tolist())   # torch 2.15.0
+        let x = Array::from_shape_fn((2, 2, 4, 5), |(a, b, c, d)| {
+            (((a * 2 + b) * 4 + c) * 5 + d) as f32
+        })
+        .mapv(f32::sin);
+        let w = Array::from_shape_fn((3, 2, 2, 3), |(a, b, c, d)| {
+            (((a * 2 + b) * 2 + c) * 3 + d) as f32
+        })
+        .mapv(f32::cos);
+        let b = [0.5f32, -1.0, 0.25];
+        let g = Conv2dGeom::new([2, 1], [1, 2], [1, 2]);
+        let y = conv2d_forward(x.view(), w.view(), Some(ndarray::aview1(&b)), &g).unwrap();
+        assert_eq!(y.shape(), [2, 3, 3, 5]);
+        let want_row: [[f32; 5]; 3] = [
+            [0.504415, 1.589055, 2.025221, 1.936036, 0.734963],
+            [-0.158108, 0.459496, -0.20688, 0.012114, -1.468382],
+            [1.666452, 1.624147, 0.063334, 0.522117, -0.775454],
+        ];
+        for (o, row) in want_row.iter().enumerate() {
+            for (q, v) in row.iter().enumerate() {
+                assert!((y[[0, o, 1, q]] - v).abs() < 1e-5, "y[0,{o},1,{q}]");
+            }
+        }
+        let want = [0.020306, 1.321961, 1.154169, 1.570388, 0.814077];
+        for (q, v) in want.iter().enumerate() {
+            assert!((y[[1, 2, 2, q]] - v).abs() < 1e-5, "y[1,2,2,{q}]");
+        }
+    }
+
+    #[test]
+    fn conv_transpose2d_matches_torch() {
+        // x = torch.arange(1 * 2 * 3 * 2, dtype=torch.float32).reshape(1, 2, 3, 2).sin()
+        // w = torch.arange(2 * 3 * 3 * 2, dtype=torch.float32).reshape(2, 3, 3, 2).cos()
+        // b = torch.tensor([0.5, -1.0, 0.25])
+        // y = torch.nn.functional.conv_transpose2d(x, w, b, stride=(2, 3), padding=(1, 0),
+        //                                          output_padding=(1, 2))
+        // print(y.shape, y[0, 1].tolist())   # torch 2.15.0
+        let x = Array::from_shape_fn((1, 2, 3, 2), |(_, b, c, d)| ((b * 3 + c) * 2 + d) as f32)
+            .mapv(f32::sin);
+        let w = Array::from_shape_fn((2, 3, 3, 2), |(a, b, c, d)| {
+            (((a * 3 + b) * 3 + c) * 2 + d) as f32
+        })
+        .mapv(f32::cos);
+        let b = [0.5f32, -1.0, 0.25];
+        let g = ConvT2dGeom {
+            stride: [2, 3],
+            padding: [1, 0],
+            output_padding: [1, 2],
+            dilation: [1, 1],
+        };
+        let y =
+            conv_transpose2d_forward(x.view(), w.view(), Some(ndarray::aview1(&b)), &g).unwrap();
+        assert_eq!(y.shape(), [1, 3, 6, 7]);
+        let want: [[f32; 7]; 6] = [
+            [-1.180759, -0.918372, -1.0, -0.697417, -1.958621, -1.0, -1.0],
+            [0.561712, 0.875195, -1.0, -2.028162, -0.972856, -1.0, -1.0],
+            [-0.492268, -2.117518, -1.0, -0.753926, -1.248975, -1.0, -1.0],
+            [-3.672749, -2.845863, -1.0, -2.860023, -3.021792, -1.0, -1.0],
+            [-1.241823, -0.151525, -1.0, -1.507389, 0.165841, -1.0, -1.0],
+            [0.158689, -0.59639, -1.0, 0.767203, -0.256194, -1.0, -1.0],
+        ];
+        for (r, row) in want.iter().enumerate() {
+            for (q, v) in row.iter().enumerate() {
+                assert!((y[[0, 1, r, q]] - v).abs() < 1e-5, "y[0,1,{r},{q}]");
+            }
+        }
+    }
+
+    #[test]
+    fn bad_shapes_are_errors() {
+        let x = Array4::<f32>::zeros((1, 2, 4, 4));
+        let w = Array4::<f32>::zeros((3, 2, 5, 5));
+        let err = conv2d_forward(x.view(), w.view(), None, &Conv2dGeom::default()).unwrap_err();
+        assert!(err.to_string().contains("smaller than the kernel"), "{err}");
+        let w = Array4::<f32>::zeros((3, 1, 3, 3));
+        let err = conv2d_forward(x.view(), w.view(), None, &Conv2dGeom::default()).unwrap_err();
+        assert!(err.to_string().contains("2 channels"), "{err}");
+        let w = Array4::<f32>::zeros((2, 3, 3, 3));
+        let g = ConvT2dGeom {
+            stride: [2, 2],
+            output_padding: [2, 0],
+            ..Default::default()
+        };
+        let err = conv_transpose2d_forward(x.view(), w.view(), None, &g).unwrap_err();
+        assert!(err.to_string().contains("output padding"), "{err}");
+    }
+}
