@@ -28,6 +28,12 @@
 //! interleaved), `dropout`, `flatten`. Each layer's parameters are named `NAME.weight` and
 //! `NAME.bias`, where `NAME` is the layer's `name` or else its index in the list, so a built-in
 //! architecture's parameters line up with the `nn.Sequential` shown in the README.
+//!
+//! Image networks give `input = { channels = 1, height = 28, width = 28 }` and use the 2D layers
+//! `conv2d` (weight `[out, in, kh, kw]`), `conv_transpose2d` (weight `[in, out, kh, kw]`),
+//! `max_pool2d`, `avg_pool2d`, `global_avg_pool2d` and `batchnorm2d`, PyTorch semantics; sizes
+//! are an integer or `[height, width]`. Pixels are divided by `input.pixel_scale` (default 255)
+//! and, when `input.mean` and `input.std` are given, standardised per channel.
 
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -46,14 +52,30 @@ pub struct Arch {
     pub layers: Vec<LayerSpec>,
 }
 
-/// The shape of one input example: `[channels, length]`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// The shape of one input example: `[channels, length]`, or `[channels, height, width]` for
+/// images.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InputSpec {
     pub channels: usize,
     /// Fixed input length, or none for networks that take any length.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub length: Option<usize>,
+    /// Image height: with `width`, the input is an image `[channels, height, width]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<usize>,
+    /// Image width.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<usize>,
+    /// Images: raw pixel values are divided by this (default 255).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pixel_scale: Option<f32>,
+    /// Images: per-channel mean subtracted after scaling (with `std`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mean: Option<Vec<f32>>,
+    /// Images: per-channel standard deviation divided by after subtracting `mean`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub std: Option<Vec<f32>>,
 }
 
 /// The training loss, which also fixes how outputs are read (sigmoid for `bce`, softmax for
@@ -207,6 +229,66 @@ pub enum LayerSpec {
         layers: Vec<LayerSpec>,
     },
     Flatten {},
+    /// PyTorch `Conv2d`: weight `[out, in, kh, kw]`.
+    Conv2d {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+        out_channels: usize,
+        kernel_size: Size2,
+        #[serde(default = "size2_one", skip_serializing_if = "Size2::is_one")]
+        stride: Size2,
+        #[serde(default)]
+        padding: Padding2d,
+        #[serde(default = "size2_one", skip_serializing_if = "Size2::is_one")]
+        dilation: Size2,
+        #[serde(default = "yes", skip_serializing_if = "is_true")]
+        bias: bool,
+    },
+    /// PyTorch `ConvTranspose2d`: weight `[in, out, kh, kw]`.
+    ConvTranspose2d {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+        out_channels: usize,
+        kernel_size: Size2,
+        #[serde(default = "size2_one", skip_serializing_if = "Size2::is_one")]
+        stride: Size2,
+        #[serde(default, skip_serializing_if = "Size2::is_zero")]
+        padding: Size2,
+        #[serde(default, skip_serializing_if = "Size2::is_zero")]
+        output_padding: Size2,
+        #[serde(default = "size2_one", skip_serializing_if = "Size2::is_one")]
+        dilation: Size2,
+        #[serde(default = "yes", skip_serializing_if = "is_true")]
+        bias: bool,
+    },
+    MaxPool2d {
+        kernel_size: Size2,
+        /// Defaults to `kernel_size`, as in PyTorch.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        stride: Option<Size2>,
+        #[serde(default, skip_serializing_if = "Size2::is_zero")]
+        padding: Size2,
+    },
+    /// `count_include_pad=True`, as PyTorch's default.
+    AvgPool2d {
+        kernel_size: Size2,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        stride: Option<Size2>,
+        #[serde(default, skip_serializing_if = "Size2::is_zero")]
+        padding: Size2,
+    },
+    /// Mean over height and width: `[C, H, W] -> [C]` (`AdaptiveAvgPool2d(1)` + flatten).
+    GlobalAvgPool2d {},
+    /// PyTorch `BatchNorm2d` over `[N, C, H, W]`: weight, bias, running_mean, running_var,
+    /// num_batches_tracked.
+    Batchnorm2d {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+        #[serde(default = "bn_eps")]
+        eps: f32,
+        #[serde(default = "bn_momentum")]
+        momentum: f32,
+    },
 }
 
 /// Built-in architectures, by name: each is a TOML file under `src/arch/`.
@@ -214,6 +296,7 @@ const BUILTIN: &[(&str, &str)] = &[
     ("deepbind", include_str!("arch/deepbind.toml")),
     ("deepsea", include_str!("arch/deepsea.toml")),
     ("dilated", include_str!("arch/dilated.toml")),
+    ("lenet5", include_str!("arch/lenet5.toml")),
 ];
 
 impl Arch {
@@ -350,6 +433,7 @@ impl Arch {
         if self.layers.is_empty() {
             return Err(Error::Arch("no layers".into()));
         }
+        self.input.validate_image()?;
         validate_layers(&self.layers, "")
     }
 }
@@ -372,6 +456,9 @@ fn validate_layers(layers: &[LayerSpec], path: &str) -> Result<()> {
                 return Err(Error::Arch(format!(
                     "layer {i}: batchnorm1d needs eps > 0 and momentum in [0, 1]"
                 )));
+            }
+            if let Some(msg) = l.image_layer_problem() {
+                return Err(Error::Arch(format!("layer {i} ({}): {msg}", l.type_name())));
             }
             let name = l.param_name(idx);
             if let Some(name) = name {
@@ -438,6 +525,12 @@ impl LayerSpec {
             LayerSpec::Flatten {} => "flatten",
             LayerSpec::Batchnorm1d { .. } => "batchnorm1d",
             LayerSpec::Residual { .. } => "residual",
+            LayerSpec::Conv2d { .. } => "conv2d",
+            LayerSpec::ConvTranspose2d { .. } => "conv_transpose2d",
+            LayerSpec::MaxPool2d { .. } => "max_pool2d",
+            LayerSpec::AvgPool2d { .. } => "avg_pool2d",
+            LayerSpec::GlobalAvgPool2d {} => "global_avg_pool2d",
+            LayerSpec::Batchnorm2d { .. } => "batchnorm2d",
         }
     }
 
@@ -448,8 +541,180 @@ impl LayerSpec {
             LayerSpec::Conv1d { name, .. }
             | LayerSpec::Linear { name, .. }
             | LayerSpec::Batchnorm1d { name, .. }
-            | LayerSpec::Residual { name, .. } => {
+            | LayerSpec::Residual { name, .. }
+            | LayerSpec::Conv2d { name, .. }
+            | LayerSpec::ConvTranspose2d { name, .. }
+            | LayerSpec::Batchnorm2d { name, .. } => {
                 Some(name.clone().unwrap_or_else(|| index.to_string()))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// A size per spatial axis: one integer for both, or `[height, width]` (PyTorch's `int` or
+/// `tuple`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Size2 {
+    Both(usize),
+    Each([usize; 2]),
+}
+
+impl Default for Size2 {
+    fn default() -> Self {
+        Size2::Both(0)
+    }
+}
+
+fn size2_one() -> Size2 {
+    Size2::Both(1)
+}
+
+impl Size2 {
+    /// `[height, width]`.
+    pub fn get(&self) -> [usize; 2] {
+        match *self {
+            Size2::Both(v) => [v, v],
+            Size2::Each(hw) => hw,
+        }
+    }
+    fn is_one(&self) -> bool {
+        self.get() == [1, 1]
+    }
+    fn is_zero(&self) -> bool {
+        self.get() == [0, 0]
+    }
+}
+
+/// Zero padding of a 2D convolution: one integer for all sides, `[height, width]` (symmetric on
+/// each axis, as PyTorch), `"same"` or `"valid"`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Padding2d {
+    Size(Size2),
+    Named(PadName),
+}
+
+impl Default for Padding2d {
+    fn default() -> Self {
+        Padding2d::Size(Size2::Both(0))
+    }
+}
+
+impl Padding2d {
+    /// `[(top, bottom), (left, right)]` for a kernel `k` at `dilation` and `stride`; `"same"`
+    /// puts an odd extra zero at the bottom / right, as PyTorch.
+    pub fn resolve(
+        &self,
+        k: [usize; 2],
+        dilation: [usize; 2],
+        stride: [usize; 2],
+    ) -> Result<[(usize, usize); 2]> {
+        let mut out = [(0, 0); 2];
+        for a in 0..2 {
+            out[a] = match self {
+                Padding2d::Size(s) => (s.get()[a], s.get()[a]),
+                Padding2d::Named(name) => {
+                    Padding::Named(*name).resolve(k[a], dilation[a], stride[a])?
+                }
+            };
+        }
+        Ok(out)
+    }
+}
+
+impl InputSpec {
+    /// True when the input is an image (`height` and `width` given).
+    pub fn is_image(&self) -> bool {
+        self.height.is_some() && self.width.is_some()
+    }
+
+    fn validate_image(&self) -> Result<()> {
+        let bad = |msg: String| Err(Error::Arch(format!("input: {msg}")));
+        if self.height.is_some() != self.width.is_some() {
+            return bad("give both height and width (an image) or neither".into());
+        }
+        if self.height == Some(0) || self.width == Some(0) {
+            return bad("height and width must be positive".into());
+        }
+        if self.is_image() && self.length.is_some() {
+            return bad("an image input has height and width, not length".into());
+        }
+        let image_only = self.pixel_scale.is_some() || self.mean.is_some() || self.std.is_some();
+        if image_only && !self.is_image() {
+            return bad("pixel_scale, mean and std apply to image inputs only".into());
+        }
+        if let Some(s) = self.pixel_scale
+            && !(s.is_finite() && s > 0.0)
+        {
+            return bad(format!("pixel_scale {s} must be positive"));
+        }
+        match (&self.mean, &self.std) {
+            (None, None) => Ok(()),
+            (Some(m), Some(s)) if m.len() == self.channels && s.len() == self.channels => {
+                if s.iter().all(|v| v.is_finite() && *v > 0.0) && m.iter().all(|v| v.is_finite()) {
+                    Ok(())
+                } else {
+                    bad("std must be positive and mean finite".into())
+                }
+            }
+            _ => bad(format!(
+                "mean and std need one value per channel ({} each)",
+                self.channels
+            )),
+        }
+    }
+}
+
+impl LayerSpec {
+    /// Why a 2D layer's sizes cannot work, if they cannot.
+    fn image_layer_problem(&self) -> Option<String> {
+        let zero = |s: &Size2| s.get().contains(&0);
+        match self {
+            LayerSpec::Conv2d {
+                out_channels,
+                kernel_size,
+                stride,
+                dilation,
+                ..
+            } if *out_channels == 0 || zero(kernel_size) || zero(stride) || zero(dilation) => {
+                Some("sizes must be positive".into())
+            }
+            LayerSpec::ConvTranspose2d {
+                out_channels,
+                kernel_size,
+                stride,
+                dilation,
+                output_padding,
+                ..
+            } => {
+                if *out_channels == 0 || zero(kernel_size) || zero(stride) || zero(dilation) {
+                    Some("sizes must be positive".into())
+                } else if (0..2)
+                    .any(|a| output_padding.get()[a] >= stride.get()[a].max(dilation.get()[a]))
+                {
+                    Some("output_padding must be smaller than the stride or the dilation".into())
+                } else {
+                    None
+                }
+            }
+            LayerSpec::MaxPool2d {
+                kernel_size,
+                stride,
+                ..
+            }
+            | LayerSpec::AvgPool2d {
+                kernel_size,
+                stride,
+                ..
+            } if zero(kernel_size) || stride.as_ref().is_some_and(zero) => {
+                Some("sizes must be positive".into())
+            }
+            LayerSpec::Batchnorm2d { eps, momentum, .. }
+                if *eps <= 0.0 || !(0.0..=1.0).contains(momentum) =>
+            {
+                Some("needs eps > 0 and momentum in [0, 1]".into())
             }
             _ => None,
         }
@@ -518,5 +783,58 @@ mod tests {
             (2, 2)
         );
         assert!(Padding::Named(PadName::Same).resolve(3, 1, 2).is_err());
+    }
+
+    #[test]
+    fn image_inputs_and_2d_sizes() {
+        let arch = |input: &str, layer: &str| {
+            Arch::from_toml(&format!(
+                "name='x'\ninput={{{input}}}\n[[layers]]\ntype='{layer}'\n"
+            ))
+        };
+        let ok = arch(
+            "channels=3, height=4, width=5, mean=[0, 0, 1], std=[1, 2, 3]",
+            "relu",
+        );
+        assert!(ok.unwrap().input.is_image());
+        for (input, needle) in [
+            ("channels=1, height=4", "both height and width"),
+            ("channels=1, height=4, width=4, length=3", "not length"),
+            (
+                "channels=2, height=4, width=4, mean=[0], std=[1]",
+                "one value per channel",
+            ),
+            (
+                "channels=1, height=4, width=4, mean=[0], std=[0]",
+                "std must be positive",
+            ),
+            ("channels=1, length=9, pixel_scale=255", "image inputs only"),
+        ] {
+            let err = arch(input, "relu").unwrap_err().to_string();
+            assert!(err.contains(needle), "{input}: {err}");
+        }
+        let conv = "name='x'\ninput={channels=1, height=9, width=9}\n[[layers]]\ntype='conv2d'\nout_channels=2\n";
+        let a = Arch::from_toml(&format!("{conv}kernel_size=[3, 5]\npadding='same'\n")).unwrap();
+        match &a.layers[0] {
+            LayerSpec::Conv2d {
+                kernel_size,
+                padding,
+                stride,
+                ..
+            } => {
+                assert_eq!(kernel_size.get(), [3, 5]);
+                assert_eq!(stride.get(), [1, 1]);
+                assert_eq!(
+                    padding.resolve([3, 4], [1, 1], [1, 1]).unwrap(),
+                    [(1, 1), (1, 2)]
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(Arch::from_json(&a.to_json()).unwrap(), a);
+        assert!(Arch::from_toml(&format!("{conv}kernel_size=[3, 0]\n")).is_err());
+        let t = "name='x'\ninput={channels=1, height=9, width=9}\n[[layers]]\ntype='conv_transpose2d'\nout_channels=2\nkernel_size=3\nstride=2\noutput_padding=2\n";
+        let err = Arch::from_toml(t).unwrap_err().to_string();
+        assert!(err.contains("output_padding"), "{err}");
     }
 }

@@ -4,7 +4,9 @@
 use crate::arch::{Arch, LayerSpec};
 use crate::rng::{self, Rng};
 use crate::tensor::ops::conv::Conv1dGeom;
+use crate::tensor::ops::conv2d::{Conv2dGeom, ConvT2dGeom};
 use crate::tensor::ops::pool::Pool1dGeom;
+use crate::tensor::ops::pool2d::Pool2dGeom;
 use crate::tensor::{Array, Tape, Var};
 use crate::{Error, Result};
 
@@ -18,6 +20,8 @@ pub enum Shape {
     },
     /// `[features]`.
     Flat(usize),
+    /// `[channels, height, width]`.
+    Image { c: usize, h: usize, w: usize },
 }
 
 /// How a parameter starts.
@@ -88,6 +92,19 @@ enum Layer {
         momentum: f32,
     },
     Residual(Vec<Layer>),
+    Conv2d {
+        w: usize,
+        b: Option<usize>,
+        geom: Conv2dGeom,
+    },
+    ConvTranspose2d {
+        w: usize,
+        b: Option<usize>,
+        geom: ConvT2dGeom,
+    },
+    MaxPool2d(Pool2dGeom),
+    AvgPool2d(Pool2dGeom),
+    GlobalAvgPool2d,
 }
 
 /// A network ready to run.
@@ -128,6 +145,15 @@ impl Builder<'_> {
                 Shape::Flat(_) => Err(err(
                     "needs a [channels, length] input, got a flat vector".into()
                 )),
+                Shape::Image { .. } => Err(err(format!(
+                    "needs a [channels, length] input, got an image {shape:?}; use the 2D layer"
+                ))),
+            };
+            let image = |shape: Shape| match shape {
+                Shape::Image { c, h, w } => Ok((c, h, w)),
+                _ => Err(err(format!(
+                    "needs an image [channels, height, width] input, got {shape:?}"
+                ))),
             };
             let owner = top.unwrap_or(i);
             let pname = format!("{name_prefix}{}", spec.param_name(i).unwrap_or_default());
@@ -188,7 +214,7 @@ impl Builder<'_> {
                 } => {
                     let f = match shape {
                         Shape::Flat(f) => f,
-                        Shape::Seq { .. } => {
+                        Shape::Seq { .. } | Shape::Image { .. } => {
                             return Err(err("needs a flat input: add a flatten or global pooling layer before it".into()));
                         }
                     };
@@ -201,11 +227,19 @@ impl Builder<'_> {
                     let b = bias.then(|| add("bias", vec![out], init, true));
                     (Layer::Linear { w, b }, Shape::Flat(out))
                 }
-                LayerSpec::Batchnorm1d { eps, momentum, .. } => {
+                LayerSpec::Batchnorm1d { eps, momentum, .. }
+                | LayerSpec::Batchnorm2d { eps, momentum, .. } => {
                     let c = match shape {
                         Shape::Flat(f) => f,
                         Shape::Seq { channels, .. } => channels,
+                        Shape::Image { .. } if matches!(spec, LayerSpec::Batchnorm1d { .. }) => {
+                            return Err(err("an image input needs batchnorm2d".into()));
+                        }
+                        Shape::Image { c, .. } => c,
                     };
+                    if matches!(spec, LayerSpec::Batchnorm2d { .. }) {
+                        image(shape)?;
+                    }
                     let w = add("weight", vec![c], Init::Ones, true);
                     let b = add("bias", vec![c], Init::Zeros, true);
                     let mean = add("running_mean", vec![c], Init::Zeros, false);
@@ -238,6 +272,113 @@ impl Builder<'_> {
                         )));
                     }
                     (Layer::Residual(inner), shape)
+                }
+                LayerSpec::Conv2d {
+                    out_channels,
+                    kernel_size,
+                    stride,
+                    padding,
+                    dilation,
+                    bias,
+                    ..
+                } => {
+                    let (c, h, wd) = image(shape)?;
+                    let k = kernel_size.get();
+                    let (stride, dilation) = (stride.get(), dilation.get());
+                    let geom = Conv2dGeom {
+                        stride,
+                        padding: padding
+                            .resolve(k, dilation, stride)
+                            .map_err(|e| err(e.to_string()))?,
+                        dilation,
+                    };
+                    let (Some(oh), Some(ow)) =
+                        (geom.out_len(0, h, k[0]), geom.out_len(1, wd, k[1]))
+                    else {
+                        return Err(err(format!(
+                            "input {h}x{wd} is smaller than the kernel span (with padding)"
+                        )));
+                    };
+                    let init = Init::Uniform {
+                        fan_in: c * k[0] * k[1],
+                    };
+                    let w = add("weight", vec![*out_channels, c, k[0], k[1]], init, true);
+                    let b = bias.then(|| add("bias", vec![*out_channels], init, true));
+                    (
+                        Layer::Conv2d { w, b, geom },
+                        Shape::Image {
+                            c: *out_channels,
+                            h: oh,
+                            w: ow,
+                        },
+                    )
+                }
+                LayerSpec::ConvTranspose2d {
+                    out_channels,
+                    kernel_size,
+                    stride,
+                    padding,
+                    output_padding,
+                    dilation,
+                    bias,
+                    ..
+                } => {
+                    let (c, h, wd) = image(shape)?;
+                    let k = kernel_size.get();
+                    let geom = ConvT2dGeom {
+                        stride: stride.get(),
+                        padding: padding.get(),
+                        output_padding: output_padding.get(),
+                        dilation: dilation.get(),
+                    };
+                    let (Some(oh), Some(ow)) =
+                        (geom.out_len(0, h, k[0]), geom.out_len(1, wd, k[1]))
+                    else {
+                        return Err(err(format!("padding removes the whole {h}x{wd} output")));
+                    };
+                    // PyTorch takes the fan-in of a transposed convolution from weight.size(1).
+                    let init = Init::Uniform {
+                        fan_in: out_channels * k[0] * k[1],
+                    };
+                    let w = add("weight", vec![c, *out_channels, k[0], k[1]], init, true);
+                    let b = bias.then(|| add("bias", vec![*out_channels], init, true));
+                    (
+                        Layer::ConvTranspose2d { w, b, geom },
+                        Shape::Image {
+                            c: *out_channels,
+                            h: oh,
+                            w: ow,
+                        },
+                    )
+                }
+                LayerSpec::MaxPool2d {
+                    kernel_size,
+                    stride,
+                    padding,
+                }
+                | LayerSpec::AvgPool2d {
+                    kernel_size,
+                    stride,
+                    padding,
+                } => {
+                    let (c, h, w) = image(shape)?;
+                    let geom = Pool2dGeom {
+                        kernel: kernel_size.get(),
+                        stride: stride.unwrap_or(*kernel_size).get(),
+                        padding: padding.get(),
+                    };
+                    let [oh, ow] = geom
+                        .out_size("pool", h, w)
+                        .map_err(|e| err(e.to_string()))?;
+                    let layer = if matches!(spec, LayerSpec::MaxPool2d { .. }) {
+                        Layer::MaxPool2d(geom)
+                    } else {
+                        Layer::AvgPool2d(geom)
+                    };
+                    (layer, Shape::Image { c, h: oh, w: ow })
+                }
+                LayerSpec::GlobalAvgPool2d {} => {
+                    (Layer::GlobalAvgPool2d, Shape::Flat(image(shape)?.0))
                 }
                 LayerSpec::Relu {} => (Layer::Relu, shape),
                 LayerSpec::Sigmoid {} => (Layer::Sigmoid, shape),
@@ -293,6 +434,7 @@ impl Builder<'_> {
                                 "flatten needs a fixed input length: set input.length".into(),
                             ));
                         }
+                        Shape::Image { c, h, w } => c * h * w,
                     };
                     (Layer::Flatten, Shape::Flat(f))
                 }
@@ -307,9 +449,16 @@ impl Builder<'_> {
 impl Network {
     /// Builds `arch` with `n_outputs` units wherever a linear layer leaves `out_features` unset.
     pub fn build(arch: &Arch, n_outputs: usize) -> Result<Network> {
-        let input = Shape::Seq {
-            channels: arch.input.channels,
-            length: arch.input.length,
+        let input = match (arch.input.height, arch.input.width) {
+            (Some(h), Some(w)) => Shape::Image {
+                c: arch.input.channels,
+                h,
+                w,
+            },
+            _ => Shape::Seq {
+                channels: arch.input.channels,
+                length: arch.input.length,
+            },
         };
         let mut params = Vec::new();
         let (layers, output) = Builder {
@@ -344,7 +493,7 @@ impl Network {
     pub fn n_outputs(&self) -> Option<usize> {
         match self.output {
             Shape::Flat(f) => Some(f),
-            Shape::Seq { .. } => None,
+            Shape::Seq { .. } | Shape::Image { .. } => None,
         }
     }
 
@@ -421,15 +570,22 @@ impl Network {
                 self.params.len()
             )));
         }
-        let Shape::Seq { channels, length } = self.input else {
-            unreachable!("inputs are sequences")
-        };
         let s = tape.shape(x);
-        if s.len() != 3 || s[1] != channels || length.is_some_and(|l| l != s[2]) {
-            let want = match length {
-                Some(l) => format!("[N, {channels}, {l}]"),
-                None => format!("[N, {channels}, L]"),
-            };
+        let (fits, want) = match self.input {
+            Shape::Seq { channels, length } => (
+                s.len() == 3 && s[1] == channels && length.is_none_or(|l| l == s[2]),
+                match length {
+                    Some(l) => format!("[N, {channels}, {l}]"),
+                    None => format!("[N, {channels}, L]"),
+                },
+            ),
+            Shape::Image { c, h, w } => (
+                s.len() == 4 && s[1..] == [c, h, w],
+                format!("[N, {c}, {h}, {w}]"),
+            ),
+            Shape::Flat(f) => (s.len() == 2 && s[1] == f, format!("[N, {f}]")),
+        };
+        if !fits {
             return Err(Error::shape(
                 "network input",
                 format!("expected {want}, got {s:?}"),
@@ -515,6 +671,15 @@ fn run_layers(
                 let inner = run_layers(body, tape, h, params, train, rng, updates)?;
                 tape.add(h, inner)?
             }
+            Layer::Conv2d { w, b, geom } => {
+                tape.conv2d(h, params[*w], b.map(|b| params[b]), *geom)?
+            }
+            Layer::ConvTranspose2d { w, b, geom } => {
+                tape.conv_transpose2d(h, params[*w], b.map(|b| params[b]), *geom)?
+            }
+            Layer::MaxPool2d(g) => tape.max_pool2d(h, *g)?,
+            Layer::AvgPool2d(g) => tape.avg_pool2d(h, *g)?,
+            Layer::GlobalAvgPool2d => tape.global_avg_pool2d(h)?,
         };
     }
     Ok(h)
@@ -629,6 +794,83 @@ mod tests {
         .unwrap();
         let err = Network::build(&arch, 1).unwrap_err().to_string();
         assert!(err.contains("residual block must keep the shape"), "{err}");
+    }
+
+    #[test]
+    fn lenet5_shapes_names_and_forward() {
+        let net = Network::build(&Arch::builtin("lenet5").unwrap(), 10).unwrap();
+        let shapes: Vec<_> = net
+            .params()
+            .iter()
+            .map(|p| (p.torch.as_str(), p.shape.clone()))
+            .collect();
+        assert_eq!(
+            shapes,
+            vec![
+                ("0.weight", vec![6, 1, 5, 5]),
+                ("0.bias", vec![6]),
+                ("3.weight", vec![16, 6, 5, 5]),
+                ("3.bias", vec![16]),
+                ("7.weight", vec![120, 400]),
+                ("7.bias", vec![120]),
+                ("9.weight", vec![84, 120]),
+                ("9.bias", vec![84]),
+                ("11.weight", vec![10, 84]),
+                ("11.bias", vec![10]),
+            ]
+        );
+        assert_eq!(net.params()[0].init, Init::Uniform { fan_in: 25 });
+        let params = net.init_params(&mut rng::seeded(1), 1.0);
+        let mut tape = Tape::inference();
+        let x = tape.constant(Array::zeros(ndarray::IxDyn(&[3, 1, 28, 28])));
+        let pv: Vec<Var> = params.into_iter().map(|p| tape.param(p)).collect();
+        let y = net
+            .forward(&mut tape, x, &pv, false, &mut rng::seeded(0))
+            .unwrap();
+        assert_eq!(tape.shape(y), &[3, 10]);
+        let x = tape.constant(Array::zeros(ndarray::IxDyn(&[3, 1, 28, 27])));
+        let err = net
+            .forward(&mut tape, x, &pv, false, &mut rng::seeded(0))
+            .unwrap_err();
+        assert!(err.to_string().contains("expected [N, 1, 28, 28]"), "{err}");
+    }
+
+    #[test]
+    fn image_layers_check_their_inputs() {
+        let build = |layers: &str| {
+            let arch = Arch::from_toml(&format!(
+                "name='x'\ninput={{channels=3, height=8, width=6}}\n{layers}"
+            ))?;
+            Network::build(&arch, 2)
+        };
+        let err = build("[[layers]]\ntype='conv1d'\nout_channels=2\nkernel_size=3\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("got an image"), "{err}");
+        let err = build("[[layers]]\ntype='conv2d'\nout_channels=2\nkernel_size=[9, 3]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("smaller than the kernel"), "{err}");
+        let err = build("[[layers]]\ntype='batchnorm1d'\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("batchnorm2d"), "{err}");
+        // conv_transpose2d: weight [in, out, kh, kw]; (8 - 1) * 2 - 2 + 2 + 1 + 1 = 16 rows and
+        // (6 - 1) * 2 - 2 + 2 + 1 + 1 = 12 columns.
+        let net = build(
+            "[[layers]]\ntype='conv_transpose2d'\nout_channels=4\nkernel_size=3\nstride=2\npadding=1\noutput_padding=1\n\
+             [[layers]]\ntype='batchnorm2d'\n[[layers]]\ntype='global_avg_pool2d'\n[[layers]]\ntype='linear'\n",
+        )
+        .unwrap();
+        assert_eq!(net.params()[0].shape, vec![3, 4, 3, 3]);
+        assert_eq!(net.params()[0].init, Init::Uniform { fan_in: 36 });
+        assert_eq!(net.n_outputs(), Some(2));
+        let net = build(
+            "[[layers]]\ntype='conv_transpose2d'\nout_channels=4\nkernel_size=3\nstride=2\npadding=1\noutput_padding=1\n\
+             [[layers]]\ntype='flatten'\n",
+        )
+        .unwrap();
+        assert_eq!(net.n_outputs(), Some(4 * 16 * 12));
     }
 
     #[test]

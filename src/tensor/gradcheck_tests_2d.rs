@@ -249,9 +249,6 @@ fn lenet_like_stack() {
         },
         &inputs,
         // A smaller step keeps near-ties of the pooled conv outputs out of reach.
-        CheckConfig {
-            eps: 1e-3,
-            ..cfg()
-        },
+        CheckConfig { eps: 1e-3, ..cfg() },
     );
 }

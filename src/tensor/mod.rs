@@ -460,10 +460,19 @@ impl Tape {
         self.value(v)
             .view()
             .into_dimensionality::<ndarray::Ix4>()
-            .or_else(|_| shape_err(op, format!("expected [N, C, H, W], got {:?}", self.shape(v))))
+            .or_else(|_| {
+                shape_err(
+                    op,
+                    format!("expected [N, C, H, W], got {:?}", self.shape(v)),
+                )
+            })
     }
 
-    fn bias_view(&self, op: &'static str, b: Option<Var>) -> Result<Option<ndarray::ArrayView1<'_, f32>>> {
+    fn bias_view(
+        &self,
+        op: &'static str,
+        b: Option<Var>,
+    ) -> Result<Option<ndarray::ArrayView1<'_, f32>>> {
         b.map(|b| {
             self.value(b)
                 .view()
