@@ -2,7 +2,9 @@
 //! dinucleotide-shuffled negatives, seeded splits, and one-hot batches.
 
 use crate::encode::{self, NMode};
+use crate::io::genome::{Genome, Region};
 use crate::io::sequence_records;
+use crate::io::windows::{Task, TileConfig, Tiler};
 use crate::rng::{self, Rng};
 use crate::tensor::Array;
 use crate::{Error, Result};
@@ -147,25 +149,171 @@ impl Dataset {
     /// One-hot batch `[B, 4, L]` of the sequences at `idx` (padded with N to the longest), each
     /// reverse-complemented where `flip` says so, and its labels `[B, tasks]`.
     pub fn batch(&self, idx: &[usize], flip: &[bool]) -> Result<(Array, Array)> {
-        let len = idx.iter().map(|&i| self.seqs[i].len()).max().unwrap_or(0);
-        let rc: Vec<Vec<u8>> = idx
-            .iter()
-            .zip(flip)
-            .map(|(&i, &f)| {
-                if f {
-                    encode::reverse_complement(&self.seqs[i])
-                } else {
-                    self.seqs[i].clone()
+        batch(self, idx, flip)
+    }
+}
+
+impl Examples for Dataset {
+    fn len(&self) -> usize {
+        self.seqs.len()
+    }
+
+    fn tasks(&self) -> &[String] {
+        &self.tasks
+    }
+
+    fn sequences(&self, idx: &[usize]) -> Result<Vec<Vec<u8>>> {
+        Ok(idx.iter().map(|&i| self.seqs[i].clone()).collect())
+    }
+
+    fn label_row(&self, i: usize) -> &[f32] {
+        &self.labels[i]
+    }
+}
+
+/// Labelled examples that training and evaluation read in batches: sequences held in memory
+/// ([`Dataset`]) or windows read from a genome when needed ([`GenomeWindows`]).
+pub trait Examples: Sync {
+    /// Number of examples.
+    fn len(&self) -> usize;
+    /// Task (label column) names.
+    fn tasks(&self) -> &[String];
+    /// The sequences of the examples at `idx`, in that order.
+    fn sequences(&self, idx: &[usize]) -> Result<Vec<Vec<u8>>>;
+    /// The labels of example `i`, one per task (NaN = missing).
+    fn label_row(&self, i: usize) -> &[f32];
+    /// Whether there are no examples.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// One-hot batch `[B, 4, L]` of the examples at `idx` (padded with N to the longest), each
+/// reverse-complemented where `flip` says so, and its labels `[B, tasks]`.
+pub fn batch(
+    ex: &(impl Examples + ?Sized),
+    idx: &[usize],
+    flip: &[bool],
+) -> Result<(Array, Array)> {
+    let seqs = ex.sequences(idx)?;
+    let len = seqs.iter().map(|s| s.len()).max().unwrap_or(0);
+    let rc: Vec<Vec<u8>> = seqs
+        .into_iter()
+        .zip(flip)
+        .map(|(s, &f)| if f { encode::reverse_complement(&s) } else { s })
+        .collect();
+    let refs: Vec<&[u8]> = rc.iter().map(|s| s.as_slice()).collect();
+    let x = encode::encode_batch(&refs, len, NMode::Quarter)
+        .map_err(|e| Error::Config(e.to_string()))?;
+    let t = ex.tasks().len();
+    let y = Array::from_shape_fn(ndarray::IxDyn(&[idx.len(), t]), |d| {
+        ex.label_row(idx[d[0]])[d[1]]
+    });
+    Ok((x.into_dyn(), y))
+}
+
+/// DeepSEA-style examples: genome windows centred on bins, with per-task labels from interval
+/// overlap. Only the window positions and labels are kept; sequences are read from the genome
+/// per batch, so memory does not grow with the sequence read.
+pub struct GenomeWindows<'g> {
+    genome: &'g Genome,
+    contigs: Vec<String>,
+    /// Per window: contig index, window start (may be negative), bin start.
+    windows: Vec<(u32, i64, u64)>,
+    labels: Vec<f32>,
+    tasks: Vec<String>,
+    window: u64,
+}
+
+impl<'g> GenomeWindows<'g> {
+    /// Tiles `regions` of `genome` for `tasks` with `config`; all-negative windows are kept with
+    /// probability `keep_negatives` (1 = all), drawn from `rng`.
+    pub fn new(
+        genome: &'g Genome,
+        regions: Vec<Region>,
+        tasks: &[Task],
+        config: TileConfig,
+        keep_negatives: f64,
+        rng: &mut Rng,
+    ) -> Result<Self> {
+        let window = config.window;
+        let tiler = Tiler::new(genome, regions, tasks, config)?;
+        let mut out = GenomeWindows {
+            genome,
+            contigs: Vec::new(),
+            windows: Vec::new(),
+            labels: Vec::new(),
+            tasks: tasks.iter().map(|t| t.name.clone()).collect(),
+            window,
+        };
+        for tile in tiler {
+            let tile = tile?;
+            let positive = tile.labels.iter().any(|&v| v > 0.0);
+            if !positive
+                && keep_negatives < 1.0
+                && (rng::uniform(rng, 0.0, 1.0) as f64) >= keep_negatives
+            {
+                continue;
+            }
+            let c = match out.contigs.iter().position(|c| *c == tile.contig) {
+                Some(c) => c,
+                None => {
+                    out.contigs.push(tile.contig.clone());
+                    out.contigs.len() - 1
                 }
-            })
-            .collect();
-        let refs: Vec<&[u8]> = rc.iter().map(|s| s.as_slice()).collect();
-        let x = encode::encode_batch(&refs, len, NMode::Quarter)
-            .map_err(|e| Error::Config(e.to_string()))?;
+            };
+            out.windows.push((c as u32, tile.window_start, tile.start));
+            out.labels.extend_from_slice(&tile.labels);
+        }
+        Ok(out)
+    }
+
+    /// Contig and bin start of window `i`.
+    pub fn bin(&self, i: usize) -> (&str, u64) {
+        let (c, _, b) = self.windows[i];
+        (&self.contigs[c as usize], b)
+    }
+
+    /// Number of positive windows per task.
+    pub fn positives(&self) -> Vec<usize> {
         let t = self.tasks.len();
-        let y = Array::from_shape_fn(ndarray::IxDyn(&[idx.len(), t]), |d| {
-            self.labels[idx[d[0]]][d[1]]
-        });
-        Ok((x.into_dyn(), y))
+        (0..t)
+            .map(|k| {
+                self.labels
+                    .iter()
+                    .skip(k)
+                    .step_by(t)
+                    .filter(|&&v| v > 0.0)
+                    .count()
+            })
+            .collect()
+    }
+}
+
+impl Examples for GenomeWindows<'_> {
+    fn len(&self) -> usize {
+        self.windows.len()
+    }
+
+    fn tasks(&self) -> &[String] {
+        &self.tasks
+    }
+
+    fn sequences(&self, idx: &[usize]) -> Result<Vec<Vec<u8>>> {
+        idx.iter()
+            .map(|&i| {
+                let (c, start, _) = self.windows[i];
+                self.genome.fetch_padded(
+                    &self.contigs[c as usize],
+                    start,
+                    start + self.window as i64,
+                )
+            })
+            .collect()
+    }
+
+    fn label_row(&self, i: usize) -> &[f32] {
+        let t = self.tasks.len();
+        &self.labels[i * t..(i + 1) * t]
     }
 }

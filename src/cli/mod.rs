@@ -7,6 +7,7 @@ mod index;
 mod info;
 mod predict;
 mod train;
+mod train_genome;
 
 use clap::{Parser, Subcommand};
 

@@ -26,95 +26,126 @@ use std::path::PathBuf;
 pub struct Args {
     /// Built-in architecture (deepbind) or architecture file (TOML).
     #[arg(long)]
-    arch: String,
+    pub(super) arch: String,
     /// Training sequences: table (FoldID EventID seq Bound; gzip or not) or FASTA.
-    #[arg(long)]
-    train: PathBuf,
+    #[arg(long, required_unless_present = "genome")]
+    pub(super) train: Option<PathBuf>,
+    /// Train on windows of an indexed genome (FASTA + .fai, or BGZF + .fai + .gzi) labelled by
+    /// --targets, DeepSEA style, instead of --train.
+    #[arg(long, requires = "targets", conflicts_with = "train")]
+    pub(super) genome: Option<PathBuf>,
+    /// Genome mode: one task per NAME=FILE.bed (BED3/BED6/narrowPeak, gzip or not; repeatable).
+    #[arg(long, value_name = "NAME=BED")]
+    pub(super) targets: Vec<String>,
+    /// Genome mode: region(s) held out for validation (chr:start-end, 1-based inclusive, or a contig).
+    #[arg(long, value_name = "REGION")]
+    pub(super) valid_region: Vec<String>,
+    /// Genome mode: region(s) held out for testing, never trained or validated on.
+    #[arg(long, value_name = "REGION")]
+    pub(super) test_region: Vec<String>,
+    /// Genome mode: bin size (bp) the labels describe.
+    #[arg(long, default_value_t = 200)]
+    pub(super) bin: u64,
+    /// Genome mode: context window (bp) centred on each bin; the model's input length.
+    #[arg(long, default_value_t = 1000)]
+    pub(super) window: u64,
+    /// Genome mode: a bin is positive when this fraction of it overlaps a target interval.
+    #[arg(long, default_value_t = 0.5)]
+    pub(super) threshold: f64,
+    /// Genome mode: skip windows with more than this fraction of N.
+    #[arg(long, default_value_t = 0.1)]
+    pub(super) max_n: f64,
+    /// Genome mode: keep this fraction of the training windows that are negative for every task.
+    #[arg(long, default_value_t = 1.0)]
+    pub(super) keep_negatives: f64,
+    /// Per-task weight of positive examples in the loss, comma-separated (one per task).
+    #[arg(long, value_delimiter = ',')]
+    pub(super) pos_weight: Vec<f32>,
     /// Validation sequences (default: a seeded split of --train).
     #[arg(long)]
-    valid: Option<PathBuf>,
+    pub(super) valid: Option<PathBuf>,
     /// Output model file (.safetensors).
     #[arg(long)]
-    out: PathBuf,
+    pub(super) out: PathBuf,
     /// Label columns of the table, comma-separated (default: Bound).
     #[arg(long, value_delimiter = ',')]
-    labels: Vec<String>,
+    pub(super) labels: Vec<String>,
     /// Maximum number of epochs.
     #[arg(long, default_value_t = 60)]
-    epochs: usize,
+    pub(super) epochs: usize,
     /// Sequences per optimiser step.
     #[arg(long, default_value_t = 64)]
-    batch_size: usize,
+    pub(super) batch_size: usize,
     /// Learning rate.
     #[arg(long, default_value_t = 3e-3)]
-    lr: f64,
+    pub(super) lr: f64,
     /// Optimiser.
     #[arg(long, value_enum, default_value_t = OptimizerKind::Adam)]
-    optimizer: OptimizerKind,
+    pub(super) optimizer: OptimizerKind,
     /// Momentum (SGD).
     #[arg(long, default_value_t = 0.9)]
-    momentum: f64,
+    pub(super) momentum: f64,
     /// Nesterov momentum (SGD).
     #[arg(long)]
-    nesterov: bool,
+    pub(super) nesterov: bool,
     /// Weight decay (L2 for SGD/Adam, decoupled for AdamW); never applied to biases.
     #[arg(long, default_value_t = 0.0)]
-    weight_decay: f64,
+    pub(super) weight_decay: f64,
     /// Learning-rate schedule: constant, step:SIZE:GAMMA, cosine, or plateau:PATIENCE:FACTOR.
     #[arg(long, default_value = "constant")]
-    schedule: String,
+    pub(super) schedule: String,
     /// Clip the total gradient norm.
     #[arg(long)]
-    clip_norm: Option<f32>,
+    pub(super) clip_norm: Option<f32>,
     /// Stop after this many epochs without improvement on the validation set.
     #[arg(long, default_value_t = 8)]
-    patience: usize,
+    pub(super) patience: usize,
     /// What picks the best epoch.
     #[arg(long, value_enum, default_value_t = Monitor::Auroc)]
-    monitor: Monitor,
+    pub(super) monitor: Monitor,
     /// Dropout probability for every dropout layer (overrides the architecture).
     #[arg(long)]
-    dropout: Option<f32>,
+    pub(super) dropout: Option<f32>,
     /// Architecture override PATH=VALUE (repeatable), e.g. layers.0.out_channels=32.
     #[arg(long = "set")]
-    set: Vec<String>,
+    pub(super) set: Vec<String>,
     /// Scale of the initial weights (times PyTorch's default bounds).
     #[arg(long, default_value_t = 1.0)]
-    init_scale: f32,
+    pub(super) init_scale: f32,
     /// Dinucleotide-shuffled negatives per positive (default: 1 when the data are all positives,
     /// else 0).
     #[arg(long)]
-    negatives: Option<usize>,
+    pub(super) negatives: Option<usize>,
     /// Train on random strands (reverse-complement augmentation).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
-    rc_augment: bool,
+    pub(super) rc_augment: bool,
     /// How strands are combined when scoring (stored in the model).
     #[arg(long, value_enum, default_value_t = Strand::Max)]
-    strand: Strand,
+    pub(super) strand: Strand,
     /// Fraction held out for validation when --valid is not given.
     #[arg(long, default_value_t = 0.1)]
-    valid_fraction: f64,
+    pub(super) valid_fraction: f64,
     /// Calibrate first, as DeepBind did: score this many settings (yours plus random ones over
     /// learning rate, momentum, dropout, weight decay and init scale) by cross-validation, then
     /// train the best on all the training data.
     #[arg(long, default_value_t = 0)]
-    calibrate: usize,
+    pub(super) calibrate: usize,
     /// Cross-validation folds for --calibrate.
     #[arg(long, default_value_t = 3)]
-    folds: usize,
+    pub(super) folds: usize,
     /// Maximum epochs of each calibration fold.
     #[arg(long, default_value_t = 15)]
-    calibrate_epochs: usize,
+    pub(super) calibrate_epochs: usize,
     /// Random seed (shuffles, splits, initialisation, dropout).
     #[arg(long, default_value_t = 1)]
-    seed: u64,
+    pub(super) seed: u64,
     /// Worker threads (default: all CPUs).
     #[arg(long)]
-    threads: Option<usize>,
+    pub(super) threads: Option<usize>,
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
-enum OptimizerKind {
+pub(super) enum OptimizerKind {
     Sgd,
     Adam,
     Adamw,
@@ -171,6 +202,24 @@ fn schedule(text: &str, epochs: usize) -> Result<Schedule> {
     })
 }
 
+/// The fit settings the command line asks for.
+pub(super) fn fit_config(args: &Args) -> Result<FitConfig> {
+    let cfg = FitConfig {
+        epochs: args.epochs,
+        batch_size: args.batch_size,
+        optimizer: optimizer(args),
+        schedule: schedule(&args.schedule, args.epochs)?,
+        clip_norm: args.clip_norm,
+        patience: Some(args.patience),
+        monitor: args.monitor,
+        rc_augment: args.rc_augment,
+        strand: args.strand,
+        pos_weight: (!args.pos_weight.is_empty()).then(|| args.pos_weight.clone()),
+    };
+    cfg.optimizer.validate()?;
+    Ok(cfg)
+}
+
 pub fn run(args: Args) -> Result<()> {
     super::with_threads(args.threads, || train(&args))
 }
@@ -185,12 +234,19 @@ fn train(args: &Args) -> Result<()> {
     }
     // Fail on an unwritable output before any work is done.
     super::check_output_dir(&args.out)?;
+    if let Some(genome) = &args.genome {
+        return super::train_genome::run(args, arch, genome);
+    }
+    let train_path = args
+        .train
+        .as_ref()
+        .ok_or_else(|| seqcnn::Error::Config("--train or --genome is required".into()))?;
     let labels = (!args.labels.is_empty()).then_some(args.labels.as_slice());
     let mut rng = rng::seeded(args.seed);
-    let mut data = Dataset::load(&args.train, labels)?;
+    let mut data = Dataset::load(train_path, labels)?;
     if data.tasks.is_empty() {
         return Err(seqcnn::Error::parse(
-            &args.train,
+            train_path,
             0,
             "no label column: training needs labels (a table with a Bound column, or --labels)",
         )
@@ -212,19 +268,7 @@ fn train(args: &Args) -> Result<()> {
         ))
         .into());
     }
-    let cfg = FitConfig {
-        epochs: args.epochs,
-        batch_size: args.batch_size,
-        optimizer: optimizer(args),
-        schedule: schedule(&args.schedule, args.epochs)?,
-        clip_norm: args.clip_norm,
-        patience: Some(args.patience),
-        monitor: args.monitor,
-        rc_augment: args.rc_augment,
-        strand: args.strand,
-        pos_weight: None,
-    };
-    cfg.optimizer.validate()?;
+    let cfg = fit_config(args)?;
     let dropout = arch
         .layers
         .iter()
@@ -287,7 +331,7 @@ fn train(args: &Args) -> Result<()> {
         "tool".into(),
         format!("seqcnn {}", env!("CARGO_PKG_VERSION")).into(),
     );
-    p.insert("train_file".into(), args.train.display().to_string().into());
+    p.insert("train_file".into(), train_path.display().to_string().into());
     p.insert("train_data".into(), fingerprint.into());
     p.insert("seed".into(), args.seed.into());
     p.insert("epochs_run".into(), report.epochs_run.into());
@@ -316,12 +360,12 @@ fn train(args: &Args) -> Result<()> {
 }
 
 /// Epoch reporting: a bar on a terminal, one log line per epoch otherwise.
-struct Progress {
-    bar: Option<indicatif::ProgressBar>,
+pub(super) struct Progress {
+    pub(super) bar: Option<indicatif::ProgressBar>,
 }
 
 impl Progress {
-    fn new(epochs: usize) -> Self {
+    pub(super) fn new(epochs: usize) -> Self {
         let bar = std::io::stderr().is_terminal().then(|| {
             let b = indicatif::ProgressBar::new(epochs as u64);
             b.set_style(
@@ -335,7 +379,7 @@ impl Progress {
         Progress { bar }
     }
 
-    fn epoch(&self, log: &fit::EpochLog) {
+    pub(super) fn epoch(&self, log: &fit::EpochLog) {
         match &self.bar {
             Some(b) => {
                 b.println(log.to_string());
@@ -345,7 +389,7 @@ impl Progress {
         }
     }
 
-    fn finish(&self) {
+    pub(super) fn finish(&self) {
         if let Some(b) = &self.bar {
             b.finish_and_clear();
         }

@@ -9,7 +9,7 @@
 use super::optim::{Optimizer, OptimizerConfig, clip_grad_norm};
 use super::schedule::{Schedule, Scheduler};
 use crate::arch::LossKind;
-use crate::data::Dataset;
+use crate::data::{self, Examples};
 use crate::metrics;
 use crate::model::Model;
 use crate::rng::{self, Rng};
@@ -201,18 +201,28 @@ fn class_labels(y: &Array) -> Result<Vec<usize>> {
         .collect()
 }
 
-/// Loss and per-task AUROC / AUPRC of `model` on `ds`, scored with `strand`.
-pub fn evaluate(model: &Model, ds: &Dataset, strand: Strand) -> Result<Evaluation> {
-    let refs: Vec<&[u8]> = ds.seqs.iter().map(|s| s.as_slice()).collect();
-    let raw = Scorer::new(model).with_strand(strand).score_raw(&refs)?;
+/// Loss and per-task AUROC / AUPRC of `model` on `ds`, scored with `strand`; sequences are
+/// read and scored a chunk at a time.
+pub fn evaluate(model: &Model, ds: &dyn Examples, strand: Strand) -> Result<Evaluation> {
     let t = model.meta.tasks.len();
-    if ds.tasks.len() != t {
+    if ds.tasks().len() != t {
         return Err(Error::Config(format!(
             "the data has {} label columns, the model {t} tasks",
-            ds.tasks.len()
+            ds.tasks().len()
         )));
     }
-    let y = Array::from_shape_fn(ndarray::IxDyn(&[ds.len(), t]), |d| ds.labels[d[0]][d[1]]);
+    let scorer = Scorer::new(model).with_strand(strand);
+    let mut raw = ndarray::Array2::<f32>::zeros((ds.len(), t));
+    let all: Vec<usize> = (0..ds.len()).collect();
+    for chunk in all.chunks(1024) {
+        let seqs = ds.sequences(chunk)?;
+        let refs: Vec<&[u8]> = seqs.iter().map(|s| s.as_slice()).collect();
+        let scores = scorer.score_raw(&refs)?;
+        for (row, &i) in chunk.iter().enumerate() {
+            raw.row_mut(i).assign(&scores.row(row));
+        }
+    }
+    let y = Array::from_shape_fn(ndarray::IxDyn(&[ds.len(), t]), |d| ds.label_row(d[0])[d[1]]);
     let raw_dyn = raw.clone().into_dyn();
     let (loss, _) = match model.arch.loss {
         LossKind::Bce => {
@@ -228,7 +238,7 @@ pub fn evaluate(model: &Model, ds: &Dataset, strand: Strand) -> Result<Evaluatio
     let mut auprc = Vec::with_capacity(t);
     for k in 0..t {
         let scores: Vec<f32> = raw.column(k).to_vec();
-        let labels = ds.task_labels(k);
+        let labels: Vec<f32> = (0..ds.len()).map(|i| ds.label_row(i)[k]).collect();
         let binary = model.arch.loss == LossKind::Bce;
         auroc.push(if binary {
             metrics::auroc(&scores, &labels)
@@ -263,8 +273,8 @@ fn better(monitor: Monitor, new: &Evaluation, best: &Evaluation) -> bool {
 /// weights. `on_epoch` sees each epoch's log.
 pub fn fit(
     model: &mut Model,
-    train: &Dataset,
-    valid: Option<&Dataset>,
+    train: &dyn Examples,
+    valid: Option<&dyn Examples>,
     cfg: &FitConfig,
     rng: &mut Rng,
     on_epoch: &mut dyn FnMut(&EpochLog),
@@ -294,7 +304,7 @@ pub fn fit(
                 .iter()
                 .map(|_| cfg.rc_augment && rng::below(rng, 2) == 1)
                 .collect();
-            let (x, y) = train.batch(idx, &flip)?;
+            let (x, y) = data::batch(train, idx, &flip)?;
             let l = train_step(model, &mut opt, x, &y, cfg, rng).map_err(|e| match e {
                 Error::Numeric(m) => Error::Numeric(format!("epoch {epoch}: {m}")),
                 other => other,
