@@ -5,6 +5,7 @@
 
 pub mod arch;
 pub mod data;
+pub mod deepbind;
 pub mod encode;
 pub mod error;
 pub mod io;

@@ -35,6 +35,10 @@ pub struct Meta {
     /// How the two strands are combined when scoring.
     #[serde(default)]
     pub strand: crate::score::Strand,
+    /// How sequences are scored: plain, or DeepBind's windows and N padding (imported DeepBind
+    /// models). Left out of the file when plain, so older model files keep their checksums.
+    #[serde(default, skip_serializing_if = "crate::score::Scoring::is_plain")]
+    pub scoring: crate::score::Scoring,
     /// Where the model came from: training data hash, seed, epochs, final metrics, source file...
     #[serde(default)]
     pub provenance: serde_json::Map<String, serde_json::Value>,
@@ -79,6 +83,7 @@ impl Model {
             alphabet: "ACGT".into(),
             input_length: arch.input.length,
             strand: Default::default(),
+            scoring: Default::default(),
             provenance: Default::default(),
         };
         Ok(Model {
@@ -271,6 +276,7 @@ impl Model {
             alphabet: "ACGT".into(),
             input_length: arch.input.length,
             strand: Default::default(),
+            scoring: Default::default(),
             provenance: Default::default(),
         };
         Model::from_parts(arch, meta, params).map_err(|e| bad(e.to_string()))
