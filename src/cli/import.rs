@@ -29,6 +29,29 @@ pub enum Import {
         #[arg(long)]
         out: PathBuf,
     },
+    /// DeepBind text parameter files (# deepbind 0.1), one native model each.
+    ///
+    /// Each file becomes DIR/<ID>.safetensors with one task named for the model ID (the file
+    /// name without .txt). The model keeps DeepBind's scoring: N padding, windows of int(1.5 x
+    /// detector length) with the maximum kept (predict --average for the mean), both strands when
+    /// the file says reverse_complement = 1, raw scores. Every file is read and checked before
+    /// any model is written.
+    #[command(after_help = "Examples:\n  \
+        seqcnn import deepbind D00328.003.txt --out models/\n  \
+        seqcnn import deepbind deepbind/params --index deepbind/db.tsv --out models/\n  \
+        seqcnn predict --model models/D00328.003.safetensors example.seq")]
+    Deepbind {
+        /// Parameter files, or directories whose *.txt files are parameter files.
+        #[arg(required = true)]
+        params: Vec<PathBuf>,
+        /// DeepBind's model index (db.tsv): copies protein, type, species, family, class,
+        /// experiment and details into each model's provenance.
+        #[arg(long)]
+        index: Option<PathBuf>,
+        /// Output directory (created if missing).
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 pub fn run(cmd: Import) -> Result<()> {
@@ -62,7 +85,48 @@ pub fn run(cmd: Import) -> Result<()> {
             );
             Ok(())
         }
+        Import::Deepbind { params, index, out } => import_deepbind(&params, index.as_deref(), &out),
     }
+}
+
+/// Reads and checks every parameter file, then writes one model file each.
+fn import_deepbind(
+    params: &[PathBuf],
+    index: Option<&std::path::Path>,
+    out: &std::path::Path,
+) -> Result<()> {
+    use seqcnn::deepbind;
+    let index = index.map(deepbind::Index::read).transpose()?;
+    let files = deepbind::param_files(params)?;
+    let mut models = Vec::with_capacity(files.len());
+    let mut seen = std::collections::HashMap::new();
+    for f in &files {
+        let mut model = deepbind::import(f)?;
+        let id = model.meta.tasks[0].clone();
+        if let Some(first) = seen.insert(id.clone(), f.clone()) {
+            anyhow::bail!(
+                "{}: model ID {id} is also given by {}",
+                f.display(),
+                first.display()
+            );
+        }
+        if let Some(ix) = &index
+            && !ix.annotate(&mut model, &id)
+        {
+            eprintln!("seqcnn: warning: {id} is not in the index");
+        }
+        models.push((id, model));
+    }
+    std::fs::create_dir_all(out).map_err(|e| seqcnn::Error::io(out, e))?;
+    for (id, model) in &models {
+        model.save(&out.join(format!("{id}.safetensors")))?;
+    }
+    eprintln!(
+        "seqcnn: wrote {} DeepBind model(s) to {}",
+        models.len(),
+        out.display()
+    );
+    Ok(())
 }
 
 /// Task names `task1..taskN` for an architecture whose last layer takes its size from the data:

@@ -5,6 +5,7 @@ mod export;
 mod import;
 mod index;
 mod info;
+mod models;
 mod predict;
 mod train;
 mod train_genome;
@@ -36,6 +37,9 @@ enum Command {
     Export(export::Export),
     /// Show a model file's architecture, tasks and provenance.
     Info(info::Args),
+    /// Find DeepBind models by protein or ID (index or imported models).
+    #[command(subcommand)]
+    Models(models::Models),
     /// Write the missing .fai (and .gzi) index of a genome FASTA.
     Index(index::Args),
 }
@@ -49,6 +53,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Import(cmd) => import::run(cmd),
         Command::Export(cmd) => export::run(cmd),
         Command::Info(args) => info::run(args),
+        Command::Models(cmd) => models::run(cmd),
         Command::Index(args) => index::run(args),
     }
 }

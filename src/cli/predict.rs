@@ -11,11 +11,13 @@ use std::path::PathBuf;
 ///
 /// Output: TSV with a header `name` then one column per task, one row per input record, in input
 /// order. Values are probabilities for classification models (sigmoid of the logit), or the raw
-/// network output with --raw. Memory stays bounded whatever the input size.
+/// network output with --raw. Imported DeepBind models give DeepBind's score either way.
+/// Memory stays bounded whatever the input size.
 #[derive(clap::Args)]
 #[command(after_help = "Examples:\n  \
     seqcnn predict --model ctcf.safetensors peaks.fa > scores.tsv\n  \
-    zcat seqs.tsv.gz | seqcnn predict --model m.safetensors - --raw --out scores.tsv.gz")]
+    zcat seqs.tsv.gz | seqcnn predict --model m.safetensors - --raw --out scores.tsv.gz\n  \
+    seqcnn predict --model models/D00328.003.safetensors long.fa --average")]
 pub struct Args {
     /// The model file.
     #[arg(long)]
@@ -31,6 +33,9 @@ pub struct Args {
     /// Strand rule (default: the model's own).
     #[arg(long, value_enum)]
     strand: Option<Strand>,
+    /// DeepBind models: the mean over a sequence's windows instead of the maximum.
+    #[arg(long)]
+    average: bool,
     /// Sequences read and scored at a time.
     #[arg(long, default_value_t = 1024)]
     chunk: usize,
@@ -48,6 +53,9 @@ fn predict(args: &Args) -> Result<()> {
     let mut scorer = Scorer::new(&model);
     if let Some(s) = args.strand {
         scorer = scorer.with_strand(s);
+    }
+    if args.average {
+        scorer = scorer.with_window_average(true)?;
     }
     let records = sequence_records(&args.input, Some(&[]))?;
     let mut out = AtomicOutput::create(&args.out)?;
