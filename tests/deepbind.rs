@@ -1,0 +1,384 @@
+//! DeepBind's published models through the CLI: `import deepbind` then `predict` reproduces the
+//! deepbind v0.11 README's score table, `eval` DeepBind's ENCODE AUROCs; malformed parameter
+//! files fail cleanly; `models list|info` finds models. Every file used is under tests/data,
+//! except the ignored test that imports all 927 models from ../shared/data.
+
+mod common;
+
+use common::*;
+use std::path::{Path, PathBuf};
+
+fn deepbind(name: &str) -> PathBuf {
+    data(&format!("deepbind/{name}"))
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+/// Imports the vendored parameter files of `ids` into `dir`.
+fn import(dir: &Path, ids: &[&str]) {
+    let files: Vec<PathBuf> = ids
+        .iter()
+        .map(|id| deepbind(&format!("{id}.txt")))
+        .collect();
+    let mut args = vec!["import", "deepbind", "--out", s(dir)];
+    args.extend(files.iter().map(|f| s(f)));
+    ok(&args);
+}
+
+/// The values of a `name<TAB>value` TSV with a header, in row order.
+fn column(tsv: &str) -> Vec<(String, f64)> {
+    tsv.lines()
+        .skip(1)
+        .map(|l| {
+            let (name, v) = l.split_once('\t').expect("two columns");
+            (name.to_string(), v.parse().expect("a number"))
+        })
+        .collect()
+}
+
+#[test]
+fn readme_score_table_is_reproduced() {
+    let ids: Vec<String> = std::fs::read_to_string(deepbind("example.ids"))
+        .unwrap()
+        .lines()
+        .map(|l| l.split('#').next().unwrap().trim().to_string())
+        .filter(|l| !l.is_empty())
+        .collect();
+    let expected = std::fs::read_to_string(deepbind("example_scores.tsv")).unwrap();
+    let mut rows = expected.lines().filter(|l| !l.starts_with('#'));
+    let header: Vec<&str> = rows.next().unwrap().split('\t').skip(1).collect();
+    assert_eq!(header, ids, "example_scores.tsv columns follow example.ids");
+    let table: Vec<Vec<&str>> = rows.map(|r| r.split('\t').collect()).collect();
+    let seqs = std::fs::read_to_string(deepbind("example.seq")).unwrap();
+    let seqs: Vec<&str> = seqs.lines().collect();
+    assert_eq!(
+        table.iter().map(|r| r[0]).collect::<Vec<_>>(),
+        seqs,
+        "example_scores.tsv rows follow example.seq"
+    );
+
+    let dir = tempdir();
+    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+    import(dir.path(), &ids);
+    let input = deepbind("example.seq");
+    let mut worst = 0.0f64;
+    for (col, id) in ids.iter().enumerate() {
+        let model = dir.path().join(format!("{id}.safetensors"));
+        let out = ok(&["predict", "--model", s(&model), s(&input)]);
+        assert_eq!(out.lines().next(), Some(format!("name\t{id}").as_str()));
+        // DeepBind's score is the raw output: --raw changes nothing.
+        assert_eq!(
+            ok(&["predict", "--model", s(&model), s(&input), "--raw"]),
+            out
+        );
+        let got = column(&out);
+        assert_eq!(got.len(), table.len());
+        for (row, (name, v)) in got.iter().enumerate() {
+            assert_eq!(name, &format!("seq{}", row + 1));
+            let want: f64 = table[row][col + 1].parse().unwrap();
+            let diff = (v - want).abs();
+            assert!(
+                diff <= 1e-5,
+                "{id} on {}: got {v}, the README says {want}",
+                seqs[row]
+            );
+            worst = worst.max(diff);
+        }
+    }
+    eprintln!("largest absolute difference from the README table: {worst:.2e}");
+}
+
+#[test]
+fn encode_test_sets_give_deepbinds_aurocs() {
+    let dir = tempdir();
+    let cases = [
+        (
+            "D00799.001",
+            "REST_GM12878_NRSF_HudsonAlpha_B.seq.gz",
+            "0.9995",
+        ),
+        (
+            "D00409.004",
+            "GABPA_GM12878_GABP_HudsonAlpha_B.seq.gz",
+            "0.9761",
+        ),
+        (
+            "D00650.007",
+            "SP1_GM12878_SP1_HudsonAlpha_B.seq.gz",
+            "0.8877",
+        ),
+    ];
+    import(dir.path(), &cases.map(|c| c.0));
+    for (id, set, want) in cases {
+        let model = dir.path().join(format!("{id}.safetensors"));
+        let out = ok(&[
+            "eval",
+            "--model",
+            s(&model),
+            s(&data(&format!("encode/{set}"))),
+            "--labels",
+            "Bound",
+        ]);
+        let row: Vec<&str> = out.lines().nth(1).unwrap().split('\t').collect();
+        assert_eq!(row[0], id);
+        let auroc: f64 = row[1].parse().unwrap();
+        eprintln!("{id} on {set}: AUROC {auroc}");
+        assert_eq!(format!("{auroc:.4}"), want, "{id} on {set}: AUROC {auroc}");
+        assert_eq!(row[4], "1000");
+    }
+}
+
+#[test]
+fn average_over_windows() {
+    let dir = tempdir();
+    import(dir.path(), &["D00210.001"]);
+    let model = dir.path().join("D00210.001.safetensors");
+    let input = deepbind("example.seq");
+    let max = column(&ok(&["predict", "--model", s(&model), s(&input)]));
+    let mean = column(&ok(&[
+        "predict",
+        "--model",
+        s(&model),
+        s(&input),
+        "--average",
+    ]));
+    // Detectors of 16 bp: windows of 24. The 38-bp RNAs have 15 windows, the 20-bp DNAs one.
+    assert!(
+        mean[0].1 < max[0].1 && mean[1].1 < max[1].1,
+        "{mean:?} {max:?}"
+    );
+    assert_eq!(mean[2..], max[2..]);
+}
+
+#[test]
+fn models_list_and_info() {
+    let index = deepbind("db.slice.tsv");
+    let list = ok(&["models", "list", "--index", s(&index), "ctcf"]);
+    let ids: Vec<&str> = list.lines().skip(1).map(|l| &l[..10]).collect();
+    assert_eq!(ids, ["D00328.003", "D00328.018"], "{list}");
+    assert!(
+        list.starts_with("ID\tProtein\tType\tSpecies\tFamily"),
+        "{list}"
+    );
+
+    // Deprecated models are hidden unless asked for.
+    let all = ok(&["models", "list", "--index", s(&index)]);
+    assert!(!all.contains("D00012.001"), "{all}");
+    assert!(ok(&["models", "list", "--index", s(&index), "--all"]).contains("D00012.001"));
+    assert!(ok(&["models", "list", "--index", s(&index), "D00012.001"]).contains("Junb"));
+
+    // A file of IDs, as deepbind --dump-info takes.
+    let ids = ok(&[
+        "models",
+        "list",
+        "--index",
+        s(&index),
+        s(&deepbind("example.ids")),
+    ]);
+    assert_eq!(ids.lines().count(), 5, "{ids}");
+
+    let info = ok(&["models", "info", "--index", s(&index), "D00410.003"]);
+    assert!(
+        info.contains("id\tD00410.003\nprotein\tGATA3\ntype\tTF\n") && info.contains("SELEX"),
+        "{info}"
+    );
+    fails(
+        &["models", "info", "--index", s(&index), "NOSUCH"],
+        &["no model matches NOSUCH"],
+    );
+    fails(&["models", "list"], &["--index", "--dir"]);
+
+    // Imported with the index, the models carry its fields; --dir shows files and layers.
+    let dir = tempdir();
+    ok(&[
+        "import",
+        "deepbind",
+        s(&deepbind("D00328.003.txt")),
+        s(&deepbind("D00410.003.txt")),
+        "--index",
+        s(&index),
+        "--out",
+        s(dir.path()),
+    ]);
+    let list = ok(&["models", "list", "--dir", s(dir.path())]);
+    assert!(
+        list.contains("D00328.003\tCTCF\tTF\tHomo sapiens\tC2H2 ZF")
+            && list.contains("D00410.003.safetensors"),
+        "{list}"
+    );
+    let info = ok(&["models", "info", "--dir", s(dir.path()), "gata3"]);
+    for want in [
+        "param\t0.weight\t[16, 4, 20]",
+        "strand\tmax",
+        "scoring\tdeepbind, window 30 bp, max over windows",
+        "experiment\tSELEX",
+    ] {
+        assert!(info.contains(want), "{want}: {info}");
+    }
+    // No hidden layer in this model: one linear layer after pooling.
+    assert!(info.contains("param\t3.weight\t[1, 16]") && !info.contains("5.weight"));
+}
+
+/// A vendored parameter file with `edit` applied to its text, written into `dir`.
+fn broken(dir: &Path, name: &str, edit: impl Fn(&str) -> String) -> PathBuf {
+    let text = std::fs::read_to_string(deepbind("D00328.003.txt")).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, edit(&text)).unwrap();
+    path
+}
+
+#[test]
+fn malformed_parameter_files_fail_cleanly() {
+    let dir = tempdir();
+    let out = dir.path().join("models");
+    let replace_field = |field: &'static str, with: &'static str| {
+        move |t: &str| {
+            t.lines()
+                .map(|l| {
+                    if l.starts_with(&format!("{field} =")) {
+                        with.to_string()
+                    } else {
+                        l.to_string()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("\r\n")
+        }
+    };
+    let cases: Vec<(PathBuf, Vec<&str>)> = vec![
+        (
+            broken(dir.path(), "D1.001.txt", replace_field("thresholds", "")),
+            vec!["D1.001.txt", "missing field 'thresholds'"],
+        ),
+        (
+            broken(
+                dir.path(),
+                "D2.001.txt",
+                replace_field("thresholds", "thresholds = 1,2,3"),
+            ),
+            vec![
+                "D2.001.txt:8",
+                "field 'thresholds'",
+                "expected 16 numbers",
+                "found 3",
+            ],
+        ),
+        (
+            broken(dir.path(), "D3.001.txt", |t| {
+                t.replacen("weights1 = -9.1", "weights1 = x9.1", 1)
+            }),
+            vec![
+                "D3.001.txt:9",
+                "field 'weights1'",
+                "value 1 'x9.115475230e-03' is not a finite number",
+            ],
+        ),
+        (
+            broken(dir.path(), "D4.001.txt", |t| {
+                t.replacen("# deepbind 0.1", "# deepbind v2", 1)
+            }),
+            vec![
+                "D4.001.txt:1",
+                "wrong header",
+                "expected '# deepbind 0.1'",
+                "'# deepbind v2'",
+            ],
+        ),
+        (
+            broken(
+                dir.path(),
+                "D5.001.txt",
+                replace_field("detector_len", "detector_len = twenty"),
+            ),
+            vec![
+                "D5.001.txt:4",
+                "field 'detector_len'",
+                "expected a whole number",
+            ],
+        ),
+        (
+            broken(
+                dir.path(),
+                "D6.001.txt",
+                replace_field("weights2", "weights2 = "),
+            ),
+            vec![
+                "D6.001.txt:11",
+                "field 'weights2'",
+                "expected 32 numbers (num_hidden 32), found 0",
+            ],
+        ),
+    ];
+    let good = deepbind("D00410.003.txt");
+    for (file, needles) in &cases {
+        let o = seqcnn(&["import", "deepbind", s(&good), s(file), "--out", s(&out)]);
+        assert_eq!(o.status.code(), Some(2), "bad input exits 2");
+        fails(
+            &["import", "deepbind", s(&good), s(file), "--out", s(&out)],
+            needles,
+        );
+        // Every file is checked before any model is written.
+        assert!(!out.exists(), "nothing written for {}", file.display());
+    }
+    fails(
+        &[
+            "import",
+            "deepbind",
+            s(&dir.path().join("none.txt")),
+            "--out",
+            s(&out),
+        ],
+        &["none.txt"],
+    );
+}
+
+/// All 927 published models import. Needs ../shared/data (not part of a clone):
+/// `cargo test --test deepbind -- --ignored`.
+#[test]
+#[ignore]
+fn all_published_models_import() {
+    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/deepbind");
+    let params = shared.join("params");
+    if !params.is_dir() {
+        eprintln!("skipped: {} is absent", params.display());
+        return;
+    }
+    let n = std::fs::read_dir(&params)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "txt")
+        })
+        .count();
+    let dir = tempdir();
+    let started = std::time::Instant::now();
+    ok(&[
+        "import",
+        "deepbind",
+        s(&params),
+        "--index",
+        s(&shared.join("db.tsv")),
+        "--out",
+        s(dir.path()),
+    ]);
+    let written = std::fs::read_dir(dir.path()).unwrap().count();
+    eprintln!(
+        "imported {written} of {n} parameter files in {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
+    assert_eq!(written, n);
+    assert_eq!(n, 927);
+    let listed = ok(&["models", "list", "--dir", s(dir.path())]);
+    assert_eq!(listed.lines().count(), n + 1);
+    assert!(
+        listed
+            .lines()
+            .skip(1)
+            .all(|l| !l.split('\t').nth(1).unwrap().is_empty())
+    );
+}
