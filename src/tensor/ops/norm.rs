@@ -7,6 +7,7 @@
 
 use crate::{Error, Result};
 use ndarray::{ArrayD, ArrayViewD};
+use rayon::prelude::*;
 
 /// Saved by the forward pass for the backward pass.
 #[derive(Debug)]
@@ -25,16 +26,38 @@ pub struct BatchStats {
     pub var_unbiased: Vec<f32>,
 }
 
-fn dims(op: &'static str, s: &[usize], gamma: &[f32], beta: &[f32]) -> Result<(usize, usize, usize)> {
+fn dims(
+    op: &'static str,
+    s: &[usize],
+    gamma: &[f32],
+    beta: &[f32],
+) -> Result<(usize, usize, usize)> {
     if s.len() < 2 {
         return Err(Error::shape(op, format!("expected [N, C, ...], got {s:?}")));
     }
     let (n, c) = (s[0], s[1]);
     let inner: usize = s[2..].iter().product();
     if gamma.len() != c || beta.len() != c {
-        return Err(Error::shape(op, format!("{c} channels but weight/bias of {}/{}", gamma.len(), beta.len())));
+        return Err(Error::shape(
+            op,
+            format!(
+                "{c} channels but weight/bias of {}/{}",
+                gamma.len(),
+                beta.len()
+            ),
+        ));
     }
     Ok((n, c, inner))
+}
+
+/// Per-channel sums over the rows `(sample, channel)` of a `[N, C, ...]` input: `f(sample,
+/// channel)` gives one row's sum; rows are added in f64 in sample order, one channel per task, so
+/// the result does not depend on the thread count.
+fn channel_sums(n: usize, c: usize, f: impl Fn(usize, usize) -> f64 + Sync) -> Vec<f64> {
+    (0..c)
+        .into_par_iter()
+        .map(|ch| (0..n).map(|s| f(s, ch)).sum::<f64>())
+        .collect()
 }
 
 /// Training-mode forward: `y = gamma * xhat + beta` with batch statistics.
@@ -49,40 +72,42 @@ pub fn batch_norm_train(
     if count < 2 {
         return Err(Error::shape(
             "batch_norm",
-            format!("training needs more than one value per channel, got input {:?}", x.shape()),
+            format!(
+                "training needs more than one value per channel, got input {:?}",
+                x.shape()
+            ),
         ));
     }
     let x = x.as_standard_layout();
     let xs = x.as_slice().expect("standard layout");
-    let mut mean = vec![0.0f64; c];
-    let mut sq = vec![0.0f64; c];
-    for s in 0..n {
-        for ch in 0..c {
-            let row = &xs[(s * c + ch) * inner..(s * c + ch + 1) * inner];
-            mean[ch] += row.iter().map(|&v| v as f64).sum::<f64>();
-        }
-    }
-    mean.iter_mut().for_each(|m| *m /= count as f64);
-    for s in 0..n {
-        for ch in 0..c {
-            let row = &xs[(s * c + ch) * inner..(s * c + ch + 1) * inner];
-            sq[ch] += row.iter().map(|&v| (v as f64 - mean[ch]).powi(2)).sum::<f64>();
-        }
-    }
+    let row = |s: usize, ch: usize| &xs[(s * c + ch) * inner..(s * c + ch + 1) * inner];
+    let mean: Vec<f64> = channel_sums(n, c, |s, ch| row(s, ch).iter().sum::<f32>() as f64)
+        .into_iter()
+        .map(|v| v / count as f64)
+        .collect();
+    let sq = channel_sums(n, c, |s, ch| {
+        let m = mean[ch] as f32;
+        row(s, ch).iter().map(|&v| (v - m) * (v - m)).sum::<f32>() as f64
+    });
     let var: Vec<f64> = sq.iter().map(|s| s / count as f64).collect();
-    let inv_std: Vec<f32> = var.iter().map(|v| (1.0 / (v + eps as f64).sqrt()) as f32).collect();
+    let inv_std: Vec<f32> = var
+        .iter()
+        .map(|v| (1.0 / (v + eps as f64).sqrt()) as f32)
+        .collect();
     let mut xhat = vec![0.0f32; xs.len()];
     let mut y = vec![0.0f32; xs.len()];
-    for s in 0..n {
-        for ch in 0..c {
-            let base = (s * c + ch) * inner;
-            for i in base..base + inner {
-                let h = ((xs[i] as f64 - mean[ch]) as f32) * inv_std[ch];
-                xhat[i] = h;
-                y[i] = gamma[ch] * h + beta[ch];
+    xhat.par_chunks_mut(inner.max(1))
+        .zip(y.par_chunks_mut(inner.max(1)))
+        .zip(xs.par_chunks(inner.max(1)))
+        .enumerate()
+        .for_each(|(r, ((h, yr), xr))| {
+            let ch = r % c;
+            let (m, is, g, b) = (mean[ch] as f32, inv_std[ch], gamma[ch], beta[ch]);
+            for ((h, yv), &xv) in h.iter_mut().zip(yr.iter_mut()).zip(xr) {
+                *h = (xv - m) * is;
+                *yv = g * *h + b;
             }
-        }
-    }
+        });
     let shape = ndarray::IxDyn(x.shape());
     let stats = BatchStats {
         mean: mean.iter().map(|&m| m as f32).collect(),
@@ -90,13 +115,20 @@ pub fn batch_norm_train(
     };
     Ok((
         ArrayD::from_shape_vec(shape.clone(), y).expect("same size"),
-        NormSaved { xhat: ArrayD::from_shape_vec(shape, xhat).expect("same size"), inv_std },
+        NormSaved {
+            xhat: ArrayD::from_shape_vec(shape, xhat).expect("same size"),
+            inv_std,
+        },
         stats,
     ))
 }
 
 /// Backward of [`batch_norm_train`]: `(dx, dgamma, dbeta)`.
-pub fn batch_norm_train_backward(dy: ArrayViewD<f32>, gamma: &[f32], saved: &NormSaved) -> (ArrayD<f32>, Vec<f32>, Vec<f32>) {
+pub fn batch_norm_train_backward(
+    dy: ArrayViewD<f32>,
+    gamma: &[f32],
+    saved: &NormSaved,
+) -> (ArrayD<f32>, Vec<f32>, Vec<f32>) {
     let s = dy.shape();
     let (n, c) = (s[0], s[1]);
     let inner: usize = s[2..].iter().product();
@@ -104,28 +136,32 @@ pub fn batch_norm_train_backward(dy: ArrayViewD<f32>, gamma: &[f32], saved: &Nor
     let dy = dy.as_standard_layout();
     let dys = dy.as_slice().expect("standard layout");
     let xh = saved.xhat.as_slice().expect("owned standard array");
-    let mut dbeta = vec![0.0f64; c];
-    let mut dgamma = vec![0.0f64; c];
-    for smp in 0..n {
-        for ch in 0..c {
-            let base = (smp * c + ch) * inner;
-            for i in base..base + inner {
-                dbeta[ch] += dys[i] as f64;
-                dgamma[ch] += (dys[i] * xh[i]) as f64;
-            }
-        }
-    }
+    let rows = |smp: usize, ch: usize| (smp * c + ch) * inner..(smp * c + ch + 1) * inner;
+    let dbeta = channel_sums(n, c, |smp, ch| {
+        dys[rows(smp, ch)].iter().sum::<f32>() as f64
+    });
+    let dgamma = channel_sums(n, c, |smp, ch| {
+        let r = rows(smp, ch);
+        dys[r.clone()]
+            .iter()
+            .zip(&xh[r])
+            .map(|(a, b)| a * b)
+            .sum::<f32>() as f64
+    });
     // dx = gamma * inv_std / M * (M dy - sum(dy) - xhat * sum(dy * xhat))
     let mut dx = vec![0.0f32; dys.len()];
-    for smp in 0..n {
-        for ch in 0..c {
-            let base = (smp * c + ch) * inner;
-            let k = gamma[ch] as f64 * saved.inv_std[ch] as f64 / count;
-            for i in base..base + inner {
-                dx[i] = (k * (count * dys[i] as f64 - dbeta[ch] - xh[i] as f64 * dgamma[ch])) as f32;
+    dx.par_chunks_mut(inner.max(1))
+        .zip(dys.par_chunks(inner.max(1)))
+        .zip(xh.par_chunks(inner.max(1)))
+        .enumerate()
+        .for_each(|(r, ((d, dyr), xr))| {
+            let ch = r % c;
+            let k = (gamma[ch] as f64 * saved.inv_std[ch] as f64 / count) as f32;
+            let (sb, sg, m) = (dbeta[ch] as f32, dgamma[ch] as f32, count as f32);
+            for ((d, &g), &h) in d.iter_mut().zip(dyr).zip(xr) {
+                *d = k * (m * g - sb - h * sg);
             }
-        }
-    }
+        });
     (
         ArrayD::from_shape_vec(ndarray::IxDyn(s), dx).expect("same size"),
         dgamma.iter().map(|&v| v as f32).collect(),
@@ -144,7 +180,10 @@ pub fn batch_norm_eval(
 ) -> Result<(ArrayD<f32>, Vec<f32>)> {
     let (n, c, inner) = dims("batch_norm", x.shape(), gamma, beta)?;
     if mean.len() != c || var.len() != c {
-        return Err(Error::shape("batch_norm", "running statistics do not match the channels"));
+        return Err(Error::shape(
+            "batch_norm",
+            "running statistics do not match the channels",
+        ));
     }
     let inv_std: Vec<f32> = var.iter().map(|&v| 1.0 / (v + eps).sqrt()).collect();
     let x = x.as_standard_layout();
@@ -159,5 +198,8 @@ pub fn batch_norm_eval(
             }
         }
     }
-    Ok((ArrayD::from_shape_vec(ndarray::IxDyn(x.shape()), y).expect("same size"), inv_std))
+    Ok((
+        ArrayD::from_shape_vec(ndarray::IxDyn(x.shape()), y).expect("same size"),
+        inv_std,
+    ))
 }

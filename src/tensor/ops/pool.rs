@@ -6,6 +6,7 @@
 
 use crate::{Error, Result};
 use ndarray::{Array2, Array3, ArrayView2, ArrayView3, Axis};
+use rayon::prelude::*;
 
 /// Kernel, stride and symmetric zero/-inf padding of a 1D pooling window.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,6 +30,9 @@ impl Pool1dGeom {
                     self.padding, self.kernel
                 ),
             ));
+        }
+        if l == 0 {
+            return Err(Error::shape(op, "input length is zero"));
         }
         let padded = l + 2 * self.padding;
         if padded < self.kernel {
@@ -58,12 +62,15 @@ fn dims3(op: &'static str, s: &[usize]) -> Result<(usize, usize, usize)> {
 pub fn max_pool1d_forward(x: ArrayView3<f32>, g: &Pool1dGeom) -> Result<(Array3<f32>, Vec<u32>)> {
     let (n, c, l) = dims3("max_pool1d", x.shape())?;
     let l_out = g.out_len("max_pool1d", l)?;
+    let x = x.as_standard_layout();
+    let xs = x.as_slice().expect("standard layout");
     let mut y = Array3::<f32>::zeros((n, c, l_out));
     let mut arg = vec![0u32; n * c * l_out];
-    let mut idx = 0;
-    for s in 0..n {
-        for ch in 0..c {
-            let row = x.slice(ndarray::s![s, ch, ..]);
+    let ys = y.as_slice_mut().expect("fresh array");
+    ys.par_chunks_mut(l_out)
+        .zip(arg.par_chunks_mut(l_out))
+        .zip(xs.par_chunks(l))
+        .for_each(|((yr, ar), row)| {
             for t in 0..l_out {
                 let start = (t * g.stride) as isize - g.padding as isize;
                 let lo = start.max(0) as usize;
@@ -71,7 +78,7 @@ pub fn max_pool1d_forward(x: ArrayView3<f32>, g: &Pool1dGeom) -> Result<(Array3<
                 // Padding contributes -inf, so the max is over the in-range part (never empty
                 // because padding <= kernel / 2). NaN propagates as in PyTorch.
                 let mut best = lo;
-                for i in lo..hi {
+                for i in lo + 1..hi {
                     let v = row[i];
                     if v > row[best] || v.is_nan() {
                         best = i;
@@ -80,28 +87,28 @@ pub fn max_pool1d_forward(x: ArrayView3<f32>, g: &Pool1dGeom) -> Result<(Array3<
                         }
                     }
                 }
-                y[[s, ch, t]] = row[best];
-                arg[idx] = best as u32;
-                idx += 1;
+                yr[t] = row[best];
+                ar[t] = best as u32;
             }
-        }
-    }
+        });
     Ok((y, arg))
 }
 
 /// Scatters `dy` back to the saved argmax positions.
 pub fn max_pool1d_backward(dy: ArrayView3<f32>, arg: &[u32], l: usize) -> Array3<f32> {
     let (n, c, l_out) = dy.dim();
+    let dy = dy.as_standard_layout();
+    let ds = dy.as_slice().expect("standard layout");
     let mut dx = Array3::<f32>::zeros((n, c, l));
-    let mut idx = 0;
-    for s in 0..n {
-        for ch in 0..c {
-            for t in 0..l_out {
-                dx[[s, ch, arg[idx] as usize]] += dy[[s, ch, t]];
-                idx += 1;
+    let dxs = dx.as_slice_mut().expect("fresh array");
+    dxs.par_chunks_mut(l)
+        .zip(ds.par_chunks(l_out.max(1)))
+        .zip(arg.par_chunks(l_out.max(1)))
+        .for_each(|((dr, gr), ar)| {
+            for (&g, &a) in gr.iter().zip(ar) {
+                dr[a as usize] += g;
             }
-        }
-    }
+        });
     dx
 }
 
@@ -110,32 +117,41 @@ pub fn avg_pool1d_forward(x: ArrayView3<f32>, g: &Pool1dGeom) -> Result<Array3<f
     let (n, c, l) = dims3("avg_pool1d", x.shape())?;
     let l_out = g.out_len("avg_pool1d", l)?;
     let inv = 1.0 / g.kernel as f32;
-    Ok(Array3::from_shape_fn((n, c, l_out), |(s, ch, t)| {
-        let start = (t * g.stride) as isize - g.padding as isize;
-        let lo = start.max(0) as usize;
-        let hi = ((start + g.kernel as isize) as usize).min(l);
-        (lo..hi).map(|i| x[[s, ch, i]]).sum::<f32>() * inv
-    }))
+    let x = x.as_standard_layout();
+    let xs = x.as_slice().expect("standard layout");
+    let mut y = Array3::<f32>::zeros((n, c, l_out));
+    let ys = y.as_slice_mut().expect("fresh array");
+    ys.par_chunks_mut(l_out)
+        .zip(xs.par_chunks(l))
+        .for_each(|(yr, row)| {
+            for (t, v) in yr.iter_mut().enumerate() {
+                let start = (t * g.stride) as isize - g.padding as isize;
+                let lo = start.max(0) as usize;
+                let hi = ((start + g.kernel as isize) as usize).min(l);
+                *v = row[lo..hi].iter().sum::<f32>() * inv;
+            }
+        });
+    Ok(y)
 }
 
 /// Backward of [`avg_pool1d_forward`].
 pub fn avg_pool1d_backward(dy: ArrayView3<f32>, g: &Pool1dGeom, l: usize) -> Array3<f32> {
     let (n, c, l_out) = dy.dim();
     let inv = 1.0 / g.kernel as f32;
+    let dy = dy.as_standard_layout();
+    let ds = dy.as_slice().expect("standard layout");
     let mut dx = Array3::<f32>::zeros((n, c, l));
-    for s in 0..n {
-        for ch in 0..c {
-            for t in 0..l_out {
+    let dxs = dx.as_slice_mut().expect("fresh array");
+    dxs.par_chunks_mut(l)
+        .zip(ds.par_chunks(l_out.max(1)))
+        .for_each(|(dr, gr)| {
+            for (t, &gv) in gr.iter().enumerate() {
                 let start = (t * g.stride) as isize - g.padding as isize;
                 let lo = start.max(0) as usize;
                 let hi = ((start + g.kernel as isize) as usize).min(l);
-                let d = dy[[s, ch, t]] * inv;
-                for i in lo..hi {
-                    dx[[s, ch, i]] += d;
-                }
+                dr[lo..hi].iter_mut().for_each(|d| *d += gv * inv);
             }
-        }
-    }
+        });
     dx
 }
 
