@@ -19,7 +19,31 @@ pub struct Args {
     #[arg(long)]
     model: PathBuf,
     /// Labelled sequence table (gzip or not).
-    input: PathBuf,
+    #[arg(required_unless_present = "genome")]
+    input: Option<PathBuf>,
+    /// Evaluate on every bin of --region(s) of an indexed genome, labelled by --targets.
+    #[arg(
+        long,
+        requires = "targets",
+        requires = "region",
+        conflicts_with = "input"
+    )]
+    genome: Option<PathBuf>,
+    /// Genome mode: one task per NAME=FILE.bed, in the model's task order (repeatable).
+    #[arg(long, value_name = "NAME=BED")]
+    targets: Vec<String>,
+    /// Genome mode: region(s) to score (chr:start-end, 1-based inclusive, or a contig).
+    #[arg(long)]
+    region: Vec<String>,
+    /// Genome mode: bin size (bp).
+    #[arg(long, default_value_t = 200)]
+    bin: u64,
+    /// Genome mode: a bin is positive when this fraction of it overlaps a target interval.
+    #[arg(long, default_value_t = 0.5)]
+    threshold: f64,
+    /// Genome mode: skip windows with more than this fraction of N.
+    #[arg(long, default_value_t = 0.1)]
+    max_n: f64,
     /// Label columns, comma-separated (default: the model's task names if present, else Bound).
     #[arg(long, value_delimiter = ',')]
     labels: Vec<String>,
@@ -45,7 +69,51 @@ fn eval(args: &Args) -> Result<()> {
     } else {
         Some(args.labels.as_slice())
     };
-    let data = Dataset::load(&args.input, labels)?;
+    if let Some(genome) = &args.genome {
+        let genome = seqcnn::io::genome::Genome::open(genome)?;
+        let tasks = super::train_genome::tasks(&args.targets, &genome)?;
+        let names: Vec<&str> = tasks.iter().map(|t| t.name.as_str()).collect();
+        if names
+            != model
+                .meta
+                .tasks
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+        {
+            return Err(seqcnn::Error::Config(format!(
+                "--targets name tasks {} but the model's tasks are {}",
+                names.join(","),
+                model.meta.tasks.join(",")
+            ))
+            .into());
+        }
+        let window = model.meta.input_length.ok_or_else(|| {
+            seqcnn::Error::Config("genome windows need a model with a fixed input length".into())
+        })?;
+        let regions = super::train_genome::regions(&args.region, &genome)?;
+        let config = seqcnn::io::windows::TileConfig {
+            bin: args.bin,
+            window: window as u64,
+            threshold: args.threshold,
+            max_n: args.max_n,
+        };
+        let windows = seqcnn::data::GenomeWindows::new(
+            &genome,
+            regions,
+            &tasks,
+            config,
+            1.0,
+            &mut seqcnn::rng::seeded(0),
+        )?;
+        let e = evaluate(&model, &windows, args.strand.unwrap_or(model.meta.strand))?;
+        return report(args, &model, &e);
+    }
+    let input = args
+        .input
+        .as_ref()
+        .ok_or_else(|| seqcnn::Error::Config("an input file is required".into()))?;
+    let data = Dataset::load(input, labels)?;
     if data.tasks.len() != model.meta.tasks.len() {
         let msg = format!(
             "{} label column(s) ({}) for a model with {} task(s); choose columns with --labels",
@@ -53,9 +121,14 @@ fn eval(args: &Args) -> Result<()> {
             data.tasks.join(","),
             model.meta.tasks.len()
         );
-        return Err(seqcnn::Error::parse(&args.input, 0, msg).into());
+        return Err(seqcnn::Error::parse(input, 0, msg).into());
     }
     let e = evaluate(&model, &data, args.strand.unwrap_or(model.meta.strand))?;
+    report(args, &model, &e)
+}
+
+/// Prints the evaluation as TSV or JSON.
+fn report(args: &Args, model: &Model, e: &seqcnn::train::fit::Evaluation) -> Result<()> {
     let fmt = |v: Option<f64>| v.map_or("NA".to_string(), |v| format!("{v:.6}"));
     let mut text = String::new();
     if args.json {

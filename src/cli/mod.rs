@@ -7,6 +7,7 @@ mod index;
 mod info;
 mod models;
 mod predict;
+mod predict_genome;
 mod train;
 mod train_genome;
 

@@ -17,31 +17,48 @@ use std::path::PathBuf;
 #[command(after_help = "Examples:\n  \
     seqcnn predict --model ctcf.safetensors peaks.fa > scores.tsv\n  \
     zcat seqs.tsv.gz | seqcnn predict --model m.safetensors - --raw --out scores.tsv.gz\n  \
-    seqcnn predict --model models/D00328.003.safetensors long.fa --average")]
+    seqcnn predict --model models/D00328.003.safetensors long.fa --average\n  \
+    seqcnn predict --model deepsea.safetensors --genome hg19.fa.gz peaks.narrowPeak\n  \
+    seqcnn predict --model deepsea.safetensors --genome 20.fa.gz --tile 200 --region 20:1-5,000,000 --out chr20.tsv.gz")]
 pub struct Args {
     /// The model file.
     #[arg(long)]
-    model: PathBuf,
-    /// FASTA or sequence table (gzip or not); `-` reads stdin.
-    input: PathBuf,
+    pub(super) model: PathBuf,
+    /// FASTA or sequence table (gzip or not); `-` reads stdin. With --genome: a BED file of
+    /// intervals (each resized to the model's input around its summit or centre).
+    #[arg(required_unless_present = "tile")]
+    pub(super) input: Option<PathBuf>,
+    /// Indexed genome (FASTA + .fai, or BGZF + .fai + .gzi) for BED input or --tile.
+    #[arg(long)]
+    pub(super) genome: Option<PathBuf>,
+    /// Score every bin of this size (bp) along the genome (or --region): bedGraph-style TSV
+    /// `chrom start end` + one column per task, each bin scored on the model's window around it.
+    #[arg(long, requires = "genome", conflicts_with = "input")]
+    pub(super) tile: Option<u64>,
+    /// With --tile: region(s) to tile (chr:start-end, 1-based inclusive, or a contig).
+    #[arg(long, requires = "tile")]
+    pub(super) region: Vec<String>,
+    /// With --tile: skip bins whose window has more than this fraction of N.
+    #[arg(long, default_value_t = 0.5)]
+    pub(super) max_n: f64,
     /// Output TSV (`-` = stdout; `.gz` = gzip).
     #[arg(long, default_value = "-")]
-    out: PathBuf,
+    pub(super) out: PathBuf,
     /// Raw network outputs (logits) instead of probabilities.
     #[arg(long)]
-    raw: bool,
+    pub(super) raw: bool,
     /// Strand rule (default: the model's own).
     #[arg(long, value_enum)]
-    strand: Option<Strand>,
+    pub(super) strand: Option<Strand>,
     /// DeepBind models: the mean over a sequence's windows instead of the maximum.
     #[arg(long)]
-    average: bool,
+    pub(super) average: bool,
     /// Sequences read and scored at a time.
     #[arg(long, default_value_t = 1024)]
-    chunk: usize,
+    pub(super) chunk: usize,
     /// Worker threads (default: all CPUs).
     #[arg(long)]
-    threads: Option<usize>,
+    pub(super) threads: Option<usize>,
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -57,7 +74,14 @@ fn predict(args: &Args) -> Result<()> {
     if args.average {
         scorer = scorer.with_window_average(true)?;
     }
-    let records = sequence_records(&args.input, Some(&[]))?;
+    if let Some(genome) = &args.genome {
+        return super::predict_genome::run(args, &model, &scorer, genome);
+    }
+    let input_path = args
+        .input
+        .as_ref()
+        .ok_or_else(|| seqcnn::Error::Config("an input file is required".into()))?;
+    let records = sequence_records(input_path, Some(&[]))?;
     let mut out = AtomicOutput::create(&args.out)?;
     let mut header = String::from("name");
     for t in &model.meta.tasks {
@@ -86,10 +110,10 @@ fn predict(args: &Args) -> Result<()> {
         let scores = score(&seqs).map_err(|e| {
             // Name the first record that fails on its own (a sequence too short for the
             // model, say); the chunk's error if none does.
-            let input = if args.input.as_os_str() == "-" {
+            let input = if input_path.as_os_str() == "-" {
                 PathBuf::from("<stdin>")
             } else {
-                args.input.clone()
+                input_path.clone()
             };
             match chunk
                 .iter()

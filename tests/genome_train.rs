@@ -1,0 +1,177 @@
+//! Genome mode end to end on the vendored 200 kb slice of chr20: multi-task training on windows
+//! labelled by BED files (the BED files say `chr20`, the genome `20`), evaluation on a held-out
+//! region, and prediction over BED intervals and over every bin of a region.
+
+mod common;
+
+use common::*;
+
+fn g(name: &str) -> String {
+    data(&format!("genome/{name}"))
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+fn targets() -> Vec<String> {
+    [
+        "CTCF=chr20_30M_CTCF.bed",
+        "CpG=chr20_30M_CpG_islands.bed",
+        "CDS=chr20_30M_CDS.bed",
+    ]
+    .iter()
+    .map(|t| {
+        let (name, file) = t.split_once('=').unwrap();
+        format!("{name}={}", g(file))
+    })
+    .collect()
+}
+
+fn train(dir: &std::path::Path) -> std::path::PathBuf {
+    let model = dir.join("genome.safetensors");
+    let genome = g("chr20_30M.fa.gz");
+    let arch = g("tiny_genome_arch.toml");
+    let t = targets();
+    let mut args = vec![
+        "train",
+        "--arch",
+        &arch,
+        "--genome",
+        &genome,
+        "--valid-region",
+        "20:150,001-200,000",
+    ];
+    args.extend([
+        "--epochs",
+        "2",
+        "--seed",
+        "5",
+        "--out",
+        model.to_str().unwrap(),
+    ]);
+    for t in &t {
+        args.extend(["--targets", t]);
+    }
+    ok(&args);
+    model
+}
+
+#[test]
+fn train_eval_and_predict_on_genome_windows() {
+    let dir = tempdir();
+    let model = train(dir.path());
+    let m = seqcnn::model::Model::load(&model).unwrap();
+    assert_eq!(m.meta.tasks, ["CTCF", "CpG", "CDS"]);
+    // 750 bins in 20:1-150,000; the first two windows reach past the contig start (over 10% N).
+    assert_eq!(m.meta.provenance["train_windows"], 748);
+
+    let genome = g("chr20_30M.fa.gz");
+    let t = targets();
+    let mut args = vec![
+        "eval",
+        "--model",
+        model.to_str().unwrap(),
+        "--genome",
+        &genome,
+        "--region",
+        "20:150,001-200,000",
+    ];
+    for t in &t {
+        args.extend(["--targets", t]);
+    }
+    let report = ok(&args);
+    let lines: Vec<&str> = report.lines().collect();
+    assert_eq!(lines[0], "task\tauroc\tauprc\tloss\tn");
+    assert_eq!(lines.len(), 4, "{report}");
+    assert!(
+        lines[1].starts_with("CTCF\t") && lines[1].ends_with("\t248"),
+        "{report}"
+    );
+
+    let tiles = ok(&[
+        "predict",
+        "--model",
+        model.to_str().unwrap(),
+        "--genome",
+        &genome,
+        "--tile",
+        "200",
+        "--region",
+        "20:1-2000",
+    ]);
+    let rows: Vec<Vec<&str>> = tiles.lines().map(|l| l.split('\t').collect()).collect();
+    assert_eq!(rows[0], ["chrom", "start", "end", "CTCF", "CpG", "CDS"]);
+    assert_eq!(rows.len(), 11);
+    assert_eq!(&rows[1][..3], ["20", "0", "200"]);
+    assert_eq!(&rows[10][..3], ["20", "1800", "2000"]);
+    for r in &rows[1..] {
+        assert!(
+            r[3..]
+                .iter()
+                .all(|v| v.parse::<f32>().is_ok_and(|p| (0.0..=1.0).contains(&p))),
+            "{r:?}"
+        );
+    }
+
+    let ctcf = g("chr20_30M_CTCF.bed");
+    let scored = ok(&[
+        "predict",
+        "--model",
+        model.to_str().unwrap(),
+        "--genome",
+        &genome,
+        &ctcf,
+    ]);
+    let lines: Vec<&str> = scored.lines().collect();
+    assert_eq!(lines[0], "chrom\tstart\tend\tname\tCTCF\tCpG\tCDS");
+    assert_eq!(lines.len(), 33, "one row per interval of the BED file");
+    assert!(lines[1].starts_with("20\t1339\t1743\t"), "{}", lines[1]);
+}
+
+#[test]
+fn genome_training_is_reproducible() {
+    let (a, b) = (tempdir(), tempdir());
+    let ma = std::fs::read(train(a.path())).unwrap();
+    let mb = std::fs::read(train(b.path())).unwrap();
+    assert_eq!(ma, mb);
+}
+
+#[test]
+fn genome_mode_needs_a_validation_region_and_a_fixed_window() {
+    let dir = tempdir();
+    let out = dir.path().join("m.safetensors");
+    let genome = g("chr20_30M.fa.gz");
+    let ctcf = format!("CTCF={}", g("chr20_30M_CTCF.bed"));
+    let arch = g("tiny_genome_arch.toml");
+    fails(
+        &[
+            "train",
+            "--arch",
+            &arch,
+            "--genome",
+            &genome,
+            "--targets",
+            &ctcf,
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &["--valid-region"],
+    );
+    fails(
+        &[
+            "train",
+            "--arch",
+            "deepbind",
+            "--genome",
+            &genome,
+            "--targets",
+            &ctcf,
+            "--valid-region",
+            "20",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &["--window"],
+    );
+    assert!(!out.exists());
+}
