@@ -4,6 +4,7 @@
 pub mod bed;
 pub mod fasta;
 pub mod genome;
+pub mod meme;
 pub mod table;
 pub mod windows;
 
