@@ -6,8 +6,10 @@ mod import;
 mod index;
 mod info;
 mod models;
+mod motifs;
 mod predict;
 mod predict_genome;
+mod saliency;
 mod train;
 mod train_genome;
 
@@ -30,6 +32,10 @@ enum Command {
     Predict(predict::Args),
     /// AUROC, AUPRC and loss of a model on labelled sequences.
     Eval(eval::Args),
+    /// First-layer filters as motifs (MEME), matched against a motif database.
+    Motifs(Box<motifs::Args>),
+    /// Gradient x input saliency per position and task (TSV, SVG).
+    Saliency(saliency::Args),
     /// Build a seqcnn model from another tool's weights.
     #[command(subcommand)]
     Import(import::Import),
@@ -51,6 +57,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Train(args) => train::run(*args),
         Command::Predict(args) => predict::run(args),
         Command::Eval(args) => eval::run(args),
+        Command::Motifs(args) => motifs::run(*args),
+        Command::Saliency(args) => saliency::run(args),
         Command::Import(cmd) => import::run(cmd),
         Command::Export(cmd) => export::run(cmd),
         Command::Info(args) => info::run(args),

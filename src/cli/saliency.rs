@@ -1,0 +1,176 @@
+//! `seqcnn saliency`: gradient x input per position and task, as TSV and SVG logos.
+
+use anyhow::Result;
+use seqcnn::interpret::saliency::{self, Saliency};
+use seqcnn::interpret::{Presentation, logo};
+use seqcnn::io::{AtomicOutput, sequence_records};
+use seqcnn::model::Model;
+use seqcnn::score::Strand;
+use std::collections::HashSet;
+use std::path::PathBuf;
+
+/// Saliency of every input sequence: the gradient of the model's raw score (the logit for
+/// classification models; DeepBind's score for imported DeepBind models) with respect to the
+/// one-hot input, times the input, per position and task, by backpropagation through the
+/// network.
+///
+/// The gradient follows the scorer's rules: under the max strand rule it flows through the
+/// strand that scores higher, under mean through both (reverse-strand gradients are mapped back
+/// onto the forward strand); for DeepBind models through the best window. Output: TSV `name pos
+/// base task saliency`, one row per position and task (`pos` 1-based), or with --wide one row per
+/// position and one column per task. --plot writes one SVG per sequence: each base drawn as tall
+/// as its saliency, up when positive, down when negative.
+#[derive(clap::Args)]
+#[command(after_help = "Examples:\n  \
+    seqcnn saliency --model ctcf.safetensors peaks.fa --out saliency.tsv\n  \
+    seqcnn saliency --model rest.safetensors REST_B.seq.gz --wide --plot plots/ > sal.tsv\n  \
+    seqcnn saliency --model multi.safetensors seqs.fa --task CTCF --task DNase")]
+pub struct Args {
+    /// The model file.
+    #[arg(long)]
+    model: PathBuf,
+    /// FASTA or sequence table (gzip or not); `-` reads stdin.
+    input: PathBuf,
+    /// Output TSV (`-` = stdout; `.gz` = gzip).
+    #[arg(long, default_value = "-")]
+    out: PathBuf,
+    /// One row per position with a column per task, instead of one row per position and task.
+    #[arg(long)]
+    wide: bool,
+    /// Directory for one SVG per sequence (NAME.svg); created if missing.
+    #[arg(long)]
+    plot: Option<PathBuf>,
+    /// Tasks to explain, by name (repeatable; default: all).
+    #[arg(long)]
+    task: Vec<String>,
+    /// Strand rule (default: the model's own).
+    #[arg(long, value_enum)]
+    strand: Option<Strand>,
+    /// Sequences read and explained at a time.
+    #[arg(long, default_value_t = 256)]
+    chunk: usize,
+    /// Worker threads (default: all CPUs).
+    #[arg(long)]
+    threads: Option<usize>,
+}
+
+pub fn run(args: Args) -> Result<()> {
+    super::with_threads(args.threads, || saliency_cmd(&args))
+}
+
+/// A file name made from a record name: characters other than letters, digits, `.`, `-` and
+/// `_` become `_`; a name already used gets `_2`, `_3`, ...
+fn file_name(name: &str, used: &mut HashSet<String>) -> String {
+    let mut base: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if base.is_empty() || base.starts_with('.') {
+        base.insert(0, '_');
+    }
+    let mut candidate = base.clone();
+    let mut n = 1;
+    while !used.insert(candidate.clone()) {
+        n += 1;
+        candidate = format!("{base}_{n}");
+    }
+    format!("{candidate}.svg")
+}
+
+fn saliency_cmd(args: &Args) -> Result<()> {
+    let model = Model::load(&args.model)?;
+    let pres = Presentation::of(&model, args.strand)?;
+    let tasks: Vec<usize> = if args.task.is_empty() {
+        (0..model.meta.tasks.len()).collect()
+    } else {
+        args.task
+            .iter()
+            .map(|t| {
+                model.meta.tasks.iter().position(|m| m == t).ok_or_else(|| {
+                    seqcnn::Error::Config(format!(
+                        "the model has no task '{t}' (its tasks: {})",
+                        model.meta.tasks.join(", ")
+                    ))
+                })
+            })
+            .collect::<seqcnn::Result<_>>()?
+    };
+    let names: Vec<&str> = tasks
+        .iter()
+        .map(|&t| model.meta.tasks[t].as_str())
+        .collect();
+    super::check_output_dir(&args.out)?;
+    if let Some(dir) = &args.plot {
+        std::fs::create_dir_all(dir).map_err(|e| seqcnn::Error::io(dir, e))?;
+    }
+    let input = if args.input.as_os_str() == "-" {
+        PathBuf::from("<stdin>")
+    } else {
+        args.input.clone()
+    };
+    let mut records = sequence_records(&args.input, Some(&[]))?.peekable();
+    let mut out = AtomicOutput::create(&args.out)?;
+    let mut used = HashSet::new();
+    let mut first = true;
+    let mut chunk = Vec::with_capacity(args.chunk.max(1));
+    while records.peek().is_some() {
+        chunk.clear();
+        while chunk.len() < args.chunk.max(1) {
+            match records.next() {
+                Some(r) => chunk.push(r?),
+                None => break,
+            }
+        }
+        let seqs: Vec<&[u8]> = chunk.iter().map(|r| r.seq.as_slice()).collect();
+        let explain = |seqs: &[&[u8]]| -> seqcnn::Result<Vec<Saliency>> {
+            saliency::saliency(&model, &pres, seqs, &tasks, 4096)
+        };
+        let sal = explain(&seqs).map_err(|e| {
+            // Name the first record that fails on its own; the chunk's error if none does.
+            match chunk
+                .iter()
+                .find_map(|r| explain(&[&r.seq]).err().map(|e| (r, e)))
+            {
+                Some((r, e)) => {
+                    seqcnn::Error::parse(&input, r.line, format!("record '{}': {e}", r.name))
+                }
+                None => seqcnn::Error::parse(&input, 0, e.to_string()),
+            }
+        })?;
+        for (r, s) in chunk.iter().zip(&sal) {
+            saliency::write_tsv(&mut out, &r.name, &r.seq, s, &names, args.wide, first)
+                .map_err(|e| out.error(e))?;
+            first = false;
+            if let Some(dir) = &args.plot {
+                let svg = logo::saliency_svg(&r.name, &r.seq, &s.values, &names);
+                super::motifs::write_svg(&dir.join(file_name(&r.name, &mut used)), &svg)?;
+            }
+        }
+    }
+    out.commit()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_are_safe_and_unique() {
+        let mut used = HashSet::new();
+        assert_eq!(
+            file_name("chr20:100-200(+)", &mut used),
+            "chr20_100-200___.svg"
+        );
+        assert_eq!(file_name("../x", &mut used), "_.._x.svg");
+        assert_eq!(file_name("a", &mut used), "a.svg");
+        assert_eq!(file_name("a", &mut used), "a_2.svg");
+        assert_eq!(file_name("", &mut used), "_.svg");
+    }
+}
