@@ -33,14 +33,35 @@ pub(super) fn apply(
     let y = &tape.nodes[node].value;
     match op {
         Op::Leaf => {}
-        Op::BatchNorm { x, gamma, beta, saved } => {
+        Op::BatchNorm {
+            x,
+            gamma,
+            beta,
+            saved,
+        } => {
             let gv: Vec<f32> = val(*gamma).iter().copied().collect();
             let (dx, dg, db) = norm::batch_norm_train_backward(g.view(), &gv, saved);
             acc(tape, grads, *x, dx);
-            acc(tape, grads, *gamma, Array::from_shape_vec(IxDyn(&[dg.len()]), dg).expect("per channel"));
-            acc(tape, grads, *beta, Array::from_shape_vec(IxDyn(&[db.len()]), db).expect("per channel"));
+            acc(
+                tape,
+                grads,
+                *gamma,
+                Array::from_shape_vec(IxDyn(&[dg.len()]), dg).expect("per channel"),
+            );
+            acc(
+                tape,
+                grads,
+                *beta,
+                Array::from_shape_vec(IxDyn(&[db.len()]), db).expect("per channel"),
+            );
         }
-        Op::BatchNormEval { x, gamma, beta, mean, inv_std } => {
+        Op::BatchNormEval {
+            x,
+            gamma,
+            beta,
+            mean,
+            inv_std,
+        } => {
             // y = gamma * (x - mean) * inv_std + beta, per channel (axis 1)
             let gv: Vec<f32> = val(*gamma).iter().copied().collect();
             let xv = val(*x);
@@ -55,8 +76,18 @@ pub(super) fn apply(
                 *d *= gv[ch] * inv_std[ch];
             }
             acc(tape, grads, *x, dx);
-            acc(tape, grads, *gamma, Array::from_shape_vec(IxDyn(&[c]), dg).expect("per channel"));
-            acc(tape, grads, *beta, Array::from_shape_vec(IxDyn(&[c]), db).expect("per channel"));
+            acc(
+                tape,
+                grads,
+                *gamma,
+                Array::from_shape_vec(IxDyn(&[c]), dg).expect("per channel"),
+            );
+            acc(
+                tape,
+                grads,
+                *beta,
+                Array::from_shape_vec(IxDyn(&[c]), db).expect("per channel"),
+            );
         }
         Op::Add(a, b) => {
             acc(tape, grads, *a, g.clone());

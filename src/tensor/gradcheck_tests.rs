@@ -455,7 +455,10 @@ fn batch_norm_train_and_eval() {
         let var: Vec<f32> = (0..c).map(|i| 0.5 + i as f32).collect();
         assert_grads(
             &format!("batch norm eval {shape:?}"),
-            move |t: &mut Tape, v: &[Var]| Ok(t.batch_norm(v[0], v[1], v[2], (&mean, &var), 1e-5, false)?.0),
+            move |t: &mut Tape, v: &[Var]| {
+                Ok(t.batch_norm(v[0], v[1], v[2], (&mean, &var), 1e-5, false)?
+                    .0)
+            },
             &inputs,
             cfg(),
         );
@@ -469,14 +472,21 @@ fn batch_norm_matches_torch() {
     // y = bn(x)  # training mode
     // y[0, 0] -> tensor([-0.6202,  0.1240,  1.6124]); bn.running_mean -> tensor([0.1833, 0.1667])
     // bn.running_var -> tensor([1.1167, 1.3267])
-    let x = Array::from_shape_vec(ndarray::IxDyn(&[2, 2, 3]), vec![1., 2., 4., 0., -1., 5., 3., 0., 1., 2., 2., 2.]).unwrap();
+    let x = Array::from_shape_vec(
+        ndarray::IxDyn(&[2, 2, 3]),
+        vec![1., 2., 4., 0., -1., 5., 3., 0., 1., 2., 2., 2.],
+    )
+    .unwrap();
     let mut t = Tape::new();
     let xv = t.constant(x);
     let g = t.param(Array::ones(ndarray::IxDyn(&[2])));
     let b = t.param(Array::zeros(ndarray::IxDyn(&[2])));
     let (y, stats) = t.batch_norm(xv, g, b, (&[], &[]), 1e-5, true).unwrap();
     let y = t.value(y);
-    for (got, want) in [y[[0, 0, 0]], y[[0, 0, 1]], y[[0, 0, 2]]].iter().zip([-0.6202, 0.1240, 1.6124]) {
+    for (got, want) in [y[[0, 0, 0]], y[[0, 0, 1]], y[[0, 0, 2]]]
+        .iter()
+        .zip([-0.6202, 0.1240, 1.6124])
+    {
         assert!((got - want).abs() < 1e-4, "{got} vs {want}");
     }
     let stats = stats.unwrap();

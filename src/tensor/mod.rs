@@ -439,11 +439,33 @@ impl Tape {
         let b = self.value(beta).iter().copied().collect::<Vec<f32>>();
         if train {
             let (y, saved, stats) = ops::norm::batch_norm_train(self.value(x).view(), &g, &b, eps)?;
-            let v = self.push(y, Op::BatchNorm { x, gamma, beta, saved }, &[x, gamma, beta]);
+            let v = self.push(
+                y,
+                Op::BatchNorm {
+                    x,
+                    gamma,
+                    beta,
+                    saved,
+                },
+                &[x, gamma, beta],
+            );
             Ok((v, Some(stats)))
         } else {
-            let (y, inv_std) = ops::norm::batch_norm_eval(self.value(x).view(), &g, &b, running.0, running.1, eps)?;
-            let op = Op::BatchNormEval { x, gamma, beta, mean: running.0.to_vec(), inv_std };
+            let (y, inv_std) = ops::norm::batch_norm_eval(
+                self.value(x).view(),
+                &g,
+                &b,
+                running.0,
+                running.1,
+                eps,
+            )?;
+            let op = Op::BatchNormEval {
+                x,
+                gamma,
+                beta,
+                mean: running.0.to_vec(),
+                inv_std,
+            };
             Ok((self.push(y, op, &[x, gamma, beta]), None))
         }
     }
