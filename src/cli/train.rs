@@ -136,6 +136,12 @@ pub struct Args {
     /// Maximum epochs of each calibration fold.
     #[arg(long, default_value_t = 15)]
     pub(super) calibrate_epochs: usize,
+    /// Write a checkpoint here after every epoch (weights, optimiser, scheduler, generator).
+    #[arg(long)]
+    pub(super) checkpoint: Option<PathBuf>,
+    /// Continue from --checkpoint: the result equals an uninterrupted run with the same settings.
+    #[arg(long, requires = "checkpoint")]
+    pub(super) resume: bool,
     /// Random seed (shuffles, splits, initialisation, dropout).
     #[arg(long, default_value_t = 1)]
     pub(super) seed: u64,
@@ -199,6 +205,21 @@ fn schedule(text: &str, epochs: usize) -> Result<Schedule> {
         other => anyhow::bail!(
             "--schedule: unknown schedule '{other}' (constant, step:SIZE:GAMMA, cosine, plateau:PATIENCE:FACTOR)"
         ),
+    })
+}
+
+/// Checkpoint settings from the command line (loading the checkpoint for --resume).
+pub(super) fn checkpointing(args: &Args) -> Result<fit::Checkpointing> {
+    let resume = match (&args.checkpoint, args.resume) {
+        (Some(p), true) => Some(seqcnn::train::checkpoint::Checkpoint::load(p)?),
+        _ => None,
+    };
+    if let Some(c) = &resume {
+        eprintln!("seqcnn: resuming after epoch {}", c.epoch);
+    }
+    Ok(fit::Checkpointing {
+        path: args.checkpoint.clone(),
+        resume,
     })
 }
 
@@ -316,12 +337,14 @@ fn train(args: &Args) -> Result<()> {
     );
     let started = std::time::Instant::now();
     let progress = Progress::new(args.epochs);
-    let report = fit::fit(
+    let ckpt = checkpointing(args)?;
+    let report = fit::fit_with_checkpoints(
         &mut model,
         &train,
         Some(&valid),
         &cfg,
         &mut rng,
+        &ckpt,
         &mut |log| progress.epoch(log),
     )?;
     progress.finish();

@@ -112,12 +112,14 @@ pub fn run(args: &Args, arch: Arch, genome_path: &Path) -> Result<()> {
         started.elapsed().as_secs_f64()
     );
     let progress = Progress::new(args.epochs);
-    let report = fit::fit(
+    let ckpt = super::train::checkpointing(args)?;
+    let report = fit::fit_with_checkpoints(
         &mut model,
         &train,
         Some(&valid),
         &cfg,
         &mut rng,
+        &ckpt,
         &mut |log| progress.epoch(log),
     )?;
     progress.finish();

@@ -6,6 +6,7 @@
 //! passed in, on the calling thread, and every kernel reduces in a fixed order, so the same data
 //! and seed give the same weights whatever the number of threads.
 
+use super::checkpoint::{Checkpoint, RngState};
 use super::optim::{Optimizer, OptimizerConfig, clip_grad_norm};
 use super::schedule::{Schedule, Scheduler};
 use crate::arch::LossKind;
@@ -85,7 +86,7 @@ impl std::fmt::Display for EpochLog {
 }
 
 /// Loss and per-task metrics of a model on a labelled set.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Evaluation {
     pub loss: f64,
     pub auroc: Vec<Option<f64>>,
@@ -279,6 +280,37 @@ pub fn fit(
     rng: &mut Rng,
     on_epoch: &mut dyn FnMut(&EpochLog),
 ) -> Result<FitReport> {
+    fit_with_checkpoints(
+        model,
+        train,
+        valid,
+        cfg,
+        rng,
+        &Checkpointing::default(),
+        on_epoch,
+    )
+}
+
+/// Where checkpoints go and whether to continue from one.
+#[derive(Clone, Debug, Default)]
+pub struct Checkpointing {
+    /// Write a checkpoint here (atomically) after every epoch.
+    pub path: Option<std::path::PathBuf>,
+    /// Continue from this checkpoint instead of starting afresh.
+    pub resume: Option<Checkpoint>,
+}
+
+/// [`fit`] with a checkpoint after every epoch and, optionally, a start from a checkpoint: a run
+/// resumed from the checkpoint of epoch k ends with the same weights as an uninterrupted run.
+pub fn fit_with_checkpoints(
+    model: &mut Model,
+    train: &dyn Examples,
+    valid: Option<&dyn Examples>,
+    cfg: &FitConfig,
+    rng: &mut Rng,
+    ckpt: &Checkpointing,
+    on_epoch: &mut dyn FnMut(&EpochLog),
+) -> Result<FitReport> {
     if train.is_empty() {
         return Err(Error::Config("no training sequences".into()));
     }
@@ -293,7 +325,21 @@ pub fn fit(
     let mut best: Option<(Evaluation, Vec<Array>, usize)> = None;
     let mut history = Vec::new();
     let mut since_best = 0;
-    for epoch in 1..=cfg.epochs {
+    let mut first = 1;
+    if let Some(c) = &ckpt.resume {
+        model.net.check_params(&c.params)?;
+        model.params = c.params.clone();
+        opt.load_state(c.optimizer.clone())?;
+        sched.load_state(c.scheduler.clone())?;
+        *rng = c.rng.restore()?;
+        best = c.best.clone();
+        since_best = c.since_best;
+        first = c.epoch + 1;
+        if cfg.patience.is_some_and(|p| since_best >= p) {
+            first = cfg.epochs + 1; // the run had already stopped early
+        }
+    }
+    for epoch in first..=cfg.epochs {
         let start = Instant::now();
         opt.set_lr(sched.lr());
         let mut order: Vec<usize> = (0..train.len()).collect();
@@ -353,12 +399,25 @@ pub fn fit(
         } else {
             sched.step(None)?;
         }
+        if let Some(path) = &ckpt.path {
+            Checkpoint {
+                epoch,
+                params: model.params.clone(),
+                optimizer: opt.state(),
+                scheduler: sched.state(),
+                rng: RngState::of(rng),
+                best: best.clone(),
+                since_best,
+            }
+            .save(path)?;
+        }
         if cfg.patience.is_some_and(|p| since_best >= p) {
             break;
         }
     }
-    let epochs_run = history.len();
-    let (best_eval, params, best_epoch) = best.expect("at least one epoch ran");
+    let epochs_run = history.len() + first - 1;
+    let (best_eval, params, best_epoch) =
+        best.ok_or_else(|| Error::Config("no epoch ran: the checkpoint is past --epochs".into()))?;
     model.params = params;
     Ok(FitReport {
         best_epoch,

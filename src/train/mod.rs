@@ -1,6 +1,7 @@
 //! Training: optimisers, learning-rate schedules, the training loop.
 
 pub mod calibrate;
+pub mod checkpoint;
 pub mod fit;
 pub mod optim;
 pub mod schedule;
