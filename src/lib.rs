@@ -8,6 +8,7 @@ pub mod data;
 pub mod deepbind;
 pub mod encode;
 pub mod error;
+pub mod images;
 pub mod interpret;
 pub mod io;
 pub mod metrics;

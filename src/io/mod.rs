@@ -4,6 +4,8 @@
 pub mod bed;
 pub mod fasta;
 pub mod genome;
+pub mod idx;
+pub mod images;
 pub mod meme;
 pub mod table;
 pub mod windows;

@@ -196,12 +196,19 @@ pub(super) fn apply(
                 pool::global_avg_pool_backward(g2, l).into_dyn(),
             );
         }
-        Op::Conv2d { x, w, b, geom } => {
+        Op::Conv2d {
+            x,
+            w,
+            b,
+            geom,
+            cols,
+        } => {
             let (dx, dw, db) = conv2d::conv2d_backward(
                 view4(val(*x)),
                 view4(val(*w)),
                 view4(g),
                 geom,
+                cols.as_deref(),
                 needs(tape, *x),
                 b.is_some(),
             )?;

@@ -80,6 +80,8 @@ pub(crate) enum Op {
         w: Var,
         b: Option<Var>,
         geom: Conv2dGeom,
+        /// The unfolded input, when the forward pass kept it for the weight gradient.
+        cols: Option<Vec<f32>>,
     },
     ConvTranspose2d {
         x: Var,
@@ -506,14 +508,24 @@ impl Tape {
 
     /// PyTorch `Conv2d`: `x [N, C_in, H, W]`, `w [C_out, C_in, KH, KW]`, `b [C_out]`.
     pub fn conv2d(&mut self, x: Var, w: Var, b: Option<Var>, geom: Conv2dGeom) -> Result<Var> {
-        let y = ops::conv2d::conv2d_forward(
+        // The unfolded input serves the weight gradient: keep it when there will be one.
+        let keep = self.grad_enabled && self.nodes[w.0].requires_grad;
+        let (y, cols) = ops::conv2d::conv2d_forward(
             self.view4("conv2d", x)?,
             self.view4("conv2d", w)?,
             self.bias_view("conv2d", b)?,
             &geom,
+            keep,
         )?;
         let inputs: Vec<Var> = [Some(x), Some(w), b].into_iter().flatten().collect();
-        Ok(self.push(y.into_dyn(), Op::Conv2d { x, w, b, geom }, &inputs))
+        let op = Op::Conv2d {
+            x,
+            w,
+            b,
+            geom,
+            cols,
+        };
+        Ok(self.push(y.into_dyn(), op, &inputs))
     }
 
     /// PyTorch `ConvTranspose2d`: `x [N, C_in, H, W]`, `w [C_in, C_out, KH, KW]`, `b [C_out]`.

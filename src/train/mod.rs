@@ -3,5 +3,6 @@
 pub mod calibrate;
 pub mod checkpoint;
 pub mod fit;
+pub mod images;
 pub mod optim;
 pub mod schedule;

@@ -255,108 +255,92 @@ fn convt_dims(x: &[usize], w: &[usize], b: Option<&[usize]>, g: &ConvT2dGeom) ->
     })
 }
 
-/// For each kernel offset `j` along one axis, the output positions `[lo, hi)` whose input index
-/// `t * stride + j * dilation - pad` lies in `[0, n)`.
-fn valid_ranges(
-    n: usize,
-    out: usize,
-    k: usize,
-    stride: usize,
-    pad: usize,
-    dil: usize,
-) -> Vec<(usize, usize)> {
-    (0..k)
-        .map(|j| {
-            let off = (j * dil) as isize - pad as isize;
-            // t * stride + off >= 0  <=>  t >= ceil(-off / stride)
-            let lo = if off >= 0 {
-                0
-            } else {
-                ((-off) as usize).div_ceil(stride)
-            };
-            // t * stride + off < n  <=>  t < ceil((n - off) / stride)
-            let hi = if (n as isize) <= off {
-                0
-            } else {
-                ((n as isize - off) as usize).div_ceil(stride)
-            };
-            (lo.min(out), hi.min(out).max(lo.min(out)))
-        })
-        .collect()
+/// Copies a short row: whole 8-float blocks (inline moves, no call to `memcpy`, whose fixed cost
+/// dominates rows of 10 or 28 floats), the tail as an overlapping block.
+#[inline(always)]
+fn copy_row(dst: &mut [f32], src: &[f32]) {
+    let n = dst.len();
+    if n < 8 {
+        dst.copy_from_slice(&src[..n]);
+        return;
+    }
+    let mut k = 0;
+    while k + 8 <= n {
+        dst[k..k + 8].copy_from_slice(&src[k..k + 8]);
+        k += 8;
+    }
+    if k < n {
+        dst[n - 8..].copy_from_slice(&src[n - 8..n]);
+    }
 }
 
-/// Precomputed index ranges of one geometry, shared by [`im2col`] and [`col2im_add`].
+/// im2col and col2im for one geometry. Inputs with padding are first copied into a zero-bordered
+/// buffer `[C, H + top + bottom, W + left + right]`, so every unfolded row is a plain copy of
+/// `OW` values (no bounds logic, no short fills).
 struct Unfold {
     d: Dims,
     g: Conv2dGeom,
-    rows: Vec<(usize, usize)>,
-    cols: Vec<(usize, usize)>,
+    hp: usize,
+    wp: usize,
 }
 
 impl Unfold {
     fn new(d: Dims, g: Conv2dGeom) -> Self {
         Unfold {
-            rows: valid_ranges(
-                d.h,
-                d.oh,
-                d.k[0],
-                g.stride[0],
-                g.padding[0].0,
-                g.dilation[0],
-            ),
-            cols: valid_ranges(
-                d.w,
-                d.ow,
-                d.k[1],
-                g.stride[1],
-                g.padding[1].0,
-                g.dilation[1],
-            ),
+            hp: d.h + g.padding[0].0 + g.padding[0].1,
+            wp: d.w + g.padding[1].0 + g.padding[1].1,
             d,
             g,
         }
     }
 
-    /// Input row (or column) index of output position `t` at kernel offset `j` along `axis`;
-    /// only called inside the valid ranges, where it is in bounds.
-    #[inline]
-    fn src(&self, axis: usize, t: usize, j: usize) -> usize {
-        t * self.g.stride[axis] + j * self.g.dilation[axis] - self.g.padding[axis].0
+    fn padded(&self) -> bool {
+        self.g.padding != [(0, 0), (0, 0)]
     }
 
-    /// Unfolds one sample `x [C, H, W]` into `cols [C * KH * KW, OH * OW]`.
-    fn im2col(&self, x: &[f32], cols: &mut [f32]) {
+    /// Length of the padded scratch buffer (0 without padding).
+    fn scratch_len(&self) -> usize {
+        if self.padded() {
+            self.d.c * self.hp * self.wp
+        } else {
+            0
+        }
+    }
+
+    /// Unfolds one sample `x [C, H, W]` into `cols [C * KH * KW, OH * OW]`; `xp` is scratch of
+    /// [`Unfold::scratch_len`] whose borders are zero (this writes only the interior; do not
+    /// share it with [`Unfold::col2im_add`]).
+    fn im2col(&self, x: &[f32], xp: &mut [f32], cols: &mut [f32]) {
         let Dims {
             c, h, w, oh, ow, k, ..
         } = self.d;
+        let (hp, wp) = (self.hp, self.wp);
+        let src: &[f32] = if self.padded() {
+            let (top, left) = (self.g.padding[0].0, self.g.padding[1].0);
+            for (xc, pc) in x.chunks(h * w).zip(xp.chunks_mut(hp * wp)) {
+                for (r, row) in xc.chunks(w).enumerate() {
+                    pc[(top + r) * wp + left..][..w].copy_from_slice(row);
+                }
+            }
+            xp
+        } else {
+            x
+        };
         let p = oh * ow;
-        let sw = self.g.stride[1];
+        let ([sh, sw], [dh, dw]) = (self.g.stride, self.g.dilation);
         for ch in 0..c {
-            let xc = &x[ch * h * w..(ch + 1) * h * w];
+            let pc = &src[ch * hp * wp..(ch + 1) * hp * wp];
             for i in 0..k[0] {
-                let (rlo, rhi) = self.rows[i];
                 for j in 0..k[1] {
                     let r = (ch * k[0] + i) * k[1] + j;
                     let row = &mut cols[r * p..(r + 1) * p];
-                    let (clo, chi) = self.cols[j];
-                    row[..rlo * ow].fill(0.0);
-                    row[rhi * ow..].fill(0.0);
-                    for t in rlo..rhi {
-                        let src = &xc[self.src(0, t, i) * w..][..w];
-                        let dst = &mut row[t * ow..(t + 1) * ow];
-                        dst[..clo].fill(0.0);
-                        dst[chi..].fill(0.0);
-                        if clo < chi {
-                            let first = self.src(1, clo, j);
-                            if sw == 1 {
-                                dst[clo..chi].copy_from_slice(&src[first..first + chi - clo]);
-                            } else {
-                                for (v, s) in dst[clo..chi]
-                                    .iter_mut()
-                                    .zip(src[first..].iter().step_by(sw))
-                                {
-                                    *v = *s;
-                                }
+                    for (t, dst) in row.chunks_mut(ow).enumerate() {
+                        let s = &pc[(t * sh + i * dh) * wp + j * dw..];
+                        if sw == 1 {
+                            copy_row(dst, s);
+                        } else {
+                            for (v, s) in dst.iter_mut().zip(s.iter().step_by(sw)) {
+                                *v = *s;
                             }
                         }
                     }
@@ -365,37 +349,49 @@ impl Unfold {
         }
     }
 
-    /// Folds `cols [C * KH * KW, OH * OW]` back into `x [C, H, W]`, adding overlapping entries.
-    fn col2im_add(&self, cols: &[f32], x: &mut [f32]) {
+    /// Folds `cols [C * KH * KW, OH * OW]` back into `x [C, H, W]`, adding overlapping entries;
+    /// `xp` is scratch of [`Unfold::scratch_len`].
+    fn col2im_add(&self, cols: &[f32], xp: &mut [f32], x: &mut [f32]) {
         let Dims {
             c, h, w, oh, ow, k, ..
         } = self.d;
+        let (hp, wp) = (self.hp, self.wp);
+        let padded = self.padded();
+        let dst: &mut [f32] = if padded {
+            xp.fill(0.0);
+            xp
+        } else {
+            x
+        };
         let p = oh * ow;
-        let sw = self.g.stride[1];
+        let ([sh, sw], [dh, dw]) = (self.g.stride, self.g.dilation);
         for ch in 0..c {
-            let xc = &mut x[ch * h * w..(ch + 1) * h * w];
+            let pc = &mut dst[ch * hp * wp..(ch + 1) * hp * wp];
             for i in 0..k[0] {
-                let (rlo, rhi) = self.rows[i];
                 for j in 0..k[1] {
                     let r = (ch * k[0] + i) * k[1] + j;
                     let row = &cols[r * p..(r + 1) * p];
-                    let (clo, chi) = self.cols[j];
-                    if clo >= chi {
-                        continue;
-                    }
-                    let first = self.src(1, clo, j);
-                    for t in rlo..rhi {
-                        let dst = &mut xc[self.src(0, t, i) * w..][..w];
-                        let src = &row[t * ow + clo..t * ow + chi];
+                    for (t, src) in row.chunks(ow).enumerate() {
+                        let d = &mut pc[(t * sh + i * dh) * wp + j * dw..];
                         if sw == 1 {
-                            for (d, s) in dst[first..first + chi - clo].iter_mut().zip(src) {
+                            for (d, s) in d[..ow].iter_mut().zip(src) {
                                 *d += s;
                             }
                         } else {
-                            for (d, s) in dst[first..].iter_mut().step_by(sw).zip(src) {
+                            for (d, s) in d.iter_mut().step_by(sw).zip(src) {
                                 *d += s;
                             }
                         }
+                    }
+                }
+            }
+        }
+        if padded {
+            let (top, left) = (self.g.padding[0].0, self.g.padding[1].0);
+            for (xc, pc) in x.chunks_mut(h * w).zip(xp.chunks(hp * wp)) {
+                for (r, row) in xc.chunks_mut(w).enumerate() {
+                    for (d, s) in row.iter_mut().zip(&pc[(top + r) * wp + left..][..w]) {
+                        *d += s;
                     }
                 }
             }
@@ -413,13 +409,20 @@ fn add_bias(y: &mut [f32], bias: &[f32], plane: usize) {
     }
 }
 
-/// Forward pass of a convolution: `y = conv2d(x, w) + b`.
+/// Largest unfolded input, in floats (32 MB), that a training forward pass keeps for the
+/// backward pass; a larger one is unfolded again there.
+pub const KEEP_COLS_MAX: usize = 1 << 23;
+
+/// Forward pass of a convolution: `y = conv2d(x, w) + b`. With `keep_cols`, also returns the
+/// unfolded input `[N, C * KH * KW, OH * OW]` for [`conv2d_backward`] to reuse (unless the kernel
+/// is pointwise or the buffer would exceed [`KEEP_COLS_MAX`]).
 pub fn conv2d_forward(
     x: ArrayView4<f32>,
     w: ArrayView4<f32>,
     b: Option<ArrayView1<f32>>,
     g: &Conv2dGeom,
-) -> Result<Array4<f32>> {
+    keep_cols: bool,
+) -> Result<(Array4<f32>, Option<Vec<f32>>)> {
     let d = conv_dims(x.shape(), w.shape(), b.as_ref().map(|b| b.shape()), g)?;
     let (x, w) = (x.as_standard_layout(), w.as_standard_layout());
     let (xs, ws) = (std_slice(&x), std_slice(&w));
@@ -427,27 +430,46 @@ pub fn conv2d_forward(
     let mut y = Array4::<f32>::zeros((d.n, d.o, d.oh, d.ow));
     let (ckk, p) = (d.ckk(), d.p());
     let pointwise = g.is_pointwise(d.k);
+    let keep = keep_cols && !pointwise && d.n * ckk * p <= KEEP_COLS_MAX;
     let unfold = Unfold::new(d, *g);
-    y.as_slice_mut()
+    // One sample: unfold into `cols` (unless pointwise), multiply, add the bias.
+    let one = |yn: &mut [f32], xn: &[f32], cols: &mut [f32], xp: &mut [f32]| {
+        let cm = if pointwise {
+            Mat::rows(xn, p)
+        } else {
+            unfold.im2col(xn, xp, cols);
+            Mat::rows(cols, p)
+        };
+        sgemm(d.o, p, ckk, Mat::rows(ws, ckk), cm, yn, false);
+        if let Some(bias) = &bias {
+            add_bias(yn, bias, p);
+        }
+    };
+    let samples = y
+        .as_slice_mut()
         .expect("fresh array")
         .par_chunks_mut(d.out_plane().max(1))
-        .zip(xs.par_chunks(d.in_plane().max(1)))
-        .for_each_init(
-            || vec![0.0f32; if pointwise { 0 } else { ckk * p }],
-            |cols, (yn, xn)| {
-                let cm = if pointwise {
-                    Mat::rows(xn, p)
-                } else {
-                    unfold.im2col(xn, cols);
-                    Mat::rows(cols, p)
-                };
-                sgemm(d.o, p, ckk, Mat::rows(ws, ckk), cm, yn, false);
-                if let Some(bias) = &bias {
-                    add_bias(yn, bias, p);
-                }
+        .zip(xs.par_chunks(d.in_plane().max(1)));
+    let saved = if keep {
+        let mut saved = vec![0.0f32; d.n * ckk * p];
+        samples
+            .zip(saved.par_chunks_mut((ckk * p).max(1)))
+            .for_each_init(
+                || vec![0.0f32; unfold.scratch_len()],
+                |xp, ((yn, xn), cols)| one(yn, xn, cols, xp),
+            );
+        Some(saved)
+    } else {
+        samples.for_each_init(
+            || {
+                let cols = vec![0.0f32; if pointwise { 0 } else { ckk * p }];
+                (cols, vec![0.0f32; unfold.scratch_len()])
             },
+            |(cols, xp), (yn, xn)| one(yn, xn, cols, xp),
         );
-    Ok(y)
+        None
+    };
+    Ok((y, saved))
 }
 
 /// `(dx, dw, db)` of a 2D convolution or transposed convolution.
@@ -481,12 +503,14 @@ fn sum_rows(src: &[f32], plane: usize, into: &mut [f32]) {
 }
 
 /// Gradients of a convolution: `(dx, dw, db)`; `dx` only when `need_dx`, `db` only when
-/// `has_bias`. Each block of samples computes its samples' `dx` and a partial `dw`, `db`.
+/// `has_bias`. `cols` is the unfolded input its forward pass kept, if it did. Each block of
+/// samples computes its samples' `dx` and a partial `dw`, `db`.
 pub fn conv2d_backward(
     x: ArrayView4<f32>,
     w: ArrayView4<f32>,
     dy: ArrayView4<f32>,
     g: &Conv2dGeom,
+    cols: Option<&[f32]>,
     need_dx: bool,
     has_bias: bool,
 ) -> Result<Conv2dGrads> {
@@ -505,6 +529,7 @@ pub fn conv2d_backward(
     let (xs, ws, dys) = (std_slice(&x), std_slice(&w), std_slice(&dy));
     let (ckk, p, ip, op) = (d.ckk(), d.p(), d.in_plane(), d.out_plane());
     let pointwise = g.is_pointwise(d.k);
+    let saved = cols.filter(|c| !pointwise && c.len() == d.n * ckk * p);
     let unfold = Unfold::new(d, *g);
     let (nb, per) = blocks(d.n);
     let mut dx = vec![0.0f32; if need_dx { d.n * ip } else { 0 }];
@@ -519,16 +544,23 @@ pub fn conv2d_backward(
         .map(|(bi, dxb)| {
             let mut dw = vec![0.0f32; d.o * ckk];
             let mut db = vec![0.0f32; if has_bias { d.o } else { 0 }];
-            let mut cols = vec![0.0f32; if pointwise { 0 } else { ckk * p }];
+            let scratch = !pointwise && (saved.is_none() || need_dx);
+            let mut buf = vec![0.0f32; if scratch { ckk * p } else { 0 }];
+            // Separate scratch for unfolding (zero borders) and folding back (overwritten).
+            let pad_len = |yes: bool| if yes { unfold.scratch_len() } else { 0 };
+            let mut xp = vec![0.0f32; pad_len(!pointwise && saved.is_none())];
+            let mut dxp = vec![0.0f32; pad_len(!pointwise && need_dx)];
             for s in (bi * per)..((bi + 1) * per).min(d.n) {
                 let xn = &xs[s * ip..(s + 1) * ip];
                 let dyn_ = &dys[s * op..(s + 1) * op];
                 // dw[o, ckk] += dy_n[o, p] @ cols^T[p, ckk]
-                let cm = if pointwise {
-                    Mat::rows_t(xn, p)
-                } else {
-                    unfold.im2col(xn, &mut cols);
-                    Mat::rows_t(&cols, p)
+                let cm = match saved {
+                    _ if pointwise => Mat::rows_t(xn, p),
+                    Some(c) => Mat::rows_t(&c[s * ckk * p..(s + 1) * ckk * p], p),
+                    None => {
+                        unfold.im2col(xn, &mut xp, &mut buf);
+                        Mat::rows_t(&buf, p)
+                    }
                 };
                 sgemm(d.o, ckk, p, Mat::rows(dyn_, p), cm, &mut dw, true);
                 if has_bias {
@@ -541,8 +573,8 @@ pub fn conv2d_backward(
                     if pointwise {
                         sgemm(ckk, p, d.o, wt, dm, dxn, false);
                     } else {
-                        sgemm(ckk, p, d.o, wt, dm, &mut cols, false);
-                        unfold.col2im_add(&cols, dxn);
+                        sgemm(ckk, p, d.o, wt, dm, &mut buf, false);
+                        unfold.col2im_add(&buf, &mut dxp, dxn);
                     }
                 }
             }
@@ -578,8 +610,8 @@ pub fn conv_transpose2d_forward(
         .par_chunks_mut(d.in_plane().max(1))
         .zip(xs.par_chunks(d.out_plane().max(1)))
         .for_each_init(
-            || vec![0.0f32; ckk * p],
-            |cols, (yn, xn)| {
+            || (vec![0.0f32; ckk * p], vec![0.0f32; unfold.scratch_len()]),
+            |(cols, xp), (yn, xn)| {
                 // cols[c_out * kk, h * w] = w^T[c_out * kk, c_in] @ x_n[c_in, h * w]
                 sgemm(
                     ckk,
@@ -590,7 +622,7 @@ pub fn conv_transpose2d_forward(
                     cols,
                     false,
                 );
-                unfold.col2im_add(cols, yn);
+                unfold.col2im_add(cols, xp, yn);
                 if let Some(bias) = &bias {
                     add_bias(yn, bias, d.h * d.w);
                 }
@@ -638,10 +670,11 @@ pub fn conv_transpose2d_backward(
             let mut dw = vec![0.0f32; d.o * ckk];
             let mut db = vec![0.0f32; if has_bias { d.c } else { 0 }];
             let mut cols = vec![0.0f32; ckk * p];
+            let mut pad = vec![0.0f32; unfold.scratch_len()];
             for s in (bi * per)..((bi + 1) * per).min(d.n) {
                 let xn = &xs[s * xp..(s + 1) * xp];
                 let dyn_ = &dys[s * yp..(s + 1) * yp];
-                unfold.im2col(dyn_, &mut cols);
+                unfold.im2col(dyn_, &mut pad, &mut cols);
                 // dw[c_in, c_out * kk] += x_n[c_in, h * w] @ cols^T[h * w, c_out * kk]
                 sgemm(
                     d.o,
@@ -734,12 +767,40 @@ mod tests {
             let x = wave((3, 2, 9, 8), 0.3);
             let w = wave((4, 2, k[0], k[1]), 0.7);
             let b = [0.1, -0.2, 0.3, 0.0];
-            let got = conv2d_forward(x.view(), w.view(), Some(ndarray::aview1(&b)), &g).unwrap();
+            let got = conv2d_forward(x.view(), w.view(), Some(ndarray::aview1(&b)), &g, false)
+                .unwrap()
+                .0;
             let want = direct(&x, &w, &b, &g);
             assert_eq!(got.dim(), want.dim(), "{g:?}");
             for (a, b) in got.iter().zip(want.iter()) {
                 assert!((a - b).abs() < 1e-5, "{g:?}: {a} vs {b}");
             }
+        }
+    }
+
+    #[test]
+    fn backward_with_kept_or_recomputed_columns_agrees() {
+        for g in [
+            Conv2dGeom::new([1, 1], [2, 1], [1, 1]),
+            Conv2dGeom::new([2, 1], [0, 0], [1, 2]),
+        ] {
+            let x = wave((5, 3, 7, 6), 0.3);
+            let w = wave((4, 3, 3, 2), 0.7);
+            let (y, cols) = conv2d_forward(x.view(), w.view(), None, &g, true).unwrap();
+            assert!(cols.is_some());
+            let dy = y.mapv(|v| v.sin());
+            let kept = conv2d_backward(
+                x.view(),
+                w.view(),
+                dy.view(),
+                &g,
+                cols.as_deref(),
+                true,
+                true,
+            );
+            let again = conv2d_backward(x.view(), w.view(), dy.view(), &g, None, true, true);
+            let (kept, again) = (kept.unwrap(), again.unwrap());
+            assert_eq!(kept, again);
         }
     }
 
@@ -761,7 +822,9 @@ mod tests {
         .mapv(f32::cos);
         let b = [0.5f32, -1.0, 0.25];
         let g = Conv2dGeom::new([2, 1], [1, 2], [1, 2]);
-        let y = conv2d_forward(x.view(), w.view(), Some(ndarray::aview1(&b)), &g).unwrap();
+        let y = conv2d_forward(x.view(), w.view(), Some(ndarray::aview1(&b)), &g, false)
+            .unwrap()
+            .0;
         assert_eq!(y.shape(), [2, 3, 3, 5]);
         let want_row: [[f32; 5]; 3] = [
             [0.504415, 1.589055, 2.025221, 1.936036, 0.734963],
@@ -822,10 +885,12 @@ mod tests {
     fn bad_shapes_are_errors() {
         let x = Array4::<f32>::zeros((1, 2, 4, 4));
         let w = Array4::<f32>::zeros((3, 2, 5, 5));
-        let err = conv2d_forward(x.view(), w.view(), None, &Conv2dGeom::default()).unwrap_err();
+        let err =
+            conv2d_forward(x.view(), w.view(), None, &Conv2dGeom::default(), false).unwrap_err();
         assert!(err.to_string().contains("smaller than the kernel"), "{err}");
         let w = Array4::<f32>::zeros((3, 1, 3, 3));
-        let err = conv2d_forward(x.view(), w.view(), None, &Conv2dGeom::default()).unwrap_err();
+        let err =
+            conv2d_forward(x.view(), w.view(), None, &Conv2dGeom::default(), false).unwrap_err();
         assert!(err.to_string().contains("2 channels"), "{err}");
         let w = Array4::<f32>::zeros((2, 3, 3, 3));
         let g = ConvT2dGeom {

@@ -96,6 +96,10 @@ pub fn max_pool2d_forward(x: ArrayView4<f32>, g: &Pool2dGeom) -> Result<(Array4<
     let mut y = Array4::<f32>::zeros((n, c, oh, ow));
     let mut arg = vec![0u32; n * c * oh * ow];
     let (ip, op) = ((c * h * w).max(1), (c * oh * ow).max(1));
+    let rows: Vec<(usize, usize)> = (0..oh).map(|r| g.span(0, r, h)).collect();
+    let cols: Vec<(usize, usize)> = (0..ow).map(|q| g.span(1, q, w)).collect();
+    // The usual 2x2 window at stride 2 without padding has its own loop.
+    let pairs = g.kernel == [2, 2] && g.stride == [2, 2] && g.padding == [0, 0];
     y.as_slice_mut()
         .expect("fresh array")
         .par_chunks_mut(op)
@@ -107,30 +111,57 @@ pub fn max_pool2d_forward(x: ArrayView4<f32>, g: &Pool2dGeom) -> Result<(Array4<
                 .zip(an.chunks_mut(oh * ow))
                 .zip(xn.chunks(h * w))
             {
-                for r in 0..oh {
-                    let (rlo, rhi) = g.span(0, r, h);
-                    for q in 0..ow {
-                        let (clo, chi) = g.span(1, q, w);
+                if pairs {
+                    max_pool_2x2(xc, w, yc, ac, ow);
+                    continue;
+                }
+                for (r, &(rlo, rhi)) in rows.iter().enumerate() {
+                    for (q, &(clo, chi)) in cols.iter().enumerate() {
                         // Padding counts as -inf, so the max is over the in-range part (never
-                        // empty, as padding <= kernel / 2). NaN propagates as in PyTorch.
-                        let mut best = rlo * w + clo;
-                        'window: for i in rlo..rhi {
-                            for (j, &v) in xc[i * w + clo..i * w + chi].iter().enumerate() {
-                                if v > xc[best] || v.is_nan() {
-                                    best = i * w + clo + j;
-                                    if v.is_nan() {
-                                        break 'window;
-                                    }
-                                }
+                        // empty, as padding <= kernel / 2). PyTorch's rule, `v > max || isnan(v)`,
+                        // as selects rather than branches: data-dependent branches mispredict.
+                        let mut bi = rlo * w + clo;
+                        let mut bv = xc[bi];
+                        for i in rlo..rhi {
+                            let start = i * w + clo;
+                            for (j, &v) in xc[start..i * w + chi].iter().enumerate() {
+                                let take = v > bv || v.is_nan();
+                                bi = if take { start + j } else { bi };
+                                bv = if take { v } else { bv };
                             }
                         }
-                        yc[r * ow + q] = xc[best];
-                        ac[r * ow + q] = best as u32;
+                        yc[r * ow + q] = bv;
+                        ac[r * ow + q] = bi as u32;
                     }
                 }
             }
         });
     Ok((y, arg))
+}
+
+/// [`max_pool2d_forward`] of one `[H, W]` plane `x` (row length `w`) with a 2x2 window at
+/// stride 2, no padding: `ow` outputs a row.
+fn max_pool_2x2(x: &[f32], w: usize, y: &mut [f32], arg: &mut [u32], ow: usize) {
+    for (r, (yr, ar)) in y.chunks_mut(ow).zip(arg.chunks_mut(ow)).enumerate() {
+        let top = 2 * r * w;
+        let (r0, r1) = (&x[top..top + 2 * ow], &x[top + w..top + w + 2 * ow]);
+        for (q, ((y, a), (p0, p1))) in yr
+            .iter_mut()
+            .zip(ar.iter_mut())
+            .zip(r0.chunks_exact(2).zip(r1.chunks_exact(2)))
+            .enumerate()
+        {
+            let at = top + 2 * q;
+            let (mut bv, mut bi) = (p0[0], at);
+            for (v, i) in [(p0[1], at + 1), (p1[0], at + w), (p1[1], at + w + 1)] {
+                let take = v > bv || v.is_nan();
+                bi = if take { i } else { bi };
+                bv = if take { v } else { bv };
+            }
+            *y = bv;
+            *a = bi as u32;
+        }
+    }
 }
 
 /// Scatters `dy` back to the saved argmax positions of an input of `[H, W] = hw`.
