@@ -612,6 +612,7 @@ fn run_layers(
 ) -> Result<Var> {
     let mut h = x;
     for layer in layers {
+        let prev = h;
         h = match layer {
             Layer::Conv1d { w, b, geom } => {
                 tape.conv1d(h, params[*w], b.map(|b| params[b]), *geom)?
@@ -669,7 +670,9 @@ fn run_layers(
             }
             Layer::Residual(body) => {
                 let inner = run_layers(body, tape, h, params, train, rng, updates)?;
-                tape.add(h, inner)?
+                let sum = tape.add(h, inner)?;
+                tape.release(inner);
+                sum
             }
             Layer::Conv2d { w, b, geom } => {
                 tape.conv2d(h, params[*w], b.map(|b| params[b]), *geom)?
@@ -681,6 +684,11 @@ fn run_layers(
             Layer::AvgPool2d(g) => tape.avg_pool2d(h, *g)?,
             Layer::GlobalAvgPool2d => tape.global_avg_pool2d(h)?,
         };
+        // Inference: the previous activation is not read again (the call's own input is left to
+        // the caller, which may still need it, as a residual block does).
+        if h != prev && prev != x {
+            tape.release(prev);
+        }
     }
     Ok(h)
 }
@@ -784,6 +792,37 @@ mod tests {
             .forward_with_updates(&mut tape, x, &pv, false, &mut rng::seeded(0))
             .unwrap();
         assert!(none.is_empty());
+    }
+
+    #[test]
+    fn inference_frees_activations_and_gives_the_same_output() {
+        let arch = Arch::from_toml(
+            "name='r'\ninput={channels=4}\n[[layers]]\ntype='conv1d'\nout_channels=3\nkernel_size=3\n\
+             [[layers]]\ntype='residual'\nlayers=[{type='batchnorm1d'}, {type='relu'}, {type='conv1d', out_channels=3, kernel_size=3, padding='same'}]\n\
+             [[layers]]\ntype='global_max_pool'\n[[layers]]\ntype='linear'\n",
+        )
+        .unwrap();
+        let net = Network::build(&arch, 2).unwrap();
+        let params = net.init_params(&mut rng::seeded(3), 1.0);
+        let x = crate::tensor::gradcheck::random(&[2, 4, 12], 4);
+        let run = |mut tape: Tape| {
+            let xv = tape.constant(x.clone());
+            let pv: Vec<Var> = params.iter().map(|p| tape.param(p.clone())).collect();
+            let y = net
+                .forward(&mut tape, xv, &pv, false, &mut rng::seeded(0))
+                .unwrap();
+            let live = (0..tape.len())
+                .filter(|&i| tape.value(Var(i)).len() > 0)
+                .count();
+            (tape.value(y).clone(), live)
+        };
+        let (recorded, live_recorded) = run(Tape::new());
+        let (inferred, live_inferred) = run(Tape::inference());
+        assert_eq!(recorded, inferred);
+        assert!(
+            live_inferred < live_recorded,
+            "{live_inferred} vs {live_recorded} live values"
+        );
     }
 
     #[test]

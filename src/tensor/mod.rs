@@ -226,6 +226,15 @@ impl Tape {
         self.leaf_arc(value, true)
     }
 
+    /// Drops a node's value on an inference tape, once nothing will read it again (a forward
+    /// pass frees each activation after the next layer has consumed it, so inference memory is a
+    /// few activations, not the whole network's). Ignored on a tape that records gradients.
+    pub fn release(&mut self, v: Var) {
+        if !self.grad_enabled {
+            self.nodes[v.0].value = Arc::new(Array::zeros(IxDyn(&[0])));
+        }
+    }
+
     /// The value of a node.
     pub fn value(&self, v: Var) -> &Array {
         &self.nodes[v.0].value
