@@ -175,3 +175,91 @@ fn genome_mode_needs_a_validation_region_and_a_fixed_window() {
     );
     assert!(!out.exists());
 }
+
+#[test]
+fn bad_genome_inputs_through_the_cli() {
+    let dir = tempdir();
+    let out = dir.path().join("m.safetensors");
+    let out_s = out.to_str().unwrap();
+    let genome = g("chr20_30M.fa.gz");
+    let arch = g("tiny_genome_arch.toml");
+    let write = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p.to_str().unwrap().to_string()
+    };
+    let train = |bed: &str| {
+        let t = format!("T={bed}");
+        let args = [
+            "train",
+            "--arch",
+            &arch,
+            "--genome",
+            &genome,
+            "--targets",
+            &t,
+            "--valid-region",
+            "20:1-50000",
+            "--out",
+            out_s,
+        ];
+        args.map(String::from)
+    };
+    let past = write("past.bed", "chr20\t100\t200\nchr20\t199990\t200100\n");
+    fails(
+        &train(&past).iter().map(String::as_str).collect::<Vec<_>>(),
+        &["past.bed:2", "200100"],
+    );
+    let unknown = write("unknown.bed", "chr2O\t100\t200\n");
+    fails(
+        &train(&unknown)
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+        &["unknown.bed:1", "chr2O", "20"],
+    );
+    let malformed = write("malformed.bed", "chr20\t100\t200\nchr20\tten\t200\n");
+    fails(
+        &train(&malformed)
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+        &["malformed.bed:2"],
+    );
+    let summit = write(
+        "summit.narrowPeak",
+        "chr20\t100\t200\tp1\t0\t.\t1\t1\t1\t150\n",
+    );
+    let m = train(dir.path());
+    fails(
+        &[
+            "predict",
+            "--model",
+            m.to_str().unwrap(),
+            "--genome",
+            &genome,
+            &summit,
+        ],
+        &["summit.narrowPeak:1", "summit"],
+    );
+    // A genome without an index.
+    let plain = write("plain.fa", ">20\nACGTACGTAC\n");
+    let t = format!("T={past}");
+    fails(
+        &[
+            "train",
+            "--arch",
+            &arch,
+            "--genome",
+            &plain,
+            "--targets",
+            &t,
+            "--valid-region",
+            "20",
+            "--out",
+            out_s,
+        ],
+        &["plain.fa", "seqcnn index"],
+    );
+    assert!(!out.exists());
+}
