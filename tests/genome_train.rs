@@ -188,7 +188,7 @@ fn bad_genome_inputs_through_the_cli() {
         std::fs::write(&p, text).unwrap();
         p.to_str().unwrap().to_string()
     };
-    let train = |bed: &str| {
+    let train_on = |bed: &str| {
         let t = format!("T={bed}");
         let args = [
             "train",
@@ -207,12 +207,15 @@ fn bad_genome_inputs_through_the_cli() {
     };
     let past = write("past.bed", "chr20\t100\t200\nchr20\t199990\t200100\n");
     fails(
-        &train(&past).iter().map(String::as_str).collect::<Vec<_>>(),
+        &train_on(&past)
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
         &["past.bed:2", "200100"],
     );
     let unknown = write("unknown.bed", "chr2O\t100\t200\n");
     fails(
-        &train(&unknown)
+        &train_on(&unknown)
             .iter()
             .map(String::as_str)
             .collect::<Vec<_>>(),
@@ -220,7 +223,7 @@ fn bad_genome_inputs_through_the_cli() {
     );
     let malformed = write("malformed.bed", "chr20\t100\t200\nchr20\tten\t200\n");
     fails(
-        &train(&malformed)
+        &train_on(&malformed)
             .iter()
             .map(String::as_str)
             .collect::<Vec<_>>(),
