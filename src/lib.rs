@@ -13,6 +13,7 @@ pub mod interpret;
 pub mod io;
 pub mod metrics;
 pub mod model;
+pub mod mutate;
 pub mod nn;
 pub mod rng;
 pub mod score;

@@ -7,6 +7,7 @@ mod index;
 mod info;
 mod models;
 mod motifs;
+mod mutate;
 mod predict;
 mod predict_genome;
 mod saliency;
@@ -34,6 +35,8 @@ enum Command {
     Eval(eval::Args),
     /// First-layer filters as motifs (MEME), matched against a motif database.
     Motifs(Box<motifs::Args>),
+    /// Saturation mutagenesis: every base x 3 alternatives scored (TSV out).
+    Mutate(mutate::Args),
     /// Gradient x input saliency per position and task (TSV, SVG).
     Saliency(saliency::Args),
     /// Build a seqcnn model from another tool's weights.
@@ -58,6 +61,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Predict(args) => predict::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Motifs(args) => motifs::run(*args),
+        Command::Mutate(args) => mutate::run(args),
         Command::Saliency(args) => saliency::run(args),
         Command::Import(cmd) => import::run(cmd),
         Command::Export(cmd) => export::run(cmd),
