@@ -73,6 +73,24 @@ fn close(a: f64, b: f64, tol: f64) -> bool {
 fn check(model: &Path, dir: &Path) {
     let input = fasta(dir);
     let tsv = ok(&["mutate", "--model", s(model), s(&input), "--logit"]);
+    // Fast ISM (the default where the model allows) and --naive give the same table.
+    let naive = ok(&[
+        "mutate",
+        "--model",
+        s(model),
+        s(&input),
+        "--logit",
+        "--naive",
+    ]);
+    assert_eq!(tsv.lines().count(), naive.lines().count());
+    for (a, b) in tsv.lines().zip(naive.lines()).skip(1) {
+        let (a, b): (Vec<&str>, Vec<&str>) = (a.split('\t').collect(), b.split('\t').collect());
+        assert_eq!(a[..4], b[..4]);
+        for (x, y) in a[4..].iter().zip(&b[4..]) {
+            let (x, y): (f64, f64) = (x.parse().expect("a number"), y.parse().expect("a number"));
+            assert!(close(x, y, 1e-4), "fast {x} vs naive {y}");
+        }
+    }
     let mut lines = tsv.lines();
     let header: Vec<&str> = lines.next().expect("header").split('\t').collect();
     assert_eq!(header[..4], ["name", "pos", "ref", "alt"]);
@@ -225,4 +243,131 @@ fn mutate_bad_input_fails_cleanly() {
         &["mutate", "--model", s(&model), s(&bad), "--out", s(&out)],
         &["does not exist"],
     );
+}
+
+mod fast {
+    //! Fast ISM against naive ISM through the library API.
+    use super::*;
+    use rand::Rng as _;
+    use seqcnn::arch::Arch;
+    use seqcnn::model::Model;
+    use seqcnn::mutate::{fast_ism, naive_ism};
+    use seqcnn::score::{Scorer, Strand};
+
+    fn random_seq(len: usize, seed: u64) -> Vec<u8> {
+        let mut rng = seqcnn::rng::seeded(seed);
+        (0..len).map(|_| b"ACGT"[rng.random_range(0..4)]).collect()
+    }
+
+    /// Fast and naive ISM agree within 1e-4 (relative to the score's size), scaled and raw,
+    /// under every strand rule.
+    fn agree(model: &Model, seq: &[u8]) {
+        for strand in [Strand::None, Strand::Mean, Strand::Max] {
+            let scorer = Scorer::new(model).with_strand(strand);
+            for raw in [false, true] {
+                let naive = naive_ism(&scorer, seq, raw, 128).expect("naive ISM");
+                let fast = fast_ism(model, &scorer, seq, raw, 128)
+                    .expect("fast ISM")
+                    .expect("fast ISM handles this model");
+                assert_eq!(naive.mutations, fast.mutations);
+                assert_eq!(naive.reference, fast.reference);
+                for (a, b) in naive.mutants.iter().zip(fast.mutants.iter()) {
+                    assert!(
+                        (a - b).abs() <= 1e-4 * (1.0 + a.abs()),
+                        "{strand:?} raw={raw}: naive {a} vs fast {b}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn fast_ism_equals_naive_on_small_deepsea_at_1000_bp() {
+        let mut arch = Arch::builtin("deepsea").expect("builtin");
+        for set in [
+            "layers.0.out_channels=16",
+            "layers.4.out_channels=16",
+            "layers.8.out_channels=16",
+            "layers.12.out_features=8",
+        ] {
+            arch.set(set).expect("set");
+        }
+        let tasks = vec!["a".to_string(), "b".to_string()];
+        let model = Model::new(arch, tasks, &mut seqcnn::rng::seeded(7), 1.0).expect("model");
+        agree(&model, &random_seq(1000, 1));
+    }
+
+    #[test]
+    fn fast_ism_equals_naive_with_same_padding_batchnorm_and_avg_pool() {
+        let arch = Arch::from_toml(
+            r#"
+name = "mixed"
+input = { channels = 4 }
+[[layers]]
+type = "conv1d"
+out_channels = 6
+kernel_size = 5
+padding = "same"
+[[layers]]
+type = "batchnorm1d"
+[[layers]]
+type = "relu"
+[[layers]]
+type = "avg_pool1d"
+kernel_size = 3
+stride = 2
+[[layers]]
+type = "conv1d"
+out_channels = 5
+kernel_size = 3
+dilation = 2
+[[layers]]
+type = "tanh"
+[[layers]]
+type = "max_pool1d"
+kernel_size = 2
+[[layers]]
+type = "global_max_avg_pool"
+[[layers]]
+type = "linear"
+"#,
+        )
+        .expect("arch");
+        let mut model =
+            Model::new(arch, vec!["t".into()], &mut seqcnn::rng::seeded(3), 1.0).expect("model");
+        // Non-trivial running statistics for the batch norm.
+        for (spec, p) in model
+            .net
+            .params()
+            .to_vec()
+            .iter()
+            .zip(model.params.iter_mut())
+        {
+            match spec.suffix {
+                "running_mean" => p.mapv_inplace(|_| 0.3),
+                "running_var" => p.mapv_inplace(|_| 2.0),
+                "weight" if spec.name.starts_with("1") || spec.layer == 1 => {
+                    p.mapv_inplace(|_| 1.5)
+                }
+                _ => {}
+            }
+        }
+        agree(&model, &random_seq(97, 2));
+    }
+
+    #[test]
+    fn fast_ism_equals_naive_on_trained_and_imported_deepbind() {
+        let dir = tempdir();
+        let trained = Model::load(&super::trained(dir.path())).expect("load");
+        agree(&trained, &random_seq(60, 3));
+        let imported = Model::load(&super::imported(dir.path(), "D00328.003")).expect("load");
+        let scorer = Scorer::new(&imported);
+        // One DeepBind window: handled; more: left to naive ISM.
+        agree(&imported, &random_seq(20, 4));
+        assert!(
+            fast_ism(&imported, &scorer, &random_seq(400, 5), false, 64)
+                .expect("fast ISM")
+                .is_none()
+        );
+    }
 }

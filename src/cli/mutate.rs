@@ -3,7 +3,7 @@
 use anyhow::Result;
 use seqcnn::io::{AtomicOutput, sequence_records};
 use seqcnn::model::Model;
-use seqcnn::mutate::naive_ism;
+use seqcnn::mutate::{IsmScores, fast_ism, naive_ism};
 use seqcnn::score::{Scorer, Strand};
 use std::fmt::Write as _;
 use std::io::Write;
@@ -18,10 +18,16 @@ use std::path::PathBuf;
 /// position (four where the sequence has N), positions 1-based, alternatives in ACGT order.
 /// Scores are on `predict`'s scale, under the model's strand rule (and DeepBind's window rules for
 /// imported DeepBind models). Sequences are read and written one at a time.
+///
+/// Plain sequential networks (convolutions, activations, pooling, batch norm, dropout up to the
+/// first flatten or global pooling) use fast ISM: only the slice of each convolutional layer
+/// inside the changed base's receptive field is recomputed; other models, and --naive, score
+/// every mutant sequence whole. Both give the same numbers within 1e-4.
 #[derive(clap::Args)]
 #[command(after_help = "Examples:\n  \
     seqcnn mutate --model ctcf.safetensors peaks.fa > ism.tsv\n  \
     seqcnn mutate --model models/D00328.003.safetensors seqs.tsv --logit --out ism.tsv.gz\n  \
+    seqcnn mutate --model deepsea.safetensors windows.fa --naive --batch 64 --out ism.tsv\n  \
     zcat seqs.fa.gz | seqcnn mutate --model m.safetensors - --strand max --out ism.tsv")]
 pub struct Args {
     /// The model file.
@@ -41,6 +47,9 @@ pub struct Args {
     /// DeepBind models: the mean over a sequence's windows instead of the maximum.
     #[arg(long)]
     average: bool,
+    /// Score every mutant sequence whole (naive ISM) instead of fast ISM.
+    #[arg(long)]
+    naive: bool,
     /// Mutant sequences scored per forward pass.
     #[arg(long, default_value_t = 256)]
     batch: usize,
@@ -85,13 +94,17 @@ fn mutate(args: &Args) -> Result<()> {
         let named = |e: seqcnn::Error| {
             seqcnn::Error::parse(&input, r.line, format!("record '{}': {e}", r.name))
         };
-        let ism = naive_ism(&scorer, &r.seq, false, args.batch).map_err(named)?;
+        let ism_of = |raw: bool| -> seqcnn::Result<IsmScores> {
+            if !args.naive
+                && let Some(ism) = fast_ism(&model, &scorer, &r.seq, raw, args.batch)?
+            {
+                return Ok(ism);
+            }
+            naive_ism(&scorer, &r.seq, raw, args.batch)
+        };
+        let ism = ism_of(false).map_err(named)?;
         let logit = if args.logit {
-            Some(
-                naive_ism(&scorer, &r.seq, true, args.batch)
-                    .map_err(named)?
-                    .diff(),
-            )
+            Some(ism_of(true).map_err(named)?.diff())
         } else {
             None
         };

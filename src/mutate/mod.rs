@@ -3,4 +3,4 @@
 
 pub mod ism;
 
-pub use ism::{IsmScores, Mutation, mutations, naive_ism};
+pub use ism::{IsmScores, Mutation, fast_ism, mutations, naive_ism};
