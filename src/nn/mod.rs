@@ -812,7 +812,7 @@ mod tests {
                 .forward(&mut tape, xv, &pv, false, &mut rng::seeded(0))
                 .unwrap();
             let live = (0..tape.len())
-                .filter(|&i| tape.value(Var(i)).len() > 0)
+                .filter(|&i| !tape.value(Var(i)).is_empty())
                 .count();
             (tape.value(y).clone(), live)
         };
