@@ -297,6 +297,8 @@ const BUILTIN: &[(&str, &str)] = &[
     ("deepsea", include_str!("arch/deepsea.toml")),
     ("dilated", include_str!("arch/dilated.toml")),
     ("lenet5", include_str!("arch/lenet5.toml")),
+    ("resnet_small", include_str!("arch/resnet_small.toml")),
+    ("smallcnn", include_str!("arch/smallcnn.toml")),
 ];
 
 impl Arch {

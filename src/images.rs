@@ -220,11 +220,50 @@ impl ImageSet {
 
     /// A training batch: inputs `[B, C, H, W]` and class labels `[B, 1]`.
     pub fn batch(&self, idx: &[usize], pre: &Preprocess) -> (Array, Array) {
+        (self.inputs(idx, pre), self.label_column(idx))
+    }
+
+    fn label_column(&self, idx: &[usize]) -> Array {
         let labels = self.labels();
-        let y = Array::from_shape_fn(ndarray::IxDyn(&[idx.len(), 1]), |d| {
+        Array::from_shape_fn(ndarray::IxDyn(&[idx.len(), 1]), |d| {
             labels.get(idx[d[0]]).map_or(f32::NAN, |&l| l as f32)
-        });
-        (self.inputs(idx, pre), y)
+        })
+    }
+
+    /// A training batch whose images are translated: image `k` moves `shifts[k] = [down,
+    /// right]` pixels (negative: up, left), the uncovered border filled with raw value 0.
+    pub fn batch_shifted(
+        &self,
+        idx: &[usize],
+        pre: &Preprocess,
+        shifts: &[[isize; 2]],
+    ) -> (Array, Array) {
+        let [c, h, w] = self.raw.shape;
+        let (n, plane) = (self.image_len(), h * w);
+        let inv = 1.0 / pre.scale;
+        let mut x = Vec::with_capacity(idx.len() * n);
+        for (&i, &[dy, dx]) in idx.iter().zip(shifts) {
+            let img = &self.raw.pixels[i * n..(i + 1) * n];
+            for (ch, p) in img.chunks(plane).enumerate() {
+                let (m, s) = (pre.mean[ch], 1.0 / pre.std[ch]);
+                for r in 0..h as isize {
+                    let sr = r - dy;
+                    for col in 0..w as isize {
+                        let sc = col - dx;
+                        let inside = (0..h as isize).contains(&sr) && (0..w as isize).contains(&sc);
+                        let v = if inside {
+                            p[sr as usize * w + sc as usize]
+                        } else {
+                            0.0
+                        };
+                        x.push((v * inv - m) * s);
+                    }
+                }
+            }
+        }
+        let x =
+            Array::from_shape_vec(ndarray::IxDyn(&[idx.len(), c, h, w]), x).expect("sized above");
+        (x, self.label_column(idx))
     }
 
     /// Checks that the images have the shape `arch` takes.
@@ -405,6 +444,32 @@ mod tests {
         let x = s.inputs(&[0, 1], &pre);
         let ch1: f32 = x.slice(ndarray::s![.., 1, .., ..]).sum();
         assert!(ch1.abs() < 1e-5);
+    }
+
+    #[test]
+    fn shifted_batches_move_pixels_and_fill_with_zero() {
+        let s = ImageSet {
+            raw: RawImages {
+                shape: [1, 2, 3],
+                pixels: vec![1., 2., 3., 4., 5., 6.],
+                labels: Some(vec![0]),
+                lines: vec![1],
+            },
+            origin: "x".into(),
+        };
+        let pre = Preprocess {
+            scale: 1.0,
+            mean: vec![0.0],
+            std: vec![1.0],
+        };
+        let flat = |shift: [isize; 2]| {
+            let (x, _) = s.batch_shifted(&[0], &pre, &[shift]);
+            x.iter().copied().collect::<Vec<f32>>()
+        };
+        assert_eq!(flat([0, 0]), vec![1., 2., 3., 4., 5., 6.]);
+        assert_eq!(flat([1, 0]), vec![0., 0., 0., 1., 2., 3.]);
+        assert_eq!(flat([0, -1]), vec![2., 3., 0., 5., 6., 0.]);
+        assert_eq!(flat([-1, 2]), vec![0., 0., 4., 0., 0., 0.]);
     }
 
     #[test]

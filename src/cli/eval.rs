@@ -56,6 +56,8 @@ pub struct Args {
     /// Worker threads (default: all CPUs).
     #[arg(long)]
     threads: Option<usize>,
+    #[command(flatten)]
+    image: super::images::ImageArgs,
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -63,6 +65,11 @@ pub fn run(args: Args) -> Result<()> {
 }
 
 fn eval(args: &Args) -> Result<()> {
+    if let Some(input) = &args.input
+        && super::images::is_images(input, &args.image)?
+    {
+        return super::images::eval(&args.model, input, &args.labels, &args.image, args.json);
+    }
     let model = Model::load(&args.model)?;
     let labels = if args.labels.is_empty() {
         None

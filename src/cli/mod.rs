@@ -2,6 +2,7 @@
 
 mod eval;
 mod export;
+mod images;
 mod import;
 mod index;
 mod info;

@@ -59,6 +59,8 @@ pub struct Args {
     /// Worker threads (default: all CPUs).
     #[arg(long)]
     pub(super) threads: Option<usize>,
+    #[command(flatten)]
+    pub(super) image: super::images::PredictImageArgs,
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -66,6 +68,11 @@ pub fn run(args: Args) -> Result<()> {
 }
 
 fn predict(args: &Args) -> Result<()> {
+    if let Some(input) = &args.input
+        && super::images::is_images(input, &args.image.image)?
+    {
+        return super::images::predict(&args.model, input, &args.out, &args.image, args.raw);
+    }
     let model = Model::load(&args.model)?;
     let mut scorer = Scorer::new(&model);
     if let Some(s) = args.strand {

@@ -27,7 +27,8 @@ pub struct Args {
     /// Built-in architecture (deepbind) or architecture file (TOML).
     #[arg(long)]
     pub(super) arch: String,
-    /// Training sequences: table (FoldID EventID seq Bound; gzip or not) or FASTA.
+    /// Training sequences: table (FoldID EventID seq Bound; gzip or not) or FASTA; or images:
+    /// MNIST IDX (with --train-labels) or CSV (with --image-shape).
     #[arg(long, required_unless_present = "genome")]
     pub(super) train: Option<PathBuf>,
     /// Train on windows of an indexed genome (FASTA + .fai, or BGZF + .fai + .gzi) labelled by
@@ -148,6 +149,8 @@ pub struct Args {
     /// Worker threads (default: all CPUs).
     #[arg(long)]
     pub(super) threads: Option<usize>,
+    #[command(flatten)]
+    pub(super) image: super::images::TrainImageArgs,
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -262,6 +265,9 @@ fn train(args: &Args) -> Result<()> {
         .train
         .as_ref()
         .ok_or_else(|| seqcnn::Error::Config("--train or --genome is required".into()))?;
+    if super::images::is_images(train_path, &args.image.image)? {
+        return super::images::train(args, arch, train_path);
+    }
     let labels = (!args.labels.is_empty()).then_some(args.labels.as_slice());
     let mut rng = rng::seeded(args.seed);
     let mut data = Dataset::load(train_path, labels)?;

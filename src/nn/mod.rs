@@ -875,6 +875,30 @@ mod tests {
     }
 
     #[test]
+    fn image_builtins_build_and_run() {
+        for (name, hw, n_params) in [("resnet_small", 28, 38), ("smallcnn", 8, 8)] {
+            let net = Network::build(&Arch::builtin(name).unwrap(), 10).unwrap();
+            assert_eq!(net.params().len(), n_params, "{name}");
+            let params = net.init_params(&mut rng::seeded(1), 1.0);
+            let mut tape = Tape::new();
+            let x = tape.constant(crate::tensor::gradcheck::random(&[2, 1, hw, hw], 3));
+            let pv: Vec<Var> = params.into_iter().map(|p| tape.param(p)).collect();
+            let (y, updates) = net
+                .forward_with_updates(&mut tape, x, &pv, true, &mut rng::seeded(0))
+                .unwrap();
+            assert_eq!(tape.shape(y), &[2, 10], "{name}");
+            let bn = net.params().iter().filter(|p| !p.trainable).count();
+            assert_eq!(updates.len(), bn, "{name}: every buffer is updated");
+        }
+        let net = Network::build(&Arch::builtin("resnet_small").unwrap(), 10).unwrap();
+        let names: Vec<&str> = net.params().iter().map(|p| p.torch.as_str()).collect();
+        assert!(
+            names.contains(&"3.body.3.weight") && names.contains(&"9.body.4.running_var"),
+            "{names:?}"
+        );
+    }
+
+    #[test]
     fn image_layers_check_their_inputs() {
         let build = |layers: &str| {
             let arch = Arch::from_toml(&format!(

@@ -16,6 +16,15 @@ use crate::tensor::Array;
 use crate::{Error, Result};
 use std::time::Instant;
 
+/// Data augmentation of training images.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Augment {
+    /// Translate each training image by a random whole number of pixels in `[-shift, shift]`
+    /// along each axis (drawn per image and epoch; uncovered pixels are 0), as LeCun et al.
+    /// distorted their training digits. 0: no augmentation.
+    pub shift: usize,
+}
+
 /// One epoch's figures.
 #[derive(Clone, Debug)]
 pub struct ImageEpochLog {
@@ -69,14 +78,15 @@ fn better(monitor: Monitor, new: &ClassEval, best: &ClassEval) -> bool {
     }
 }
 
-/// Trains the image classifier `model` on `train`, validating on `valid` after every epoch and
-/// keeping the best weights. Pixels are scaled as the model's architecture says. `on_epoch` sees
-/// each epoch's log.
+/// Trains the image classifier `model` on `train` (augmented as `aug` says), validating on
+/// `valid` after every epoch and keeping the best weights. Pixels are scaled as the model's
+/// architecture says. `on_epoch` sees each epoch's log.
 pub fn fit_images(
     model: &mut Model,
     train: &ImageSet,
     valid: Option<&ImageSet>,
     cfg: &FitConfig,
+    aug: Augment,
     rng: &mut Rng,
     on_epoch: &mut dyn FnMut(&ImageEpochLog),
 ) -> Result<ImageFitReport> {
@@ -115,7 +125,14 @@ pub fn fit_images(
         rng::shuffle(rng, &mut order);
         let (mut total, mut count) = (0.0f64, 0usize);
         for idx in order.chunks(cfg.batch_size) {
-            let (x, y) = train.batch(idx, &pre);
+            let (x, y) = if aug.shift > 0 {
+                let s = aug.shift;
+                let mut draw = || rng::below(rng, 2 * s + 1) as isize - s as isize;
+                let shifts: Vec<[isize; 2]> = idx.iter().map(|_| [draw(), draw()]).collect();
+                train.batch_shifted(idx, &pre, &shifts)
+            } else {
+                train.batch(idx, &pre)
+            };
             let l = train_step(model, &mut opt, x, &y, cfg, rng).map_err(|e| match e {
                 Error::Numeric(m) => Error::Numeric(format!("epoch {epoch}: {m}")),
                 other => other,
