@@ -196,19 +196,12 @@ pub(super) fn apply(
                 pool::global_avg_pool_backward(g2, l).into_dyn(),
             );
         }
-        Op::Conv2d {
-            x,
-            w,
-            b,
-            geom,
-            cols,
-        } => {
+        Op::Conv2d { x, w, b, geom } => {
             let (dx, dw, db) = conv2d::conv2d_backward(
                 view4(val(*x)),
                 view4(val(*w)),
                 view4(g),
                 geom,
-                cols.as_deref(),
                 needs(tape, *x),
                 b.is_some(),
             )?;
@@ -236,12 +229,11 @@ pub(super) fn apply(
             acc(tape, grads, *x, dx.into_dyn());
         }
         Op::Relu(x) => {
-            let mut d = g.clone();
-            Zip::from(&mut d).and(val(*x)).for_each(|d, &v| {
-                if v <= 0.0 {
-                    *d = 0.0
-                }
-            });
+            // A select, not a branch: the sign pattern of ReLU inputs mispredicts, and the select
+            // vectorises (10% of LeNet-5 training time).
+            let d = Zip::from(g)
+                .and(val(*x))
+                .map_collect(|&g, &v| if v <= 0.0 { 0.0 } else { g });
             acc(tape, grads, *x, d);
         }
         Op::Sigmoid(x) | Op::Tanh(x) => {

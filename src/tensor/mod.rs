@@ -80,8 +80,6 @@ pub(crate) enum Op {
         w: Var,
         b: Option<Var>,
         geom: Conv2dGeom,
-        /// The unfolded input, when the forward pass kept it for the weight gradient.
-        cols: Option<Vec<f32>>,
     },
     ConvTranspose2d {
         x: Var,
@@ -517,24 +515,14 @@ impl Tape {
 
     /// PyTorch `Conv2d`: `x [N, C_in, H, W]`, `w [C_out, C_in, KH, KW]`, `b [C_out]`.
     pub fn conv2d(&mut self, x: Var, w: Var, b: Option<Var>, geom: Conv2dGeom) -> Result<Var> {
-        // The unfolded input serves the weight gradient: keep it when there will be one.
-        let keep = self.grad_enabled && self.nodes[w.0].requires_grad;
-        let (y, cols) = ops::conv2d::conv2d_forward(
+        let y = ops::conv2d::conv2d_forward(
             self.view4("conv2d", x)?,
             self.view4("conv2d", w)?,
             self.bias_view("conv2d", b)?,
             &geom,
-            keep,
         )?;
         let inputs: Vec<Var> = [Some(x), Some(w), b].into_iter().flatten().collect();
-        let op = Op::Conv2d {
-            x,
-            w,
-            b,
-            geom,
-            cols,
-        };
-        Ok(self.push(y.into_dyn(), op, &inputs))
+        Ok(self.push(y.into_dyn(), Op::Conv2d { x, w, b, geom }, &inputs))
     }
 
     /// PyTorch `ConvTranspose2d`: `x [N, C_in, H, W]`, `w [C_in, C_out, KH, KW]`, `b [C_out]`.
