@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod model;
 pub mod mutate;
 pub mod nn;
+pub mod occlusion;
 pub mod rng;
 pub mod score;
 pub mod tensor;

@@ -113,6 +113,89 @@ fn lenet5_trains_evaluates_and_predicts_on_mnist_slice() {
 }
 
 #[test]
+fn occlusion_maps_as_png_svg_and_tsv() {
+    let dir = tempdir();
+    let model = dir.path().join("lenet5.safetensors");
+    train_lenet(&model, "2");
+    let (images, labels) = test100();
+    let png = dir.path().join("map.png");
+    let tsv = dir.path().join("map.tsv");
+    let out = common::seqcnn(&[
+        "occlude",
+        "--model",
+        &s(&model),
+        &images,
+        "--labels",
+        &labels,
+        "--index",
+        "2",
+        "--out",
+        &s(&png),
+        "--tsv",
+        &s(&tsv),
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("image 2 of") && err.contains("class 1 p="),
+        "{err}"
+    );
+    let bytes = std::fs::read(&png).unwrap();
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+    // 28x28 drawn at 10 pixels a pixel.
+    assert_eq!(u32::from_be_bytes(bytes[16..20].try_into().unwrap()), 280);
+    let rows = std::fs::read_to_string(&tsv).unwrap();
+    // A 7x7 square at stride 1: 22 x 22 positions.
+    assert_eq!(rows.lines().count(), 1 + 22 * 22);
+    assert!(rows.starts_with("row\tcol\tdrop\n0\t0\t"));
+    let svg = dir.path().join("map.svg");
+    ok(&[
+        "occlude",
+        "--model",
+        &s(&model),
+        &images,
+        "--patch",
+        "4",
+        "--stride",
+        "3",
+        "--out",
+        &s(&svg),
+    ]);
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert!(
+        text.starts_with("<svg") && text.contains("4x4 square"),
+        "{}",
+        &text[..200]
+    );
+    fails_with(
+        2,
+        &[
+            "occlude",
+            "--model",
+            &s(&model),
+            &images,
+            "--out",
+            &s(&dir.path().join("m.jpg")),
+        ],
+        &[".png or .svg"],
+    );
+    fails_with(
+        2,
+        &[
+            "occlude",
+            "--model",
+            &s(&model),
+            &images,
+            "--index",
+            "101",
+            "--out",
+            &s(&png),
+        ],
+        &["image 101 requested but the input has 100"],
+    );
+}
+
+#[test]
 fn image_models_are_identical_with_one_and_two_threads() {
     let dir = tempdir();
     let (a, b) = (dir.path().join("a"), dir.path().join("b"));

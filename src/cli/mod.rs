@@ -9,6 +9,7 @@ mod info;
 mod models;
 mod motifs;
 mod mutate;
+mod occlude;
 mod predict;
 mod predict_genome;
 mod saliency;
@@ -40,6 +41,8 @@ enum Command {
     Mutate(mutate::Args),
     /// Gradient x input saliency per position and task (TSV, SVG).
     Saliency(saliency::Args),
+    /// Occlusion map of an image classifier: where covering the image lowers the true class.
+    Occlude(Box<occlude::Args>),
     /// Build a seqcnn model from another tool's weights.
     #[command(subcommand)]
     Import(import::Import),
@@ -64,6 +67,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Motifs(args) => motifs::run(*args),
         Command::Mutate(args) => mutate::run(args),
         Command::Saliency(args) => saliency::run(args),
+        Command::Occlude(args) => occlude::run(*args),
         Command::Import(cmd) => import::run(cmd),
         Command::Export(cmd) => export::run(cmd),
         Command::Info(args) => info::run(args),

@@ -6,6 +6,7 @@ pub mod fasta;
 pub mod genome;
 pub mod idx;
 pub mod images;
+pub mod png;
 pub mod meme;
 pub mod table;
 pub mod windows;
