@@ -92,9 +92,10 @@ pub struct Args {
     /// Weight decay (L2 for SGD/Adam, decoupled for AdamW); never applied to biases.
     #[arg(long, default_value_t = 0.0)]
     pub(super) weight_decay: f64,
-    /// Learning-rate schedule: constant, step:SIZE:GAMMA, cosine, or plateau:PATIENCE:FACTOR.
-    #[arg(long, default_value = "constant")]
-    pub(super) schedule: String,
+    /// Learning-rate schedule: constant, step:SIZE:GAMMA, cosine, or plateau:PATIENCE:FACTOR
+    /// [default: constant; plateau:3:0.3 for images].
+    #[arg(long)]
+    pub(super) schedule: Option<String>,
     /// Clip the total gradient norm.
     #[arg(long)]
     pub(super) clip_norm: Option<f32>,
@@ -232,7 +233,7 @@ pub(super) fn fit_config(args: &Args) -> Result<FitConfig> {
         epochs: args.epochs,
         batch_size: args.batch_size,
         optimizer: optimizer(args),
-        schedule: schedule(&args.schedule, args.epochs)?,
+        schedule: schedule(args.schedule.as_deref().unwrap_or("constant"), args.epochs)?,
         clip_norm: args.clip_norm,
         patience: Some(args.patience),
         monitor: args.monitor,
