@@ -6,8 +6,8 @@ pub mod fasta;
 pub mod genome;
 pub mod idx;
 pub mod images;
-pub mod png;
 pub mod meme;
+pub mod png;
 pub mod table;
 pub mod windows;
 
