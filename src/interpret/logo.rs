@@ -18,10 +18,10 @@ const BITS_PX: f64 = 50.0;
 const LEFT: f64 = 44.0;
 
 /// Letter colours, A, C, G, T (the usual green, blue, orange, red).
-const COLOURS: [&str; 4] = ["#109648", "#255c99", "#f7b32b", "#d62839"];
+pub(crate) const COLOURS: [&str; 4] = ["#109648", "#255c99", "#f7b32b", "#d62839"];
 
 /// Escapes text for SVG.
-fn esc(s: &str) -> String {
+pub(crate) fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -68,7 +68,7 @@ fn glyph(c: usize) -> Vec<String> {
 }
 
 /// One letter filling the box `x, y, w, h` (pixels, y down).
-fn letter(svg: &mut String, c: usize, x: f64, y: f64, w: f64, h: f64) {
+pub(crate) fn letter(svg: &mut String, c: usize, x: f64, y: f64, w: f64, h: f64) {
     if h <= 0.05 || w <= 0.0 {
         return;
     }
