@@ -20,5 +20,6 @@ pub mod rng;
 pub mod score;
 pub mod tensor;
 pub mod train;
+pub mod variants;
 
 pub use error::{Error, Result};

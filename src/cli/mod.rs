@@ -15,6 +15,7 @@ mod predict_genome;
 mod saliency;
 mod train;
 mod train_genome;
+mod variants;
 
 use clap::{Parser, Subcommand};
 
@@ -39,6 +40,8 @@ enum Command {
     Motifs(Box<motifs::Args>),
     /// Saturation mutagenesis: every base x 3 alternatives scored (TSV out).
     Mutate(mutate::Args),
+    /// Effects of VCF variants: REF and ALT windows from a genome scored (TSV, VCF, HTML).
+    Variants(Box<variants::Args>),
     /// Gradient x input saliency per position and task (TSV, SVG).
     Saliency(saliency::Args),
     /// Occlusion map of an image classifier: where covering the image lowers the true class.
@@ -66,6 +69,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Eval(args) => eval::run(args),
         Command::Motifs(args) => motifs::run(*args),
         Command::Mutate(args) => mutate::run(args),
+        Command::Variants(args) => variants::run(*args),
         Command::Saliency(args) => saliency::run(args),
         Command::Occlude(args) => occlude::run(*args),
         Command::Import(cmd) => import::run(cmd),

@@ -1,0 +1,238 @@
+//! `seqcnn variants`: the effect of VCF variants on a model's scores, from windows of an indexed
+//! genome centred on each variant; TSV, skipped list, annotated VCF and an HTML report.
+
+use anyhow::Result;
+use seqcnn::io::AtomicOutput;
+use seqcnn::io::genome::Genome;
+use seqcnn::model::Model;
+use seqcnn::score::{Scorer, Strand};
+use seqcnn::variants::report::{Report, mutation_map};
+use seqcnn::variants::vcf::VcfReader;
+use seqcnn::variants::{InfoKeys, SKIPPED_HEADER, VariantScorer, tsv_header};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Score the reference and alternative alleles of every VCF record with a model.
+///
+/// Each record's window is cut from the genome around the variant and scored under the model's
+/// strand rule (and DeepBind's window rules for imported DeepBind models), as `predict` scores a
+/// sequence. Output: TSV `chrom pos id ref alt ref_match`, then per task `TASK:ref TASK:alt
+/// TASK:diff TASK:logit_diff` (diff = ALT score minus REF score on predict's scale; logit_diff
+/// the same on raw scores). One row per ALT: multi-allelic records are split. `ref_match` says
+/// whether REF agrees with the genome (the reference window is always the genome's).
+///
+/// Windows: N bp (the model's input length, or --window N for models that take any length,
+/// such as imported DeepBind models), with genome position POS + len(REF)/2 (1-based, integer
+/// division, as Selene centres variants; for a SNV the variant itself) at 0-based offset N/2,
+/// the centre when N is odd. The ALT window keeps the same left flank up to REF's first base,
+/// then ALT, then the genome after REF up to N bases: an insertion trims the right flank, a
+/// deletion extends it further into the genome; an ALT longer than the rest of the window is cut
+/// at the window's end. Both windows are exactly N bp.
+///
+/// Not scored, and listed with a reason in --skipped (and counted on stderr): unknown contigs,
+/// windows that would reach past a contig end, REF longer than the window, symbolic (<DEL>),
+/// `*` and breakend ALTs, records without ALT. Contig names match with or without `chr`.
+/// Records are read and scored one batch at a time (bounded memory); outputs appear only when
+/// the whole run succeeds.
+#[derive(clap::Args)]
+#[command(after_help = "Examples:\n  \
+    seqcnn variants --model deepsea.safetensors --vcf calls.vcf.gz --genome hg19.fa.gz --out effects.tsv\n  \
+    seqcnn variants --model models/D00328.018.safetensors --window 101 --vcf chr20.vcf.gz \\\n      \
+    --genome 20.fa.gz --out effects.tsv --skipped skipped.tsv --out-vcf annotated.vcf.gz --report report.html\n  \
+    zcat calls.vcf.gz | seqcnn variants --model m.safetensors --vcf - --genome hg19.fa.gz --strict > effects.tsv")]
+pub struct Args {
+    /// The model file.
+    #[arg(long)]
+    model: PathBuf,
+    /// VCF (plain, gzip or bgzip); `-` reads stdin.
+    #[arg(long)]
+    vcf: PathBuf,
+    /// Indexed genome (FASTA + .fai, or BGZF + .fai + .gzi; see `seqcnn index`).
+    #[arg(long)]
+    genome: PathBuf,
+    /// Window length for models without a fixed input length (DeepBind models); the variant
+    /// sits at 0-based offset N/2.
+    #[arg(long)]
+    window: Option<usize>,
+    /// Output TSV (`-` = stdout; `.gz` = gzip).
+    #[arg(long, default_value = "-")]
+    out: PathBuf,
+    /// Write the alleles not scored to this TSV: `chrom pos id ref alt reason`.
+    #[arg(long)]
+    skipped: Option<PathBuf>,
+    /// Write the VCF back with per-task INFO fields SEQCNN_<TASK>_REF, _ALT, _DIFF, _LOGIT_DIFF
+    /// (`.gz` = gzip).
+    #[arg(long)]
+    out_vcf: Option<PathBuf>,
+    /// Write an HTML report: the variants of largest effect, sortable, with mutation maps.
+    #[arg(long)]
+    report: Option<PathBuf>,
+    /// Mutation maps in the report: this many variants of largest effect.
+    #[arg(long, default_value_t = 20)]
+    report_top: usize,
+    /// Rows of the report's table: this many variants of largest effect.
+    #[arg(long, default_value_t = 500)]
+    report_rows: usize,
+    /// Fail on an unknown contig or a REF that disagrees with the genome (naming file, line and
+    /// bases) instead of skipping or flagging the record.
+    #[arg(long)]
+    strict: bool,
+    /// Strand rule (default: the model's own).
+    #[arg(long, value_enum)]
+    strand: Option<Strand>,
+    /// DeepBind models: the mean over a sequence's windows instead of the maximum.
+    #[arg(long)]
+    average: bool,
+    /// Records scored together.
+    #[arg(long, default_value_t = 128)]
+    batch: usize,
+    /// Worker threads (default: all CPUs).
+    #[arg(long)]
+    threads: Option<usize>,
+}
+
+pub fn run(args: Args) -> Result<()> {
+    super::with_threads(args.threads, || variants(&args))
+}
+
+/// The window length: the model's input length, or --window for models that take any length.
+fn window_length(model: &Model, path: &Path, window: Option<usize>) -> Result<usize> {
+    let n = match (model.meta.input_length, window) {
+        (Some(len), None) => len,
+        (Some(len), Some(w)) if w == len => len,
+        (Some(len), Some(w)) => {
+            return Err(seqcnn::Error::Config(format!(
+                "{} takes exactly {len} bp: --window {w} does not apply (leave it out)",
+                path.display()
+            ))
+            .into());
+        }
+        (None, Some(w)) => w,
+        (None, None) => {
+            return Err(seqcnn::Error::Config(format!(
+                "{} takes sequences of any length: give the window with --window N (e.g. --window 101)",
+                path.display()
+            ))
+            .into());
+        }
+    };
+    if n == 0 {
+        return Err(seqcnn::Error::Config("--window must be at least 1".into()).into());
+    }
+    Ok(n)
+}
+
+fn variants(args: &Args) -> Result<()> {
+    for p in [
+        Some(&args.out),
+        args.skipped.as_ref(),
+        args.out_vcf.as_ref(),
+        args.report.as_ref(),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        super::check_output_dir(p)?;
+    }
+    let model = Model::load(&args.model)?;
+    let window = window_length(&model, &args.model, args.window)?;
+    let mut scorer = Scorer::new(&model);
+    if let Some(s) = args.strand {
+        scorer = scorer.with_strand(s);
+    }
+    if args.average {
+        scorer = scorer.with_window_average(true)?;
+    }
+    let genome = Genome::open(&args.genome)?;
+    let reader = VcfReader::from_path(&args.vcf)?;
+    let vcf_name = reader.path().to_path_buf();
+    let tasks = &model.meta.tasks;
+
+    let mut out = AtomicOutput::create(&args.out)?;
+    writeln!(out, "{}", tsv_header(tasks)).map_err(|e| out.error(e))?;
+    let mut skipped = match &args.skipped {
+        Some(p) => {
+            let mut o = AtomicOutput::create(p)?;
+            writeln!(o, "{SKIPPED_HEADER}").map_err(|e| o.error(e))?;
+            Some(o)
+        }
+        None => None,
+    };
+    let keys = InfoKeys::new(tasks);
+    let model_name = args.model.file_name().map_or_else(
+        || args.model.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let strand = format!("{:?}", scorer.strand()).to_lowercase();
+    let mut out_vcf = match &args.out_vcf {
+        Some(p) => {
+            let mut o = AtomicOutput::create(p)?;
+            let provenance = format!("model={model_name} window={window} strand={strand}");
+            o.write_all(keys.header(reader.header(), &provenance).as_bytes())
+                .map_err(|e| o.error(e))?;
+            Some(o)
+        }
+        None => None,
+    };
+    let mut report = args
+        .report
+        .as_ref()
+        .map(|_| Report::new(tasks, args.report_rows.max(args.report_top)));
+
+    let vs = VariantScorer::new(&scorer, &genome, window, args.strict, &vcf_name)?;
+    let summary = vs.run(reader, args.batch, |e| {
+        out.write_all(e.tsv_rows().as_bytes())
+            .map_err(|err| out.error(err))?;
+        if let Some(o) = &mut skipped {
+            o.write_all(e.skipped_rows().as_bytes())
+                .map_err(|err| o.error(err))?;
+        }
+        if let Some(o) = &mut out_vcf {
+            o.write_all(keys.annotate(&e).as_bytes())
+                .map_err(|err| o.error(err))?;
+        }
+        if let Some(r) = &mut report {
+            r.add(&e);
+        }
+        Ok(())
+    })?;
+
+    let report_html = match &report {
+        Some(r) => {
+            let notes = vec![
+                format!(
+                    "Model {model_name} ({} task{}, strand rule {strand}), window {window} bp; VCF {}; genome {}.",
+                    tasks.len(),
+                    if tasks.len() == 1 { "" } else { "s" },
+                    vcf_name.display(),
+                    args.genome.display()
+                ),
+                format!("{summary}."),
+            ];
+            Some(r.html("seqcnn variants", &notes, args.report_top, |e| {
+                mutation_map(&model, &scorer, tasks, e, 256)
+            })?)
+        }
+        None => None,
+    };
+    // Everything succeeded: make the outputs visible.
+    if let (Some(path), Some(html)) = (&args.report, report_html) {
+        let mut o = AtomicOutput::create(path)?;
+        o.write_all(html.as_bytes()).map_err(|e| o.error(e))?;
+        o.commit()?;
+    }
+    if let Some(o) = out_vcf {
+        o.commit()?;
+    }
+    if let Some(o) = skipped {
+        o.commit()?;
+    }
+    out.commit()?;
+    let listed = match (&args.skipped, summary.skipped_total()) {
+        (_, 0) => String::new(),
+        (Some(p), _) => format!("; skipped alleles listed in {}", p.display()),
+        (None, _) => "; list the skipped alleles with --skipped FILE".to_string(),
+    };
+    eprintln!("seqcnn variants: {summary}{listed}");
+    Ok(())
+}
