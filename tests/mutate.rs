@@ -371,3 +371,436 @@ type = "linear"
         );
     }
 }
+
+mod genome {
+    //! `mutate --genome`: BED intervals read from the vendored chr20 slice, resized as `predict
+    //! --genome` does, with genomic positions in the rows.
+    use super::*;
+    use seqcnn::arch::Arch;
+    use seqcnn::io::bed::read_bed;
+    use seqcnn::io::genome::Genome;
+    use seqcnn::model::Model;
+
+    fn table(tsv: &str) -> (Vec<String>, Vec<Vec<String>>) {
+        let mut lines = tsv.lines();
+        let header = lines
+            .next()
+            .expect("header")
+            .split('\t')
+            .map(String::from)
+            .collect();
+        let rows = lines
+            .map(|l| l.split('\t').map(String::from).collect())
+            .collect();
+        (header, rows)
+    }
+
+    /// The base at 1-based `gpos` of contig `20` of the slice.
+    fn base_at(genome: &Genome, gpos: u64) -> String {
+        let b = genome.fetch("20", gpos - 1, gpos).expect("fetch");
+        String::from_utf8(b).expect("ascii")
+    }
+
+    #[test]
+    fn mutate_bed_gives_genomic_positions_and_the_scores_of_the_window() {
+        let dir = tempdir();
+        let model = imported(dir.path(), "D00328.003");
+        let fa = data("genome/chr20_30M.fa.gz");
+        let bed = data("genome/chr20_30M_CTCF.bed");
+        let maps = dir.path().join("maps");
+        let tsv = ok(&[
+            "mutate",
+            "--model",
+            s(&model),
+            "--genome",
+            s(&fa),
+            s(&bed),
+            "--window",
+            "20",
+            "--plot",
+            s(&maps),
+        ]);
+        let (header, rows) = table(&tsv);
+        assert_eq!(
+            header[..6],
+            ["name", "pos", "chrom", "gpos", "ref", "alt"],
+            "genomic columns after pos"
+        );
+        let genome = Genome::open(&fa).expect("genome");
+        let ivs = read_bed(&bed).expect("bed");
+        assert_eq!(ivs.len(), 32);
+        assert_eq!(rows.len(), ivs.len() * 20 * 3);
+        // The same windows as FASTA: identical scores.
+        let mut fasta = String::new();
+        for (k, iv) in ivs.iter().enumerate() {
+            // A DeepBind model takes any length: 20 bp around the centre (10 before it).
+            let start = iv.start + iv.len() / 2 - 10;
+            let name = format!("20:{}-{}", iv.start + 1, iv.end);
+            let seq = genome.fetch("20", start, start + 20).expect("fetch");
+            fasta.push_str(&format!(
+                ">{name}\n{}\n",
+                String::from_utf8(seq).expect("ascii")
+            ));
+            for (j, row) in rows[k * 60..(k + 1) * 60].iter().enumerate() {
+                let p = j / 3 + 1;
+                assert_eq!(row[0], name);
+                assert_eq!(row[1], p.to_string());
+                assert_eq!(row[2], "20", "the genome's contig name");
+                let gpos: u64 = row[3].parse().expect("gpos");
+                assert_eq!(gpos, start + p as u64, "1-based genomic position");
+                assert_eq!(row[4], base_at(&genome, gpos), "{name} pos {p}");
+            }
+        }
+        let fa_path = dir.path().join("windows.fa");
+        std::fs::write(&fa_path, fasta).expect("write windows");
+        let (_, plain) = table(&ok(&["mutate", "--model", s(&model), s(&fa_path)]));
+        assert_eq!(plain.len(), rows.len());
+        for (a, b) in rows.iter().zip(&plain) {
+            assert_eq!(a[..2], b[..2]);
+            assert_eq!(a[4..], b[2..], "BED and FASTA input give the same scores");
+        }
+        // Maps labelled with genomic positions: the first peak's window starts at 1531 (0-based).
+        let svg = std::fs::read_to_string(maps.join("20_1340-1743.D00328.003.svg"))
+            .expect("map of the first peak");
+        assert!(svg.contains(">1540</text>") && svg.contains("positions 1532-1551"));
+        assert_eq!(std::fs::read_dir(&maps).expect("maps").count(), 32);
+    }
+
+    #[test]
+    fn mutate_bed_resizes_to_the_models_length_around_summit_or_centre() {
+        let dir = tempdir();
+        let toml =
+            std::fs::read_to_string(data("genome/tiny_genome_arch.toml")).expect("arch file");
+        let arch = Arch::from_toml(&toml).expect("arch");
+        let model =
+            Model::new(arch, vec!["t".into()], &mut seqcnn::rng::seeded(5), 1.0).expect("model");
+        let mpath = dir.path().join("tiny.safetensors");
+        model.save(&mpath).expect("save");
+        // Two CTCF peaks of the vendored BED, the second as narrowPeak with a summit 30 bp in,
+        // and an interval at the contig's start whose window runs off it.
+        let text = std::fs::read_to_string(data("genome/chr20_30M_CTCF.bed")).expect("bed");
+        let lines: Vec<&str> = text.lines().take(2).collect();
+        let f: Vec<&str> = lines[1].split('\t').collect();
+        let bed = dir.path().join("in.bed");
+        std::fs::write(
+            &bed,
+            format!(
+                "{}\n{}\t{}\t{}\tpk\t0\t.\t5.0\t-1\t-1\t30\nchr20\t0\t100\tedge\n",
+                lines[0], f[0], f[1], f[2]
+            ),
+        )
+        .expect("write bed");
+        let fa = data("genome/chr20_30M.fa.gz");
+        let genome = Genome::open(&fa).expect("genome");
+        let (header, rows) = table(&ok(&[
+            "mutate",
+            "--model",
+            s(&mpath),
+            "--genome",
+            s(&fa),
+            s(&bed),
+        ]));
+        assert_eq!(header[2..4], ["chrom", "gpos"]);
+        // Window starts (0-based): centre - 500, summit - 500, 50 - 500.
+        let starts: [(&str, i64); 3] = [
+            ("20:1340-1743", 1339 + 202 - 500),
+            ("pk", 28011 + 30 - 500),
+            ("edge", 50 - 500),
+        ];
+        let mut at = 0;
+        for (name, start) in starts {
+            for p in 1..=1000i64 {
+                let g = start + p;
+                let n = if g < 1 { 4 } else { 3 };
+                for _ in 0..n {
+                    let row = &rows[at];
+                    at += 1;
+                    assert_eq!((row[0].as_str(), row[1].as_str()), (name, &*p.to_string()));
+                    if g < 1 {
+                        assert_eq!((row[3].as_str(), row[4].as_str()), (".", "N"));
+                    } else {
+                        assert_eq!(row[3], g.to_string());
+                        assert_eq!(row[4], base_at(&genome, g as u64));
+                    }
+                }
+            }
+        }
+        assert_eq!(at, rows.len());
+        fails_with(
+            2,
+            &[
+                "mutate",
+                "--model",
+                s(&mpath),
+                "--genome",
+                s(&fa),
+                s(&bed),
+                "--window",
+                "500",
+            ],
+            &["--window 500", "1000 bp"],
+        );
+    }
+}
+
+mod maps {
+    //! `mutate --plot` and the mutation-map SVG.
+    use super::*;
+    use seqcnn::model::Model;
+    use seqcnn::mutate::{MapOptions, mutation_map_svg, naive_ism};
+    use seqcnn::score::Scorer;
+
+    /// One element of an SVG: its name and attributes.
+    struct Element {
+        name: String,
+        attrs: Vec<(String, String)>,
+    }
+
+    impl Element {
+        fn attr(&self, key: &str) -> Option<&str> {
+            self.attrs
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.as_str())
+        }
+    }
+
+    /// Checks that `svg` is well-formed XML (tags nested and closed, attributes quoted, only
+    /// the five predefined entities) with an `svg` root, and returns its elements in order.
+    fn elements(svg: &str) -> Vec<Element> {
+        let mut out = Vec::new();
+        let mut stack: Vec<String> = Vec::new();
+        let mut rest = svg.trim();
+        let entity_ok = |text: &str| {
+            text.split('&').skip(1).all(|t| {
+                ["amp;", "lt;", "gt;", "quot;", "apos;"]
+                    .iter()
+                    .any(|e| t.starts_with(e))
+            })
+        };
+        while !rest.is_empty() {
+            let Some(open) = rest.find('<') else {
+                panic!("text after the root element: {rest:?}");
+            };
+            let text = &rest[..open];
+            assert!(entity_ok(text), "bad entity in text {text:?}");
+            assert!(
+                !stack.is_empty() || text.trim().is_empty(),
+                "text outside the root"
+            );
+            let close = rest[open..].find('>').expect("unclosed tag") + open;
+            let tag = &rest[open + 1..close];
+            rest = &rest[close + 1..];
+            assert!(!tag.contains('<'), "'<' inside a tag: {tag}");
+            if let Some(name) = tag.strip_prefix('/') {
+                assert_eq!(
+                    stack.pop().as_deref(),
+                    Some(name.trim()),
+                    "mismatched </{name}>"
+                );
+                assert!(
+                    !stack.is_empty() || rest.trim().is_empty(),
+                    "content after the root element"
+                );
+                continue;
+            }
+            let selfclosing = tag.ends_with('/');
+            let tag = tag.trim_end_matches('/');
+            let (name, mut attrs_text) = tag.split_once(' ').unwrap_or((tag, ""));
+            assert!(
+                !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric()),
+                "bad element name {name:?}"
+            );
+            assert!(!stack.is_empty() || name == "svg", "root element is {name}");
+            let mut attrs = Vec::new();
+            loop {
+                attrs_text = attrs_text.trim_start();
+                if attrs_text.is_empty() {
+                    break;
+                }
+                let (key, after) = attrs_text.split_once("=\"").expect("attribute key=\"...\"");
+                let (value, after) = after.split_once('"').expect("closing quote");
+                assert!(entity_ok(value), "bad entity in {value:?}");
+                assert!(
+                    attrs.iter().all(|(k, _): &(String, String)| k != key),
+                    "duplicate attribute {key}"
+                );
+                attrs.push((key.to_string(), value.to_string()));
+                attrs_text = after;
+            }
+            out.push(Element {
+                name: name.to_string(),
+                attrs,
+            });
+            if !selfclosing {
+                stack.push(name.to_string());
+            }
+            if stack.is_empty() {
+                assert!(rest.trim().is_empty(), "content after the root element");
+            }
+        }
+        assert!(stack.is_empty(), "unclosed elements {stack:?}");
+        out
+    }
+
+    #[test]
+    fn the_svg_check_catches_malformed_documents() {
+        assert_eq!(
+            elements(r#"<svg a="1"><g><rect x="&lt;"/></g></svg>"#).len(),
+            3
+        );
+        for bad in [
+            "<svg><g></svg>",
+            "<svg><g></g>",
+            r#"<svg a="1" a="2"></svg>"#,
+            "<svg>a & b</svg>",
+            "<svg x=1></svg>",
+            "<g></g>",
+            "<svg></svg><svg></svg>",
+        ] {
+            let caught = std::panic::catch_unwind(|| elements(bad)).is_err();
+            assert!(caught, "{bad} should be rejected");
+        }
+    }
+
+    fn count(els: &[Element], name: &str, class: &str) -> usize {
+        els.iter()
+            .filter(|e| e.name == name && e.attr("class") == Some(class))
+            .count()
+    }
+
+    #[test]
+    fn plot_writes_one_valid_map_per_sequence_and_task() {
+        let dir = tempdir();
+        let model = imported(dir.path(), "D00328.003");
+        let input = fasta(dir.path());
+        let maps = dir.path().join("maps");
+        ok(&[
+            "mutate",
+            "--model",
+            s(&model),
+            s(&input),
+            "--plot",
+            s(&maps),
+            "--wrap",
+            "20",
+            "--out",
+            s(&dir.path().join("o.tsv")),
+        ]);
+        for (name, seq) in SEQS {
+            let path = maps.join(format!("{name}.D00328.003.svg"));
+            let svg = std::fs::read_to_string(&path).expect("map written");
+            let els = elements(&svg);
+            assert_eq!(count(&els, "rect", "cell"), 4 * seq.len(), "{name}");
+            assert_eq!(count(&els, "g", "legend"), 1);
+            assert_eq!(count(&els, "rect", "mark"), 0);
+            assert!(svg.contains(&format!(">{name} · D00328.003</text>")));
+            // 40 bp in rows of 20: the letter-track axis drawn once per row.
+            let rows = seq.len().div_ceil(20);
+            assert_eq!(svg.matches(">loss</text>").count(), rows);
+        }
+        // A zoom: only positions 5 to 14.
+        let zoom = dir.path().join("zoom");
+        ok(&[
+            "mutate",
+            "--model",
+            s(&model),
+            s(&input),
+            "--plot",
+            s(&zoom),
+            "--plot-window",
+            "5-14",
+            "--plot-task",
+            "D00328.003",
+            "--out",
+            s(&dir.path().join("o2.tsv")),
+        ]);
+        let svg = std::fs::read_to_string(zoom.join("first.D00328.003.svg")).expect("zoomed map");
+        assert_eq!(count(&elements(&svg), "rect", "cell"), 4 * 10);
+        assert!(svg.contains("positions 5-14"));
+        fails_with(
+            2,
+            &[
+                "mutate",
+                "--model",
+                s(&model),
+                s(&input),
+                "--plot",
+                s(&zoom),
+                "--plot-task",
+                "CTCF",
+            ],
+            &["--plot-task CTCF", "D00328.003"],
+        );
+    }
+
+    #[test]
+    fn map_marks_a_position_and_colours_by_the_score_change() {
+        let dir = tempdir();
+        let model = Model::load(&imported(dir.path(), "D00328.003")).expect("model");
+        let seq = SEQS[0].1.as_bytes();
+        let ism = naive_ism(&Scorer::new(&model), seq, false, 64).expect("ISM");
+        let opts = MapOptions {
+            mark: Some(12),
+            offset: 1000,
+            range: Some((10, 30)),
+            ..MapOptions::default()
+        };
+        let svg = mutation_map_svg("first", "CTCF", seq, &ism, 0, &opts);
+        let els = elements(&svg);
+        assert_eq!(count(&els, "rect", "mark"), 1);
+        assert_eq!(count(&els, "path", "mark"), 1, "an arrow");
+        let cells: Vec<&Element> = els
+            .iter()
+            .filter(|e| e.attr("class") == Some("cell"))
+            .collect();
+        assert_eq!(cells.len(), 4 * 20);
+        // Position labels are offset + 1-based position: 1011..=1030, ticks on round numbers.
+        assert!(svg.contains(">1020</text>") && svg.contains("positions 1011-1030"));
+        // Cells are white at the reference base, blue where the mutant scores lower, red where
+        // higher, and the most extreme change is the full colour.
+        let diff = ism.diff();
+        let lim = diff
+            .slice(ndarray::s![30..90, 0])
+            .iter()
+            .fold(0f32, |m, v| m.max(v.abs()));
+        for (i, m) in ism.mutations.iter().enumerate() {
+            if !(10..30).contains(&m.pos) {
+                continue;
+            }
+            let row = b"ACGT".iter().position(|&b| b == m.alt).expect("base");
+            let cell = cells[row * 20 + m.pos - 10];
+            let fill = cell.attr("fill").expect("fill");
+            let rgb: Vec<u8> = (0..3)
+                .map(|k| u8::from_str_radix(&fill[1 + 2 * k..3 + 2 * k], 16).expect("hex"))
+                .collect();
+            let d = diff[[i, 0]];
+            if d < -1e-3 * lim {
+                assert!(rgb[2] > rgb[0], "{m:?} {d}: {fill} should be blue");
+            } else if d > 1e-3 * lim {
+                assert!(rgb[0] > rgb[2], "{m:?} {d}: {fill} should be red");
+            }
+            if d == -lim {
+                assert_eq!(fill, "#2166ac");
+            }
+            let refrow = b"ACGT".iter().position(|&b| b == m.ref_base).expect("ref");
+            assert_eq!(
+                cells[refrow * 20 + m.pos - 10].attr("fill"),
+                Some("#ffffff")
+            );
+        }
+        // A mark outside the range is not drawn.
+        let svg = mutation_map_svg(
+            "first",
+            "CTCF",
+            seq,
+            &ism,
+            0,
+            &MapOptions {
+                mark: Some(5),
+                ..opts
+            },
+        );
+        assert_eq!(count(&elements(&svg), "rect", "mark"), 0);
+    }
+}

@@ -1,16 +1,20 @@
-//! `seqcnn mutate`: in-silico saturation mutagenesis of every input sequence, streaming TSV.
+//! `seqcnn mutate`: in-silico saturation mutagenesis of every input sequence (FASTA, table, or
+//! BED intervals read from a genome), streaming TSV, with optional mutation-map SVGs.
 
 use anyhow::Result;
+use seqcnn::io::bed::read_bed_checked;
+use seqcnn::io::genome::Genome;
 use seqcnn::io::{AtomicOutput, sequence_records};
 use seqcnn::model::Model;
-use seqcnn::mutate::{IsmScores, fast_ism, naive_ism};
+use seqcnn::mutate::{IsmScores, MapOptions, fast_ism, mutation_map_svg, naive_ism};
 use seqcnn::score::{Scorer, Strand};
+use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Score every single-base substitution of every sequence of a FASTA file or sequence table
-/// (`-` for stdin).
+/// (`-` for stdin), or of every interval of a BED file read from an indexed genome (--genome).
 ///
 /// Output: TSV with a header `name pos ref alt` then, per task, `TASK:ref TASK:alt TASK:diff`
 /// (reference score, mutant score, mutant minus reference; with --logit also `TASK:logit_diff`,
@@ -18,6 +22,18 @@ use std::path::PathBuf;
 /// position (four where the sequence has N), positions 1-based, alternatives in ACGT order.
 /// Scores are on `predict`'s scale, under the model's strand rule (and DeepBind's window rules for
 /// imported DeepBind models). Sequences are read and written one at a time.
+///
+/// With --genome, INPUT is BED3, BED6 or narrowPeak and each interval is resized as `predict
+/// --genome` does: to the model's input length around its summit (narrowPeak) or centre, bases
+/// past a contig's ends read as N. Models without a fixed input length (DeepBind) take the
+/// interval as it is, or a --window of N bp around the summit or centre. Rows then carry the
+/// genomic position too: `name pos chrom gpos ref alt ...`, `gpos` 1-based (`.` in N padding
+/// outside the contig); `name` is the BED name or `chrom:start-end`.
+///
+/// --plot DIR draws a mutation map per sequence and task, `DIR/NAME.TASK.svg`, as in DeepBind's
+/// paper: a heatmap of the score change of each substitution (blue: loss, red: gain) under the
+/// reference sequence drawn with each base as tall as the largest loss a substitution there
+/// causes; rows of --wrap positions, genomic positions for BED input.
 ///
 /// Plain sequential networks (convolutions, activations, pooling, batch norm, dropout up to the
 /// first flatten or global pooling) use fast ISM: only the slice of each convolutional layer
@@ -27,13 +43,17 @@ use std::path::PathBuf;
 #[command(after_help = "Examples:\n  \
     seqcnn mutate --model ctcf.safetensors peaks.fa > ism.tsv\n  \
     seqcnn mutate --model models/D00328.003.safetensors seqs.tsv --logit --out ism.tsv.gz\n  \
+    seqcnn mutate --model deepsea.safetensors --genome hg19.fa.gz peaks.narrowPeak --out ism.tsv.gz\n  \
+    seqcnn mutate --model models/D00328.003.safetensors --genome hg19.fa.gz ctcf.bed --window 100 \\\n    \
+    --plot maps/ --out ism.tsv\n  \
+    seqcnn mutate --model deepsea.safetensors windows.fa --plot maps/ --plot-task CTCF --plot-window 400-600 --out ism.tsv\n  \
     seqcnn mutate --model deepsea.safetensors windows.fa --naive --batch 64 --out ism.tsv\n  \
     zcat seqs.fa.gz | seqcnn mutate --model m.safetensors - --strand max --out ism.tsv")]
 pub struct Args {
     /// The model file.
     #[arg(long)]
     model: PathBuf,
-    /// FASTA or sequence table (gzip or not); `-` reads stdin.
+    /// FASTA or sequence table (gzip or not); `-` reads stdin. With --genome: BED or narrowPeak.
     input: PathBuf,
     /// Output TSV (`-` = stdout; `.gz` = gzip).
     #[arg(long, default_value = "-")]
@@ -53,13 +73,164 @@ pub struct Args {
     /// Mutant sequences scored per forward pass.
     #[arg(long, default_value_t = 256)]
     batch: usize,
+    /// Indexed genome FASTA (plain, gzip or BGZF with .fai/.gzi; see `seqcnn index`): INPUT is
+    /// then a BED or narrowPeak file of intervals to mutate.
+    #[arg(long)]
+    genome: Option<PathBuf>,
+    /// With --genome, for a model without a fixed input length: mutate N bp around each
+    /// interval's summit or centre instead of the interval as it is.
+    #[arg(long, value_name = "N", requires = "genome")]
+    window: Option<u64>,
+    /// Directory for mutation maps, one SVG per sequence and task (`NAME.TASK.svg`); created
+    /// if missing.
+    #[arg(long, value_name = "DIR")]
+    plot: Option<PathBuf>,
+    /// Only these tasks' maps (repeatable; default: every task).
+    #[arg(long, value_name = "TASK", requires = "plot")]
+    plot_task: Vec<String>,
+    /// Draw only positions START to END (1-based, inclusive, as the `pos` column).
+    #[arg(long, value_name = "START-END", requires = "plot", value_parser = parse_span)]
+    plot_window: Option<(usize, usize)>,
+    /// Positions per row of a mutation map (longer sequences wrap).
+    #[arg(long, default_value_t = 100, value_name = "N")]
+    wrap: usize,
     /// Worker threads (default: all CPUs).
     #[arg(long)]
     threads: Option<usize>,
 }
 
+/// `START-END` (1-based inclusive) as a 0-based half-open range.
+fn parse_span(text: &str) -> std::result::Result<(usize, usize), String> {
+    let bad = || format!("'{text}' is not START-END (1-based positions, START <= END)");
+    let (a, b) = text.split_once('-').ok_or_else(bad)?;
+    let (a, b): (usize, usize) = (
+        a.trim().parse().map_err(|_| bad())?,
+        b.trim().parse().map_err(|_| bad())?,
+    );
+    if a == 0 || a > b {
+        return Err(bad());
+    }
+    Ok((a - 1, b))
+}
+
 pub fn run(args: Args) -> Result<()> {
     super::with_threads(args.threads, || mutate(&args))
+}
+
+/// Where a sequence read from a genome lies: its first base is 0-based `start` on `contig`.
+struct Locus {
+    contig: String,
+    start: i64,
+    contig_len: u64,
+}
+
+/// One sequence to mutate, with the file and line it came from (for errors).
+struct Item {
+    name: String,
+    seq: Vec<u8>,
+    locus: Option<Locus>,
+    line: u64,
+}
+
+/// The sequences of INPUT: records of a FASTA file or table, or BED intervals read from the
+/// genome (resized as `predict --genome` does), lazily.
+fn items<'a>(
+    args: &Args,
+    model: &Model,
+    genome: Option<&'a Genome>,
+) -> Result<Box<dyn Iterator<Item = seqcnn::Result<Item>> + 'a>> {
+    let Some(genome) = genome else {
+        let records = sequence_records(&args.input, Some(&[]))?;
+        return Ok(Box::new(records.map(|r| {
+            r.map(|r| Item {
+                name: r.name,
+                seq: r.seq,
+                locus: None,
+                line: r.line,
+            })
+        })));
+    };
+    let window = match (model.meta.input_length, args.window) {
+        (Some(l), Some(w)) if l as u64 != w => {
+            return Err(seqcnn::Error::Config(format!(
+                "--window {w}: the model takes windows of exactly {l} bp (leave --window out)"
+            ))
+            .into());
+        }
+        (Some(l), _) => Some(l as u64),
+        (None, w) => w,
+    };
+    if window == Some(0) {
+        return Err(seqcnn::Error::Config("--window must be at least 1".into()).into());
+    }
+    let intervals = read_bed_checked(&args.input, genome)?;
+    let bed = args.input.clone();
+    Ok(Box::new(intervals.into_iter().map(move |iv| {
+        let (start, end) = match window {
+            Some(w) => iv.window(w),
+            None => (iv.start as i64, iv.end as i64),
+        };
+        let at_line = |e: seqcnn::Error| seqcnn::Error::parse(&bed, iv.line, e.to_string());
+        Ok(Item {
+            name: iv.label(),
+            seq: genome
+                .fetch_padded(&iv.contig, start, end)
+                .map_err(at_line)?,
+            line: iv.line,
+            locus: Some(Locus {
+                contig_len: genome.contig_len(&iv.contig).map_err(at_line)?,
+                contig: iv.contig.clone(),
+                start,
+            }),
+        })
+    })))
+}
+
+/// The indices of the tasks to draw: `names`, or every task when empty.
+fn plot_tasks(model: &Model, names: &[String]) -> seqcnn::Result<Vec<usize>> {
+    if names.is_empty() {
+        return Ok((0..model.meta.tasks.len()).collect());
+    }
+    names
+        .iter()
+        .map(|t| {
+            model.meta.tasks.iter().position(|m| m == t).ok_or_else(|| {
+                seqcnn::Error::Config(format!(
+                    "--plot-task {t}: the model has no such task (its tasks: {})",
+                    model.meta.tasks.join(", ")
+                ))
+            })
+        })
+        .collect()
+}
+
+/// Writes the mutation maps of one sequence into `dir`.
+fn plot(
+    args: &Args,
+    model: &Model,
+    dir: &Path,
+    tasks: &[usize],
+    item: &Item,
+    ism: &IsmScores,
+    used: &mut HashSet<String>,
+) -> Result<()> {
+    let opts = MapOptions {
+        wrap: args.wrap,
+        range: args.plot_window,
+        offset: item
+            .locus
+            .as_ref()
+            .and_then(|l| u64::try_from(l.start).ok())
+            .unwrap_or(0),
+        ..MapOptions::default()
+    };
+    for &t in tasks {
+        let task = &model.meta.tasks[t];
+        let svg = mutation_map_svg(&item.name, task, &item.seq, ism, t, &opts);
+        let file = super::saliency::file_name(&format!("{}.{task}", item.name), used);
+        super::motifs::write_svg(&dir.join(file), &svg)?;
+    }
+    Ok(())
 }
 
 fn mutate(args: &Args) -> Result<()> {
@@ -72,14 +243,23 @@ fn mutate(args: &Args) -> Result<()> {
     if args.average {
         scorer = scorer.with_window_average(true)?;
     }
-    let records = sequence_records(&args.input, Some(&[]))?;
+    let tasks = plot_tasks(&model, &args.plot_task)?;
+    if let Some(dir) = &args.plot {
+        std::fs::create_dir_all(dir).map_err(|e| seqcnn::Error::io(dir, e))?;
+    }
+    let genome = args.genome.as_deref().map(Genome::open).transpose()?;
+    let items = items(args, &model, genome.as_ref())?;
     let input = if args.input.as_os_str() == "-" {
         PathBuf::from("<stdin>")
     } else {
         args.input.clone()
     };
     let mut out = AtomicOutput::create(&args.out)?;
-    let mut header = String::from("name\tpos\tref\talt");
+    let mut header = String::from("name\tpos");
+    if genome.is_some() {
+        header.push_str("\tchrom\tgpos");
+    }
+    header.push_str("\tref\talt");
     for t in &model.meta.tasks {
         for col in ["ref", "alt", "diff"] {
             let _ = write!(header, "\t{t}:{col}");
@@ -89,18 +269,19 @@ fn mutate(args: &Args) -> Result<()> {
         }
     }
     writeln!(out, "{header}").map_err(|e| out.error(e))?;
-    for r in records {
-        let r = r?;
+    let mut used = HashSet::new();
+    for item in items {
+        let item = item?;
         let named = |e: seqcnn::Error| {
-            seqcnn::Error::parse(&input, r.line, format!("record '{}': {e}", r.name))
+            seqcnn::Error::parse(&input, item.line, format!("record '{}': {e}", item.name))
         };
         let ism_of = |raw: bool| -> seqcnn::Result<IsmScores> {
             if !args.naive
-                && let Some(ism) = fast_ism(&model, &scorer, &r.seq, raw, args.batch)?
+                && let Some(ism) = fast_ism(&model, &scorer, &item.seq, raw, args.batch)?
             {
                 return Ok(ism);
             }
-            naive_ism(&scorer, &r.seq, raw, args.batch)
+            naive_ism(&scorer, &item.seq, raw, args.batch)
         };
         let ism = ism_of(false).map_err(named)?;
         let logit = if args.logit {
@@ -111,14 +292,16 @@ fn mutate(args: &Args) -> Result<()> {
         let diff = ism.diff();
         let mut text = String::new();
         for (i, m) in ism.mutations.iter().enumerate() {
-            let _ = write!(
-                text,
-                "{}\t{}\t{}\t{}",
-                r.name,
-                m.pos + 1,
-                m.ref_base as char,
-                m.alt as char
-            );
+            let _ = write!(text, "{}\t{}", item.name, m.pos + 1);
+            if let Some(l) = &item.locus {
+                let g = l.start + m.pos as i64;
+                if g >= 0 && (g as u64) < l.contig_len {
+                    let _ = write!(text, "\t{}\t{}", l.contig, g + 1);
+                } else {
+                    let _ = write!(text, "\t{}\t.", l.contig);
+                }
+            }
+            let _ = write!(text, "\t{}\t{}", m.ref_base as char, m.alt as char);
             for (t, &rv) in ism.reference.iter().enumerate() {
                 let _ = write!(text, "\t{rv}\t{}\t{}", ism.mutants[[i, t]], diff[[i, t]]);
                 if let Some(l) = &logit {
@@ -128,7 +311,24 @@ fn mutate(args: &Args) -> Result<()> {
             text.push('\n');
         }
         out.write_all(text.as_bytes()).map_err(|e| out.error(e))?;
+        if let Some(dir) = &args.plot {
+            plot(args, &model, dir, &tasks, &item, &ism, &mut used)?;
+        }
     }
     out.commit()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plot_window_is_one_based_inclusive() {
+        assert_eq!(parse_span("1-10"), Ok((0, 10)));
+        assert_eq!(parse_span("400-400"), Ok((399, 400)));
+        for bad in ["0-5", "6-5", "5", "a-b", "-3"] {
+            assert!(parse_span(bad).is_err(), "{bad}");
+        }
+    }
 }

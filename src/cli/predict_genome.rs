@@ -102,21 +102,14 @@ pub fn run(args: &Args, model: &Model, scorer: &Scorer, genome_path: &Path) -> R
                 .iter()
                 .map(|iv| {
                     // Centred on the summit (narrowPeak) or the interval's centre.
-                    let centre = iv.summit.unwrap_or_else(|| iv.centre()) as i64;
-                    let start = centre - (window / 2) as i64;
-                    genome.fetch_padded(&iv.contig, start, start + window as i64)
+                    let (start, end) = iv.window(window);
+                    genome.fetch_padded(&iv.contig, start, end)
                 })
                 .collect::<seqcnn::Result<_>>()?;
             let refs: Vec<&[u8]> = seqs.iter().map(|s| s.as_slice()).collect();
             let keys: Vec<String> = chunk
                 .iter()
-                .map(|iv| {
-                    let name = iv
-                        .name
-                        .clone()
-                        .unwrap_or_else(|| format!("{}:{}-{}", iv.contig, iv.start + 1, iv.end));
-                    format!("{}\t{}\t{}\t{name}", iv.contig, iv.start, iv.end)
-                })
+                .map(|iv| format!("{}\t{}\t{}\t{}", iv.contig, iv.start, iv.end, iv.label()))
                 .collect();
             write_rows(&mut out, &keys, &score(&refs)?)?;
         }

@@ -60,7 +60,7 @@ pub fn run(args: Args) -> Result<()> {
 
 /// A file name made from a record name: characters other than letters, digits, `.`, `-` and
 /// `_` become `_`; a name already used gets `_2`, `_3`, ...
-fn file_name(name: &str, used: &mut HashSet<String>) -> String {
+pub(super) fn file_name(name: &str, used: &mut HashSet<String>) -> String {
     let mut base: String = name
         .chars()
         .map(|c| {

@@ -57,6 +57,37 @@ impl Interval {
     pub fn centre(&self) -> u64 {
         self.summit.unwrap_or(self.start + self.len() / 2)
     }
+
+    /// The `len`-bp window a fixed-length model scores for this interval: `len / 2` bases before
+    /// the [`centre`](Self::centre) to `len - len / 2` after it, 0-based half-open. It may start
+    /// before 0 or end past the contig: [`Genome::fetch_padded`] reads those positions as N.
+    ///
+    /// ```
+    /// use seqcnn::io::bed::BedReader;
+    /// let text = b"chr1\t100\t200\nchr1\t100\t200\tp\t0\t.\t1\t-1\t-1\t10\n";
+    /// let ivs: Vec<_> = BedReader::new(&text[..], "x.bed").collect::<Result<_, _>>().unwrap();
+    /// assert_eq!(ivs[0].window(1000), (-350, 650));
+    /// assert_eq!(ivs[1].window(5), (108, 113));
+    /// ```
+    pub fn window(&self, len: u64) -> (i64, i64) {
+        let start = self.centre() as i64 - (len / 2) as i64;
+        (start, start + len as i64)
+    }
+
+    /// The name column, or `contig:start-end` with a 1-based start (as genome browsers show
+    /// an interval) when there is none.
+    ///
+    /// ```
+    /// use seqcnn::io::bed::BedReader;
+    /// let text = b"chr1\t100\t200\nchr1\t5\t8\tg1\n";
+    /// let ivs: Vec<_> = BedReader::new(&text[..], "x.bed").collect::<Result<_, _>>().unwrap();
+    /// assert_eq!((ivs[0].label(), ivs[1].label()), ("chr1:101-200".into(), "g1".into()));
+    /// ```
+    pub fn label(&self) -> String {
+        self.name
+            .clone()
+            .unwrap_or_else(|| format!("{}:{}-{}", self.contig, self.start + 1, self.end))
+    }
 }
 
 /// A streaming reader of [`Interval`]s. After the first error it yields nothing more.

@@ -22,8 +22,10 @@ const HEADER: f64 = 58.0;
 const LOGO_H: f64 = 46.0;
 /// Height of one heatmap row (one base).
 const CELL_H: f64 = 11.0;
-/// Gap between the letter track and the heatmap.
-const GAP: f64 = 4.0;
+/// Height of the reference-sequence row (small letters of fixed height) above the heatmap.
+const SEQ_H: f64 = 9.0;
+/// Gap between the tracks.
+const GAP: f64 = 3.0;
 /// Space under the heatmap for the position axis, and between wrapped rows.
 const AXIS_H: f64 = 30.0;
 /// Width of the plotting area the cells share when they are narrow.
@@ -194,7 +196,7 @@ pub fn mutation_map_svg(
     let rows = n.div_ceil(per_row).max(1);
     let cell = (TARGET_W / per_row as f64).clamp(8.0, 24.0);
     let width = (LEFT + per_row as f64 * cell + RIGHT).max(560.0);
-    let block = LOGO_H + GAP + 4.0 * CELL_H + AXIS_H;
+    let block = LOGO_H + 2.0 * GAP + SEQ_H + 4.0 * CELL_H + AXIS_H;
     let height = HEADER + rows as f64 * block + 6.0;
     let label_chars = (opts.offset + end as u64).to_string().len() as f64;
     let step = tick_step(cell, label_chars * 6.0 + 14.0);
@@ -239,7 +241,8 @@ pub fn mutation_map_svg(
         let (a, b) = (start + r * per_row, (start + (r + 1) * per_row).min(end));
         let x_of = |p: usize| LEFT + (p - a) as f64 * cell;
         let base_y = top + LOGO_H;
-        let heat_y = base_y + GAP;
+        let seq_y = base_y + GAP;
+        let heat_y = seq_y + SEQ_H + GAP;
         // Importance axis.
         let _ = write!(
             svg,
@@ -254,7 +257,8 @@ pub fn mutation_map_svg(
         );
         let _ = write!(
             svg,
-            r##"<text x="14" y="{y:.1}" font-size="9" fill="#444" text-anchor="middle" transform="rotate(-90 14 {y:.1})">loss</text>"##,
+            r##"<text x="{x:.1}" y="{y:.1}" font-size="9" fill="#444" text-anchor="middle" transform="rotate(-90 {x:.1} {y:.1})">loss</text>"##,
+            x = LEFT - 30.0,
             y = top + LOGO_H / 2.0
         );
         let _ = write!(
@@ -262,7 +266,7 @@ pub fn mutation_map_svg(
             r##"<line x1="{LEFT}" y1="{base_y:.1}" x2="{:.1}" y2="{base_y:.1}" stroke="#bbb" stroke-width="0.5"/>"##,
             x_of(b)
         );
-        // Letters.
+        // Letters: importance above the line, the reference sequence below it.
         for p in a..b {
             if let Some(c) = base_index(seq[p]) {
                 let h = if max_imp > 0.0 {
@@ -271,6 +275,15 @@ pub fn mutation_map_svg(
                     0.0
                 };
                 letter(&mut svg, c, x_of(p) + 0.5, base_y - h, cell - 1.0, h);
+                let w = (cell * 0.8).min(SEQ_H);
+                letter(
+                    &mut svg,
+                    c,
+                    x_of(p) + (cell - w) / 2.0,
+                    seq_y,
+                    w,
+                    SEQ_H - 1.0,
+                );
             }
         }
         // Heatmap.
