@@ -289,17 +289,27 @@ fn deepbind_scores_equal_predict_on_the_same_windows() {
 }
 
 #[test]
-fn fixed_length_model_uses_its_even_length_and_mean_strand_rule() {
+fn fixed_length_model_uses_its_even_length_and_each_strand_rule() {
     let dir = tempdir();
     let model = fixed(dir.path());
-    let t = variants(&model, &vcf("synthetic.vcf"), &[]);
-    assert_eq!(t.rows.len(), 10);
-    assert_eq!(t.header.len(), 6 + 2 * 4);
-    assert_eq!(
-        t.header[6..10],
-        ["CTCF:ref", "CTCF:alt", "CTCF:diff", "CTCF:logit_diff"]
-    );
-    check_against_predict(dir.path(), &model, &t, 64, &["CTCF", "DNase:HeLa-S3"], &[]);
+    // The model's own rule (mean), then the others.
+    for strand in [&[][..], &["--strand", "max"], &["--strand", "none"]] {
+        let t = variants(&model, &vcf("synthetic.vcf"), strand);
+        assert_eq!(t.rows.len(), 10);
+        assert_eq!(t.header.len(), 6 + 2 * 4);
+        assert_eq!(
+            t.header[6..10],
+            ["CTCF:ref", "CTCF:alt", "CTCF:diff", "CTCF:logit_diff"]
+        );
+        check_against_predict(
+            dir.path(),
+            &model,
+            &t,
+            64,
+            &["CTCF", "DNase:HeLa-S3"],
+            strand,
+        );
+    }
     // --window must agree with the model's own length.
     fails_with(
         2,
@@ -847,4 +857,97 @@ fn report_is_one_self_contained_html_file() {
         "{}",
         &html[first..row_end]
     );
+}
+
+/// The shared chr20 sets with DeepBind's CTCF ChIP-seq model D00328.018 at 101 bp: every record
+/// scored with REF matching, the annotated VCF read back by noodles, the report written.
+/// Needs ../shared/data (not part of a clone):
+/// `cargo test --release --test variants -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn shared_chr20_snvs_and_indels_with_deepbind_ctcf() {
+    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data");
+    let params = shared.join("deepbind/params/D00328.018.txt");
+    let genome = shared.join("genome/20.fa.gz");
+    if !params.exists() || !genome.exists() {
+        eprintln!("skipped: {} not found", shared.display());
+        return;
+    }
+    let dir = tempdir();
+    ok(&["import", "deepbind", "--out", s(dir.path()), s(&params)]);
+    let model = dir.path().join("D00328.018.safetensors");
+    for (set, n) in [("snvs", 300), ("indels", 194)] {
+        let input = shared.join(format!("variants/chr20_{set}.vcf.gz"));
+        let out = dir.path().join(format!("{set}.tsv"));
+        let skipped = dir.path().join(format!("{set}.skipped.tsv"));
+        let annotated = dir.path().join(format!("{set}.vcf.gz"));
+        let report = dir.path().join(format!("{set}.html"));
+        let t0 = std::time::Instant::now();
+        ok(&[
+            "variants",
+            "--model",
+            s(&model),
+            "--vcf",
+            s(&input),
+            "--genome",
+            s(&genome),
+            "--window",
+            "101",
+            "--out",
+            s(&out),
+            "--skipped",
+            s(&skipped),
+        ]);
+        let secs = t0.elapsed().as_secs_f64();
+        let t = Table::parse(&std::fs::read_to_string(&out).expect("tsv"));
+        assert_eq!(t.rows.len(), n, "{set}");
+        assert!(t.rows.iter().all(|r| t.get(r, "ref_match") == "true"));
+        assert_eq!(
+            std::fs::read_to_string(&skipped)
+                .expect("skipped")
+                .lines()
+                .count(),
+            1
+        );
+        ok(&[
+            "variants",
+            "--model",
+            s(&model),
+            "--vcf",
+            s(&input),
+            "--genome",
+            s(&genome),
+            "--window",
+            "101",
+            "--out-vcf",
+            s(&annotated),
+            "--report",
+            s(&report),
+        ]);
+        let (_, records) = noodles_read(&annotated);
+        assert_eq!(records.len(), n);
+        for (rec, row) in records.iter().zip(&t.rows) {
+            let diff = floats(rec, "SEQCNN_D00328.018_DIFF").expect("values");
+            assert_eq!(diff, [Some(t.num(row, "D00328.018:diff") as f32)]);
+        }
+        assert!(
+            std::fs::read_to_string(&report)
+                .expect("report")
+                .contains("<svg")
+        );
+        let top = t
+            .rows
+            .iter()
+            .max_by(|a, b| {
+                t.num(a, "D00328.018:diff")
+                    .abs()
+                    .total_cmp(&t.num(b, "D00328.018:diff").abs())
+            })
+            .expect("rows");
+        eprintln!(
+            "{set}: {n} rows in {secs:.2}s ({:.0} variants/s incl. start-up); top |diff|: {}",
+            n as f64 / secs,
+            top.join(" ")
+        );
+    }
 }

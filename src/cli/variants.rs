@@ -179,7 +179,7 @@ fn variants(args: &Args) -> Result<()> {
         .as_ref()
         .map(|_| Report::new(tasks, args.report_rows.max(args.report_top)));
 
-    let vs = VariantScorer::new(&scorer, &genome, window, args.strict, &vcf_name)?;
+    let vs = VariantScorer::new(&model, &scorer, &genome, window, args.strict, &vcf_name)?;
     let summary = vs.run(reader, args.batch, |e| {
         out.write_all(e.tsv_rows().as_bytes())
             .map_err(|err| out.error(err))?;
