@@ -951,3 +951,17 @@ fn shared_chr20_snvs_and_indels_with_deepbind_ctcf() {
         );
     }
 }
+
+#[test]
+fn help_states_the_window_and_indel_rules_with_examples() {
+    let help = ok(&["variants", "--help"]);
+    for needle in [
+        "POS + len(REF)/2",
+        "0-based offset N/2",
+        "an insertion trims the right flank, a deletion extends it",
+        "--skipped",
+        "Examples:",
+    ] {
+        assert!(help.contains(needle), "--help lacks '{needle}'");
+    }
+}

@@ -40,7 +40,7 @@ enum Command {
     Motifs(Box<motifs::Args>),
     /// Saturation mutagenesis: every base x 3 alternatives scored (TSV out).
     Mutate(mutate::Args),
-    /// Effects of VCF variants: REF and ALT windows from a genome scored (TSV, VCF, HTML).
+    // About and long help (the window and indel rules) come from `variants::Args`.
     Variants(Box<variants::Args>),
     /// Gradient x input saliency per position and task (TSV, SVG).
     Saliency(saliency::Args),

@@ -12,7 +12,7 @@ use seqcnn::variants::{InfoKeys, SKIPPED_HEADER, VariantScorer, tsv_header};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// Score the reference and alternative alleles of every VCF record with a model.
+/// Effects of VCF variants: REF and ALT windows from a genome scored (TSV, VCF, HTML).
 ///
 /// Each record's window is cut from the genome around the variant and scored under the model's
 /// strand rule (and DeepBind's window rules for imported DeepBind models), as `predict` scores a
@@ -32,8 +32,8 @@ use std::path::{Path, PathBuf};
 /// Not scored, and listed with a reason in --skipped (and counted on stderr): unknown contigs,
 /// windows that would reach past a contig end, REF longer than the window, symbolic (<DEL>),
 /// `*` and breakend ALTs, records without ALT. Contig names match with or without `chr`.
-/// Records are read and scored one batch at a time (bounded memory); outputs appear only when
-/// the whole run succeeds.
+/// Records are read and scored one batch at a time (bounded memory); output files are written
+/// only when the whole run succeeds (stdout streams).
 #[derive(clap::Args)]
 #[command(after_help = "Examples:\n  \
     seqcnn variants --model deepsea.safetensors --vcf calls.vcf.gz --genome hg19.fa.gz --out effects.tsv\n  \
