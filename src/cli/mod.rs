@@ -6,6 +6,7 @@ mod images;
 mod import;
 mod index;
 mod info;
+mod merge;
 mod models;
 mod motifs;
 mod mutate;
@@ -59,6 +60,8 @@ enum Command {
     Models(models::Models),
     /// Write the missing .fai (and .gzi) index of a genome FASTA.
     Index(index::Args),
+    /// Join the outputs of --shard runs (TSV or VCF) into the unsharded output.
+    Merge(merge::Args),
 }
 
 /// Runs the parsed command line.
@@ -77,6 +80,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Info(args) => info::run(args),
         Command::Models(cmd) => models::run(cmd),
         Command::Index(args) => index::run(args),
+        Command::Merge(args) => merge::run(args),
     }
 }
 

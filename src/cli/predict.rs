@@ -1,7 +1,8 @@
 //! `seqcnn predict`: score sequences with a model, streaming.
 
 use anyhow::Result;
-use seqcnn::io::{AtomicOutput, sequence_records};
+use seqcnn::io::AtomicOutput;
+use seqcnn::io::shard::{Shard, sharded_records};
 use seqcnn::model::Model;
 use seqcnn::score::{Scorer, Strand};
 use std::io::Write;
@@ -13,13 +14,18 @@ use std::path::PathBuf;
 /// order. Values are probabilities for classification models (sigmoid of the logit), or the raw
 /// network output with --raw. Imported DeepBind models give DeepBind's score either way.
 /// Memory stays bounded whatever the input size.
+///
+/// --shard I/N scores block I of N contiguous blocks of the records (sequences, BED intervals or
+/// tiled bins) in input order; every shard's output has the header, and `seqcnn merge` joins the
+/// shards into exactly the unsharded output.
 #[derive(clap::Args)]
 #[command(after_help = "Examples:\n  \
     seqcnn predict --model ctcf.safetensors peaks.fa > scores.tsv\n  \
     zcat seqs.tsv.gz | seqcnn predict --model m.safetensors - --raw --out scores.tsv.gz\n  \
     seqcnn predict --model models/D00328.003.safetensors long.fa --average\n  \
     seqcnn predict --model deepsea.safetensors --genome hg19.fa.gz peaks.narrowPeak\n  \
-    seqcnn predict --model deepsea.safetensors --genome 20.fa.gz --tile 200 --region 20:1-5,000,000 --out chr20.tsv.gz")]
+    seqcnn predict --model deepsea.safetensors --genome 20.fa.gz --tile 200 --region 20:1-5,000,000 --out chr20.tsv.gz\n  \
+    seqcnn predict --model m.safetensors peaks.fa --shard 3/8 --out scores.3.tsv")]
 pub struct Args {
     /// The model file.
     #[arg(long)]
@@ -53,9 +59,13 @@ pub struct Args {
     /// DeepBind models: the mean over a sequence's windows instead of the maximum.
     #[arg(long)]
     pub(super) average: bool,
-    /// Sequences read and scored at a time.
+    /// Sequences (BED intervals, bins) read and scored at a time.
     #[arg(long, default_value_t = 1024)]
     pub(super) chunk: usize,
+    /// Score only block I of N contiguous, equal-sized blocks of the input records, in input
+    /// order (1 <= I <= N); needs a file, not stdin.
+    #[arg(long, value_name = "I/N")]
+    pub(super) shard: Option<Shard>,
     /// Worker threads (default: all CPUs).
     #[arg(long)]
     pub(super) threads: Option<usize>,
@@ -71,6 +81,11 @@ fn predict(args: &Args) -> Result<()> {
     if let Some(input) = &args.input
         && super::images::is_images(input, &args.image.image)?
     {
+        if args.shard.is_some_and(|s| !s.is_whole()) {
+            return Err(
+                seqcnn::Error::Config("--shard is not available for image inputs".into()).into(),
+            );
+        }
         return super::images::predict(&args.model, input, &args.out, &args.image, args.raw);
     }
     let model = Model::load(&args.model)?;
@@ -88,7 +103,13 @@ fn predict(args: &Args) -> Result<()> {
         .input
         .as_ref()
         .ok_or_else(|| seqcnn::Error::Config("an input file is required".into()))?;
-    let records = sequence_records(input_path, Some(&[]))?;
+    // Before the counting pass of --shard, which reads the whole input.
+    super::check_output_dir(&args.out)?;
+    // With --shard: whole chunks of the unsharded run are scored (from `first`), so every record
+    // is scored in the same batch as there, and only the shard's own records are written.
+    let chunk_size = args.chunk.max(1);
+    let (block, records) = sharded_records(input_path, Some(&[]), args.shard, chunk_size)?;
+    let mut first = block.scored.start;
     let mut out = AtomicOutput::create(&args.out)?;
     let mut header = String::from("name");
     for t in &model.meta.tasks {
@@ -100,7 +121,7 @@ fn predict(args: &Args) -> Result<()> {
     let mut records = records.peekable();
     while records.peek().is_some() {
         chunk.clear();
-        while chunk.len() < args.chunk.max(1) {
+        while chunk.len() < chunk_size {
             match records.next() {
                 Some(r) => chunk.push(r?),
                 None => break,
@@ -133,7 +154,12 @@ fn predict(args: &Args) -> Result<()> {
             }
         })?;
         let mut text = String::new();
-        for (r, row) in chunk.iter().zip(scores.rows()) {
+        let keep = block.written_of(first, chunk.len());
+        first += chunk.len();
+        for (r, row) in chunk[keep.clone()]
+            .iter()
+            .zip(scores.slice(ndarray::s![keep, ..]).rows())
+        {
             text.push_str(&r.name);
             for v in row {
                 text.push('\t');

@@ -6,13 +6,12 @@ use anyhow::Result;
 use seqcnn::io::AtomicOutput;
 use seqcnn::io::bed::read_bed_checked;
 use seqcnn::io::genome::{Genome, Region};
-use seqcnn::io::windows::{TileConfig, Tiler};
+use seqcnn::io::shard::{Block, check_shardable, count_bins, shard_items, shard_regions};
+use seqcnn::io::windows::{Tile, TileConfig, Tiler};
 use seqcnn::model::Model;
 use seqcnn::score::Scorer;
 use std::io::Write;
 use std::path::Path;
-
-const CHUNK: usize = 1024;
 
 fn header(first: &str, model: &Model) -> String {
     let mut h = first.to_string();
@@ -23,13 +22,19 @@ fn header(first: &str, model: &Model) -> String {
     h
 }
 
+/// Writes the rows of a scored chunk whose record indices (`index`) `block` says to write.
 fn write_rows(
     out: &mut AtomicOutput,
     keys: &[String],
     scores: &ndarray::Array2<f32>,
+    block: &Block,
+    index: impl Iterator<Item = usize>,
 ) -> Result<()> {
     let mut text = String::new();
-    for (k, row) in keys.iter().zip(scores.rows()) {
+    for ((k, row), i) in keys.iter().zip(scores.rows()).zip(index) {
+        if !block.written.contains(&i) {
+            continue;
+        }
         text.push_str(k);
         for v in row {
             text.push('\t');
@@ -56,6 +61,7 @@ pub fn run(args: &Args, model: &Model, scorer: &Scorer, genome_path: &Path) -> R
         }
     };
     let mut out = AtomicOutput::create(&args.out)?;
+    let chunk_size = args.chunk.max(1);
     if let Some(bin) = args.tile {
         writeln!(out, "{}", header("chrom\tstart\tend", model)).map_err(|e| out.error(e))?;
         let regions: Vec<Region> = if args.region.is_empty() {
@@ -80,24 +86,51 @@ pub fn run(args: &Args, model: &Model, scorer: &Scorer, genome_path: &Path) -> R
             threshold: 0.5,
             max_n: args.max_n,
         };
-        let mut tiles = Tiler::new(&genome, regions, &[], config)?.peekable();
-        while tiles.peek().is_some() {
-            let chunk: Vec<_> = tiles.by_ref().take(CHUNK).collect::<seqcnn::Result<_>>()?;
-            let seqs: Vec<&[u8]> = chunk.iter().map(|t| t.seq.as_slice()).collect();
+        // Bins are scored in chunks of --chunk consecutive bins (fewer tiles where windows are
+        // skipped for N); with --shard, the regions holding the chunks of this shard's bins.
+        let block = shard_items(count_bins(&regions, bin), args.shard, chunk_size);
+        let regions = shard_regions(&regions, bin, block.scored.clone());
+        let mut tiler = Tiler::new(&genome, regions, &[], config)?;
+        let mut chunk: Vec<(usize, Tile)> = Vec::new();
+        let mut emitted = 0;
+        let mut flush = |chunk: &mut Vec<(usize, Tile)>| -> Result<()> {
+            let seqs: Vec<&[u8]> = chunk.iter().map(|(_, t)| t.seq.as_slice()).collect();
             let keys: Vec<String> = chunk
                 .iter()
-                .map(|t| format!("{}\t{}\t{}", t.contig, t.start, t.end))
+                .map(|(_, t)| format!("{}\t{}\t{}", t.contig, t.start, t.end))
                 .collect();
-            write_rows(&mut out, &keys, &score(&seqs)?)?;
+            let scores = score(&seqs)?;
+            write_rows(&mut out, &keys, &scores, &block, chunk.iter().map(|c| c.0))?;
+            chunk.clear();
+            Ok(())
+        };
+        while let Some(tile) = tiler.next() {
+            // The bin's index: the bins before it were emitted or skipped.
+            let index = block.scored.start + emitted + tiler.skipped() as usize;
+            emitted += 1;
+            if chunk
+                .first()
+                .is_some_and(|c| c.0 / chunk_size != index / chunk_size)
+            {
+                flush(&mut chunk)?;
+            }
+            chunk.push((index, tile?));
+        }
+        if !chunk.is_empty() {
+            flush(&mut chunk)?;
         }
     } else {
         let bed = args
             .input
             .as_deref()
             .ok_or_else(|| seqcnn::Error::Config("a BED file is required".into()))?;
+        check_shardable(bed, args.shard)?;
         let intervals = read_bed_checked(bed, &genome)?;
+        // With --shard: the whole chunks holding the shard's intervals are scored.
+        let block = shard_items(intervals.len(), args.shard, chunk_size);
         writeln!(out, "{}", header("chrom\tstart\tend\tname", model)).map_err(|e| out.error(e))?;
-        for chunk in intervals.chunks(CHUNK) {
+        let scored = &intervals[block.scored.clone()];
+        for (k, chunk) in scored.chunks(chunk_size).enumerate() {
             let seqs: Vec<Vec<u8>> = chunk
                 .iter()
                 .map(|iv| {
@@ -111,7 +144,9 @@ pub fn run(args: &Args, model: &Model, scorer: &Scorer, genome_path: &Path) -> R
                 .iter()
                 .map(|iv| format!("{}\t{}\t{}\t{}", iv.contig, iv.start, iv.end, iv.label()))
                 .collect();
-            write_rows(&mut out, &keys, &score(&refs)?)?;
+            let first = block.scored.start + k * chunk_size;
+            let index = first..first + chunk.len();
+            write_rows(&mut out, &keys, &score(&refs)?, &block, index)?;
         }
     }
     out.commit()?;

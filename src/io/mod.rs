@@ -8,6 +8,7 @@ pub mod idx;
 pub mod images;
 pub mod meme;
 pub mod png;
+pub mod shard;
 pub mod table;
 pub mod windows;
 

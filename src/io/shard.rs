@@ -1,0 +1,775 @@
+//! Sharding: a command's input records split into N contiguous blocks in input order, so that N
+//! jobs (a workflow's shards, a cluster array) each take one block and their outputs, concatenated
+//! in order with the header kept once, are exactly the unsharded output.
+//!
+//! The partition lives here and nowhere else: [`Shard::range`] for any counted input,
+//! [`sharded_records`] for sequence files (a first pass counts the records, then the block is
+//! streamed) and [`shard_regions`] for genome tiling (bins are counted from the region lengths).
+//!
+//! Byte-identical joins need more than the same records: a score can differ in its last bits
+//! with the batch it was computed in (the GEMM kernel is chosen by the matrix sizes). So a shard
+//! scores whole batches of the unsharded run's batch grid ([`Shard::block`]: records
+//! `k * batch .. (k + 1) * batch`) and writes only its own records; the at most two batches cut by
+//! its ends are scored by both neighbours.
+//! [`merge`] joins the shards' outputs again (TSV with one header row, or VCF with one header
+//! block).
+
+use std::fmt;
+use std::io::{BufRead, Write};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use crate::error::{Error, Result};
+use crate::io::genome::Region;
+use crate::io::{
+    AtomicOutput, SeqRecord, input_name, is_dash, open_input, read_error, sequence_records,
+};
+
+/// Block `index` (1-based) of `count` contiguous blocks of an input, written `I/N` on the
+/// command line.
+///
+/// ```
+/// use seqcnn::io::shard::Shard;
+/// let s: Shard = "2/3".parse().unwrap();
+/// assert_eq!((s.index, s.count), (2, 3));
+/// // 10 records: blocks of 4, 3, 3.
+/// assert_eq!(s.range(10), 4..7);
+/// assert!("0/3".parse::<Shard>().is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// Which block, 1-based: `1..=count`.
+    pub index: usize,
+    /// How many blocks the input is split into (at least 1).
+    pub count: usize,
+}
+
+impl Shard {
+    /// The whole input as one block (`1/1`).
+    pub const WHOLE: Shard = Shard { index: 1, count: 1 };
+
+    /// Block `index` of `count`; an error unless `1 <= index <= count`.
+    pub fn new(index: usize, count: usize) -> Result<Shard> {
+        if count == 0 {
+            return Err(Error::Config(format!(
+                "shard {index}/{count}: the number of shards must be at least 1"
+            )));
+        }
+        if index == 0 || index > count {
+            return Err(Error::Config(format!(
+                "shard {index}/{count}: the shard number must be between 1 and {count}"
+            )));
+        }
+        Ok(Shard { index, count })
+    }
+
+    /// True for `1/1`, the whole input.
+    pub fn is_whole(&self) -> bool {
+        self.count == 1
+    }
+
+    /// The records (0-based, half-open) of this shard out of `total`: blocks in input order,
+    /// sizes as even as can be, the first `total % count` blocks one record larger. Blocks past
+    /// the records (more shards than records) are empty.
+    ///
+    /// ```
+    /// use seqcnn::io::shard::Shard;
+    /// let blocks: Vec<_> = (1..=4).map(|i| Shard::new(i, 4).unwrap().range(6)).collect();
+    /// assert_eq!(blocks, [0..2, 2..4, 4..5, 5..6]);
+    /// assert_eq!(Shard::new(3, 3).unwrap().range(2), 2..2);
+    /// ```
+    pub fn range(&self, total: usize) -> Range<usize> {
+        let (base, extra) = (total / self.count, total % self.count);
+        let i = self.index - 1;
+        let start = i * base + i.min(extra);
+        let len = base + usize::from(i < extra);
+        start..start + len
+    }
+}
+
+impl Shard {
+    /// What this shard scores and writes out of `total` records scored `batch` at a time: it
+    /// writes [`range`](Shard::range) and scores the batches of the whole run's grid that
+    /// overlap it, so every record is scored in the same batch as in the unsharded run.
+    ///
+    /// ```
+    /// use seqcnn::io::shard::Shard;
+    /// // 10 records in batches of 4: [0, 4) [4, 8) [8, 10); shard 2/3 writes 4..7.
+    /// let b = Shard::new(2, 3).unwrap().block(10, 4);
+    /// assert_eq!((b.scored, b.written), (4..8, 4..7));
+    /// let b = Shard::new(3, 3).unwrap().block(10, 4);
+    /// assert_eq!((b.scored, b.written), (4..10, 7..10));
+    /// ```
+    pub fn block(&self, total: usize, batch: usize) -> Block {
+        let written = self.range(total);
+        if written.is_empty() {
+            return Block {
+                scored: written.clone(),
+                written,
+            };
+        }
+        let batch = batch.max(1);
+        let start = written.start / batch * batch;
+        let end = written.end.div_ceil(batch).saturating_mul(batch).min(total);
+        Block {
+            scored: start..end,
+            written,
+        }
+    }
+}
+
+/// One shard's records: `scored` (whole batches) and `written` (the shard's own, inside
+/// `scored`), as indices into the whole input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Block {
+    /// Records to score: whole batches of the unsharded run.
+    pub scored: Range<usize>,
+    /// Records to write.
+    pub written: Range<usize>,
+}
+
+impl Block {
+    /// Everything: for an unsharded run, whose record count is not needed.
+    pub const ALL: Block = Block {
+        scored: 0..usize::MAX,
+        written: 0..usize::MAX,
+    };
+
+    /// Of `n` records scored together starting at index `first`, the ones to write, as
+    /// positions `0..n` in that batch.
+    ///
+    /// ```
+    /// use seqcnn::io::shard::Shard;
+    /// let b = Shard::new(2, 3).unwrap().block(10, 4);
+    /// assert_eq!(b.written_of(4, 4), 0..3);
+    /// assert_eq!(b.written_of(8, 2), 0..0);
+    /// ```
+    pub fn written_of(&self, first: usize, n: usize) -> Range<usize> {
+        let start = self.written.start.clamp(first, first + n) - first;
+        let end = self.written.end.clamp(first, first + n) - first;
+        start..end
+    }
+}
+
+impl fmt::Display for Shard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+impl FromStr for Shard {
+    type Err = Error;
+
+    /// Parses `I/N`, for example `3/8`.
+    fn from_str(text: &str) -> Result<Shard> {
+        let bad = |why: &str| {
+            Error::Config(format!(
+                "shard '{text}': {why}; write I/N with 1 <= I <= N, for example 2/8"
+            ))
+        };
+        let (i, n) = text
+            .split_once('/')
+            .ok_or_else(|| bad("no '/' between the shard number and the number of shards"))?;
+        let i: usize = i
+            .trim()
+            .parse()
+            .map_err(|_| bad("the shard number is not a whole number"))?;
+        let n: usize = n
+            .trim()
+            .parse()
+            .map_err(|_| bad("the number of shards is not a whole number"))?;
+        Shard::new(i, n).map_err(|_| {
+            if n == 0 {
+                bad("the number of shards must be at least 1")
+            } else {
+                bad(&format!("the shard number must be between 1 and {n}"))
+            }
+        })
+    }
+}
+
+/// The error for a shard of standard input: a block needs the record count, and stdin cannot be
+/// read twice.
+fn stdin_error(shard: &Shard) -> Error {
+    Error::Config(format!(
+        "--shard {shard} needs the input as a file: standard input cannot be read twice to count \
+         its records (save it to a file, or use --shard 1/1)"
+    ))
+}
+
+/// Keeps items `range` of a stream of results (counting every item), passing any error through,
+/// and stops reading at the end of the block.
+fn take_block<T>(
+    items: impl Iterator<Item = Result<T>>,
+    range: Range<usize>,
+) -> impl Iterator<Item = Result<T>> {
+    items
+        .take(range.end)
+        .enumerate()
+        .filter_map(move |(i, r)| match r {
+            Err(e) => Some(Err(e)),
+            Ok(v) if i >= range.start => Some(Ok(v)),
+            Ok(_) => None,
+        })
+}
+
+/// A stream of sequence records.
+pub type Records = Box<dyn Iterator<Item = Result<SeqRecord>>>;
+
+/// The records one shard of a sequence file (FASTA, table or plain list; see
+/// [`sequence_records`]) scores, `batch` at a time, and which of them it writes (see
+/// [`Shard::block`]; the iterator starts at record `block.scored.start`). With a shard other than
+/// `1/1` a first pass reads and checks every record without scoring to count them, so a bad
+/// record anywhere fails every shard, as it fails the unsharded run. Standard input (`-`) can
+/// only be read whole.
+///
+/// ```
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("s.fa");
+/// std::fs::write(&path, ">a\nAC\n>b\nGT\n>c\nTT\n>d\nGG\n").unwrap();
+/// let shard = "2/2".parse().unwrap();
+/// let (block, records) = seqcnn::io::shard::sharded_records(&path, Some(&[]), Some(shard), 3).unwrap();
+/// let names: Vec<String> = records.map(|r| r.unwrap().name).collect();
+/// // Shard 2/2 writes c and d; a, b and c are one batch, scored whole.
+/// assert_eq!(names, ["a", "b", "c", "d"]);
+/// assert_eq!((block.scored, block.written), (0..4, 2..4));
+/// ```
+pub fn sharded_records(
+    path: &Path,
+    label_columns: Option<&[String]>,
+    shard: Option<Shard>,
+    batch: usize,
+) -> Result<(Block, Records)> {
+    let shard = shard.unwrap_or(Shard::WHOLE);
+    if shard.is_whole() {
+        let records = sequence_records(path, label_columns)?;
+        return Ok((Block::ALL, Box::new(records)));
+    }
+    if is_dash(path) {
+        return Err(stdin_error(&shard));
+    }
+    let mut total = 0;
+    for r in sequence_records(path, label_columns)? {
+        r?;
+        total += 1;
+    }
+    let block = shard.block(total, batch);
+    let records = sequence_records(path, label_columns)?;
+    let records = take_block(records, block.scored.clone());
+    Ok((block, Box::new(records)))
+}
+
+/// One shard of items already in memory (BED intervals, variants) scored `batch` at a time:
+/// its [`Block`] (everything for no shard).
+///
+/// ```
+/// let shard = "1/2".parse().unwrap();
+/// let b = seqcnn::io::shard::shard_items(5, Some(shard), 2);
+/// assert_eq!((b.scored, b.written), (0..4, 0..3));
+/// assert_eq!(seqcnn::io::shard::shard_items(5, None, 2).written, 0..5);
+/// ```
+pub fn shard_items(total: usize, shard: Option<Shard>, batch: usize) -> Block {
+    shard.unwrap_or(Shard::WHOLE).block(total, batch)
+}
+
+/// Fails for a shard other than `1/1` of standard input (`-`): for commands that read their
+/// input into memory, to say why rather than read stdin once per shard.
+pub fn check_shardable(path: &Path, shard: Option<Shard>) -> Result<()> {
+    match shard {
+        Some(s) if !s.is_whole() && is_dash(path) => Err(stdin_error(&s)),
+        _ => Ok(()),
+    }
+}
+
+/// The number of bins of `bin` bp tiling `regions`, each from its start (a last partial bin
+/// dropped): the records of genome tiling.
+pub fn count_bins(regions: &[Region], bin: u64) -> usize {
+    if bin == 0 {
+        return 0;
+    }
+    regions
+        .iter()
+        .map(|r| (r.end.saturating_sub(r.start) / bin) as usize)
+        .sum()
+}
+
+/// The bins `bins` (0-based indices, see [`count_bins`]) of genome tiling as regions: `regions`
+/// tiled in order in bins of `bin` bp from each region's start, cut to the regions that hold
+/// exactly those bins. The bins keep their coordinates, and each window still reads its context
+/// outside the region, so the rows are those of the whole run.
+///
+/// ```
+/// use seqcnn::io::genome::Region;
+/// use seqcnn::io::shard::shard_regions;
+/// let r = |c: &str, start, end| Region { contig: c.into(), start, end };
+/// // 5 bins of 10 bp on 1, 2 on 2.
+/// let regions = [r("1", 0, 55), r("2", 100, 120)];
+/// assert_eq!(shard_regions(&regions, 10, 0..4), [r("1", 0, 40)]);
+/// assert_eq!(shard_regions(&regions, 10, 4..7), [r("1", 40, 50), r("2", 100, 120)]);
+/// ```
+pub fn shard_regions(regions: &[Region], bin: u64, bins: Range<usize>) -> Vec<Region> {
+    if bin == 0 {
+        // The tiler rejects a zero bin with its own message.
+        return regions.to_vec();
+    }
+    let mut out = Vec::new();
+    let mut first = 0;
+    for r in regions {
+        let n = count_bins(std::slice::from_ref(r), bin);
+        let (from, to) = (bins.start.max(first), bins.end.min(first + n));
+        if from < to {
+            out.push(Region {
+                contig: r.contig.clone(),
+                start: r.start + (from - first) as u64 * bin,
+                end: r.start + (to - first) as u64 * bin,
+            });
+        }
+        first += n;
+    }
+    out
+}
+
+/// What [`merge`] found in its shards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MergedFormat {
+    /// Tab-separated with one header row.
+    Tsv,
+    /// VCF: a header block of `##` lines and the `#CHROM` line.
+    Vcf,
+}
+
+/// What [`merge`] wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MergeSummary {
+    /// The shards' format.
+    pub format: MergedFormat,
+    /// Data lines (rows or records, the header not counted) of each shard, in order.
+    pub lines: Vec<u64>,
+}
+
+/// A shard's header: the header row of a TSV, or every leading `#` line of a VCF.
+struct Header {
+    lines: Vec<Vec<u8>>,
+}
+
+impl Header {
+    /// Reads the header of `reader` (named `path` in errors).
+    fn read(reader: &mut dyn BufRead, path: &Path) -> Result<Header> {
+        let mut lines = Vec::new();
+        loop {
+            let buf = reader
+                .fill_buf()
+                .map_err(|e| read_error(path, lines.len() as u64 + 1, e))?;
+            let vcf = lines
+                .first()
+                .is_some_and(|l: &Vec<u8>| l.starts_with(b"##fileformat=VCF"));
+            let more = lines.is_empty() || (vcf && buf.first() == Some(&b'#'));
+            if !more {
+                break;
+            }
+            let mut line = Vec::new();
+            let n = reader
+                .read_until(b'\n', &mut line)
+                .map_err(|e| read_error(path, lines.len() as u64 + 1, e))?;
+            if n == 0 {
+                break;
+            }
+            if line.last() != Some(&b'\n') {
+                return Err(Error::parse(
+                    path,
+                    lines.len() as u64 + 1,
+                    "the header line has no newline: the file looks truncated",
+                ));
+            }
+            lines.push(line);
+        }
+        if lines.is_empty() {
+            return Err(Error::parse(
+                path,
+                0,
+                "empty file: a shard output has at least its header line",
+            ));
+        }
+        Ok(Header { lines })
+    }
+
+    fn format(&self) -> MergedFormat {
+        if self.lines[0].starts_with(b"##fileformat=VCF") {
+            MergedFormat::Vcf
+        } else {
+            MergedFormat::Tsv
+        }
+    }
+
+    /// The lines that must agree between shards, with their 1-based line numbers: all of them,
+    /// except VCF meta lines whose key names a command line (`##commandline=`,
+    /// `##seqcnnCommand=`...), which legitimately differ in their `--shard`.
+    fn compared(&self) -> Vec<(u64, &[u8])> {
+        self.lines
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| {
+                let key = l
+                    .strip_prefix(b"##")
+                    .and_then(|m| m.split(|&c| c == b'=').next())
+                    .map(|k| String::from_utf8_lossy(k).to_ascii_lowercase());
+                !key.is_some_and(|k| k.contains("command"))
+            })
+            .map(|(i, l)| (i as u64 + 1, l.as_slice()))
+            .collect()
+    }
+}
+
+/// A line as shown in a message: tabs as `\t`, line end dropped, cut after 120 characters.
+fn show_line(line: &[u8]) -> String {
+    let text = String::from_utf8_lossy(line);
+    let text = text.trim_end_matches(['\n', '\r']).replace('\t', "\\t");
+    match text.char_indices().nth(120) {
+        Some((i, _)) => format!("'{}...'", &text[..i]),
+        None => format!("'{text}'"),
+    }
+}
+
+/// Joins the outputs of a command's shards, in order, into `out` (`-` = stdout, `.gz` = gzip;
+/// written atomically): the first shard's header once, then every shard's data lines unchanged.
+/// Shards may be gzip-compressed. A TSV shard's first line is its header; a VCF shard's header
+/// is its block of leading `#` lines. Every shard's header must equal the first's (for VCF,
+/// meta lines naming a command line excepted), else the error names the shard and the line;
+/// an empty shard, or one whose last line has no newline (a cut file), is an error too. `out`
+/// may not be one of the shards.
+///
+/// ```
+/// let dir = tempfile::tempdir().unwrap();
+/// let a = dir.path().join("a.tsv");
+/// let b = dir.path().join("b.tsv.gz");
+/// std::fs::write(&a, "name\tREST\nr1\t0.5\n").unwrap();
+/// let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+/// std::io::Write::write_all(&mut gz, b"name\tREST\nr2\t0.25\n").unwrap();
+/// std::fs::write(&b, gz.finish().unwrap()).unwrap();
+/// let out = dir.path().join("all.tsv");
+/// let summary = seqcnn::io::shard::merge(&out, &[a.clone(), b]).unwrap();
+/// assert_eq!(summary.lines, [1, 1]);
+/// assert_eq!(std::fs::read_to_string(&out).unwrap(), "name\tREST\nr1\t0.5\nr2\t0.25\n");
+///
+/// let c = dir.path().join("c.tsv");
+/// std::fs::write(&c, "name\tCTCF\nr3\t0.1\n").unwrap();
+/// let e = seqcnn::io::shard::merge(&out, &[a, c]).unwrap_err().to_string();
+/// assert!(e.contains("c.tsv:1: header differs"), "{e}");
+/// ```
+pub fn merge(out: &Path, shards: &[PathBuf]) -> Result<MergeSummary> {
+    if shards.is_empty() {
+        return Err(Error::Config("merge: no shard files given".into()));
+    }
+    if !is_dash(out) {
+        let same = |p: &Path| match (p.canonicalize(), out.canonicalize()) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => p == out,
+        };
+        if let Some(s) = shards.iter().find(|s| same(s)) {
+            return Err(Error::Config(format!(
+                "merge: the output {} is also a shard input ({}); write to another file",
+                out.display(),
+                s.display()
+            )));
+        }
+    }
+    if shards.iter().filter(|s| is_dash(s)).count() > 1 {
+        return Err(Error::Config(
+            "merge: standard input (-) can be only one of the shards".into(),
+        ));
+    }
+    let mut output = AtomicOutput::create(out)?;
+    let mut first: Option<(PathBuf, Header)> = None;
+    let mut lines = Vec::with_capacity(shards.len());
+    for shard in shards {
+        let name = input_name(shard);
+        let mut reader = open_input(shard)?;
+        let header = Header::read(&mut reader, &name)?;
+        match &first {
+            None => {
+                for l in &header.lines {
+                    output.write_all(l).map_err(|e| output.error(e))?;
+                }
+            }
+            Some((first_name, first_header)) => {
+                let (want, got) = (first_header.compared(), header.compared());
+                let differ = want
+                    .iter()
+                    .zip(&got)
+                    .find(|(w, g)| w.1 != g.1)
+                    .map(|(w, g)| (g.0, show_line(g.1), show_line(w.1)))
+                    .or_else(|| match want.len().cmp(&got.len()) {
+                        std::cmp::Ordering::Equal => None,
+                        std::cmp::Ordering::Less => {
+                            let g = got[want.len()];
+                            Some((g.0, show_line(g.1), "no such line".into()))
+                        }
+                        std::cmp::Ordering::Greater => {
+                            let w = want[got.len()];
+                            Some((
+                                header.lines.len() as u64 + 1,
+                                "no such line".into(),
+                                show_line(w.1),
+                            ))
+                        }
+                    });
+                if let Some((line, got, want)) = differ {
+                    return Err(Error::parse(
+                        &name,
+                        line,
+                        format!(
+                            "header differs from the first shard's ({}): {got} where it has \
+                             {want}; were the shards made by the same command and model?",
+                            first_name.display()
+                        ),
+                    ));
+                }
+            }
+        }
+        let data_line = header.lines.len() as u64;
+        let (mut count, mut last) = (0u64, b'\n');
+        loop {
+            let buf = reader
+                .fill_buf()
+                .map_err(|e| read_error(&name, data_line + count + 1, e))?;
+            if buf.is_empty() {
+                break;
+            }
+            count += buf.iter().filter(|&&c| c == b'\n').count() as u64;
+            last = buf[buf.len() - 1];
+            output.write_all(buf).map_err(|e| output.error(e))?;
+            let n = buf.len();
+            reader.consume(n);
+        }
+        if last != b'\n' {
+            return Err(Error::parse(
+                &name,
+                data_line + count + 1,
+                "the last line has no newline: the file looks truncated",
+            ));
+        }
+        lines.push(count);
+        if first.is_none() {
+            first = Some((name, header));
+        }
+    }
+    output.commit()?;
+    let format = first.map_or(MergedFormat::Tsv, |(_, h)| h.format());
+    Ok(MergeSummary { format, lines })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocks_cover_every_record_once_in_order_with_balanced_sizes() {
+        for total in 0..40 {
+            for count in 1..=9 {
+                let blocks: Vec<_> = (1..=count)
+                    .map(|i| Shard::new(i, count).unwrap().range(total))
+                    .collect();
+                let mut next = 0;
+                for b in &blocks {
+                    assert_eq!(b.start, next, "{total} records, {count} shards");
+                    next = b.end;
+                }
+                assert_eq!(next, total);
+                let sizes: Vec<_> = blocks.iter().map(|b| b.len()).collect();
+                let (lo, hi) = (sizes.iter().min().unwrap(), sizes.iter().max().unwrap());
+                assert!(hi - lo <= 1, "{sizes:?}");
+                // Larger blocks first.
+                assert!(sizes.windows(2).all(|w| w[0] >= w[1]), "{sizes:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn blocks_score_whole_batches_of_the_whole_run() {
+        for total in 0..30 {
+            for count in 1..=6 {
+                for batch in 1..=7 {
+                    let mut written = 0;
+                    for i in 1..=count {
+                        let b = Shard::new(i, count).unwrap().block(total, batch);
+                        assert_eq!(b.written, Shard::new(i, count).unwrap().range(total));
+                        written += b.written.len();
+                        if b.written.is_empty() {
+                            assert!(b.scored.is_empty());
+                            continue;
+                        }
+                        // Scored: whole batches of the grid (the last one may be short).
+                        assert_eq!(b.scored.start % batch, 0);
+                        assert!(b.scored.end.is_multiple_of(batch) || b.scored.end == total);
+                        assert!(b.scored.start <= b.written.start && b.written.end <= b.scored.end);
+                        // No more than needed.
+                        assert!(b.written.start - b.scored.start < batch);
+                        assert!(b.scored.end - b.written.end < batch);
+                        // Written positions of each scored batch are the written records.
+                        let mut got = Vec::new();
+                        for first in b.scored.clone().step_by(batch) {
+                            let n = batch.min(b.scored.end - first);
+                            got.extend(b.written_of(first, n).map(|j| first + j));
+                        }
+                        assert_eq!(got, b.written.clone().collect::<Vec<_>>());
+                    }
+                    assert_eq!(written, total);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn parse_and_errors() {
+        assert_eq!("1/1".parse::<Shard>().unwrap(), Shard::WHOLE);
+        assert_eq!(
+            " 3 / 8 ".parse::<Shard>().unwrap(),
+            Shard::new(3, 8).unwrap()
+        );
+        assert_eq!(Shard::new(3, 8).unwrap().to_string(), "3/8");
+        for (text, why) in [
+            ("3", "no '/'"),
+            ("a/3", "shard number is not a whole number"),
+            ("1/x", "number of shards is not a whole number"),
+            ("-1/3", "shard number is not a whole number"),
+            ("0/3", "between 1 and 3"),
+            ("4/3", "between 1 and 3"),
+            ("1/0", "at least 1"),
+        ] {
+            let e = text.parse::<Shard>().unwrap_err().to_string();
+            assert!(
+                e.contains(why) && e.contains(text.trim()) && e.contains("I/N"),
+                "{text}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn take_block_passes_errors_through_and_stops_at_the_end() {
+        let items = vec![Ok(0), Ok(1), Err(Error::Config("bad".into())), Ok(3)];
+        let got: Vec<_> = take_block(items.into_iter(), 1..2).collect();
+        assert_eq!(got.len(), 1);
+        assert_eq!(*got[0].as_ref().unwrap(), 1);
+        let items = vec![Ok(0), Err(Error::Config("bad".into())), Ok(2), Ok(3)];
+        let got: Vec<_> = take_block(items.into_iter(), 2..4).collect();
+        assert!(got[0].is_err());
+    }
+
+    #[test]
+    fn region_shards_tile_the_same_bins() {
+        let r = |c: &str, start, end| Region {
+            contig: c.into(),
+            start,
+            end,
+        };
+        let regions = [r("1", 3, 98), r("2", 0, 5), r("3", 10, 61)];
+        let bins_of = |rs: &[Region]| -> Vec<(String, u64)> {
+            rs.iter()
+                .flat_map(|r| {
+                    (0..(r.end - r.start) / 7).map(move |k| (r.contig.clone(), r.start + k * 7))
+                })
+                .collect()
+        };
+        let all = bins_of(&regions);
+        for count in 1..=20 {
+            let total = count_bins(&regions, 7);
+            assert_eq!(total, all.len());
+            let joined: Vec<_> = (1..=count)
+                .flat_map(|i| {
+                    let block = Shard::new(i, count).unwrap().block(total, 1);
+                    bins_of(&shard_regions(&regions, 7, block.written))
+                })
+                .collect();
+            assert_eq!(joined, all, "{count} shards");
+        }
+    }
+
+    fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    const VCF_HEAD: &str = "##fileformat=VCFv4.2\n##contig=<ID=20,length=200000>\n";
+
+    #[test]
+    fn merge_vcf_keeps_one_header_block_and_ignores_command_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let cols = "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n";
+        let a = write(
+            dir.path(),
+            "a.vcf",
+            &format!(
+                "{VCF_HEAD}##seqcnnCommand=variants --shard 1/2\n{cols}20\t5\t.\tA\tG\t.\t.\t.\n"
+            ),
+        );
+        let b = write(
+            dir.path(),
+            "b.vcf",
+            &format!(
+                "{VCF_HEAD}##seqcnnCommand=variants --shard 2/2\n{cols}20\t9\t.\tC\tT\t.\t.\t.\n20\t12\t.\tC\tT\t.\t.\t.\n"
+            ),
+        );
+        let empty = write(
+            dir.path(),
+            "e.vcf",
+            &format!("{VCF_HEAD}##seqcnnCommand=variants --shard 2/2\n{cols}"),
+        );
+        let out = dir.path().join("all.vcf");
+        let s = merge(&out, &[a.clone(), empty, b.clone()]).unwrap();
+        assert_eq!((s.format, s.lines), (MergedFormat::Vcf, vec![1, 0, 2]));
+        let text = std::fs::read_to_string(&out).unwrap();
+        assert_eq!(text.matches("#CHROM").count(), 1);
+        assert!(text.contains("--shard 1/2") && !text.contains("--shard 2/2"));
+        assert!(text.ends_with(
+            "20\t5\t.\tA\tG\t.\t.\t.\n20\t9\t.\tC\tT\t.\t.\t.\n20\t12\t.\tC\tT\t.\t.\t.\n"
+        ));
+        // A different contig line is a different header.
+        let c = write(
+            dir.path(),
+            "c.vcf",
+            &format!("##fileformat=VCFv4.2\n##contig=<ID=21,length=9>\n{cols}"),
+        );
+        let e = merge(&out, &[a, c]).unwrap_err().to_string();
+        assert!(
+            e.contains("c.vcf:2: header differs") && e.contains("a.vcf"),
+            "{e}"
+        );
+        // The failed merge left the earlier output as it was.
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), text);
+    }
+
+    #[test]
+    fn merge_errors_name_the_shard() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = write(dir.path(), "a.tsv", "name\tX\nr1\t1\n");
+        let out = dir.path().join("out.tsv");
+        let cases = [
+            ("empty.tsv", "", "empty.tsv: empty file"),
+            (
+                "cut.tsv",
+                "name\tX\nr2\t0.",
+                "cut.tsv:2: the last line has no newline",
+            ),
+            (
+                "head.tsv",
+                "name\tX",
+                "head.tsv:1: the header line has no newline",
+            ),
+            ("more.tsv", "name\tX\tY\n", "more.tsv:1: header differs"),
+        ];
+        for (name, text, want) in cases {
+            let p = write(dir.path(), name, text);
+            let e = merge(&out, &[a.clone(), p]).unwrap_err().to_string();
+            assert!(e.contains(want), "{name}: {e}");
+            assert!(!out.exists(), "{name}: output written");
+        }
+        let e = merge(&a, std::slice::from_ref(&a)).unwrap_err().to_string();
+        assert!(e.contains("also a shard input"), "{e}");
+        assert!(merge(&out, &[]).is_err());
+        // Nothing but the inputs in the directory: no temporary file left behind.
+        let n = std::fs::read_dir(dir.path()).unwrap().count();
+        assert_eq!(n, 1 + cases.len());
+    }
+}
