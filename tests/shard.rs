@@ -192,6 +192,98 @@ fn predict_shards_of_genome_tiles_join_to_the_full_output() {
 }
 
 #[test]
+fn variants_shards_merge_to_the_full_tsv_vcf_and_skipped_list() {
+    let dir = tempdir();
+    let d = dir.path();
+    let m = model(d);
+    let genome = data(GENOME);
+    // 11 records, 16 alleles, some skipped (symbolic, star, breakend, no ALT, contig end), one
+    // REF mismatch; scored 3 records at a time.
+    let input = data("variants/synthetic.vcf");
+    let run = |tag: &str, shard: Option<String>| -> [PathBuf; 3] {
+        let outs = [
+            d.join(format!("v{tag}.tsv")),
+            d.join(format!("v{tag}.vcf.gz")),
+            d.join(format!("v{tag}.skipped.tsv")),
+        ];
+        let mut args = vec![
+            "variants",
+            "--model",
+            s(&m),
+            "--genome",
+            s(&genome),
+            "--vcf",
+            s(&input),
+            "--batch",
+            "3",
+            "--out",
+            s(&outs[0]),
+            "--out-vcf",
+            s(&outs[1]),
+            "--skipped",
+            s(&outs[2]),
+        ];
+        if let Some(sh) = &shard {
+            args.extend(["--shard", sh]);
+        }
+        ok(&args);
+        outs
+    };
+    let full = run("full", None);
+    let want: Vec<String> = full.iter().map(|p| text(p)).collect();
+    assert_eq!(want[0].lines().count(), 1 + 16 - 6, "{}", want[0]);
+    assert!(want[1].lines().filter(|l| !l.starts_with('#')).count() == 11);
+    for n in 1..=5 {
+        let shards: Vec<[PathBuf; 3]> = (1..=n)
+            .map(|i| run(&format!("{i}-of-{n}"), Some(format!("{i}/{n}"))))
+            .collect();
+        for k in 0..3 {
+            let merged = d.join(format!("merged{k}-{n}{}", [".tsv", ".vcf.gz", ".tsv"][k]));
+            let mut args = vec!["merge", "--out", s(&merged)];
+            args.extend(shards.iter().map(|o| s(&o[k])));
+            ok(&args);
+            assert!(
+                text(&merged) == want[k],
+                "output {k}: {n} shards merged differ"
+            );
+        }
+        // Each shard wrote its own records only: the VCF records add up to the input's.
+        let records: usize = shards
+            .iter()
+            .map(|o| text(&o[1]).lines().filter(|l| !l.starts_with('#')).count())
+            .sum();
+        assert_eq!(records, 11);
+    }
+    // Unknown contig under --strict: every shard fails as the whole run does, and no output is
+    // left behind.
+    let out = d.join("strict");
+    std::fs::create_dir(&out).unwrap();
+    for shard in ["1/2", "2/2"] {
+        fails_with(
+            2,
+            &[
+                "variants",
+                "--model",
+                s(&m),
+                "--genome",
+                s(&genome),
+                "--vcf",
+                s(&data("variants/bad_unknown_contig.vcf")),
+                "--strict",
+                "--shard",
+                shard,
+                "--out",
+                s(&out.join("v.tsv")),
+                "--out-vcf",
+                s(&out.join("v.vcf.gz")),
+            ],
+            &["bad_unknown_contig.vcf", "21"],
+        );
+    }
+    assert_eq!(std::fs::read_dir(&out).unwrap().count(), 0);
+}
+
+#[test]
 fn shard_errors_are_bad_usage() {
     let dir = tempdir();
     let m = model(dir.path());

@@ -4,11 +4,12 @@
 use anyhow::Result;
 use seqcnn::io::AtomicOutput;
 use seqcnn::io::genome::Genome;
+use seqcnn::io::shard::{Shard, count_items, scored_items, stream_block};
 use seqcnn::model::Model;
 use seqcnn::score::{Scorer, Strand};
 use seqcnn::variants::report::{Report, mutation_map};
 use seqcnn::variants::vcf::VcfReader;
-use seqcnn::variants::{InfoKeys, SKIPPED_HEADER, VariantScorer, tsv_header};
+use seqcnn::variants::{InfoKeys, SKIPPED_HEADER, Summary, VariantScorer, tsv_header};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -39,7 +40,8 @@ use std::path::{Path, PathBuf};
     seqcnn variants --model deepsea.safetensors --vcf calls.vcf.gz --genome hg19.fa.gz --out effects.tsv\n  \
     seqcnn variants --model models/D00328.018.safetensors --window 101 --vcf chr20.vcf.gz \\\n      \
     --genome 20.fa.gz --out effects.tsv --skipped skipped.tsv --out-vcf annotated.vcf.gz --report report.html\n  \
-    zcat calls.vcf.gz | seqcnn variants --model m.safetensors --vcf - --genome hg19.fa.gz --strict > effects.tsv")]
+    zcat calls.vcf.gz | seqcnn variants --model m.safetensors --vcf - --genome hg19.fa.gz --strict > effects.tsv\n  \
+    seqcnn variants --model m.safetensors --vcf calls.vcf.gz --genome hg19.fa.gz --shard 2/8 --out effects.2.tsv")]
 pub struct Args {
     /// The model file.
     #[arg(long)]
@@ -86,6 +88,11 @@ pub struct Args {
     /// Records scored together.
     #[arg(long, default_value_t = 128)]
     batch: usize,
+    /// Only block I of N contiguous, equal-sized blocks of the VCF records, in input order
+    /// (1 <= I <= N; a first pass counts the records, so not from stdin); `seqcnn merge` joins
+    /// the shards' TSV, VCF and skipped lists into the unsharded outputs.
+    #[arg(long, value_name = "I/N")]
+    shard: Option<Shard>,
     /// Worker threads (default: all CPUs).
     #[arg(long)]
     threads: Option<usize>,
@@ -144,6 +151,11 @@ fn variants(args: &Args) -> Result<()> {
         scorer = scorer.with_window_average(true)?;
     }
     let genome = Genome::open(&args.genome)?;
+    // With --shard: whole batches of the unsharded run are scored, so every record is scored as
+    // there, and only the shard's own records are written (and counted).
+    let block = stream_block(&args.vcf, args.shard, args.batch.max(1), || {
+        count_items(VcfReader::from_path(&args.vcf)?)
+    })?;
     let reader = VcfReader::from_path(&args.vcf)?;
     let vcf_name = reader.path().to_path_buf();
     let tasks = &model.meta.tasks;
@@ -180,7 +192,14 @@ fn variants(args: &Args) -> Result<()> {
         .map(|_| Report::new(tasks, args.report_rows.max(args.report_top)));
 
     let vs = VariantScorer::new(&model, &scorer, &genome, window, args.strict, &vcf_name)?;
-    let summary = vs.run(reader, args.batch, |e| {
+    let mut summary = Summary::default();
+    let mut index = block.scored.start;
+    vs.run(scored_items(reader, &block), args.batch, |e| {
+        index += 1;
+        if !block.written.contains(&(index - 1)) {
+            return Ok(());
+        }
+        summary.add(&e);
         out.write_all(e.tsv_rows().as_bytes())
             .map_err(|err| out.error(err))?;
         if let Some(o) = &mut skipped {

@@ -198,12 +198,58 @@ fn stdin_error(shard: &Shard) -> Error {
     ))
 }
 
-/// Keeps items `range` of a stream of results (counting every item), passing any error through,
-/// and stops reading at the end of the block.
-fn take_block<T>(
-    items: impl Iterator<Item = Result<T>>,
-    range: Range<usize>,
-) -> impl Iterator<Item = Result<T>> {
+/// The block of `shard` (no shard = everything) of a streamed input that `count` counts in a
+/// first pass without scoring, scored `batch` at a time (see [`Shard::block`]). `count` is only
+/// called for a shard other than `1/1`, which standard input (`-`) cannot be.
+///
+/// ```
+/// use seqcnn::io::shard::{Block, stream_block};
+/// let path = std::path::Path::new("calls.vcf");
+/// let b = stream_block(path, Some("3/3".parse().unwrap()), 4, || Ok(10)).unwrap();
+/// assert_eq!((b.scored, b.written), (4..10, 7..10));
+/// assert_eq!(stream_block(path, None, 4, || unreachable!()).unwrap(), Block::ALL);
+/// assert!(stream_block(std::path::Path::new("-"), Some("1/2".parse().unwrap()), 4, || Ok(10)).is_err());
+/// ```
+pub fn stream_block(
+    path: &Path,
+    shard: Option<Shard>,
+    batch: usize,
+    count: impl FnOnce() -> Result<usize>,
+) -> Result<Block> {
+    match shard {
+        Some(s) if !s.is_whole() => {
+            check_shardable(path, shard)?;
+            Ok(s.block(count()?, batch))
+        }
+        _ => Ok(Block::ALL),
+    }
+}
+
+/// Counts the items of a stream, stopping at the first error.
+pub fn count_items<T>(items: impl Iterator<Item = Result<T>>) -> Result<usize> {
+    let mut n = 0;
+    for item in items {
+        item?;
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// The items of `block.scored` from the stream of all items of an input (every item counts,
+/// errors pass through), stopping after the block.
+///
+/// ```
+/// use seqcnn::io::shard::{Shard, scored_items};
+/// let block = Shard::new(2, 2).unwrap().block(5, 2);
+/// let items = (0..5).map(Ok::<_, seqcnn::Error>);
+/// let got: Vec<_> = scored_items(items, &block).map(Result::unwrap).collect();
+/// assert_eq!(got, [2, 3, 4]);
+/// ```
+pub fn scored_items<T, I: Iterator<Item = Result<T>>>(
+    items: I,
+    block: &Block,
+) -> impl Iterator<Item = Result<T>> + use<T, I> {
+    let range = block.scored.clone();
     items
         .take(range.end)
         .enumerate()
@@ -241,22 +287,14 @@ pub fn sharded_records(
     shard: Option<Shard>,
     batch: usize,
 ) -> Result<(Block, Records)> {
-    let shard = shard.unwrap_or(Shard::WHOLE);
-    if shard.is_whole() {
-        let records = sequence_records(path, label_columns)?;
-        return Ok((Block::ALL, Box::new(records)));
-    }
-    if is_dash(path) {
-        return Err(stdin_error(&shard));
-    }
-    let mut total = 0;
-    for r in sequence_records(path, label_columns)? {
-        r?;
-        total += 1;
-    }
-    let block = shard.block(total, batch);
+    let block = stream_block(path, shard, batch, || {
+        count_items(sequence_records(path, label_columns)?)
+    })?;
     let records = sequence_records(path, label_columns)?;
-    let records = take_block(records, block.scored.clone());
+    if block == Block::ALL {
+        return Ok((block, Box::new(records)));
+    }
+    let records = scored_items(records, &block);
     Ok((block, Box::new(records)))
 }
 
@@ -646,14 +684,20 @@ mod tests {
     }
 
     #[test]
-    fn take_block_passes_errors_through_and_stops_at_the_end() {
+    fn scored_items_pass_errors_through_and_stop_at_the_end() {
+        let block = |scored| Block {
+            scored,
+            written: 0..0,
+        };
         let items = vec![Ok(0), Ok(1), Err(Error::Config("bad".into())), Ok(3)];
-        let got: Vec<_> = take_block(items.into_iter(), 1..2).collect();
+        let got: Vec<_> = scored_items(items.into_iter(), &block(1..2)).collect();
         assert_eq!(got.len(), 1);
         assert_eq!(*got[0].as_ref().unwrap(), 1);
         let items = vec![Ok(0), Err(Error::Config("bad".into())), Ok(2), Ok(3)];
-        let got: Vec<_> = take_block(items.into_iter(), 2..4).collect();
+        let got: Vec<_> = scored_items(items.into_iter(), &block(2..4)).collect();
         assert!(got[0].is_err());
+        let items = vec![Ok(0), Ok(1), Ok(2), Err(Error::Config("bad".into()))];
+        assert_eq!(scored_items(items.into_iter(), &block(0..3)).count(), 3);
     }
 
     #[test]

@@ -274,7 +274,8 @@ impl Summary {
         self.skipped.values().sum()
     }
 
-    fn add(&mut self, e: &RecordEffects) {
+    /// Counts one record's effects.
+    pub fn add(&mut self, e: &RecordEffects) {
         self.records += 1;
         for a in &e.alleles {
             match a.outcome {
