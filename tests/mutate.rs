@@ -297,6 +297,75 @@ mod fast {
         agree(&model, &random_seq(1000, 1));
     }
 
+    /// Full DeepSEA (320/480/960 filters, 919 tasks), both strands: slow in a dev build, run
+    /// with `cargo test --release --test mutate -- --ignored`.
+    #[test]
+    #[ignore]
+    fn fast_ism_equals_naive_on_full_deepsea_at_1000_bp() {
+        let arch = Arch::builtin("deepsea").expect("builtin");
+        let tasks = (0..919).map(|t| format!("t{t}")).collect();
+        let model = Model::new(arch, tasks, &mut seqcnn::rng::seeded(7), 1.0).expect("model");
+        let seq = random_seq(1000, 1);
+        let scorer = Scorer::new(&model).with_strand(Strand::Mean);
+        let naive = naive_ism(&scorer, &seq, true, 128).expect("naive ISM");
+        let fast = fast_ism(&model, &scorer, &seq, true, 128)
+            .expect("fast ISM")
+            .expect("fast ISM handles deepsea");
+        let worst = naive
+            .mutants
+            .iter()
+            .zip(fast.mutants.iter())
+            .map(|(a, b)| (a - b).abs() / (1.0 + a.abs()))
+            .fold(0f32, f32::max);
+        println!("full deepsea: max relative |fast - naive| = {worst:.2e}");
+        assert!(worst <= 1e-4, "{worst}");
+    }
+
+    #[test]
+    fn fast_ism_equals_naive_with_strided_padded_convs_into_a_last_linear() {
+        // Strides, asymmetric padding and dilation in the changed-column products, a flatten
+        // then dropout then the final linear (the incremental linear with no layers after it).
+        let arch = Arch::from_toml(
+            r#"
+name = "strided"
+input = { channels = 4, length = 64 }
+[[layers]]
+type = "conv1d"
+out_channels = 6
+kernel_size = 5
+stride = 2
+padding = [1, 2]
+[[layers]]
+type = "relu"
+[[layers]]
+type = "max_pool1d"
+kernel_size = 3
+stride = 2
+[[layers]]
+type = "conv1d"
+out_channels = 7
+kernel_size = 3
+dilation = 2
+padding = 1
+[[layers]]
+type = "sigmoid"
+[[layers]]
+type = "flatten"
+[[layers]]
+type = "dropout"
+p = 0.3
+[[layers]]
+type = "linear"
+"#,
+        )
+        .expect("arch");
+        let tasks = vec!["a".into(), "b".into(), "c".into()];
+        let model = Model::new(arch, tasks, &mut seqcnn::rng::seeded(4), 1.0).expect("model");
+        let mut seq = random_seq(64, 6);
+        seq[10] = b'N';
+        agree(&model, &seq);
+    }
+
     #[test]
     fn fast_ism_equals_naive_with_same_padding_batchnorm_and_avg_pool() {
         let arch = Arch::from_toml(

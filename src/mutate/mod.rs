@@ -5,5 +5,5 @@
 pub mod ism;
 pub mod plot;
 
-pub use ism::{IsmScores, Mutation, fast_ism, mutations, naive_ism};
+pub use ism::{FastIsm, IsmScores, Mutation, fast_ism, mutations, naive_ism};
 pub use plot::{MapOptions, mutation_map_svg};
