@@ -192,6 +192,35 @@ fn predict_shards_of_genome_tiles_join_to_the_full_output() {
 }
 
 #[test]
+fn mutate_shards_join_to_the_full_output() {
+    let dir = tempdir();
+    let m = model(dir.path());
+    // 12 sequences of 101 bp (303 rows each), FASTA.
+    let fa = dir.path().join("twelve.fa");
+    let table = std::fs::read_to_string(data("REST_B.head50.seq")).unwrap();
+    let fasta: String = table
+        .lines()
+        .skip(1)
+        .take(12)
+        .map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            format!(">{}\n{}\n", f[1], f[2])
+        })
+        .collect();
+    std::fs::write(&fa, fasta).unwrap();
+    let args = ["mutate", "--model", s(&m), s(&fa), "--batch", "64"];
+    check_shards(dir.path(), "ism", &args, ".tsv.gz", Some(303));
+    // BED intervals of the chr20 slice, windows read from the genome: 10 of the CTCF peaks.
+    let bed = dir.path().join("ten.bed");
+    let peaks = std::fs::read_to_string(data(CTCF)).unwrap();
+    let ten: String = peaks.lines().take(10).map(|l| format!("{l}\n")).collect();
+    std::fs::write(&bed, ten).unwrap();
+    let genome = data(GENOME);
+    let args = ["mutate", "--model", s(&m), "--genome", s(&genome), s(&bed)];
+    check_shards(dir.path(), "ism_bed", &args, ".tsv", Some(303));
+}
+
+#[test]
 fn variants_shards_merge_to_the_full_tsv_vcf_and_skipped_list() {
     let dir = tempdir();
     let d = dir.path();

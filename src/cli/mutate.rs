@@ -2,11 +2,12 @@
 //! BED intervals read from a genome), streaming TSV, with optional mutation-map SVGs.
 
 use anyhow::Result;
+use seqcnn::io::AtomicOutput;
 use seqcnn::io::bed::read_bed_checked;
 use seqcnn::io::genome::Genome;
-use seqcnn::io::{AtomicOutput, sequence_records};
+use seqcnn::io::shard::{Shard, check_shardable, shard_items, sharded_records};
 use seqcnn::model::Model;
-use seqcnn::mutate::{FastIsm, IsmScores, MapOptions, mutation_map_svg, naive_ism};
+use seqcnn::mutate::{IsmScores, MapOptions, fast_ism, mutation_map_svg, naive_ism};
 use seqcnn::score::{Scorer, Strand};
 use std::collections::HashSet;
 use std::fmt::Write as _;
@@ -48,7 +49,8 @@ use std::path::{Path, PathBuf};
     --plot maps/ --out ism.tsv\n  \
     seqcnn mutate --model deepsea.safetensors windows.fa --plot maps/ --plot-task CTCF --plot-window 400-600 --out ism.tsv\n  \
     seqcnn mutate --model deepsea.safetensors windows.fa --naive --batch 64 --out ism.tsv\n  \
-    zcat seqs.fa.gz | seqcnn mutate --model m.safetensors - --strand max --out ism.tsv")]
+    zcat seqs.fa.gz | seqcnn mutate --model m.safetensors - --strand max --out ism.tsv\n  \
+    seqcnn mutate --model m.safetensors peaks.fa --shard 3/8 --out ism.3.tsv.gz")]
 pub struct Args {
     /// The model file.
     #[arg(long)]
@@ -94,6 +96,11 @@ pub struct Args {
     /// Positions per row of a mutation map (longer sequences wrap).
     #[arg(long, default_value_t = 100, value_name = "N")]
     wrap: usize,
+    /// Only block I of N contiguous, equal-sized blocks of the input's sequences or intervals,
+    /// in input order (1 <= I <= N; a file, not stdin); `seqcnn merge` joins the shards' TSVs
+    /// into the unsharded output.
+    #[arg(long, value_name = "I/N")]
+    shard: Option<Shard>,
     /// Worker threads (default: all CPUs).
     #[arg(long)]
     threads: Option<usize>,
@@ -139,8 +146,9 @@ fn items<'a>(
     model: &Model,
     genome: Option<&'a Genome>,
 ) -> Result<Box<dyn Iterator<Item = seqcnn::Result<Item>> + 'a>> {
+    // Each sequence is mutated on its own (batches of its mutants): a shard reads only its own.
     let Some(genome) = genome else {
-        let records = sequence_records(&args.input, Some(&[]))?;
+        let (_, records) = sharded_records(&args.input, Some(&[]), args.shard, 1)?;
         return Ok(Box::new(records.map(|r| {
             r.map(|r| Item {
                 name: r.name,
@@ -163,7 +171,11 @@ fn items<'a>(
     if window == Some(0) {
         return Err(seqcnn::Error::Config("--window must be at least 1".into()).into());
     }
-    let intervals = read_bed_checked(&args.input, genome)?;
+    check_shardable(&args.input, args.shard)?;
+    let mut intervals = read_bed_checked(&args.input, genome)?;
+    let block = shard_items(intervals.len(), args.shard, 1);
+    intervals.truncate(block.written.end);
+    intervals.drain(..block.written.start);
     let bed = args.input.clone();
     Ok(Box::new(intervals.into_iter().map(move |iv| {
         let (start, end) = match window {
@@ -243,12 +255,6 @@ fn mutate(args: &Args) -> Result<()> {
     if args.average {
         scorer = scorer.with_window_average(true)?;
     }
-    // Fast ISM where the network allows it, prepared once for all sequences.
-    let fast = if args.naive {
-        None
-    } else {
-        FastIsm::new(&model)?
-    };
     let tasks = plot_tasks(&model, &args.plot_task)?;
     if let Some(dir) = &args.plot {
         std::fs::create_dir_all(dir).map_err(|e| seqcnn::Error::io(dir, e))?;
@@ -282,8 +288,8 @@ fn mutate(args: &Args) -> Result<()> {
             seqcnn::Error::parse(&input, item.line, format!("record '{}': {e}", item.name))
         };
         let ism_of = |raw: bool| -> seqcnn::Result<IsmScores> {
-            if let Some(f) = &fast
-                && let Some(ism) = f.run(&scorer, &item.seq, raw, args.batch)?
+            if !args.naive
+                && let Some(ism) = fast_ism(&model, &scorer, &item.seq, raw, args.batch)?
             {
                 return Ok(ism);
             }
