@@ -35,7 +35,8 @@ const TARGET_W: f64 = 960.0;
 /// `MapOptions { wrap: 50, ..MapOptions::default() }`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct MapOptions {
-    /// Positions per row: longer sequences wrap into rows of this many positions (0 = one row).
+    /// Positions per row: longer sequences wrap into rows of equal length, at most this many
+    /// positions (a remainder of at most a tenth of a row is spread over the rows; 0 = one row).
     pub wrap: usize,
     /// Zoom: the 0-based half-open positions `[start, end)` to draw (clipped to the sequence);
     /// `None` draws the whole sequence.
@@ -108,6 +109,20 @@ fn num(v: f64) -> String {
         let digits = (2 - a.log10().floor() as i32).max(0) as usize;
         format!("{v:.digits$}")
     }
+}
+
+/// Positions per row for `n` positions wrapped at `wrap`: rows of equal length up to rounding, at
+/// most `wrap` long, except that a remainder of at most a tenth of a row is spread over the other
+/// rows (101 bp at 100 is one row, not 100 and 1).
+fn row_length(n: usize, wrap: usize) -> usize {
+    if wrap == 0 || n <= wrap {
+        return n.max(1);
+    }
+    let mut rows = n.div_ceil(wrap);
+    if n - (rows - 1) * wrap <= wrap / 10 {
+        rows -= 1;
+    }
+    n.div_ceil(rows)
 }
 
 /// Positions between labelled ticks: the smallest of 1, 2, 5, 10, 20, 50, ... that leaves
@@ -188,11 +203,7 @@ pub fn mutation_map_svg(
     };
 
     // Geometry.
-    let per_row = if opts.wrap == 0 {
-        n.max(1)
-    } else {
-        opts.wrap.min(n).max(1)
-    };
+    let per_row = row_length(n, opts.wrap);
     let rows = n.div_ceil(per_row).max(1);
     let cell = (TARGET_W / per_row as f64).clamp(8.0, 24.0);
     let width = (LEFT + per_row as f64 * cell + RIGHT).max(560.0);
@@ -426,6 +437,16 @@ mod tests {
         assert_eq!(tick_step(9.0, 40.0), 5);
         assert_eq!(tick_step(9.0, 60.0), 10);
         assert_eq!(tick_step(8.0, 170.0), 50);
+    }
+
+    #[test]
+    fn rows_are_balanced_and_a_small_remainder_joins_them() {
+        assert_eq!(row_length(1000, 100), 100);
+        assert_eq!(row_length(101, 100), 101);
+        assert_eq!(row_length(111, 100), 56);
+        assert_eq!(row_length(250, 100), 84);
+        assert_eq!(row_length(40, 0), 40);
+        assert_eq!(row_length(0, 100), 1);
     }
 
     #[test]
