@@ -611,9 +611,20 @@ fn run_layers(
     updates: &mut BufferUpdates,
 ) -> Result<Var> {
     let mut h = x;
-    for layer in layers {
+    let mut fused = false;
+    for (i, layer) in layers.iter().enumerate() {
+        if std::mem::take(&mut fused) {
+            // This ReLU was applied by the convolution before it.
+            continue;
+        }
         let prev = h;
         h = match layer {
+            // A convolution followed by a ReLU is one node: the bias and ReLU are applied as the
+            // GEMM's output is written, and the pre-activation array is never made.
+            Layer::Conv1d { w, b, geom } if matches!(layers.get(i + 1), Some(Layer::Relu)) => {
+                fused = true;
+                tape.conv1d_relu(h, params[*w], b.map(|b| params[b]), *geom)?
+            }
             Layer::Conv1d { w, b, geom } => {
                 tape.conv1d(h, params[*w], b.map(|b| params[b]), *geom)?
             }

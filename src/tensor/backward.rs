@@ -119,19 +119,18 @@ pub(super) fn apply(
                 acc(tape, grads, *b, g.sum_axis(Axis(0)));
             }
         }
-        Op::Conv1d { x, w, b, geom } => {
-            let (dx, dw, db) = conv::conv1d_backward(
-                val(*x)
-                    .view()
-                    .into_dimensionality::<Ix3>()
-                    .expect("checked in forward"),
-                val(*w)
-                    .view()
-                    .into_dimensionality::<Ix3>()
-                    .expect("checked in forward"),
-                g.view()
-                    .into_dimensionality::<Ix3>()
-                    .expect("output is 3-D"),
+        Op::Conv1d {
+            x,
+            w,
+            b,
+            geom,
+            relu,
+        } => {
+            let (dx, dw, db) = conv::conv1d_backward_act(
+                view3(val(*x)),
+                view3(val(*w)),
+                view3(g),
+                relu.then(|| view3(y)),
                 geom,
                 needs(tape, *x),
                 b.is_some(),
@@ -285,6 +284,13 @@ pub(super) fn apply(
         Op::BrokenScale(x, c) => acc(tape, grads, *x, g * (*c * 1.05)),
     }
     Ok(())
+}
+
+/// A 3-D view of a value or gradient of a 1D op (its forward pass checked the rank).
+fn view3(a: &Array) -> ndarray::ArrayView3<'_, f32> {
+    a.view()
+        .into_dimensionality::<Ix3>()
+        .expect("3-D, checked in forward")
 }
 
 /// A 4-D view of a value or gradient of a 2D op (its forward pass checked the rank).

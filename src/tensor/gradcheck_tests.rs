@@ -126,6 +126,53 @@ fn conv1d_shapes() {
 }
 
 #[test]
+fn conv1d_relu_fused_and_grouped_samples() {
+    // Nine samples: four blocks of two or three samples unfolded side by side into one GEMM each
+    // (the single-sample tests above never group). The fused ReLU is compared with conv1d then
+    // relu, value and gradients bit for bit (finite differences across ReLU kinks are unreliable
+    // when a bias shifts a whole channel).
+    for (k, stride, pl, pr, dilation) in [(3, 1, 1, 1, 1), (4, 2, 0, 3, 2), (1, 1, 0, 0, 1)] {
+        let geom = Conv1dGeom {
+            stride,
+            pad_left: pl,
+            pad_right: pr,
+            dilation,
+        };
+        let inputs = [
+            random(&[9, 3, 11], 30),
+            random(&[4, 3, k], 31),
+            random(&[4], 32),
+        ];
+        let case = format!("conv1d k={k} stride={stride} pad=({pl},{pr}) dil={dilation}");
+        assert_grads(
+            &case,
+            move |t: &mut Tape, v: &[Var]| t.conv1d(v[0], v[1], Some(v[2]), geom),
+            &inputs,
+            cfg(),
+        );
+        let run = |fused: bool| {
+            let mut t = Tape::new();
+            let v: Vec<Var> = inputs.iter().map(|a| t.param(a.clone())).collect();
+            let y = if fused {
+                t.conv1d_relu(v[0], v[1], Some(v[2]), geom).unwrap()
+            } else {
+                let c = t.conv1d(v[0], v[1], Some(v[2]), geom).unwrap();
+                t.relu(c)
+            };
+            let w = random(t.shape(y), 33);
+            let loss = t.weighted_sum(y, w).unwrap();
+            let g = t.backward(loss).unwrap();
+            let mut out = vec![t.value(y).clone()];
+            out.extend(v.iter().map(|&p| g.get(p).unwrap().clone()));
+            out
+        };
+        for (a, b) in run(true).iter().zip(&run(false)) {
+            assert_eq!(a, b, "{case}: fused and separate ReLU differ");
+        }
+    }
+}
+
+#[test]
 fn linear_and_matmul_grid() {
     for (n, i, o) in [(1, 1, 1), (2, 3, 4), (5, 7, 2)] {
         for bias in [true, false] {

@@ -56,11 +56,14 @@ pub(crate) enum Op {
         w: Var,
         b: Option<Var>,
     },
+    /// A convolution, with a ReLU fused into it when `relu` (the node's value is then the
+    /// ReLU's output).
     Conv1d {
         x: Var,
         w: Var,
         b: Option<Var>,
         geom: Conv1dGeom,
+        relu: bool,
     },
     MaxPool1d {
         x: Var,
@@ -391,6 +394,23 @@ impl Tape {
 
     /// PyTorch `Conv1d`: `x [N, C_in, L]`, `w [C_out, C_in, K]`, `b [C_out]`.
     pub fn conv1d(&mut self, x: Var, w: Var, b: Option<Var>, geom: Conv1dGeom) -> Result<Var> {
+        self.conv1d_act(x, w, b, geom, false)
+    }
+
+    /// `relu(conv1d(x, w, b))` as one node: the bias and ReLU are applied in the convolution's
+    /// output pass, and no pre-activation array is kept.
+    pub fn conv1d_relu(&mut self, x: Var, w: Var, b: Option<Var>, geom: Conv1dGeom) -> Result<Var> {
+        self.conv1d_act(x, w, b, geom, true)
+    }
+
+    fn conv1d_act(
+        &mut self,
+        x: Var,
+        w: Var,
+        b: Option<Var>,
+        geom: Conv1dGeom,
+        relu: bool,
+    ) -> Result<Var> {
         let xv = self.view3("conv1d", x)?;
         let wv = self.view3("conv1d", w)?;
         let bv = match b {
@@ -407,9 +427,19 @@ impl Tape {
             ),
             None => None,
         };
-        let y = ops::conv::conv1d_forward(xv, wv, bv, &geom)?.into_dyn();
+        let y = ops::conv::conv1d_forward_act(xv, wv, bv, &geom, relu)?.into_dyn();
         let inputs: Vec<Var> = [Some(x), Some(w), b].into_iter().flatten().collect();
-        Ok(self.push(y, Op::Conv1d { x, w, b, geom }, &inputs))
+        Ok(self.push(
+            y,
+            Op::Conv1d {
+                x,
+                w,
+                b,
+                geom,
+                relu,
+            },
+            &inputs,
+        ))
     }
 
     // ---- pooling ----------------------------------------------------------------------------
@@ -771,6 +801,6 @@ pub(crate) fn matmul2(a: &Array, ta: bool, b: &Array, tb: bool) -> Array {
         ops::gemm::Mat::rows(b.as_slice().expect("std"), bc)
     };
     let mut c = vec![0.0f32; m * n];
-    ops::gemm::sgemm(m, n, k, am, bm, &mut c, false);
+    ops::gemm::sgemm_par(m, n, k, am, bm, &mut c, false);
     ArrayD::from_shape_vec(IxDyn(&[m, n]), c).expect("sized above")
 }

@@ -15,8 +15,9 @@ use crate::metrics;
 use crate::model::Model;
 use crate::rng::{self, Rng};
 use crate::score::{Scorer, Strand};
-use crate::tensor::{Array, Tape};
+use crate::tensor::{Array, Tape, Var};
 use crate::{Error, Result};
+use std::sync::Arc;
 use std::time::Instant;
 
 /// What decides the best epoch.
@@ -134,9 +135,45 @@ pub fn train_step(
     cfg: &FitConfig,
     rng: &mut Rng,
 ) -> Result<f32> {
+    // The weights go onto the tape shared, not copied (DeepSEA's dense layer alone is 188 MB),
+    // and come back once the tape is gone, whatever happened.
+    let shared: Vec<Arc<Array>> = std::mem::take(&mut model.params)
+        .into_iter()
+        .map(Arc::new)
+        .collect();
+    let outcome = forward_backward(model, &shared, x, y, cfg, rng);
+    model.params = shared
+        .into_iter()
+        .map(|p| Arc::try_unwrap(p).unwrap_or_else(|p| (*p).clone()))
+        .collect();
+    let (value, mut g, updates) = outcome?;
+    if let Some(c) = cfg.clip_norm {
+        clip_grad_norm(&mut g, c);
+    }
+    opt.step(&mut model.params, &g)?;
+    // Buffers (batch-norm running statistics) take the values the forward pass computed.
+    for (i, v) in updates {
+        model.params[i] = v;
+    }
+    Ok(value)
+}
+
+/// The loss, the parameter gradients and the buffer updates of one batch, with the weights
+/// `params` (in [`Model::params`] order) shared with the tape.
+fn forward_backward(
+    model: &Model,
+    params: &[Arc<Array>],
+    x: Array,
+    y: &Array,
+    cfg: &FitConfig,
+    rng: &mut Rng,
+) -> Result<(f32, Vec<Array>, crate::nn::BufferUpdates)> {
     let mut tape = Tape::new();
     let xv = tape.constant(x);
-    let pv = model.param_vars(&mut tape);
+    let pv: Vec<Var> = params
+        .iter()
+        .map(|p| tape.param_shared(p.clone()))
+        .collect();
     let (out, updates) = model
         .net
         .forward_with_updates(&mut tape, xv, &pv, true, rng)?;
@@ -154,20 +191,12 @@ pub fn train_step(
         )));
     }
     let mut grads = tape.backward(loss)?;
-    let mut g: Vec<Array> = pv
+    let g = pv
         .iter()
-        .zip(&model.params)
+        .zip(params)
         .map(|(&v, p)| grads.take_or_zeros(v, p.shape()))
         .collect();
-    if let Some(c) = cfg.clip_norm {
-        clip_grad_norm(&mut g, c);
-    }
-    opt.step(&mut model.params, &g)?;
-    // Buffers (batch-norm running statistics) take the values the forward pass computed.
-    for (i, v) in updates {
-        model.params[i] = v;
-    }
-    Ok(value)
+    Ok((value, g, updates))
 }
 
 fn loss_node(

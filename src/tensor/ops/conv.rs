@@ -3,10 +3,13 @@
 //!
 //! Layouts: input `[N, C_in, L]`, weight `[C_out, C_in, K]`, bias `[C_out]`, output
 //! `[N, C_out, L_out]` with `L_out = (L + pad_left + pad_right - dilation * (K - 1) - 1) / stride + 1`.
-//! Work is split over samples with rayon; the weight gradient is summed over a fixed number of
-//! sample blocks in a fixed order, so results do not depend on the thread count.
+//! Samples are unfolded side by side in groups, one GEMM per group (see [`GROUP_COLS`]); groups
+//! run in parallel with rayon, each GEMM single-threaded. The weight gradient is summed over a
+//! fixed number of sample blocks in a fixed order, so results do not depend on the thread count.
+//! The forward pass can fuse the bias and a ReLU into the GEMM's output pass.
 
 use super::gemm::{Mat, sgemm};
+use super::scratch;
 use crate::{Error, Result};
 use ndarray::{Array1, Array3, ArrayView1, ArrayView3};
 use rayon::prelude::*;
@@ -43,14 +46,7 @@ impl Conv1dGeom {
             Some((padded - span) / self.stride + 1)
         }
     }
-
-    fn is_pointwise(&self, k: usize) -> bool {
-        k == 1 && self.stride == 1 && self.pad_left == 0 && self.pad_right == 0
-    }
 }
-
-/// Number of sample blocks the weight gradient is accumulated over (fixed, for determinism).
-const WGRAD_BLOCKS: usize = 4;
 
 /// Checks shapes and returns `(n, c_in, l, c_out, k, l_out)`.
 pub fn conv1d_dims(
@@ -99,55 +95,150 @@ pub fn conv1d_dims(
     Ok((n, c_in, l, c_out, k, l_out))
 }
 
-/// Unfolds one sample `x [C_in, L]` into `cols [C_in * K, L_out]`.
-fn im2col(
-    x: &[f32],
-    c_in: usize,
-    l: usize,
-    k: usize,
-    g: &Conv1dGeom,
-    l_out: usize,
-    cols: &mut [f32],
-) {
+/// Unfolds one sample `x [C_in, L]` into `L_out` columns of `cols [C_in * K, ld]` starting at
+/// column `at` (zeros where the kernel reads padding).
+#[allow(clippy::too_many_arguments)]
+fn im2col(x: &[f32], d: &Dims, g: &Conv1dGeom, cols: &mut [f32], ld: usize, at: usize) {
+    let Dims {
+        c_in, l, k, l_out, ..
+    } = *d;
     for c in 0..c_in {
         let xc = &x[c * l..(c + 1) * l];
         for kk in 0..k {
-            let row = &mut cols[(c * k + kk) * l_out..(c * k + kk + 1) * l_out];
+            let r = c * k + kk;
+            let row = &mut cols[r * ld + at..r * ld + at + l_out];
             let off = (kk * g.dilation) as isize - g.pad_left as isize;
-            for (t, v) in row.iter_mut().enumerate() {
-                let i = (t * g.stride) as isize + off;
-                *v = if i >= 0 && (i as usize) < l {
-                    xc[i as usize]
+            let (t0, t1) = valid_range(off, g.stride, l, l_out);
+            row[..t0].fill(0.0);
+            row[t1..].fill(0.0);
+            if t0 < t1 {
+                let i0 = (t0 as isize * g.stride as isize + off) as usize;
+                if g.stride == 1 {
+                    row[t0..t1].copy_from_slice(&xc[i0..i0 + (t1 - t0)]);
                 } else {
-                    0.0
-                };
+                    for (v, s) in row[t0..t1]
+                        .iter_mut()
+                        .zip(xc[i0..].iter().step_by(g.stride))
+                    {
+                        *v = *s;
+                    }
+                }
             }
         }
     }
 }
 
-/// Folds `cols [C_in * K, L_out]` back into `dx [C_in, L]`, adding overlapping contributions.
-fn col2im_add(
-    cols: &[f32],
-    c_in: usize,
-    l: usize,
-    k: usize,
-    g: &Conv1dGeom,
-    l_out: usize,
-    dx: &mut [f32],
-) {
+/// The outputs `t0..t1` whose input index `t * stride + off` lies in `0..l`.
+fn valid_range(off: isize, stride: usize, l: usize, l_out: usize) -> (usize, usize) {
+    let s = stride as isize;
+    // first t with t * s + off >= 0, first t with t * s + off >= l
+    let t0 = if off >= 0 { 0 } else { ((-off) + s - 1) / s };
+    let t1 = if (l as isize) <= off {
+        0
+    } else {
+        ((l as isize - off) + s - 1) / s
+    };
+    let t0 = (t0 as usize).min(l_out);
+    (t0, (t1 as usize).clamp(t0, l_out))
+}
+
+/// Folds the `L_out` columns of `cols [C_in * K, ld]` starting at column `at` back into
+/// `dx [C_in, L]`, adding overlapping contributions.
+fn col2im_add(cols: &[f32], d: &Dims, g: &Conv1dGeom, ld: usize, at: usize, dx: &mut [f32]) {
+    let Dims {
+        c_in, l, k, l_out, ..
+    } = *d;
     for c in 0..c_in {
         let dxc = &mut dx[c * l..(c + 1) * l];
         for kk in 0..k {
-            let row = &cols[(c * k + kk) * l_out..(c * k + kk + 1) * l_out];
+            let r = c * k + kk;
+            let row = &cols[r * ld + at..r * ld + at + l_out];
             let off = (kk * g.dilation) as isize - g.pad_left as isize;
-            for (t, v) in row.iter().enumerate() {
-                let i = (t * g.stride) as isize + off;
-                if i >= 0 && (i as usize) < l {
-                    dxc[i as usize] += v;
+            let (t0, t1) = valid_range(off, g.stride, l, l_out);
+            if t0 < t1 {
+                let i0 = (t0 as isize * g.stride as isize + off) as usize;
+                if g.stride == 1 {
+                    for (d, v) in dxc[i0..i0 + (t1 - t0)].iter_mut().zip(&row[t0..t1]) {
+                        *d += v;
+                    }
+                } else {
+                    for (d, v) in dxc[i0..].iter_mut().step_by(g.stride).zip(&row[t0..t1]) {
+                        *d += v;
+                    }
                 }
             }
         }
+    }
+}
+
+/// Sizes of one convolution.
+#[derive(Clone, Copy, Debug)]
+struct Dims {
+    n: usize,
+    c_in: usize,
+    l: usize,
+    k: usize,
+    l_out: usize,
+}
+
+impl Dims {
+    fn ck(&self) -> usize {
+        self.c_in * self.k
+    }
+}
+
+/// Samples are unfolded side by side into one `[C_in * K, S * L_out]` matrix per group, so that
+/// one GEMM serves `S` samples: the weights are packed once per group instead of once per sample
+/// and the weight gradient's GEMM has `S * L_out` terms per output, not `L_out` (with DeepSEA's
+/// third layer, 53 columns per sample, per-sample GEMMs read and wrote the 15 MB weight gradient
+/// 64 times a step). A group has about `GROUP_COLS` columns, at most `GROUP_FLOATS` floats of
+/// unfolded input (16 MB).
+const GROUP_COLS: usize = 512;
+const GROUP_FLOATS: usize = 4 << 20;
+
+/// Number of sample blocks the weight gradient is accumulated over (fixed, for determinism): each
+/// block sums its groups in order into its own partial gradient, and the partials are added in
+/// block order, so the result does not depend on the thread count. Four blocks keep two threads
+/// evenly busy.
+const WGRAD_BLOCKS: usize = 4;
+
+/// The samples `0..n` in at most [`WGRAD_BLOCKS`] contiguous blocks, each cut into groups:
+/// `(start, len)` per group, per block. Depends on the sizes only, never on the thread count.
+fn partition(d: &Dims) -> Vec<Vec<(usize, usize)>> {
+    let per_sample = d.ck() * d.l_out;
+    let by_cols = GROUP_COLS.div_ceil(d.l_out.max(1));
+    let by_mem = (GROUP_FLOATS / per_sample.max(1)).max(1);
+    let gs = by_cols.min(by_mem).max(1);
+    let blocks = WGRAD_BLOCKS.min(d.n.max(1));
+    let per = d.n.div_ceil(blocks).max(1);
+    (0..blocks)
+        .map(|b| {
+            let (lo, hi) = (b * per, ((b + 1) * per).min(d.n));
+            (lo..hi).step_by(gs).map(|s| (s, gs.min(hi - s))).collect()
+        })
+        .filter(|g: &Vec<(usize, usize)>| !g.is_empty())
+        .collect()
+}
+
+/// Cuts `data` into consecutive mutable chunks of the given lengths.
+fn split_lengths<'a>(mut data: &'a mut [f32], lens: &[usize]) -> Vec<&'a mut [f32]> {
+    let mut out = Vec::with_capacity(lens.len());
+    for &l in lens {
+        let (head, tail) = std::mem::take(&mut data).split_at_mut(l);
+        out.push(head);
+        data = tail;
+    }
+    out
+}
+
+/// `row = act(row + b)`: the bias and (when `relu`) the ReLU, fused into one pass over the GEMM's
+/// output.
+#[inline]
+fn epilogue(row: &mut [f32], b: f32, relu: bool) {
+    if relu {
+        row.iter_mut().for_each(|v| *v = (*v + b).max(0.0));
+    } else if b != 0.0 {
+        row.iter_mut().for_each(|v| *v += b);
     }
 }
 
@@ -158,36 +249,82 @@ pub fn conv1d_forward(
     b: Option<ArrayView1<f32>>,
     g: &Conv1dGeom,
 ) -> Result<Array3<f32>> {
+    conv1d_forward_act(x, w, b, g, false)
+}
+
+/// Forward pass with the activation fused: `y = relu(conv1d(x, w) + b)` when `relu`.
+pub fn conv1d_forward_act(
+    x: ArrayView3<f32>,
+    w: ArrayView3<f32>,
+    b: Option<ArrayView1<f32>>,
+    g: &Conv1dGeom,
+    relu: bool,
+) -> Result<Array3<f32>> {
     let (n, c_in, l, c_out, k, l_out) =
         conv1d_dims(x.shape(), w.shape(), b.as_ref().map(|b| b.shape()), g)?;
+    let d = Dims {
+        n,
+        c_in,
+        l,
+        k,
+        l_out,
+    };
     let x = x.as_standard_layout();
     let w = w.as_standard_layout();
     let xs = x.as_slice().expect("standard layout");
     let ws = w.as_slice().expect("standard layout");
-    let bias: Option<Vec<f32>> = b.map(|b| b.to_vec());
+    let bias: Vec<f32> = b.map_or_else(|| vec![0.0; c_out], |b| b.to_vec());
     let mut y = Array3::<f32>::zeros((n, c_out, l_out));
-    let ys = y.as_slice_mut().expect("fresh array");
-    let ck = c_in * k;
-    let pointwise = g.is_pointwise(k);
-    ys.par_chunks_mut(c_out * l_out)
-        .zip(xs.par_chunks(c_in * l))
-        .for_each_init(
-            || vec![0.0f32; if pointwise { 0 } else { ck * l_out }],
-            |cols, (yn, xn)| {
-                let cm = if pointwise {
-                    Mat::rows(xn, l_out)
-                } else {
-                    im2col(xn, c_in, l, k, g, l_out, cols);
-                    Mat::rows(cols, l_out)
-                };
-                sgemm(c_out, l_out, ck, Mat::rows(ws, ck), cm, yn, false);
-                if let Some(bias) = &bias {
+    let ck = d.ck();
+    let op = c_out * l_out;
+    let groups: Vec<(usize, usize)> = partition(&d).concat();
+    let lens: Vec<usize> = groups.iter().map(|&(_, len)| len * op).collect();
+    split_lengths(y.as_slice_mut().expect("fresh array"), &lens)
+        .into_par_iter()
+        .zip(groups)
+        .for_each(|(yg, (start, len))| {
+            let ld = len * l_out;
+            let mut cols = scratch::take(ck * ld);
+            for s in 0..len {
+                let xn = &xs[(start + s) * c_in * l..(start + s + 1) * c_in * l];
+                im2col(xn, &d, g, &mut cols, ld, s * l_out);
+            }
+            if len == 1 {
+                // One sample: the GEMM writes its output in place.
+                sgemm(
+                    c_out,
+                    ld,
+                    ck,
+                    Mat::rows(ws, ck),
+                    Mat::rows(&cols, ld),
+                    yg,
+                    false,
+                );
+                for (row, &bv) in yg.chunks_mut(l_out).zip(&bias) {
+                    epilogue(row, bv, relu);
+                }
+            } else {
+                // out[c_out, S * L_out], then each sample's [c_out, L_out] block.
+                let mut out = scratch::take(c_out * ld);
+                sgemm(
+                    c_out,
+                    ld,
+                    ck,
+                    Mat::rows(ws, ck),
+                    Mat::rows(&cols, ld),
+                    &mut out,
+                    false,
+                );
+                for (s, yn) in yg.chunks_mut(op).enumerate() {
                     for (o, row) in yn.chunks_mut(l_out).enumerate() {
-                        row.iter_mut().for_each(|v| *v += bias[o]);
+                        row.copy_from_slice(&out[o * ld + s * l_out..o * ld + (s + 1) * l_out]);
+                        epilogue(row, bias[o], relu);
                     }
                 }
-            },
-        );
+                scratch::give(out);
+            }
+            scratch::give(cols);
+        });
     Ok(y)
 }
 
@@ -204,98 +341,127 @@ pub fn conv1d_backward(
     need_dx: bool,
     has_bias: bool,
 ) -> Result<ConvGrads> {
+    conv1d_backward_act(x, w, dy, None, g, need_dx, has_bias)
+}
+
+/// Gradients of [`conv1d_forward_act`]: with `relu_out = Some(y)` (the fused ReLU's output),
+/// `dy` is first zeroed where `y` is not positive.
+pub fn conv1d_backward_act(
+    x: ArrayView3<f32>,
+    w: ArrayView3<f32>,
+    dy: ArrayView3<f32>,
+    relu_out: Option<ArrayView3<f32>>,
+    g: &Conv1dGeom,
+    need_dx: bool,
+    has_bias: bool,
+) -> Result<ConvGrads> {
     let (n, c_in, l, c_out, k, l_out) = conv1d_dims(x.shape(), w.shape(), None, g)?;
-    if dy.shape() != [n, c_out, l_out] {
+    if dy.shape() != [n, c_out, l_out] || relu_out.is_some_and(|y| y.shape() != dy.shape()) {
         return Err(Error::shape(
             "conv1d backward",
             format!("gradient shape {:?}", dy.shape()),
         ));
     }
+    let d = Dims {
+        n,
+        c_in,
+        l,
+        k,
+        l_out,
+    };
     let x = x.as_standard_layout();
     let w = w.as_standard_layout();
     let dy = dy.as_standard_layout();
+    let yr = relu_out.as_ref().map(|y| y.as_standard_layout());
     let xs = x.as_slice().expect("standard layout");
     let ws = w.as_slice().expect("standard layout");
     let dys = dy.as_slice().expect("standard layout");
-    let ck = c_in * k;
-    let pointwise = g.is_pointwise(k);
-
-    // Weight and bias gradients: per-block partial sums, then summed in block order.
-    let blocks = WGRAD_BLOCKS.min(n.max(1));
-    let per = n.div_ceil(blocks).max(1);
-    let partials: Vec<(Vec<f32>, Vec<f32>)> = (0..blocks)
+    let ys: Option<&[f32]> = yr.as_ref().map(|y| y.as_slice().expect("standard layout"));
+    let ck = d.ck();
+    let (ip, op) = (c_in * l, c_out * l_out);
+    let parts = partition(&d);
+    let mut dx = vec![0.0f32; if need_dx { n * ip } else { 0 }];
+    let block_lens: Vec<usize> = parts
+        .iter()
+        .map(|b| b.iter().map(|&(_, len)| len).sum::<usize>() * if need_dx { ip } else { 0 })
+        .collect();
+    let partials: Vec<(Vec<f32>, Vec<f32>)> = split_lengths(&mut dx, &block_lens)
         .into_par_iter()
-        .map(|bi| {
+        .zip(parts)
+        .map(|(dxb, groups)| {
             let mut dw = vec![0.0f32; c_out * ck];
             let mut db = vec![0.0f32; if has_bias { c_out } else { 0 }];
-            let mut cols = vec![0.0f32; if pointwise { 0 } else { ck * l_out }];
-            for s in (bi * per)..((bi + 1) * per).min(n) {
-                let xn = &xs[s * c_in * l..(s + 1) * c_in * l];
-                let dyn_ = &dys[s * c_out * l_out..(s + 1) * c_out * l_out];
-                // dw[c_out, ck] += dy_n[c_out, l_out] @ cols^T[l_out, ck]
-                let cm = if pointwise {
-                    Mat::rows_t(xn, l_out)
-                } else {
-                    im2col(xn, c_in, l, k, g, l_out, &mut cols);
-                    Mat::rows_t(&cols, l_out)
-                };
-                sgemm(c_out, ck, l_out, Mat::rows(dyn_, l_out), cm, &mut dw, true);
-                if has_bias {
-                    for (o, row) in dyn_.chunks(l_out).enumerate() {
-                        db[o] += row.iter().sum::<f32>();
+            let first = groups.first().map_or(0, |&(s, _)| s);
+            for (start, len) in groups {
+                let ld = len * l_out;
+                let mut cols = scratch::take(ck * ld);
+                for s in 0..len {
+                    let xn = &xs[(start + s) * ip..(start + s + 1) * ip];
+                    im2col(xn, &d, g, &mut cols, ld, s * l_out);
+                }
+                // The group's dy as [c_out, S * L_out], through the ReLU's mask when fused.
+                let mut dyg = scratch::take(c_out * ld);
+                for s in 0..len {
+                    let at = (start + s) * op;
+                    for o in 0..c_out {
+                        let src = &dys[at + o * l_out..at + (o + 1) * l_out];
+                        let dst = &mut dyg[o * ld + s * l_out..o * ld + (s + 1) * l_out];
+                        match ys {
+                            Some(ys) => {
+                                let yrow = &ys[at + o * l_out..at + (o + 1) * l_out];
+                                for ((d, &gv), &yv) in dst.iter_mut().zip(src).zip(yrow) {
+                                    *d = if yv > 0.0 { gv } else { 0.0 };
+                                }
+                            }
+                            None => dst.copy_from_slice(src),
+                        }
                     }
                 }
+                // dw[c_out, ck] += dy[c_out, S * L_out] @ cols^T[S * L_out, ck]
+                let dym = Mat::rows(&dyg, ld);
+                sgemm(c_out, ck, ld, dym, Mat::rows_t(&cols, ld), &mut dw, true);
+                if has_bias {
+                    for (acc, row) in db.iter_mut().zip(dyg.chunks(ld)) {
+                        *acc += sum(row);
+                    }
+                }
+                if need_dx {
+                    // dcols[ck, S * L_out] = w^T[ck, c_out] @ dy[c_out, S * L_out], folded back
+                    // per sample (reusing the unfolded input's buffer).
+                    sgemm(ck, ld, c_out, Mat::rows_t(ws, ck), dym, &mut cols, false);
+                    for s in 0..len {
+                        let at = (start + s - first) * ip;
+                        col2im_add(&cols, &d, g, ld, s * l_out, &mut dxb[at..at + ip]);
+                    }
+                }
+                scratch::give(dyg);
+                scratch::give(cols);
             }
             (dw, db)
         })
         .collect();
-    let mut dw = vec![0.0f32; c_out * ck];
-    let mut db = vec![0.0f32; if has_bias { c_out } else { 0 }];
-    for (pw, pb) in &partials {
-        dw.iter_mut().zip(pw).for_each(|(a, b)| *a += b);
-        db.iter_mut().zip(pb).for_each(|(a, b)| *a += b);
+    let mut partials = partials.into_iter();
+    let (mut dw, mut db) = partials.next().expect("at least one block");
+    for (pw, pb) in partials {
+        dw.iter_mut().zip(&pw).for_each(|(a, b)| *a += b);
+        db.iter_mut().zip(&pb).for_each(|(a, b)| *a += b);
     }
     let dw = Array3::from_shape_vec((c_out, c_in, k), dw).expect("sized above");
     let db = has_bias.then(|| Array1::from_vec(db));
-
-    let dx = if need_dx {
-        let mut dx = Array3::<f32>::zeros((n, c_in, l));
-        let dxs = dx.as_slice_mut().expect("fresh array");
-        dxs.par_chunks_mut(c_in * l)
-            .zip(dys.par_chunks(c_out * l_out))
-            .for_each_init(
-                || vec![0.0f32; ck * l_out],
-                |dcols, (dxn, dyn_)| {
-                    // dcols[ck, l_out] = w^T[ck, c_out] @ dy_n[c_out, l_out]
-                    if pointwise {
-                        sgemm(
-                            ck,
-                            l_out,
-                            c_out,
-                            Mat::rows_t(ws, ck),
-                            Mat::rows(dyn_, l_out),
-                            dxn,
-                            false,
-                        );
-                    } else {
-                        sgemm(
-                            ck,
-                            l_out,
-                            c_out,
-                            Mat::rows_t(ws, ck),
-                            Mat::rows(dyn_, l_out),
-                            dcols,
-                            false,
-                        );
-                        col2im_add(dcols, c_in, l, k, g, l_out, dxn);
-                    }
-                },
-            );
-        Some(dx)
-    } else {
-        None
-    };
+    let dx = need_dx.then(|| Array3::from_shape_vec((n, c_in, l), dx).expect("sized above"));
     Ok((dx, dw, db))
+}
+
+/// Sum in eight lanes (which vectorises; a single running sum does not), then across lanes.
+fn sum(xs: &[f32]) -> f32 {
+    let mut lanes = [0.0f32; 8];
+    let mut chunks = xs.chunks_exact(8);
+    for c in &mut chunks {
+        for (l, v) in lanes.iter_mut().zip(c) {
+            *l += v;
+        }
+    }
+    lanes.iter().sum::<f32>() + chunks.remainder().iter().sum::<f32>()
 }
 
 #[cfg(test)]
@@ -337,7 +503,8 @@ mod tests {
                 pad_right: pr,
                 dilation: dil,
             };
-            let x = Array::from_shape_fn((3, 2, 17), |(a, b, c)| {
+            // Nine samples: groups of several samples share one GEMM.
+            let x = Array::from_shape_fn((9, 2, 17), |(a, b, c)| {
                 ((a * 31 + b * 7 + c) as f32 * 0.3).sin()
             });
             let w = Array::from_shape_fn((4, 2, k), |(a, b, c)| {

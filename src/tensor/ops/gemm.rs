@@ -1,9 +1,14 @@
 //! The one matrix-product kernel: single-precision GEMM over strided slices, on the `gemm` crate.
 //!
 //! Every matrix product in seqcnn (linear layers, im2col convolutions and their backward passes)
-//! goes through [`sgemm`]. It runs single-threaded (`Parallelism::None`): callers parallelise over
-//! the batch with rayon, which keeps one thread pool and makes every reduction order independent of
-//! the thread count.
+//! goes through [`sgemm`] or [`sgemm_par`]. Convolutions call [`sgemm`], single-threaded
+//! (`Parallelism::None`), from rayon tasks over groups of samples: their GEMMs are many and
+//! middle-sized, and splitting the batch keeps both threads busy through the unfolding and the
+//! epilogues too. Dense layers call [`sgemm_par`], which splits one large product over the rayon
+//! pool's threads (`Parallelism::Rayon`, the same pool, no second one): DeepSEA's dense layer is
+//! one 6 GFLOP product per pass that nothing else can run beside. The `gemm` crate splits the
+//! output among threads and never the inner dimension, so each output element is summed in the
+//! same order whatever the thread count (tested below).
 
 /// A strided matrix view over a slice: element `(i, j)` is at `data[i * rs + j * cs]`.
 #[derive(Clone, Copy)]
@@ -46,6 +51,35 @@ impl<'a> Mat<'a> {
 /// Shapes are checked by the callers (they come from validated layer shapes); a mismatch here is
 /// a bug in seqcnn, so it panics rather than read out of bounds.
 pub fn sgemm(m: usize, n: usize, k: usize, a: Mat, b: Mat, c: &mut [f32], accumulate: bool) {
+    gemm_with(m, n, k, a, b, c, accumulate, gemm::Parallelism::None);
+}
+
+/// Products of at least this many multiply-adds are split over threads by [`sgemm_par`]; below it
+/// the split costs more than it saves.
+const PAR_MIN_MACS: usize = 1 << 22;
+
+/// [`sgemm`] split over the current rayon pool's threads when the product is large.
+pub fn sgemm_par(m: usize, n: usize, k: usize, a: Mat, b: Mat, c: &mut [f32], accumulate: bool) {
+    let threads = rayon::current_num_threads();
+    let par = if threads > 1 && m.saturating_mul(n).saturating_mul(k) >= PAR_MIN_MACS {
+        gemm::Parallelism::Rayon(threads)
+    } else {
+        gemm::Parallelism::None
+    };
+    gemm_with(m, n, k, a, b, c, accumulate, par);
+}
+
+#[allow(clippy::too_many_arguments)]
+fn gemm_with(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: Mat,
+    b: Mat,
+    c: &mut [f32],
+    accumulate: bool,
+    par: gemm::Parallelism,
+) {
     assert!(a.span(m, k) <= a.data.len(), "sgemm: lhs out of bounds");
     assert!(b.span(k, n) <= b.data.len(), "sgemm: rhs out of bounds");
     assert!(m * n <= c.len(), "sgemm: dst out of bounds");
@@ -79,7 +113,7 @@ pub fn sgemm(m: usize, n: usize, k: usize, a: Mat, b: Mat, c: &mut [f32], accumu
             false,
             false,
             false,
-            gemm::Parallelism::None,
+            par,
         );
     }
 }
@@ -100,6 +134,34 @@ mod tests {
             }
         }
         c
+    }
+
+    #[test]
+    fn split_products_are_bit_identical_whatever_the_thread_count() {
+        // Large enough to be split (and with edges that are not multiples of the tile sizes).
+        let (m, n, k) = (67, 301, 517);
+        let a: Vec<f32> = (0..m * k).map(|i| (i as f32 * 0.37).sin()).collect();
+        let b: Vec<f32> = (0..k * n).map(|i| (i as f32 * 0.91).cos()).collect();
+        let run = |threads: usize, split: bool| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| {
+                let mut c = vec![0.5f32; m * n];
+                let (am, bm) = (Mat::rows(&a, k), Mat::rows_t(&b, k));
+                if split {
+                    sgemm_par(m, n, k, am, bm, &mut c, true);
+                } else {
+                    sgemm(m, n, k, am, bm, &mut c, true);
+                }
+                c.iter().map(|v| v.to_bits()).collect::<Vec<u32>>()
+            })
+        };
+        assert!(m * n * k >= PAR_MIN_MACS, "too small to be split");
+        let one = run(1, false);
+        assert_eq!(one, run(2, true));
+        assert_eq!(one, run(3, true));
     }
 
     #[test]
