@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# End-to-end check of workflows/Snakefile on the bundled demo data (run by .ci/run):
+#   1. `snakemake --lint`;
+#   2. the workflow with 2 shards (`--cores 2`) in a temporary directory;
+#   3. the same steps as single unsharded seqcnn commands: every gathered output must be
+#      byte-identical to the unsharded one (cmp); both wall times are printed;
+#   4. failing steps (a VCF with an unknown contig under --strict, a BED with an unknown contig):
+#      the workflow fails, each rule's log holds seqcnn's error, and no output file is left.
+# Nothing is written into the repository.
+#
+# Usage: workflows/check.sh [SEQCNN]    (snakemake on PATH; SEQCNN: target/release/seqcnn)
+# TRAIN_ARGS replaces the demo model's training arguments (CI: fewer epochs on a dev build).
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+bin=$(realpath "${1:-$repo/target/release/seqcnn}")
+train_args=${TRAIN_ARGS:---set input.length=101}
+shards=2
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+# run_snakemake DIR LOG [TARGET|OPTION...] [-- CONFIG...]: snakemake in DIR, its output in LOG.
+run_snakemake() {
+    local dir=$1 log=$2 opts=() config=()
+    shift 2
+    while [ $# -gt 0 ] && [ "$1" != -- ]; do opts+=("$1"); shift; done
+    [ $# -gt 0 ] && shift
+    config=("$@")
+    snakemake -s "$repo/workflows/Snakefile" --directory "$dir" --cores 2 "${opts[@]}" \
+        --config seqcnn="$bin" shards=$shards "train={args: \"$train_args\"}" "${config[@]}" \
+        >"$log" 2>&1
+}
+
+now() { date +%s.%N; }
+seconds() { echo "$1 $2" | awk '{printf "%.1f", $2 - $1}'; }
+
+echo "== snakemake --lint"
+snakemake -s "$repo/workflows/Snakefile" --directory "$work/lint" --lint --config seqcnn="$bin"
+
+echo "== workflow: demo model, then every step in $shards shards (--cores 2)"
+sharded=$work/sharded
+mkdir -p "$sharded"
+t0=$(now)
+run_snakemake "$sharded" "$work/train.log" results/model/demo.safetensors ||
+    { tail -30 "$work/train.log"; exit 1; }
+t1=$(now)
+run_snakemake "$sharded" "$work/sharded.log" || { tail -30 "$work/sharded.log"; exit 1; }
+t2=$(now)
+model=$sharded/results/model/demo.safetensors
+
+echo "== the same steps unsharded (one process each, --threads 2)"
+single=$work/single
+mkdir -p "$single"
+genome=$repo/tests/data/genome/chr20_30M.fa.gz
+t3=$(now)
+"$bin" predict --model "$model" "$repo/data/REST_B.seq.gz" --threads 2 --out "$single/predict.tsv"
+"$bin" predict --model "$model" --genome "$genome" "$repo/tests/data/genome/chr20_30M_CTCF.bed" \
+    --threads 2 --out "$single/predict_bed.tsv"
+"$bin" predict --model "$model" --genome "$genome" --tile 200 --region 20 --threads 2 \
+    --out "$single/tiles.tsv.gz"
+"$bin" mutate --model "$model" "$repo/tests/data/REST_B.head50.seq" --threads 2 \
+    --out "$single/mutate.tsv.gz"
+"$bin" variants --model "$model" --genome "$genome" --vcf "$repo/tests/data/variants/synthetic.vcf" \
+    --threads 2 --out "$single/variants.tsv" --out-vcf "$single/variants.vcf.gz" \
+    --skipped "$single/variants_skipped.tsv" 2>/dev/null
+t4=$(now)
+for f in predict.tsv predict_bed.tsv tiles.tsv.gz mutate.tsv.gz variants.tsv variants.vcf.gz \
+    variants_skipped.tsv; do
+    cmp "$sharded/results/$f" "$single/$f"
+    rows=$(gzip -cdf "$single/$f" | grep -vc '^#')
+    echo "identical: $f ($rows lines)"
+done
+echo "wall time: training $(seconds "$t0" "$t1") s; sharded workflow $(seconds "$t1" "$t2") s" \
+    "($shards shards, --cores 2, including scheduling and merges);" \
+    "unsharded commands $(seconds "$t3" "$t4") s"
+
+echo "== failing steps: the workflow fails, the logs hold seqcnn's errors, no output is left"
+failing=$work/failing
+mkdir -p "$failing"
+if run_snakemake "$failing" "$work/failing.log" --keep-going -- model="$model" sequences= \
+    mutate_sequences= "tile={regions: []}" bed=tests/data/genome/chr22_CTCF.head20.narrowPeak \
+    "variants={enabled: true, vcf: tests/data/variants/bad_unknown_contig.vcf, strict: true}"; then
+    echo "the workflow should have failed"
+    exit 1
+fi
+for shard in $(seq 1 $shards); do
+    grep -H "seqcnn: error: .*bad_unknown_contig.vcf:4:.*'21'" "$failing/results/logs/variants/$shard.log"
+    grep -H "seqcnn: error: .*chr22_CTCF.head20.narrowPeak:1:.*chr22" \
+        "$failing/results/logs/predict_bed/$shard.log"
+done
+left=$(find "$failing" -path "$failing/.snakemake" -prune -o -type f ! -path '*/logs/*' -print)
+if [ -n "$left" ]; then
+    echo "files left by the failed steps: $left"
+    exit 1
+fi
+echo "no output files left (only logs)"
+if [ -e "$repo/.snakemake" ] || [ -e "$repo/results" ]; then
+    echo "the workflow wrote into the repository"
+    exit 1
+fi
+echo "workflows/check.sh: all checks passed"
