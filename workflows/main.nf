@@ -9,6 +9,8 @@
  *   nextflow run workflows/main.nf -profile slurm --shards 50 --sequences peaks.fa
  *
  * Inputs left empty ('') skip their step. Relative paths are taken from the launch directory.
+ * The files of each step's shards reach MERGE as a list, sorted by shard number, which the
+ * script renders space-separated.
  * seqcnn must be on PATH or given with --seqcnn (default: the release build of this checkout).
  */
 nextflow.enable.dsl = 2
@@ -28,8 +30,10 @@ params.genome = "${projectDir}/../tests/data/genome/chr20_30M.fa.gz"
 params.bed = "${projectDir}/../tests/data/genome/chr20_30M_CTCF.bed"
 params.tile_bin = 200
 params.tile_regions = '20'
-params.vcf = ''
-params.strict = true
+params.vcf = "${projectDir}/../tests/data/variants/synthetic.vcf"
+// Fail on an unknown contig or a REF that disagrees with the genome (the synthetic demo VCF
+// has both on purpose).
+params.strict = false
 
 process TRAIN_DEMO {
     label 'train'
@@ -132,7 +136,7 @@ process VARIANTS {
     path "variants.${shard}.html", emit: report
 
     script:
-    def strict = params.strict ? '--strict' : ''
+    def strict = params.strict.toString().toBoolean() ? '--strict' : ''
     """
     ${params.seqcnn} variants --model ${model} --genome ${genome} --vcf ${vcf} ${strict} \\
         --shard ${shard}/${params.shards} --threads ${task.cpus} --out variants.${shard}.tsv \\
@@ -157,7 +161,7 @@ process MERGE {
 
     script:
     """
-    ${params.seqcnn} merge --out ${step}${ext} ${shards.join(' ')}
+    ${params.seqcnn} merge --out ${step}${ext} ${shards}
     """
 }
 
