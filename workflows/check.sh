@@ -13,6 +13,10 @@
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 bin=$(realpath "${1:-$repo/target/release/seqcnn}")
+if [ ! -x "$bin" ]; then
+    echo "no seqcnn binary at $bin: run cargo build --release, or give the binary's path"
+    exit 1
+fi
 train_args=${TRAIN_ARGS:---set input.length=101}
 shards=2
 work=$(mktemp -d)
@@ -47,6 +51,7 @@ run_snakemake "$sharded" "$work/sharded.log" || { tail -30 "$work/sharded.log"; 
 t2=$(now)
 model=$sharded/results/model/demo.safetensors
 
+# The inputs of workflows/config.yaml's demo, as the workflow resolves them.
 echo "== the same steps unsharded (one process each, --threads 2)"
 single=$work/single
 mkdir -p "$single"
