@@ -7,7 +7,7 @@ use seqcnn::io::bed::read_bed_checked;
 use seqcnn::io::genome::Genome;
 use seqcnn::io::shard::{Shard, check_shardable, shard_items, sharded_records};
 use seqcnn::model::Model;
-use seqcnn::mutate::{IsmScores, MapOptions, fast_ism, mutation_map_svg, naive_ism};
+use seqcnn::mutate::{FastIsm, IsmScores, MapOptions, mutation_map_svg, naive_ism};
 use seqcnn::score::{Scorer, Strand};
 use std::collections::HashSet;
 use std::fmt::Write as _;
@@ -255,6 +255,12 @@ fn mutate(args: &Args) -> Result<()> {
     if args.average {
         scorer = scorer.with_window_average(true)?;
     }
+    // Fast ISM where the network allows it, prepared once for all sequences.
+    let fast = if args.naive {
+        None
+    } else {
+        FastIsm::new(&model)?
+    };
     let tasks = plot_tasks(&model, &args.plot_task)?;
     if let Some(dir) = &args.plot {
         std::fs::create_dir_all(dir).map_err(|e| seqcnn::Error::io(dir, e))?;
@@ -288,8 +294,8 @@ fn mutate(args: &Args) -> Result<()> {
             seqcnn::Error::parse(&input, item.line, format!("record '{}': {e}", item.name))
         };
         let ism_of = |raw: bool| -> seqcnn::Result<IsmScores> {
-            if !args.naive
-                && let Some(ism) = fast_ism(&model, &scorer, &item.seq, raw, args.batch)?
+            if let Some(f) = &fast
+                && let Some(ism) = f.run(&scorer, &item.seq, raw, args.batch)?
             {
                 return Ok(ism);
             }
