@@ -611,19 +611,30 @@ fn run_layers(
     updates: &mut BufferUpdates,
 ) -> Result<Var> {
     let mut h = x;
-    let mut fused = false;
+    let mut fused = 0;
     for (i, layer) in layers.iter().enumerate() {
-        if std::mem::take(&mut fused) {
-            // This ReLU was applied by the convolution before it.
+        if fused > 0 {
+            // A ReLU (and max pooling) applied by the convolution before it.
+            fused -= 1;
             continue;
         }
         let prev = h;
         h = match layer {
-            // A convolution followed by a ReLU is one node: the bias and ReLU are applied as the
-            // GEMM's output is written, and the pre-activation array is never made.
+            // A convolution followed by a ReLU (and a max pooling) is one node: the bias and ReLU
+            // are applied as the GEMM's output is written (and pooled there), and neither the
+            // pre-activation nor the unpooled array is ever made.
             Layer::Conv1d { w, b, geom } if matches!(layers.get(i + 1), Some(Layer::Relu)) => {
-                fused = true;
-                tape.conv1d_relu(h, params[*w], b.map(|b| params[b]), *geom)?
+                let (w, b) = (params[*w], b.map(|b| params[b]));
+                match layers.get(i + 2) {
+                    Some(Layer::MaxPool1d(pool)) => {
+                        fused = 2;
+                        tape.conv1d_relu_pool(h, w, b, *geom, *pool)?
+                    }
+                    _ => {
+                        fused = 1;
+                        tape.conv1d_relu(h, w, b, *geom)?
+                    }
+                }
             }
             Layer::Conv1d { w, b, geom } => {
                 tape.conv1d(h, params[*w], b.map(|b| params[b]), *geom)?

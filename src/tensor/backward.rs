@@ -125,12 +125,14 @@ pub(super) fn apply(
             b,
             geom,
             relu,
+            pool,
         } => {
-            let (dx, dw, db) = conv::conv1d_backward_act(
+            let (dx, dw, db) = conv::conv1d_backward_fused(
                 view3(val(*x)),
                 view3(val(*w)),
                 view3(g),
                 relu.then(|| view3(y)),
+                pool.as_deref(),
                 geom,
                 needs(tape, *x),
                 b.is_some(),

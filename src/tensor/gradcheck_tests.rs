@@ -150,24 +150,55 @@ fn conv1d_relu_fused_and_grouped_samples() {
             &inputs,
             cfg(),
         );
-        let run = |fused: bool| {
-            let mut t = Tape::new();
-            let v: Vec<Var> = inputs.iter().map(|a| t.param(a.clone())).collect();
-            let y = if fused {
-                t.conv1d_relu(v[0], v[1], Some(v[2]), geom).unwrap()
-            } else {
-                let c = t.conv1d(v[0], v[1], Some(v[2]), geom).unwrap();
-                t.relu(c)
+        // 0: conv1d, relu, max_pool1d; 1: conv1d_relu, max_pool1d; 2: conv1d_relu_pool. Without
+        // `pool`, the max pooling is left out.
+        for pool in [
+            None,
+            Some(Pool1dGeom {
+                kernel: 3,
+                stride: 2,
+                padding: 1,
+            }),
+            Some(Pool1dGeom {
+                kernel: 2,
+                stride: 2,
+                padding: 0,
+            }),
+        ] {
+            let run = |fused: usize| {
+                let mut t = Tape::new();
+                let v: Vec<Var> = inputs.iter().map(|a| t.param(a.clone())).collect();
+                let y = match (fused, pool) {
+                    (2, Some(p)) => t.conv1d_relu_pool(v[0], v[1], Some(v[2]), geom, p).unwrap(),
+                    _ => {
+                        let r = if fused == 0 {
+                            let c = t.conv1d(v[0], v[1], Some(v[2]), geom).unwrap();
+                            t.relu(c)
+                        } else {
+                            t.conv1d_relu(v[0], v[1], Some(v[2]), geom).unwrap()
+                        };
+                        match pool {
+                            Some(p) => t.max_pool1d(r, p).unwrap(),
+                            None => r,
+                        }
+                    }
+                };
+                let w = random(t.shape(y), 33);
+                let loss = t.weighted_sum(y, w).unwrap();
+                let g = t.backward(loss).unwrap();
+                let mut out = vec![t.value(y).clone()];
+                out.extend(v.iter().map(|&p| g.get(p).unwrap().clone()));
+                out
             };
-            let w = random(t.shape(y), 33);
-            let loss = t.weighted_sum(y, w).unwrap();
-            let g = t.backward(loss).unwrap();
-            let mut out = vec![t.value(y).clone()];
-            out.extend(v.iter().map(|&p| g.get(p).unwrap().clone()));
-            out
-        };
-        for (a, b) in run(true).iter().zip(&run(false)) {
-            assert_eq!(a, b, "{case}: fused and separate ReLU differ");
+            let separate = run(0);
+            for fused in [1, 2] {
+                for (a, b) in run(fused).iter().zip(&separate) {
+                    assert_eq!(
+                        a, b,
+                        "{case} pool {pool:?}: fused ({fused}) and separate differ"
+                    );
+                }
+            }
         }
     }
 }

@@ -64,6 +64,9 @@ pub(crate) enum Op {
         b: Option<Var>,
         geom: Conv1dGeom,
         relu: bool,
+        /// A max pooling fused after it: the value is the pooled output, and this is the argmax
+        /// of every pooled element in the convolution's output row.
+        pool: Option<Vec<u32>>,
     },
     MaxPool1d {
         x: Var,
@@ -394,13 +397,26 @@ impl Tape {
 
     /// PyTorch `Conv1d`: `x [N, C_in, L]`, `w [C_out, C_in, K]`, `b [C_out]`.
     pub fn conv1d(&mut self, x: Var, w: Var, b: Option<Var>, geom: Conv1dGeom) -> Result<Var> {
-        self.conv1d_act(x, w, b, geom, false)
+        self.conv1d_act(x, w, b, geom, false, None)
+    }
+
+    /// `max_pool1d(relu(conv1d(x, w, b)))` as one node: the convolution's output is pooled as it
+    /// is made, one group of samples at a time, and never stored whole.
+    pub fn conv1d_relu_pool(
+        &mut self,
+        x: Var,
+        w: Var,
+        b: Option<Var>,
+        geom: Conv1dGeom,
+        pool: Pool1dGeom,
+    ) -> Result<Var> {
+        self.conv1d_act(x, w, b, geom, true, Some(pool))
     }
 
     /// `relu(conv1d(x, w, b))` as one node: the bias and ReLU are applied in the convolution's
     /// output pass, and no pre-activation array is kept.
     pub fn conv1d_relu(&mut self, x: Var, w: Var, b: Option<Var>, geom: Conv1dGeom) -> Result<Var> {
-        self.conv1d_act(x, w, b, geom, true)
+        self.conv1d_act(x, w, b, geom, true, None)
     }
 
     fn conv1d_act(
@@ -410,6 +426,7 @@ impl Tape {
         b: Option<Var>,
         geom: Conv1dGeom,
         relu: bool,
+        pool: Option<Pool1dGeom>,
     ) -> Result<Var> {
         let xv = self.view3("conv1d", x)?;
         let wv = self.view3("conv1d", w)?;
@@ -427,7 +444,8 @@ impl Tape {
             ),
             None => None,
         };
-        let y = ops::conv::conv1d_forward_act(xv, wv, bv, &geom, relu)?.into_dyn();
+        let (y, argmax) = ops::conv::conv1d_forward_fused(xv, wv, bv, &geom, relu, pool.as_ref())?;
+        let y = y.into_dyn();
         let inputs: Vec<Var> = [Some(x), Some(w), b].into_iter().flatten().collect();
         Ok(self.push(
             y,
@@ -437,6 +455,7 @@ impl Tape {
                 b,
                 geom,
                 relu,
+                pool: pool.map(|_| argmax),
             },
             &inputs,
         ))

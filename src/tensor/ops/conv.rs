@@ -9,6 +9,7 @@
 //! The forward pass can fuse the bias and a ReLU into the GEMM's output pass.
 
 use super::gemm::{Mat, sgemm};
+use super::pool::{Pool1dGeom, max_pool_row};
 use super::scratch;
 use crate::{Error, Result};
 use ndarray::{Array1, Array3, ArrayView1, ArrayView3};
@@ -220,6 +221,17 @@ fn partition(d: &Dims) -> Vec<Vec<(usize, usize)>> {
         .collect()
 }
 
+/// [`split_lengths`] for argmax indices.
+fn split_lengths_u32<'a>(mut data: &'a mut [u32], lens: &[usize]) -> Vec<&'a mut [u32]> {
+    let mut out = Vec::with_capacity(lens.len());
+    for &l in lens {
+        let (head, tail) = std::mem::take(&mut data).split_at_mut(l);
+        out.push(head);
+        data = tail;
+    }
+    out
+}
+
 /// Cuts `data` into consecutive mutable chunks of the given lengths.
 fn split_lengths<'a>(mut data: &'a mut [f32], lens: &[usize]) -> Vec<&'a mut [f32]> {
     let mut out = Vec::with_capacity(lens.len());
@@ -260,6 +272,22 @@ pub fn conv1d_forward_act(
     g: &Conv1dGeom,
     relu: bool,
 ) -> Result<Array3<f32>> {
+    Ok(conv1d_forward_fused(x, w, b, g, relu, None)?.0)
+}
+
+/// Forward pass with the activation and a max pooling fused:
+/// `y = max_pool1d(relu(conv1d(x, w) + b))` (each step when asked). With pooling, the
+/// convolution's output exists only one group of samples at a time, in scratch, and the argmax of
+/// every pooled output (an index into the convolution's output row) is returned for the backward
+/// pass; DeepSEA's first layer would otherwise make an 81 MB array per batch only to pool it.
+pub fn conv1d_forward_fused(
+    x: ArrayView3<f32>,
+    w: ArrayView3<f32>,
+    b: Option<ArrayView1<f32>>,
+    g: &Conv1dGeom,
+    relu: bool,
+    pool: Option<&Pool1dGeom>,
+) -> Result<(Array3<f32>, Vec<u32>)> {
     let (n, c_in, l, c_out, k, l_out) =
         conv1d_dims(x.shape(), w.shape(), b.as_ref().map(|b| b.shape()), g)?;
     let d = Dims {
@@ -274,22 +302,51 @@ pub fn conv1d_forward_act(
     let xs = x.as_slice().expect("standard layout");
     let ws = w.as_slice().expect("standard layout");
     let bias: Vec<f32> = b.map_or_else(|| vec![0.0; c_out], |b| b.to_vec());
-    let mut y = Array3::<f32>::zeros((n, c_out, l_out));
+    let l_y = match pool {
+        Some(p) => p.out_len("max_pool1d", l_out)?,
+        None => l_out,
+    };
+    let mut y = Array3::<f32>::zeros((n, c_out, l_y));
+    let mut arg = vec![0u32; if pool.is_some() { n * c_out * l_y } else { 0 }];
     let ck = d.ck();
-    let op = c_out * l_out;
+    let op = c_out * l_y;
     let groups: Vec<(usize, usize)> = partition(&d).concat();
     let lens: Vec<usize> = groups.iter().map(|&(_, len)| len * op).collect();
+    let arg_lens: Vec<usize> = groups
+        .iter()
+        .map(|&(_, len)| if pool.is_some() { len * op } else { 0 })
+        .collect();
     split_lengths(y.as_slice_mut().expect("fresh array"), &lens)
         .into_par_iter()
+        .zip(split_lengths_u32(&mut arg, &arg_lens))
         .zip(groups)
-        .for_each(|(yg, (start, len))| {
+        .for_each(|((yg, ag), (start, len))| {
             let ld = len * l_out;
             let mut cols = scratch::take(ck * ld);
             for s in 0..len {
                 let xn = &xs[(start + s) * c_in * l..(start + s + 1) * c_in * l];
                 im2col(xn, &d, g, &mut cols, ld, s * l_out);
             }
-            if len == 1 {
+            if let Some(p) = pool {
+                let mut out = scratch::take(c_out * ld);
+                sgemm(
+                    c_out,
+                    ld,
+                    ck,
+                    Mat::rows(ws, ck),
+                    Mat::rows(&cols, ld),
+                    &mut out,
+                    false,
+                );
+                for (o, orow) in out.chunks_mut(ld).enumerate() {
+                    for s in 0..len {
+                        let row = &mut orow[s * l_out..(s + 1) * l_out];
+                        epilogue(row, bias[o], relu);
+                        let at = s * op + o * l_y;
+                        max_pool_row(row, p, &mut yg[at..at + l_y], &mut ag[at..at + l_y]);
+                    }
+                }
+            } else if len == 1 {
                 // One sample: the GEMM writes its output in place.
                 sgemm(
                     c_out,
@@ -321,11 +378,9 @@ pub fn conv1d_forward_act(
                         epilogue(row, bias[o], relu);
                     }
                 }
-                scratch::give(out);
             }
-            scratch::give(cols);
         });
-    Ok(y)
+    Ok((y, arg))
 }
 
 /// `(dx, dw, db)` of a convolution.
@@ -355,8 +410,32 @@ pub fn conv1d_backward_act(
     need_dx: bool,
     has_bias: bool,
 ) -> Result<ConvGrads> {
+    conv1d_backward_fused(x, w, dy, relu_out, None, g, need_dx, has_bias)
+}
+
+/// Gradients of [`conv1d_forward_fused`]: `dy` and `out` (the fused op's output, for the ReLU's
+/// mask, when `relu`) have the pooled shape when `argmax` (from the forward pass) is given; the
+/// convolution's gradient is then `dy` scattered to the argmax positions, one group of samples
+/// at a time.
+#[allow(clippy::too_many_arguments)]
+pub fn conv1d_backward_fused(
+    x: ArrayView3<f32>,
+    w: ArrayView3<f32>,
+    dy: ArrayView3<f32>,
+    relu_out: Option<ArrayView3<f32>>,
+    argmax: Option<&[u32]>,
+    g: &Conv1dGeom,
+    need_dx: bool,
+    has_bias: bool,
+) -> Result<ConvGrads> {
     let (n, c_in, l, c_out, k, l_out) = conv1d_dims(x.shape(), w.shape(), None, g)?;
-    if dy.shape() != [n, c_out, l_out] || relu_out.is_some_and(|y| y.shape() != dy.shape()) {
+    let l_y = dy.shape().get(2).copied().unwrap_or(0);
+    let pooled_ok = argmax.is_none_or(|a| a.len() == n * c_out * l_y);
+    if dy.shape()[..2] != [n, c_out]
+        || (argmax.is_none() && l_y != l_out)
+        || !pooled_ok
+        || relu_out.is_some_and(|y| y.shape() != dy.shape())
+    {
         return Err(Error::shape(
             "conv1d backward",
             format!("gradient shape {:?}", dy.shape()),
@@ -378,7 +457,7 @@ pub fn conv1d_backward_act(
     let dys = dy.as_slice().expect("standard layout");
     let ys: Option<&[f32]> = yr.as_ref().map(|y| y.as_slice().expect("standard layout"));
     let ck = d.ck();
-    let (ip, op) = (c_in * l, c_out * l_out);
+    let (ip, op) = (c_in * l, c_out * l_y);
     let parts = partition(&d);
     let mut dx = vec![0.0f32; if need_dx { n * ip } else { 0 }];
     let block_lens: Vec<usize> = parts
@@ -399,21 +478,34 @@ pub fn conv1d_backward_act(
                     let xn = &xs[(start + s) * ip..(start + s + 1) * ip];
                     im2col(xn, &d, g, &mut cols, ld, s * l_out);
                 }
-                // The group's dy as [c_out, S * L_out], through the ReLU's mask when fused.
+                // The group's gradient of the convolution's output as [c_out, S * L_out]:
+                // scattered to the pooling's argmax positions when fused, through the ReLU's
+                // mask when fused (the mask is the op's output: after pooling, the output at the
+                // argmax is the pooled value).
                 let mut dyg = scratch::take(c_out * ld);
                 for s in 0..len {
                     let at = (start + s) * op;
                     for o in 0..c_out {
-                        let src = &dys[at + o * l_out..at + (o + 1) * l_out];
+                        let r = at + o * l_y..at + (o + 1) * l_y;
+                        let src = &dys[r.clone()];
                         let dst = &mut dyg[o * ld + s * l_out..o * ld + (s + 1) * l_out];
-                        match ys {
-                            Some(ys) => {
-                                let yrow = &ys[at + o * l_out..at + (o + 1) * l_out];
+                        match (argmax, ys) {
+                            (Some(am), _) => {
+                                dst.fill(0.0);
+                                let yrow = ys.map(|ys| &ys[r.clone()]);
+                                for (j, (&gv, &a)) in src.iter().zip(&am[r.clone()]).enumerate() {
+                                    if yrow.is_none_or(|y| y[j] > 0.0) {
+                                        dst[a as usize] += gv;
+                                    }
+                                }
+                            }
+                            (None, Some(ys)) => {
+                                let yrow = &ys[r];
                                 for ((d, &gv), &yv) in dst.iter_mut().zip(src).zip(yrow) {
                                     *d = if yv > 0.0 { gv } else { 0.0 };
                                 }
                             }
-                            None => dst.copy_from_slice(src),
+                            (None, None) => dst.copy_from_slice(src),
                         }
                     }
                 }
@@ -434,8 +526,6 @@ pub fn conv1d_backward_act(
                         col2im_add(&cols, &d, g, ld, s * l_out, &mut dxb[at..at + ip]);
                     }
                 }
-                scratch::give(dyg);
-                scratch::give(cols);
             }
             (dw, db)
         })

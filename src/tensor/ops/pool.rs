@@ -70,28 +70,51 @@ pub fn max_pool1d_forward(x: ArrayView3<f32>, g: &Pool1dGeom) -> Result<(Array3<
     ys.par_chunks_mut(l_out)
         .zip(arg.par_chunks_mut(l_out))
         .zip(xs.par_chunks(l))
-        .for_each(|((yr, ar), row)| {
-            for t in 0..l_out {
-                let start = (t * g.stride) as isize - g.padding as isize;
-                let lo = start.max(0) as usize;
-                let hi = ((start + g.kernel as isize) as usize).min(l);
-                // Padding contributes -inf, so the max is over the in-range part (never empty
-                // because padding <= kernel / 2). NaN propagates as in PyTorch.
-                let mut best = lo;
-                for i in lo + 1..hi {
-                    let v = row[i];
-                    if v > row[best] || v.is_nan() {
-                        best = i;
-                        if v.is_nan() {
-                            break;
-                        }
-                    }
-                }
-                yr[t] = row[best];
-                ar[t] = best as u32;
-            }
-        });
+        .for_each(|((yr, ar), row)| max_pool_row(row, g, yr, ar));
     Ok((y, arg))
+}
+
+/// Max pooling of one row into `yr` (the output length) with the argmax of each output in `ar`.
+pub(crate) fn max_pool_row(row: &[f32], g: &Pool1dGeom, yr: &mut [f32], ar: &mut [u32]) {
+    let l = row.len();
+    for (t, (y, a)) in yr.iter_mut().zip(ar.iter_mut()).enumerate() {
+        let start = (t * g.stride) as isize - g.padding as isize;
+        let lo = start.max(0) as usize;
+        let hi = ((start + g.kernel as isize) as usize).min(l);
+        // Padding contributes -inf, so the max is over the in-range part (never empty because
+        // padding <= kernel / 2).
+        let best = lo + argmax(&row[lo..hi]);
+        *y = row[best];
+        *a = best as u32;
+    }
+}
+
+/// The index of the maximum of a non-empty window, the first one of equal maxima; NaN propagates
+/// as in PyTorch (the index of a NaN).
+#[inline]
+fn argmax(w: &[f32]) -> usize {
+    // Long windows (global pooling): a branch-free pass for the maximum, which vectorises, then
+    // its first position; the element-wise loop below mispredicts on every new maximum.
+    if w.len() >= 16 {
+        let (mut m, mut nan) = (f32::NEG_INFINITY, false);
+        for &v in w {
+            nan |= v.is_nan();
+            m = if v > m { v } else { m };
+        }
+        if !nan {
+            return w.iter().position(|&v| v == m).unwrap_or(0);
+        }
+    }
+    let mut best = 0;
+    for (i, &v) in w.iter().enumerate().skip(1) {
+        if v > w[best] || v.is_nan() {
+            best = i;
+            if v.is_nan() {
+                break;
+            }
+        }
+    }
+    best
 }
 
 /// Scatters `dy` back to the saved argmax positions.
@@ -216,6 +239,21 @@ mod tests {
         assert_eq!(arg, vec![1, 1, 5, 5]);
         let dx = max_pool1d_backward(ndarray::Array3::ones((1, 1, 4)).view(), &arg, 7);
         assert_eq!(dx, array![[[0.0f32, 2.0, 0.0, 0.0, 0.0, 2.0, 0.0]]]);
+    }
+
+    #[test]
+    fn long_windows_take_the_first_maximum_and_propagate_nan() {
+        let mut row: Vec<f32> = (0..40).map(|i| ((i * 7) % 13) as f32).collect();
+        // 12 first appears at i = 11 (77 % 13), again at i = 24.
+        assert_eq!(argmax(&row), 11);
+        assert_eq!(argmax(&row[..11]), 9, "short window: 11 at i = 9");
+        row[30] = f32::NAN;
+        assert_eq!(argmax(&row), 30);
+        assert_eq!(argmax(&[f32::NEG_INFINITY; 20]), 0);
+        let x = ndarray::Array3::from_shape_vec((1, 1, 40), row).unwrap();
+        let (y, arg) = global_max_pool_forward(x.view()).unwrap();
+        assert!(y[[0, 0]].is_nan());
+        assert_eq!(arg, vec![30]);
     }
 
     #[test]
