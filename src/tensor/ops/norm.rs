@@ -178,7 +178,7 @@ pub fn batch_norm_eval(
     var: &[f32],
     eps: f32,
 ) -> Result<(ArrayD<f32>, Vec<f32>)> {
-    let (n, c, inner) = dims("batch_norm", x.shape(), gamma, beta)?;
+    let (_, c, inner) = dims("batch_norm", x.shape(), gamma, beta)?;
     if mean.len() != c || var.len() != c {
         return Err(Error::shape(
             "batch_norm",
@@ -189,15 +189,17 @@ pub fn batch_norm_eval(
     let x = x.as_standard_layout();
     let xs = x.as_slice().expect("standard layout");
     let mut y = vec![0.0f32; xs.len()];
-    for s in 0..n {
-        for ch in 0..c {
-            let base = (s * c + ch) * inner;
+    // One row (sample, channel) per task: element-wise, so any split gives the same values.
+    y.par_chunks_mut(inner.max(1))
+        .zip(xs.par_chunks(inner.max(1)))
+        .enumerate()
+        .for_each(|(r, (yr, xr))| {
+            let ch = r % c;
             let (g, b, m, is) = (gamma[ch], beta[ch], mean[ch], inv_std[ch]);
-            for i in base..base + inner {
-                y[i] = g * ((xs[i] - m) * is) + b;
+            for (y, &x) in yr.iter_mut().zip(xr) {
+                *y = g * ((x - m) * is) + b;
             }
-        }
-    }
+        });
     Ok((
         ArrayD::from_shape_vec(ndarray::IxDyn(x.shape()), y).expect("same size"),
         inv_std,
