@@ -77,6 +77,22 @@ pub fn max_pool1d_forward(x: ArrayView3<f32>, g: &Pool1dGeom) -> Result<(Array3<
 /// Max pooling of one row into `yr` (the output length) with the argmax of each output in `ar`.
 pub(crate) fn max_pool_row(row: &[f32], g: &Pool1dGeom, yr: &mut [f32], ar: &mut [u32]) {
     let l = row.len();
+    if g.padding == 0 && g.stride == g.kernel && g.kernel < 16 {
+        // Adjacent windows without padding (DeepSEA's and Basenji's pools): no bounds to work
+        // out per output; 18% of the dilated network's inference went to the general loop below.
+        let k = g.kernel;
+        for (t, ((w, y), a)) in row
+            .chunks_exact(k)
+            .zip(yr.iter_mut())
+            .zip(ar.iter_mut())
+            .enumerate()
+        {
+            let best = argmax(w);
+            *y = w[best];
+            *a = (t * k + best) as u32;
+        }
+        return;
+    }
     for (t, (y, a)) in yr.iter_mut().zip(ar.iter_mut()).enumerate() {
         let start = (t * g.stride) as isize - g.padding as isize;
         let lo = start.max(0) as usize;
