@@ -28,12 +28,8 @@ use std::time::Instant;
 const TASKS: usize = 919;
 const LEN: usize = 1000;
 
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+mod common;
+use common::{env_usize, run_peer};
 
 /// DeepSEA with the given filter counts and seeded PyTorch-default weights.
 fn model(widths: [usize; 3]) -> Model {
@@ -100,26 +96,17 @@ fn torch_run(
     std::fs::write(&seq_path, seq).map_err(|e| e.to_string())?;
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/peers/ism_torch.py");
     let widths = widths.map(|w| w.to_string()).join(",");
-    let out = Command::new(&python)
-        .arg(&script)
+    let mut cmd = Command::new(&python);
+    cmd.arg(&script)
         .args(["--state", &state.display().to_string()])
         .args(["--seq", &seq_path.display().to_string()])
         .args(["--tasks", &TASKS.to_string()])
         .args(["--widths", &widths])
         .args(["--out", &out_path.display().to_string()])
         .args(["--threads", &threads.to_string()])
-        .args(["--batch", &batch.to_string()])
-        .output()
-        .map_err(|e| format!("cannot run {python}: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "{python} failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
-    }
-    let text = String::from_utf8_lossy(&out.stdout);
-    let doc: serde_json::Value =
-        serde_json::from_str(text.trim()).map_err(|e| format!("peer output {text:?}: {e}"))?;
+        .args(["--batch", &batch.to_string()]);
+    let doc = run_peer(&python, &mut cmd)?;
+    let text = doc.to_string();
     let secs = doc["seconds"]
         .as_f64()
         .ok_or_else(|| format!("peer output has no seconds: {text}"))?;

@@ -26,12 +26,8 @@ use std::time::Instant;
 
 const BATCH: usize = 64;
 
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+mod common;
+use common::{env_usize, run_peer};
 
 /// The MNIST training images and labels to time on.
 fn data() -> (PathBuf, PathBuf) {
@@ -116,25 +112,16 @@ fn torch_rate(
     let python =
         std::env::var("SEQCNN_TORCH_PYTHON").unwrap_or_else(|_| "/work/torchenv/bin/python".into());
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/peers/lenet5_torch.py");
-    let out = Command::new(&python)
-        .arg(&script)
+    let mut cmd = Command::new(&python);
+    cmd.arg(&script)
         .args(["--images", &images.display().to_string()])
         .args(["--labels", &labels.display().to_string()])
         .args(["--threads", &threads.to_string()])
         .args(["--batch", &BATCH.to_string()])
         .args(["--warmup", &warmup.to_string()])
-        .args(["--steps", &steps.to_string()])
-        .output()
-        .map_err(|e| format!("cannot run {python}: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "{python} failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
-    }
-    let text = String::from_utf8_lossy(&out.stdout);
-    let doc: serde_json::Value =
-        serde_json::from_str(text.trim()).map_err(|e| format!("peer output {text:?}: {e}"))?;
+        .args(["--steps", &steps.to_string()]);
+    let doc = run_peer(&python, &mut cmd)?;
+    let text = doc.to_string();
     doc["samples_per_sec"]
         .as_f64()
         .ok_or_else(|| format!("peer output has no samples_per_sec: {text}"))
