@@ -630,6 +630,32 @@ fn run_layers(
                         fused = 2;
                         tape.conv1d_relu_pool(h, w, b, *geom, *pool)?
                     }
+                    // Global max pooling (DeepBind) is a max pooling over the whole output.
+                    Some(Layer::GlobalMaxPool) => {
+                        let (xs, ws) = (tape.shape(h).to_vec(), tape.shape(w).to_vec());
+                        let l_out = match (xs.get(2), ws.get(2)) {
+                            (Some(&l), Some(&k)) => geom.out_len(l, k),
+                            _ => None,
+                        };
+                        match l_out {
+                            Some(l_out) if l_out > 0 => {
+                                fused = 2;
+                                let pool = Pool1dGeom {
+                                    kernel: l_out,
+                                    stride: l_out,
+                                    padding: 0,
+                                };
+                                let y = tape.conv1d_relu_pool(h, w, b, *geom, pool)?;
+                                let c = tape.shape(y)[1];
+                                tape.reshape(y, &[xs[0], c])?
+                            }
+                            // A shape error: reported by the unfused convolution.
+                            _ => {
+                                fused = 1;
+                                tape.conv1d_relu(h, w, b, *geom)?
+                            }
+                        }
+                    }
                     _ => {
                         fused = 1;
                         tape.conv1d_relu(h, w, b, *geom)?

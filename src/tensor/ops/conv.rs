@@ -6,8 +6,11 @@
 //! Samples are unfolded side by side in groups, one GEMM per group (see [`GROUP_COLS`]); groups
 //! run in parallel with rayon, each GEMM single-threaded. The weight gradient is summed over a
 //! fixed number of sample blocks in a fixed order, so results do not depend on the thread count.
-//! The forward pass can fuse the bias and a ReLU into the GEMM's output pass.
+//! The forward pass can fuse the bias and a ReLU into the GEMM's output pass. Inputs with at most
+//! [`lookup::MAX_CHANNELS`] channels (one-hot DNA) take the table-lookup kernel of
+//! `conv_lookup.rs` instead of im2col + GEMM, forward and for the weight gradient.
 
+use super::conv_lookup::{self as lookup, Shape};
 use super::gemm::{Mat, sgemm};
 use super::pool::{Pool1dGeom, max_pool_row};
 use super::scratch;
@@ -308,9 +311,9 @@ pub fn conv1d_forward_fused(
     };
     let mut y = Array3::<f32>::zeros((n, c_out, l_y));
     let mut arg = vec![0u32; if pool.is_some() { n * c_out * l_y } else { 0 }];
-    let ck = d.ck();
     let op = c_out * l_y;
     let groups: Vec<(usize, usize)> = partition(&d).concat();
+    let lut = (c_in <= lookup::MAX_CHANNELS).then(|| lookup::table(ws, c_out, c_in, k));
     let lens: Vec<usize> = groups.iter().map(|&(_, len)| len * op).collect();
     let arg_lens: Vec<usize> = groups
         .iter()
@@ -322,22 +325,12 @@ pub fn conv1d_forward_fused(
         .zip(groups)
         .for_each(|((yg, ag), (start, len))| {
             let ld = len * l_out;
-            let mut cols = scratch::take(ck * ld);
-            for s in 0..len {
-                let xn = &xs[(start + s) * c_in * l..(start + s + 1) * c_in * l];
-                im2col(xn, &d, g, &mut cols, ld, s * l_out);
-            }
+            let product = |out: &mut [f32]| {
+                group_product(xs, ws, lut.as_deref(), &d, g, c_out, start, len, out)
+            };
             if let Some(p) = pool {
                 let mut out = scratch::take(c_out * ld);
-                sgemm(
-                    c_out,
-                    ld,
-                    ck,
-                    Mat::rows(ws, ck),
-                    Mat::rows(&cols, ld),
-                    &mut out,
-                    false,
-                );
+                product(&mut out);
                 for (o, orow) in out.chunks_mut(ld).enumerate() {
                     for s in 0..len {
                         let row = &mut orow[s * l_out..(s + 1) * l_out];
@@ -347,31 +340,15 @@ pub fn conv1d_forward_fused(
                     }
                 }
             } else if len == 1 {
-                // One sample: the GEMM writes its output in place.
-                sgemm(
-                    c_out,
-                    ld,
-                    ck,
-                    Mat::rows(ws, ck),
-                    Mat::rows(&cols, ld),
-                    yg,
-                    false,
-                );
+                // One sample: the product is written in place.
+                product(yg);
                 for (row, &bv) in yg.chunks_mut(l_out).zip(&bias) {
                     epilogue(row, bv, relu);
                 }
             } else {
                 // out[c_out, S * L_out], then each sample's [c_out, L_out] block.
                 let mut out = scratch::take(c_out * ld);
-                sgemm(
-                    c_out,
-                    ld,
-                    ck,
-                    Mat::rows(ws, ck),
-                    Mat::rows(&cols, ld),
-                    &mut out,
-                    false,
-                );
+                product(&mut out);
                 for (s, yn) in yg.chunks_mut(op).enumerate() {
                     for (o, row) in yn.chunks_mut(l_out).enumerate() {
                         row.copy_from_slice(&out[o * ld + s * l_out..o * ld + (s + 1) * l_out]);
@@ -381,6 +358,71 @@ pub fn conv1d_forward_fused(
             }
         });
     Ok((y, arg))
+}
+
+/// The convolution without bias of the samples `start..start + len` as `out [c_out, S * L_out]`
+/// (sample `s` in columns `s * L_out..`): by table lookup when `lut` (the weights in
+/// [`lookup::table`] layout) is given, else im2col + one GEMM.
+#[allow(clippy::too_many_arguments)]
+fn group_product(
+    xs: &[f32],
+    ws: &[f32],
+    lut: Option<&[f32]>,
+    d: &Dims,
+    g: &Conv1dGeom,
+    c_out: usize,
+    start: usize,
+    len: usize,
+    out: &mut [f32],
+) {
+    let (c_in, l, l_out) = (d.c_in, d.l, d.l_out);
+    let ld = len * l_out;
+    let sample = |s: usize| &xs[(start + s) * c_in * l..(start + s + 1) * c_in * l];
+    match lut {
+        Some(lut) => {
+            let shape = lookup_shape(d, c_out);
+            let cp = lookup::padded(c_out);
+            let mut pm = scratch::take(l_out * cp);
+            let mut cols = lookup::Columns::default();
+            for s in 0..len {
+                let xn = sample(s);
+                cols.read(xn, &shape);
+                lookup::forward(xn, &cols, lut, &shape, g, &mut pm);
+                for (p, prow) in pm.chunks_exact(cp).enumerate() {
+                    for (o, &v) in prow[..c_out].iter().enumerate() {
+                        out[o * ld + s * l_out + p] = v;
+                    }
+                }
+            }
+        }
+        None => {
+            let ck = d.ck();
+            let mut cols = scratch::take(ck * ld);
+            for s in 0..len {
+                im2col(sample(s), d, g, &mut cols, ld, s * l_out);
+            }
+            sgemm(
+                c_out,
+                ld,
+                ck,
+                Mat::rows(ws, ck),
+                Mat::rows(&cols, ld),
+                out,
+                false,
+            );
+        }
+    }
+}
+
+/// The lookup kernel's view of the shapes.
+fn lookup_shape(d: &Dims, c_out: usize) -> Shape {
+    Shape {
+        c_in: d.c_in,
+        l: d.l,
+        k: d.k,
+        l_out: d.l_out,
+        c_out,
+    }
 }
 
 /// `(dx, dw, db)` of a convolution.
@@ -459,6 +501,9 @@ pub fn conv1d_backward_fused(
     let ck = d.ck();
     let (ip, op) = (c_in * l, c_out * l_y);
     let parts = partition(&d);
+    // The lookup kernel has no input gradient: with one wanted, both gradients come from GEMMs.
+    let lut = c_in <= lookup::MAX_CHANNELS && !need_dx;
+    let cp = lookup::padded(c_out);
     let mut dx = vec![0.0f32; if need_dx { n * ip } else { 0 }];
     let block_lens: Vec<usize> = parts
         .iter()
@@ -470,13 +515,24 @@ pub fn conv1d_backward_fused(
         .map(|(dxb, groups)| {
             let mut dw = vec![0.0f32; c_out * ck];
             let mut db = vec![0.0f32; if has_bias { c_out } else { 0 }];
+            // The lookup kernel's weight gradient, in table layout.
+            let mut dt = vec![
+                0.0f32;
+                if lut {
+                    lookup::table_len(c_out, c_in, k)
+                } else {
+                    0
+                }
+            ];
             let first = groups.first().map_or(0, |&(s, _)| s);
             for (start, len) in groups {
                 let ld = len * l_out;
-                let mut cols = scratch::take(ck * ld);
-                for s in 0..len {
-                    let xn = &xs[(start + s) * ip..(start + s + 1) * ip];
-                    im2col(xn, &d, g, &mut cols, ld, s * l_out);
+                let mut cols = scratch::take(if lut { 0 } else { ck * ld });
+                if !lut {
+                    for s in 0..len {
+                        let xn = &xs[(start + s) * ip..(start + s + 1) * ip];
+                        im2col(xn, &d, g, &mut cols, ld, s * l_out);
+                    }
                 }
                 // The group's gradient of the convolution's output as [c_out, S * L_out]:
                 // scattered to the pooling's argmax positions when fused, through the ReLU's
@@ -509,9 +565,30 @@ pub fn conv1d_backward_fused(
                         }
                     }
                 }
-                // dw[c_out, ck] += dy[c_out, S * L_out] @ cols^T[S * L_out, ck]
                 let dym = Mat::rows(&dyg, ld);
-                sgemm(c_out, ck, ld, dym, Mat::rows_t(&cols, ld), &mut dw, true);
+                if lut {
+                    // Per sample: the gradient position-major, then the table walk.
+                    let shape = lookup_shape(&d, c_out);
+                    let mut pm = scratch::take(l_out * cp);
+                    let mut columns = lookup::Columns::default();
+                    for s in 0..len {
+                        for (p, prow) in pm.chunks_exact_mut(cp).enumerate() {
+                            for (o, v) in prow.iter_mut().enumerate() {
+                                *v = if o < c_out {
+                                    dyg[o * ld + s * l_out + p]
+                                } else {
+                                    0.0
+                                };
+                            }
+                        }
+                        let xn = &xs[(start + s) * ip..(start + s + 1) * ip];
+                        columns.read(xn, &shape);
+                        lookup::weight_grad(xn, &columns, &pm, &shape, g, &mut dt);
+                    }
+                } else {
+                    // dw[c_out, ck] += dy[c_out, S * L_out] @ cols^T[S * L_out, ck]
+                    sgemm(c_out, ck, ld, dym, Mat::rows_t(&cols, ld), &mut dw, true);
+                }
                 if has_bias {
                     for (acc, row) in db.iter_mut().zip(dyg.chunks(ld)) {
                         *acc += sum(row);
@@ -526,6 +603,9 @@ pub fn conv1d_backward_fused(
                         col2im_add(&cols, &d, g, ld, s * l_out, &mut dxb[at..at + ip]);
                     }
                 }
+            }
+            if lut {
+                lookup::add_untable(&dt, c_out, c_in, k, &mut dw);
             }
             (dw, db)
         })
@@ -606,6 +686,78 @@ mod tests {
             assert_eq!(got.dim(), want.dim());
             for (a, b) in got.iter().zip(want.iter()) {
                 assert!((a - b).abs() < 1e-5, "{a} vs {b}");
+            }
+        }
+    }
+
+    /// DNA-like input: one-hot columns, some N (0.25 each) and some all-zero columns.
+    fn dna(n: usize, l: usize) -> Array3<f32> {
+        Array::from_shape_fn((n, 4, l), |(s, c, j)| {
+            let h = (s * 7919 + j * 104_729) % 97;
+            match h {
+                0..=4 => 0.25,
+                5..=7 => 0.0,
+                _ => f32::from(h % 4 == c),
+            }
+        })
+    }
+
+    #[test]
+    fn lookup_forward_matches_direct_definition_on_dna() {
+        // 37 outputs: one block of 32 channels and one of 8 with padding channels.
+        for (k, stride, pl, pr, dil) in [(24, 1, 0, 0, 1), (8, 1, 3, 4, 1), (5, 2, 4, 1, 3)] {
+            let g = Conv1dGeom {
+                stride,
+                pad_left: pl,
+                pad_right: pr,
+                dilation: dil,
+            };
+            let x = dna(11, 60);
+            let w = Array::from_shape_fn((37, 4, k), |(a, b, c)| {
+                ((a * 5 + b * 3 + c) as f32 * 0.7).cos()
+            });
+            let b: Vec<f32> = (0..37).map(|o| o as f32 * 0.01).collect();
+            let got = conv1d_forward(x.view(), w.view(), Some(ndarray::aview1(&b)), &g).unwrap();
+            let want = direct(&x, &w, &b, &g);
+            assert_eq!(got.dim(), want.dim());
+            for (a, b) in got.iter().zip(want.iter()) {
+                assert!((a - b).abs() < 1e-4, "{a} vs {b}");
+            }
+        }
+    }
+
+    #[test]
+    fn lookup_weight_gradient_matches_the_gemm_path() {
+        for (k, stride, pl, pr, dil, c_out) in [
+            (24, 1, 0, 0, 1, 16),
+            (8, 1, 3, 4, 1, 37),
+            (5, 2, 4, 1, 3, 9),
+        ] {
+            let g = Conv1dGeom {
+                stride,
+                pad_left: pl,
+                pad_right: pr,
+                dilation: dil,
+            };
+            let x = dna(13, 50);
+            let w = Array::from_shape_fn((c_out, 4, k), |(a, b, c)| {
+                ((a * 3 + b * 5 + c) as f32 * 0.3).sin()
+            });
+            let l_out = g.out_len(50, k).unwrap();
+            let dy = Array::from_shape_fn((13, c_out, l_out), |(a, b, c)| {
+                ((a * 11 + b * 13 + c) as f32 * 0.37).cos()
+            });
+            // Without an input gradient the weight gradient comes from the lookup kernel; with
+            // one, from the GEMMs.
+            let (dx0, dw_lookup, db0) =
+                conv1d_backward(x.view(), w.view(), dy.view(), &g, false, true).unwrap();
+            let (dx1, dw_gemm, db1) =
+                conv1d_backward(x.view(), w.view(), dy.view(), &g, true, true).unwrap();
+            assert!(dx0.is_none() && dx1.is_some());
+            assert_eq!(db0, db1);
+            let scale = dw_gemm.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+            for (a, b) in dw_lookup.iter().zip(dw_gemm.iter()) {
+                assert!((a - b).abs() < 1e-5 * scale, "{a} vs {b}");
             }
         }
     }

@@ -4,6 +4,7 @@
 
 pub mod conv;
 pub mod conv2d;
+mod conv_lookup;
 pub mod gemm;
 pub mod loss;
 pub mod norm;
