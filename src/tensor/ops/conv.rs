@@ -314,6 +314,8 @@ pub fn conv1d_forward_fused(
     let op = c_out * l_y;
     let groups: Vec<(usize, usize)> = partition(&d).concat();
     let lut = (c_in <= lookup::MAX_CHANNELS).then(|| lookup::table(ws, c_out, c_in, k));
+    let mut bias_p = bias.clone();
+    bias_p.resize(lookup::padded(c_out), 0.0);
     let lens: Vec<usize> = groups.iter().map(|&(_, len)| len * op).collect();
     let arg_lens: Vec<usize> = groups
         .iter()
@@ -324,6 +326,21 @@ pub fn conv1d_forward_fused(
         .zip(split_lengths_u32(&mut arg, &arg_lens))
         .zip(groups)
         .for_each(|((yg, ag), (start, len))| {
+            if let (Some(lut), Some(p)) = (lut.as_deref(), pool) {
+                // Lookup and pooling: each sample's output is pooled position-major, as made.
+                let shape = lookup_shape(&d, c_out);
+                let cp = lookup::padded(c_out);
+                let mut pm = scratch::take(l_out * cp);
+                let mut cols = lookup::Columns::default();
+                for s in 0..len {
+                    let xn = &xs[(start + s) * c_in * l..(start + s + 1) * c_in * l];
+                    cols.read(xn, &shape);
+                    lookup::forward(xn, &cols, lut, &shape, g, &mut pm);
+                    let (ys, ars) = (&mut yg[s * op..(s + 1) * op], &mut ag[s * op..(s + 1) * op]);
+                    lookup::bias_relu_pool(&pm, &bias_p, relu, p, &shape, ys, ars);
+                }
+                return;
+            }
             let ld = len * l_out;
             let product = |out: &mut [f32]| {
                 group_product(xs, ws, lut.as_deref(), &d, g, c_out, start, len, out)
@@ -722,6 +739,42 @@ mod tests {
             assert_eq!(got.dim(), want.dim());
             for (a, b) in got.iter().zip(want.iter()) {
                 assert!((a - b).abs() < 1e-4, "{a} vs {b}");
+            }
+        }
+    }
+
+    #[test]
+    fn lookup_fused_pooling_equals_convolution_then_pooling() {
+        use crate::tensor::ops::pool::max_pool1d_forward;
+        let g = Conv1dGeom {
+            stride: 1,
+            pad_left: 2,
+            pad_right: 1,
+            dilation: 1,
+        };
+        let x = dna(9, 40);
+        let w = Array::from_shape_fn((19, 4, 6), |(a, b, c)| ((a * 5 + b * 3 + c) as f32).sin());
+        let b: Vec<f32> = (0..19).map(|o| (o as f32 - 9.0) * 0.1).collect();
+        let l_out = g.out_len(40, 6).unwrap();
+        let pools = [
+            (4, 4, 0),
+            (3, 2, 1),
+            (l_out, l_out, 0), // global
+        ];
+        for relu in [true, false] {
+            for (kernel, stride, padding) in pools {
+                let p = Pool1dGeom {
+                    kernel,
+                    stride,
+                    padding,
+                };
+                let bias = Some(ndarray::aview1(&b));
+                let (fused, arg) =
+                    conv1d_forward_fused(x.view(), w.view(), bias, &g, relu, Some(&p)).unwrap();
+                let y = conv1d_forward_act(x.view(), w.view(), bias, &g, relu).unwrap();
+                let (want, want_arg) = max_pool1d_forward(y.view(), &p).unwrap();
+                assert_eq!(fused, want, "relu {relu} pool {p:?}");
+                assert_eq!(arg, want_arg, "relu {relu} pool {p:?}");
             }
         }
     }

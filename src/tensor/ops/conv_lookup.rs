@@ -16,6 +16,7 @@
 //! channels at a time; the caller transposes the result into the `[C_out, L_out]` layout.
 
 use super::conv::Conv1dGeom;
+use super::pool::Pool1dGeom;
 
 /// The most input channels for which the lookup kernel is used. Measured on the DeepSEA, DeepBind
 /// and dilated first layers (4 channels): 5-20x faster than im2col + GEMM. Wider inputs are
@@ -82,34 +83,60 @@ pub(super) struct Shape {
 /// zero row) and the columns that are neither one-hot nor zero, which get a correction pass.
 #[derive(Default)]
 pub(super) struct Columns {
-    row: Vec<usize>,
+    row: Vec<u32>,
     other: Vec<usize>,
+    /// Per column: the index of the channel holding 1.0, the number of ones, of non-zeros.
+    hot: Vec<u32>,
+    ones: Vec<u32>,
+    nonzero: Vec<u32>,
 }
 
 impl Columns {
     /// Reads the columns of one sample `x [C_in, L]`.
     pub(super) fn read(&mut self, x: &[f32], s: &Shape) {
         let (c_in, l) = (s.c_in, s.l);
-        let cp = padded(s.c_out);
-        self.row.clear();
+        let cp = padded(s.c_out) as u32;
+        self.row.resize(l, 0);
         self.other.clear();
-        // Branch-free per column (the bases of real sequence are unpredictable): the index of
-        // the channel holding 1.0, the number of ones and of non-zeros.
-        for j in 0..l {
-            let (mut hot, mut ones, mut nonzero) = (0usize, 0usize, 0usize);
-            for c in 0..c_in {
-                let v = x[c * l + j];
-                let one = usize::from(v == 1.0);
-                hot += c * one;
-                ones += one;
-                nonzero += usize::from(v != 0.0);
+        // Branch-free per column, over whole channel rows at a time (which vectorises): the
+        // index of the channel holding 1.0, the number of ones and of non-zeros.
+        for v in [&mut self.hot, &mut self.ones, &mut self.nonzero] {
+            v.clear();
+            v.resize(l, 0);
+        }
+        let (hot, ones, nonzero) = (&mut self.hot, &mut self.ones, &mut self.nonzero);
+        for c in 0..c_in {
+            let xc = &x[c * l..(c + 1) * l];
+            for (((h, o), z), &v) in hot
+                .iter_mut()
+                .zip(ones.iter_mut())
+                .zip(nonzero.iter_mut())
+                .zip(xc)
+            {
+                let one = u32::from(v == 1.0);
+                *h += c as u32 * one;
+                *o += one;
+                *z += u32::from(v != 0.0);
             }
-            let one_hot = ones == 1 && nonzero == 1;
-            let row = if one_hot { hot } else { c_in };
-            if nonzero != 0 && !one_hot {
-                self.other.push(j);
+        }
+        let mut any_other = false;
+        for (((r, &h), &o), &z) in self
+            .row
+            .iter_mut()
+            .zip(hot.iter())
+            .zip(ones.iter())
+            .zip(nonzero.iter())
+        {
+            let one_hot = o == 1 && z == 1;
+            *r = if one_hot { h * cp } else { c_in as u32 * cp };
+            any_other |= z != 0 && !one_hot;
+        }
+        if any_other {
+            for (j, (&o, &z)) in ones.iter().zip(nonzero.iter()).enumerate() {
+                if z != 0 && !(o == 1 && z == 1) {
+                    self.other.push(j);
+                }
             }
-            self.row.push(row * cp);
         }
     }
 }
@@ -235,7 +262,7 @@ fn forward_impl(
 /// others (which read padding) one at a time.
 #[inline(always)]
 fn forward_block<const P: usize, const B: usize>(
-    row: &[usize],
+    row: &[u32],
     table: &[f32],
     s: &Shape,
     g: &Conv1dGeom,
@@ -264,7 +291,7 @@ fn forward_block<const P: usize, const B: usize>(
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn accumulate<const P: usize, const B: usize>(
-    row: &[usize],
+    row: &[u32],
     table: &[f32],
     s: &Shape,
     g: &Conv1dGeom,
@@ -281,13 +308,15 @@ fn accumulate<const P: usize, const B: usize>(
         let tap = &table[t * tap_len + cb..(t + 1) * tap_len];
         if n == P {
             for (q, a) in acc.iter_mut().enumerate() {
-                let r: &[f32; B] = tap[row[j0 + q * g.stride]..][..B].try_into().expect("B");
+                let r: &[f32; B] = tap[row[j0 + q * g.stride] as usize..][..B]
+                    .try_into()
+                    .expect("B");
                 for i in 0..B {
                     a[i] += r[i];
                 }
             }
         } else {
-            let r: &[f32; B] = tap[row[j0]..][..B].try_into().expect("B");
+            let r: &[f32; B] = tap[row[j0] as usize..][..B].try_into().expect("B");
             for i in 0..B {
                 acc[0][i] += r[i];
             }
@@ -374,7 +403,7 @@ fn weight_grad_impl(
 /// Consecutive taps update different rows, so the read-modify-writes do not wait on each other.
 #[inline(always)]
 fn weight_grad_block<const B: usize>(
-    row: &[usize],
+    row: &[u32],
     dy: &[f32],
     s: &Shape,
     g: &Conv1dGeom,
@@ -388,11 +417,92 @@ fn weight_grad_block<const B: usize>(
         let d: [f32; B] = dy[p * cp + cb..][..B].try_into().expect("B");
         for t in t0..t1 {
             let j = p * g.stride + t * g.dilation - g.pad_left;
-            let r: &mut [f32; B] = (&mut dt[t * tap_len + cb + row[j]..][..B])
+            let r: &mut [f32; B] = (&mut dt[t * tap_len + cb + row[j] as usize..][..B])
                 .try_into()
                 .expect("B");
             for i in 0..B {
                 r[i] += d[i];
+            }
+        }
+    }
+}
+
+/// Bias, optional ReLU and max pooling of one sample's position-major output `pm [L_out][C_pad]`
+/// into `y [C_out, L_y]` with the argmax positions `arg [C_out, L_y]` (indices into the
+/// convolution's output row): what the channel-major epilogue and `max_pool_row` give (the first
+/// maximum; a NaN wins), without transposing the output. `bias` has `C_pad` entries.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn bias_relu_pool(
+    pm: &[f32],
+    bias: &[f32],
+    relu: bool,
+    pool: &Pool1dGeom,
+    s: &Shape,
+    y: &mut [f32],
+    arg: &mut [u32],
+) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2, checked just above.
+        return unsafe { bias_relu_pool_avx2(pm, bias, relu, pool, s, y, arg) };
+    }
+    bias_relu_pool_impl(pm, bias, relu, pool, s, y, arg)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[allow(clippy::too_many_arguments)]
+fn bias_relu_pool_avx2(
+    pm: &[f32],
+    bias: &[f32],
+    relu: bool,
+    pool: &Pool1dGeom,
+    s: &Shape,
+    y: &mut [f32],
+    arg: &mut [u32],
+) {
+    bias_relu_pool_impl(pm, bias, relu, pool, s, y, arg)
+}
+
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn bias_relu_pool_impl(
+    pm: &[f32],
+    bias: &[f32],
+    relu: bool,
+    pool: &Pool1dGeom,
+    s: &Shape,
+    y: &mut [f32],
+    arg: &mut [u32],
+) {
+    let cp = padded(s.c_out);
+    let l_y = y.len() / s.c_out.max(1);
+    for t in 0..l_y {
+        // Padding reads -inf: the window is its in-range part (never empty).
+        let start = (t * pool.stride) as isize - pool.padding as isize;
+        let lo = start.max(0) as usize;
+        let hi = ((start + pool.kernel as isize).max(0) as usize).min(s.l_out);
+        // Blocks of LANES channels, the running maximum and its position in registers.
+        for cb in (0..cp).step_by(LANES) {
+            let bias: [f32; LANES] = bias[cb..cb + LANES].try_into().expect("LANES");
+            let mut best = [f32::NEG_INFINITY; LANES];
+            let mut at = [lo as u32; LANES];
+            for p in lo..hi {
+                let row: &[f32; LANES] = pm[p * cp + cb..][..LANES].try_into().expect("LANES");
+                for i in 0..LANES {
+                    let v = if relu {
+                        (row[i] + bias[i]).max(0.0)
+                    } else {
+                        row[i] + bias[i]
+                    };
+                    let take = v > best[i] || (v.is_nan() && !best[i].is_nan());
+                    best[i] = if take { v } else { best[i] };
+                    at[i] = if take { p as u32 } else { at[i] };
+                }
+            }
+            for i in 0..LANES.min(s.c_out.saturating_sub(cb)) {
+                y[(cb + i) * l_y + t] = best[i];
+                arg[(cb + i) * l_y + t] = at[i];
             }
         }
     }
