@@ -4,10 +4,11 @@
 //! runs both back to back and prints the ratio table.
 //!
 //! A training step is what `seqcnn train` runs per batch ([`train_step`]: forward with dropout
-//! and batch statistics, loss, backward, Adam at lr 1e-3); inference is [`Model::predict_raw`]
-//! (evaluation mode, no tape), what `seqcnn predict` runs per batch. Inputs are random one-hot
-//! sequences (images: uniform pixels) with random labels, made before the timing; `deepsea` and
-//! `dilated` have 919 tasks (DeepSEA's), `deepbind` one, `lenet5` ten classes. Input lengths are
+//! and batch statistics, loss, backward, Adam at lr 1e-3); inference is [`Model::predict_shared`]
+//! (evaluation mode, no tape, the parameters shared by all batches), what `seqcnn predict` runs
+//! per batch. Inputs are random one-hot sequences (images: uniform pixels) with random labels,
+//! made before the timing; `deepsea` and `dilated` have 919 tasks (DeepSEA's), `deepbind` one,
+//! `lenet5` ten classes. Input lengths are
 //! the architectures' own: deepbind 101 (DeepBind's ChIP-seq length), deepsea and dilated 1000
 //! (`src/arch/*.toml`), lenet5 1x28x28.
 //!
@@ -218,6 +219,7 @@ fn measure(name: &str, mode: Mode, threads: usize, o: &Opts) -> Rate {
         .expect("thread pool");
     pool.install(|| {
         let mut opt = optimizer_for(&model, &cfg.optimizer).expect("adam");
+        let shared = (mode == Mode::Infer).then(|| model.shared_params());
         let mut step = |k: usize, model: &mut Model| {
             let (x, y) = &batches[k % batches.len()];
             match mode {
@@ -225,7 +227,8 @@ fn measure(name: &str, mode: Mode, threads: usize, o: &Opts) -> Rate {
                     train_step(model, &mut opt, x.clone(), y, &cfg, &mut r).expect("train step");
                 }
                 Mode::Infer => {
-                    let out = model.predict_raw(x.clone()).expect("inference");
+                    let params = shared.as_deref().expect("made for inference");
+                    let out = model.predict_shared(params, x.clone()).expect("inference");
                     std::hint::black_box(out);
                 }
             }

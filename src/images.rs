@@ -311,8 +311,9 @@ pub fn predict_logits(model: &Model, set: &ImageSet) -> Result<ndarray::Array2<f
     let k = model.meta.tasks.len();
     let mut out = ndarray::Array2::<f32>::zeros((set.len(), k));
     let all: Vec<usize> = (0..set.len()).collect();
+    let params = model.shared_params();
     for (ci, chunk) in all.chunks(CHUNK).enumerate() {
-        let y = model.predict_raw(set.inputs(chunk, &pre))?;
+        let y = model.predict_shared(&params, set.inputs(chunk, &pre))?;
         let y = y
             .into_dimensionality::<ndarray::Ix2>()
             .map_err(|_| Error::Config("the model's output is not [N, classes]".into()))?;

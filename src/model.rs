@@ -15,6 +15,7 @@ use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 
 /// Format tag written into every model file.
 pub const FORMAT: &str = "seqcnn-model";
@@ -118,11 +119,26 @@ impl Model {
         self.params.iter().map(|p| tape.param(p.clone())).collect()
     }
 
-    /// Raw outputs (logits for `bce`) for a batch `x [N, C, L]`, no gradients.
+    /// Raw outputs (logits for `bce`) for a batch `x [N, C, L]`, no gradients. Copies the
+    /// parameters once per call: for many batches, [`Model::predict_shared`].
     pub fn predict_raw(&self, x: Array) -> Result<Array> {
+        self.predict_shared(&self.shared_params(), x)
+    }
+
+    /// One copy of the parameters that many [`Model::predict_shared`] calls can share (DeepSEA's
+    /// are 200 MB: copying them per batch took a tenth of its inference time).
+    pub fn shared_params(&self) -> Vec<Arc<Array>> {
+        self.params.iter().map(|p| Arc::new(p.clone())).collect()
+    }
+
+    /// [`Model::predict_raw`] with parameters from [`Model::shared_params`] (of this model).
+    pub fn predict_shared(&self, params: &[Arc<Array>], x: Array) -> Result<Array> {
         let mut tape = Tape::inference();
         let xv = tape.constant(x);
-        let pv = self.param_vars(&mut tape);
+        let pv: Vec<Var> = params
+            .iter()
+            .map(|p| tape.param_shared(p.clone()))
+            .collect();
         // Dropout is off outside training, so the generator is never drawn from.
         let y = self
             .net

@@ -60,6 +60,8 @@ const WINDOWS_PER_BATCH: usize = 8;
 /// A model plus the rules for presenting sequences to it.
 pub struct Scorer<'m> {
     model: &'m Model,
+    /// The model's parameters, shared by every batch (made at the first one).
+    params: std::sync::OnceLock<Vec<std::sync::Arc<crate::tensor::Array>>>,
     strand: Strand,
     scoring: Scoring,
     batch_size: usize,
@@ -70,6 +72,7 @@ impl<'m> Scorer<'m> {
     pub fn new(model: &'m Model) -> Self {
         Scorer {
             model,
+            params: std::sync::OnceLock::new(),
             strand: model.meta.strand,
             scoring: model.meta.scoring,
             batch_size: 256,
@@ -300,8 +303,9 @@ impl<'m> Scorer<'m> {
         }
         let x = encode::encode_batch(seqs, len, NMode::Quarter)
             .map_err(|e| Error::Config(e.to_string()))?;
+        let params = self.params.get_or_init(|| self.model.shared_params());
         self.model
-            .predict_raw(x.into_dyn())?
+            .predict_shared(params, x.into_dyn())?
             .into_dimensionality::<ndarray::Ix2>()
             .map_err(|_| Error::Config("the model's output is not [N, tasks]".into()))
     }
