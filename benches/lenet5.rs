@@ -128,6 +128,8 @@ fn torch_rate(
 }
 
 fn main() {
+    // As `seqcnn` itself does (src/main.rs).
+    seqcnn::alloc::tune();
     // `cargo bench` passes `--bench`; `cargo test --benches` runs this too: keep that short.
     let quick = !std::env::args().any(|a| a == "--bench");
     let threads = env_usize("SEQCNN_BENCH_THREADS", 2);

@@ -274,6 +274,8 @@ fn peak_rss_kb() -> Option<u64> {
 }
 
 fn main() {
+    // As `seqcnn` itself does (src/main.rs).
+    seqcnn::alloc::tune();
     let o = parse_args();
     if !o.json {
         println!(

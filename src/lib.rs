@@ -3,6 +3,7 @@
 //! The flow is reader (`io`) -> encoder (`encode`) -> batches -> model (`nn`, `model`) -> writer;
 //! training runs the same forward pass on a [`tensor::Tape`] and walks it backwards.
 
+pub mod alloc;
 pub mod arch;
 pub mod data;
 pub mod deepbind;

@@ -4,6 +4,7 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    seqcnn::alloc::tune();
     let cli = <seqcnn_cli::Cli as clap::Parser>::parse();
     match seqcnn_cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
