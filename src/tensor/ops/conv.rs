@@ -198,6 +198,10 @@ impl Dims {
 /// 64 times a step). A group has about `GROUP_COLS` columns, at most `GROUP_FLOATS` floats of
 /// unfolded input (16 MB).
 const GROUP_COLS: usize = 512;
+
+/// Unpooled output positions per chunk when the lookup kernel's output is pooled as it is made
+/// (64 positions of 320 channels: 80 KB).
+const POOL_ROWS: usize = 64;
 const GROUP_FLOATS: usize = 4 << 20;
 
 /// Number of sample blocks the weight gradient is accumulated over (fixed, for determinism): each
@@ -330,14 +334,28 @@ pub fn conv1d_forward_fused(
                 // Lookup and pooling: each sample's output is pooled position-major, as made.
                 let shape = lookup_shape(&d, c_out);
                 let cp = lookup::padded(c_out);
-                let mut pm = scratch::take(l_out * cp);
                 let mut cols = lookup::Columns::default();
+                // Windows in chunks whose unpooled rows stay in cache between the lookup that
+                // writes them and the pooling that reads them (a whole DeepSEA first-layer
+                // output, 1.3 MB per sample, did not).
+                let chunk = (POOL_ROWS / p.stride.max(1)).max(1);
+                let rows = lookup::window_span(0..chunk.min(l_y), p, l_out).len();
+                let mut pm = scratch::take(rows.max(1) * cp);
                 for s in 0..len {
                     let xn = &xs[(start + s) * c_in * l..(start + s + 1) * c_in * l];
                     cols.read(xn, &shape);
-                    lookup::forward(xn, &cols, lut, &shape, g, &mut pm);
                     let (ys, ars) = (&mut yg[s * op..(s + 1) * op], &mut ag[s * op..(s + 1) * op]);
-                    lookup::bias_relu_pool(&pm, &bias_p, relu, p, &shape, ys, ars);
+                    for t0 in (0..l_y).step_by(chunk) {
+                        let ts = t0..(t0 + chunk).min(l_y);
+                        let ps = lookup::window_span(ts.clone(), p, l_out);
+                        let p0 = ps.start;
+                        let need = ps.len() * cp;
+                        if pm.len() < need {
+                            pm = scratch::take(need);
+                        }
+                        lookup::forward(xn, &cols, lut, &shape, g, ps, &mut pm);
+                        lookup::bias_relu_pool(&pm, p0, &bias_p, relu, p, &shape, ts, ys, ars);
+                    }
                 }
                 return;
             }
@@ -404,12 +422,8 @@ fn group_product(
             for s in 0..len {
                 let xn = sample(s);
                 cols.read(xn, &shape);
-                lookup::forward(xn, &cols, lut, &shape, g, &mut pm);
-                for (p, prow) in pm.chunks_exact(cp).enumerate() {
-                    for (o, &v) in prow[..c_out].iter().enumerate() {
-                        out[o * ld + s * l_out + p] = v;
-                    }
-                }
+                lookup::forward(xn, &cols, lut, &shape, g, 0..l_out, &mut pm);
+                lookup::to_channel_major(&pm, c_out, l_out, out, ld, s * l_out);
             }
         }
         None => {
@@ -589,15 +603,7 @@ pub fn conv1d_backward_fused(
                     let mut pm = scratch::take(l_out * cp);
                     let mut columns = lookup::Columns::default();
                     for s in 0..len {
-                        for (p, prow) in pm.chunks_exact_mut(cp).enumerate() {
-                            for (o, v) in prow.iter_mut().enumerate() {
-                                *v = if o < c_out {
-                                    dyg[o * ld + s * l_out + p]
-                                } else {
-                                    0.0
-                                };
-                            }
-                        }
+                        lookup::to_position_major(&dyg, c_out, l_out, ld, s * l_out, &mut pm);
                         let xn = &xs[(start + s) * ip..(start + s + 1) * ip];
                         columns.read(xn, &shape);
                         lookup::weight_grad(xn, &columns, &pm, &shape, g, &mut dt);

@@ -17,6 +17,7 @@
 
 use super::conv::Conv1dGeom;
 use super::pool::Pool1dGeom;
+use std::ops::Range;
 
 /// The most input channels for which the lookup kernel is used. Measured on the DeepSEA, DeepBind
 /// and dilated first layers (4 channels): 5-20x faster than im2col + GEMM. Wider inputs are
@@ -182,21 +183,23 @@ fn readers(j: usize, s: &Shape, g: &Conv1dGeom) -> impl Iterator<Item = (usize, 
     })
 }
 
-/// One sample's convolution without bias, position-major: `out [L_out][C_pad]`.
+/// One sample's convolution without bias at the output positions `ps`, position-major:
+/// `out [ps.len()][C_pad]`.
 pub(super) fn forward(
     x: &[f32],
     cols: &Columns,
     table: &[f32],
     s: &Shape,
     g: &Conv1dGeom,
+    ps: Range<usize>,
     out: &mut [f32],
 ) {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU has AVX2, checked just above.
-        return unsafe { forward_avx2(x, cols, table, s, g, out) };
+        return unsafe { forward_avx2(x, cols, table, s, g, ps, out) };
     }
-    forward_impl(x, cols, table, s, g, out)
+    forward_impl(x, cols, table, s, g, ps, out)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -207,9 +210,10 @@ fn forward_avx2(
     table: &[f32],
     s: &Shape,
     g: &Conv1dGeom,
+    ps: Range<usize>,
     out: &mut [f32],
 ) {
-    forward_impl(x, cols, table, s, g, out)
+    forward_impl(x, cols, table, s, g, ps, out)
 }
 
 #[inline(always)]
@@ -219,6 +223,7 @@ fn forward_impl(
     table: &[f32],
     s: &Shape,
     g: &Conv1dGeom,
+    ps: Range<usize>,
     out: &mut [f32],
 ) {
     // Each tap's add depends on the previous one into the same register, so a single position
@@ -229,15 +234,15 @@ fn forward_impl(
     while cb < cp {
         match cp - cb {
             32.. => {
-                forward_block::<2, 32>(&cols.row, table, s, g, out, cb);
+                forward_block::<2, 32>(&cols.row, table, s, g, ps.clone(), out, cb);
                 cb += 32;
             }
             16.. => {
-                forward_block::<4, 16>(&cols.row, table, s, g, out, cb);
+                forward_block::<4, 16>(&cols.row, table, s, g, ps.clone(), out, cb);
                 cb += 16;
             }
             _ => {
-                forward_block::<8, LANES>(&cols.row, table, s, g, out, cb);
+                forward_block::<8, LANES>(&cols.row, table, s, g, ps.clone(), out, cb);
                 cb += LANES;
             }
         }
@@ -245,7 +250,8 @@ fn forward_impl(
     // The other columns looked up zeros; add what they contribute.
     let tap_len = rows(s.c_in) * cp;
     for &j in &cols.other {
-        for (t, p) in readers(j, s, g) {
+        for (t, p) in readers(j, s, g).filter(|(_, p)| ps.contains(p)) {
+            let p = p - ps.start;
             let o = &mut out[p * cp..(p + 1) * cp];
             for c in 0..s.c_in {
                 let v = x[c * s.l + j];
@@ -258,21 +264,24 @@ fn forward_impl(
     }
 }
 
-/// Channels `cb..cb + B` of every output position: interior positions in tiles of `P`, the
+/// Channels `cb..cb + B` of the output positions `ps`: interior positions in tiles of `P`, the
 /// others (which read padding) one at a time.
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 fn forward_block<const P: usize, const B: usize>(
     row: &[u32],
     table: &[f32],
     s: &Shape,
     g: &Conv1dGeom,
+    ps: Range<usize>,
     out: &mut [f32],
     cb: usize,
 ) {
     let cp = padded(s.c_out);
     let (lo, hi) = interior(s, g);
-    let mut p = 0;
-    while p < s.l_out {
+    let hi = hi.min(ps.end);
+    let mut p = ps.start;
+    while p < ps.end {
         let (n, range) = if p >= lo && p + P <= hi {
             (P, (0, s.k))
         } else {
@@ -280,7 +289,7 @@ fn forward_block<const P: usize, const B: usize>(
         };
         let acc = accumulate::<P, B>(row, table, s, g, p, n, cb, range);
         for (q, a) in acc.iter().take(n).enumerate() {
-            out[(p + q) * cp + cb..][..B].copy_from_slice(a);
+            out[(p + q - ps.start) * cp + cb..][..B].copy_from_slice(a);
         }
         p += n;
     }
@@ -427,26 +436,48 @@ fn weight_grad_block<const B: usize>(
     }
 }
 
-/// Bias, optional ReLU and max pooling of one sample's position-major output `pm [L_out][C_pad]`
-/// into `y [C_out, L_y]` with the argmax positions `arg [C_out, L_y]` (indices into the
-/// convolution's output row): what the channel-major epilogue and `max_pool_row` give (the first
-/// maximum; a NaN wins), without transposing the output. `bias` has `C_pad` entries.
+/// The in-range positions `lo..hi` of pooling window `t` (padding reads -inf, so a window is its
+/// in-range part, never empty).
+#[inline(always)]
+fn window(t: usize, pool: &Pool1dGeom, l_out: usize) -> Range<usize> {
+    let start = (t * pool.stride) as isize - pool.padding as isize;
+    let lo = start.max(0) as usize;
+    let hi = ((start + pool.kernel as isize).max(0) as usize).min(l_out);
+    lo..hi
+}
+
+/// The convolution output positions the pooling windows `ts` read.
+pub(super) fn window_span(ts: Range<usize>, pool: &Pool1dGeom, l_out: usize) -> Range<usize> {
+    if ts.is_empty() {
+        return 0..0;
+    }
+    window(ts.start, pool, l_out).start..window(ts.end - 1, pool, l_out).end
+}
+
+/// Bias, optional ReLU and max pooling for the windows `ts` of one sample, from its
+/// position-major output `pm [positions][C_pad]` (row 0 is position `p0`; the rows cover
+/// [`window_span`]) into `y [C_out, L_y]` with the argmax positions `arg [C_out, L_y]` (indices
+/// into the convolution's output row): what the channel-major epilogue and `max_pool_row` give
+/// (the first maximum; a NaN wins), without transposing the unpooled output. `bias` has `C_pad`
+/// entries.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn bias_relu_pool(
     pm: &[f32],
+    p0: usize,
     bias: &[f32],
     relu: bool,
     pool: &Pool1dGeom,
     s: &Shape,
+    ts: Range<usize>,
     y: &mut [f32],
     arg: &mut [u32],
 ) {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU has AVX2, checked just above.
-        return unsafe { bias_relu_pool_avx2(pm, bias, relu, pool, s, y, arg) };
+        return unsafe { bias_relu_pool_avx2(pm, p0, bias, relu, pool, s, ts, y, arg) };
     }
-    bias_relu_pool_impl(pm, bias, relu, pool, s, y, arg)
+    bias_relu_pool_impl(pm, p0, bias, relu, pool, s, ts, y, arg)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -454,41 +485,45 @@ pub(super) fn bias_relu_pool(
 #[allow(clippy::too_many_arguments)]
 fn bias_relu_pool_avx2(
     pm: &[f32],
+    p0: usize,
     bias: &[f32],
     relu: bool,
     pool: &Pool1dGeom,
     s: &Shape,
+    ts: Range<usize>,
     y: &mut [f32],
     arg: &mut [u32],
 ) {
-    bias_relu_pool_impl(pm, bias, relu, pool, s, y, arg)
+    bias_relu_pool_impl(pm, p0, bias, relu, pool, s, ts, y, arg)
 }
 
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn bias_relu_pool_impl(
     pm: &[f32],
+    p0: usize,
     bias: &[f32],
     relu: bool,
     pool: &Pool1dGeom,
     s: &Shape,
+    ts: Range<usize>,
     y: &mut [f32],
     arg: &mut [u32],
 ) {
     let cp = padded(s.c_out);
     let l_y = y.len() / s.c_out.max(1);
-    for t in 0..l_y {
-        // Padding reads -inf: the window is its in-range part (never empty).
-        let start = (t * pool.stride) as isize - pool.padding as isize;
-        let lo = start.max(0) as usize;
-        let hi = ((start + pool.kernel as isize).max(0) as usize).min(s.l_out);
-        // Blocks of LANES channels, the running maximum and its position in registers.
-        for cb in (0..cp).step_by(LANES) {
-            let bias: [f32; LANES] = bias[cb..cb + LANES].try_into().expect("LANES");
+    // A block of LANES channels at a time: the block's running maximum and its position stay in
+    // registers, and each channel's outputs are written in runs.
+    for cb in (0..cp).step_by(LANES) {
+        let bias: [f32; LANES] = bias[cb..cb + LANES].try_into().expect("LANES");
+        let lanes = LANES.min(s.c_out.saturating_sub(cb));
+        for t in ts.clone() {
+            let w = window(t, pool, s.l_out);
             let mut best = [f32::NEG_INFINITY; LANES];
-            let mut at = [lo as u32; LANES];
-            for p in lo..hi {
-                let row: &[f32; LANES] = pm[p * cp + cb..][..LANES].try_into().expect("LANES");
+            let mut at = [w.start as u32; LANES];
+            for p in w {
+                let row: &[f32; LANES] =
+                    pm[(p - p0) * cp + cb..][..LANES].try_into().expect("LANES");
                 for i in 0..LANES {
                     let v = if relu {
                         (row[i] + bias[i]).max(0.0)
@@ -500,10 +535,60 @@ fn bias_relu_pool_impl(
                     at[i] = if take { p as u32 } else { at[i] };
                 }
             }
-            for i in 0..LANES.min(s.c_out.saturating_sub(cb)) {
+            for i in 0..lanes {
                 y[(cb + i) * l_y + t] = best[i];
                 arg[(cb + i) * l_y + t] = at[i];
             }
+        }
+    }
+}
+
+/// Positions per tile of the transpositions below: a tile's rows of the position-major side stay
+/// in L1 while each channel's run of positions is read or written contiguously.
+const TILE: usize = 16;
+
+/// Writes position-major `pm [L_out][C_pad]` channel-major into `out [C_out][ld]` at column `at`.
+pub(super) fn to_channel_major(
+    pm: &[f32],
+    c_out: usize,
+    l_out: usize,
+    out: &mut [f32],
+    ld: usize,
+    at: usize,
+) {
+    let cp = padded(c_out);
+    for p0 in (0..l_out).step_by(TILE) {
+        let p1 = (p0 + TILE).min(l_out);
+        for o in 0..c_out {
+            let dst = &mut out[o * ld + at + p0..o * ld + at + p1];
+            for (p, d) in (p0..p1).zip(dst) {
+                *d = pm[p * cp + o];
+            }
+        }
+    }
+}
+
+/// Reads channel-major `src [C_out][ld]` from column `at` into position-major
+/// `pm [L_out][C_pad]` (zeros in the padding channels).
+pub(super) fn to_position_major(
+    src: &[f32],
+    c_out: usize,
+    l_out: usize,
+    ld: usize,
+    at: usize,
+    pm: &mut [f32],
+) {
+    let cp = padded(c_out);
+    for p0 in (0..l_out).step_by(TILE) {
+        let p1 = (p0 + TILE).min(l_out);
+        for o in 0..c_out {
+            let run = &src[o * ld + at + p0..o * ld + at + p1];
+            for (p, &v) in (p0..p1).zip(run) {
+                pm[p * cp + o] = v;
+            }
+        }
+        for p in p0..p1 {
+            pm[p * cp + c_out..(p + 1) * cp].fill(0.0);
         }
     }
 }
