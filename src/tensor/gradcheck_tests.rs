@@ -203,6 +203,86 @@ fn conv1d_relu_fused_and_grouped_samples() {
     }
 }
 
+/// One-hot DNA `[n, 4, l]` with some N (0.25 each) and all-zero columns.
+fn dna(n: usize, l: usize) -> Array {
+    Array::from_shape_fn(ndarray::IxDyn(&[n, 4, l]), |ix| {
+        let (s, c, j) = (ix[0], ix[1], ix[2]);
+        match (s * 7919 + j * 104_729) % 31 {
+            0 | 1 => 0.25,
+            2 => 0.0,
+            h => f32::from(h % 4 == c),
+        }
+    })
+}
+
+#[test]
+fn conv1d_on_one_hot_data_grid() {
+    // The data are a constant (no input gradient), as in training: the forward pass and the
+    // weight gradient take the table-lookup kernel (src/tensor/ops/conv_lookup.rs).
+    for (k, stride, pl, pr, dilation) in [(5, 1, 0, 0, 1), (3, 1, 2, 2, 2), (4, 2, 1, 0, 1)] {
+        let geom = Conv1dGeom {
+            stride,
+            pad_left: pl,
+            pad_right: pr,
+            dilation,
+        };
+        let x = dna(5, 17);
+        let inputs = [random(&[11, 4, k], 41), random(&[11], 42)];
+        let case = format!("one-hot conv1d k={k} stride={stride} pad=({pl},{pr}) dil={dilation}");
+        let xc = x.clone();
+        assert_grads(
+            &case,
+            move |t: &mut Tape, v: &[Var]| {
+                let xv = t.constant(xc.clone());
+                t.conv1d(xv, v[0], Some(v[1]), geom)
+            },
+            &inputs,
+            cfg(),
+        );
+        // Fused ReLU + max pooling (and global max pooling as DeepBind runs it) against the
+        // separate ops, bit for bit.
+        let l_out = geom.out_len(17, k).unwrap();
+        for pool in [
+            Pool1dGeom {
+                kernel: 2,
+                stride: 2,
+                padding: 0,
+            },
+            Pool1dGeom {
+                kernel: 3,
+                stride: 2,
+                padding: 1,
+            },
+            Pool1dGeom {
+                kernel: l_out,
+                stride: l_out,
+                padding: 0,
+            },
+        ] {
+            let run = |fused: bool| {
+                let mut t = Tape::new();
+                let xv = t.constant(x.clone());
+                let v: Vec<Var> = inputs.iter().map(|a| t.param(a.clone())).collect();
+                let y = if fused {
+                    t.conv1d_relu_pool(xv, v[0], Some(v[1]), geom, pool)
+                        .unwrap()
+                } else {
+                    let c = t.conv1d(xv, v[0], Some(v[1]), geom).unwrap();
+                    let r = t.relu(c);
+                    t.max_pool1d(r, pool).unwrap()
+                };
+                let w = random(t.shape(y), 43);
+                let loss = t.weighted_sum(y, w).unwrap();
+                let g = t.backward(loss).unwrap();
+                let mut out = vec![t.value(y).clone()];
+                out.extend(v.iter().map(|&p| g.get(p).unwrap().clone()));
+                out
+            };
+            assert_eq!(run(true), run(false), "{case} pool {pool:?}");
+        }
+    }
+}
+
 #[test]
 fn linear_and_matmul_grid() {
     for (n, i, o) in [(1, 1, 1), (2, 3, 4), (5, 7, 2)] {
