@@ -198,6 +198,7 @@ impl Dims {
 /// 64 times a step). A group has about `GROUP_COLS` columns, at most `GROUP_FLOATS` floats of
 /// unfolded input (16 MB).
 const GROUP_COLS: usize = 512;
+const GROUP_FLOATS: usize = 4 << 20;
 
 /// The forward pass alone groups about twice as many columns: every group packs the weights for
 /// its GEMM again (DeepSEA's second layer: 1.2 M floats per group), and with no weight gradient to
@@ -208,7 +209,6 @@ const FORWARD_GROUP_COLS: usize = 1024;
 /// Unpooled output positions per chunk when the lookup kernel's output is pooled as it is made
 /// (64 positions of 320 channels: 80 KB).
 const POOL_ROWS: usize = 64;
-const GROUP_FLOATS: usize = 4 << 20;
 
 /// Number of sample blocks the weight gradient is accumulated over (fixed, for determinism): each
 /// block sums its groups in order into its own partial gradient, and the partials are added in
