@@ -14,6 +14,7 @@ use super::conv_lookup::{self as lookup, Shape};
 use super::gemm::{Mat, sgemm};
 use super::pool::{Pool1dGeom, max_pool_row};
 use super::scratch;
+use super::split_lengths;
 use crate::{Error, Result};
 use ndarray::{Array1, Array3, ArrayView1, ArrayView3};
 use rayon::prelude::*;
@@ -234,28 +235,6 @@ fn partition(d: &Dims, cols: usize) -> Vec<Vec<(usize, usize)>> {
         .collect()
 }
 
-/// [`split_lengths`] for argmax indices.
-fn split_lengths_u32<'a>(mut data: &'a mut [u32], lens: &[usize]) -> Vec<&'a mut [u32]> {
-    let mut out = Vec::with_capacity(lens.len());
-    for &l in lens {
-        let (head, tail) = std::mem::take(&mut data).split_at_mut(l);
-        out.push(head);
-        data = tail;
-    }
-    out
-}
-
-/// Cuts `data` into consecutive mutable chunks of the given lengths.
-fn split_lengths<'a>(mut data: &'a mut [f32], lens: &[usize]) -> Vec<&'a mut [f32]> {
-    let mut out = Vec::with_capacity(lens.len());
-    for &l in lens {
-        let (head, tail) = std::mem::take(&mut data).split_at_mut(l);
-        out.push(head);
-        data = tail;
-    }
-    out
-}
-
 /// `row = act(row + b)`: the bias and (when `relu`) the ReLU, fused into one pass over the GEMM's
 /// output.
 #[inline]
@@ -333,7 +312,7 @@ pub fn conv1d_forward_fused(
         .collect();
     split_lengths(y.as_slice_mut().expect("fresh array"), &lens)
         .into_par_iter()
-        .zip(split_lengths_u32(&mut arg, &arg_lens))
+        .zip(split_lengths(&mut arg, &arg_lens))
         .zip(groups)
         .for_each(|((yg, ag), (start, len))| {
             if let (Some(lut), Some(p)) = (lut.as_deref(), pool) {

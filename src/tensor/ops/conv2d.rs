@@ -12,6 +12,7 @@
 //! of sample blocks in a fixed order, so results do not depend on the thread count.
 
 use super::gemm::{Mat, sgemm};
+use super::split_lengths;
 use crate::{Error, Result};
 use ndarray::{Array1, Array4, ArrayView1, ArrayView4};
 use rayon::prelude::*;
@@ -426,17 +427,6 @@ fn partition(n: usize, per_sample: usize) -> Vec<Vec<(usize, usize)>> {
             (lo..hi).step_by(g).map(|s| (s, g.min(hi - s))).collect()
         })
         .collect()
-}
-
-/// Cuts `data` into consecutive mutable chunks of the given lengths.
-fn split_lengths<'a>(mut data: &'a mut [f32], lens: &[usize]) -> Vec<&'a mut [f32]> {
-    let mut out = Vec::with_capacity(lens.len());
-    for &l in lens {
-        let (head, tail) = std::mem::take(&mut data).split_at_mut(l);
-        out.push(head);
-        data = tail;
-    }
-    out
 }
 
 fn std_slice<'a>(a: &'a ndarray::CowArray<'_, f32, ndarray::Ix4>) -> &'a [f32] {

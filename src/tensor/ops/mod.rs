@@ -11,3 +11,15 @@ pub mod norm;
 pub mod pool;
 pub mod pool2d;
 pub mod scratch;
+
+/// Cuts `data` into consecutive mutable chunks of the given lengths: disjoint parts of one output
+/// for the rayon tasks that fill them.
+fn split_lengths<'a, T>(mut data: &'a mut [T], lens: &[usize]) -> Vec<&'a mut [T]> {
+    let mut out = Vec::with_capacity(lens.len());
+    for &l in lens {
+        let (head, tail) = std::mem::take(&mut data).split_at_mut(l);
+        out.push(head);
+        data = tail;
+    }
+    out
+}
