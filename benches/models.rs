@@ -212,6 +212,7 @@ fn measure(name: &str, mode: Mode, threads: usize, o: &Opts) -> Rate {
         rc_augment: false,
         strand: Default::default(),
         pos_weight: None,
+        jitter: 0,
     };
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)

@@ -180,6 +180,17 @@ pub trait Examples: Sync {
     fn tasks(&self) -> &[String];
     /// The sequences of the examples at `idx`, in that order.
     fn sequences(&self, idx: &[usize]) -> Result<Vec<Vec<u8>>>;
+    /// The sequences of the examples at `idx`, each read `shifts[i]` bp further along its
+    /// source (shift augmentation). Only examples read from a genome can move; for the others
+    /// any non-zero shift is an error.
+    fn sequences_shifted(&self, idx: &[usize], shifts: &[i64]) -> Result<Vec<Vec<u8>>> {
+        if shifts.iter().any(|&s| s != 0) {
+            return Err(Error::Config(
+                "shift augmentation (--jitter) needs windows of a genome (--genome)".into(),
+            ));
+        }
+        self.sequences(idx)
+    }
     /// The labels of example `i`, one per task (NaN = missing).
     fn label_row(&self, i: usize) -> &[f32];
     /// Whether there are no examples.
@@ -195,7 +206,18 @@ pub fn batch(
     idx: &[usize],
     flip: &[bool],
 ) -> Result<(Array, Array)> {
-    let seqs = ex.sequences(idx)?;
+    batch_shifted(ex, idx, flip, &vec![0; idx.len()])
+}
+
+/// [`batch`] with each example's window moved `shifts[i]` bp along its source first (see
+/// [`Examples::sequences_shifted`]).
+pub fn batch_shifted(
+    ex: &(impl Examples + ?Sized),
+    idx: &[usize],
+    flip: &[bool],
+    shifts: &[i64],
+) -> Result<(Array, Array)> {
+    let seqs = ex.sequences_shifted(idx, shifts)?;
     let len = seqs.iter().map(|s| s.len()).max().unwrap_or(0);
     let rc: Vec<Vec<u8>> = seqs
         .into_iter()
@@ -300,9 +322,15 @@ impl Examples for GenomeWindows<'_> {
     }
 
     fn sequences(&self, idx: &[usize]) -> Result<Vec<Vec<u8>>> {
+        self.sequences_shifted(idx, &vec![0; idx.len()])
+    }
+
+    fn sequences_shifted(&self, idx: &[usize], shifts: &[i64]) -> Result<Vec<Vec<u8>>> {
         idx.iter()
-            .map(|&i| {
+            .zip(shifts)
+            .map(|(&i, &shift)| {
                 let (c, start, _) = self.windows[i];
+                let start = start + shift;
                 self.genome.fetch_padded(
                     &self.contigs[c as usize],
                     start,

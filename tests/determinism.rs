@@ -51,6 +51,7 @@ fn steps_with_threads(
             rc_augment: true,
             strand: Strand::Max,
             pos_weight: None,
+            jitter: 0,
         };
         let mut opt = optimizer_for(&model, &cfg.optimizer).unwrap();
         let before = bits(&model);

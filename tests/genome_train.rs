@@ -28,6 +28,10 @@ fn targets() -> Vec<String> {
 }
 
 fn train(dir: &std::path::Path) -> std::path::PathBuf {
+    train_with(dir, &[])
+}
+
+fn train_with(dir: &std::path::Path, extra: &[&str]) -> std::path::PathBuf {
     let model = dir.join("genome.safetensors");
     let genome = g("chr20_30M.fa.gz");
     let arch = g("tiny_genome_arch.toml");
@@ -52,6 +56,7 @@ fn train(dir: &std::path::Path) -> std::path::PathBuf {
     for t in &t {
         args.extend(["--targets", t]);
     }
+    args.extend(extra);
     ok(&args);
     model
 }
@@ -137,6 +142,53 @@ fn genome_training_is_reproducible() {
 }
 
 #[test]
+fn shift_augmentation_is_seeded_and_changes_the_model() {
+    let (a, b, c) = (tempdir(), tempdir(), tempdir());
+    let ja = std::fs::read(train_with(a.path(), &["--jitter", "20"])).unwrap();
+    let jb = std::fs::read(train_with(b.path(), &["--jitter", "20"])).unwrap();
+    let plain = std::fs::read(train_with(c.path(), &["--jitter", "0"])).unwrap();
+    assert_eq!(ja, jb, "same seed, same jitter: same bytes");
+    assert_ne!(ja, plain, "--jitter 20 trained the same model as no jitter");
+    let m = seqcnn::model::Model::load(&a.path().join("genome.safetensors")).unwrap();
+    assert_eq!(m.meta.provenance["jitter"], 20);
+}
+
+#[test]
+fn shifted_windows_read_the_genome_further_along() {
+    use seqcnn::data::{Dataset, Examples, GenomeWindows};
+    use seqcnn::io::genome::Genome;
+    use seqcnn::io::windows::{Task, TileConfig};
+    let genome = Genome::open(std::path::Path::new(&g("chr20_30M.fa.gz"))).unwrap();
+    let region = genome.region("20:100,001-102,000").unwrap();
+    let tasks = [Task::new("none", &[])];
+    let config = TileConfig {
+        bin: 200,
+        window: 1000,
+        threshold: 0.5,
+        max_n: 0.1,
+    };
+    let mut rng = seqcnn::rng::seeded(1);
+    let w = GenomeWindows::new(&genome, vec![region], &tasks, config, 1.0, &mut rng).unwrap();
+    assert_eq!(w.len(), 10);
+    let (contig, bin) = w.bin(3);
+    let start = bin as i64 - 400;
+    let got = w.sequences_shifted(&[3, 3, 3], &[0, 37, -52]).unwrap();
+    for (seq, shift) in got.iter().zip([0i64, 37, -52]) {
+        let want = genome
+            .fetch_padded(contig, start + shift, start + shift + 1000)
+            .unwrap();
+        assert_eq!(seq, &want, "shift {shift}");
+    }
+    assert_ne!(got[0], got[1]);
+    assert_eq!(w.sequences(&[3]).unwrap()[0], got[0]);
+    // Sequences held in memory have no genome to move along.
+    let ds = Dataset::load(&data("REST_B.head50.seq"), None).unwrap();
+    assert!(ds.sequences_shifted(&[0], &[0]).is_ok());
+    let e = ds.sequences_shifted(&[0], &[3]).unwrap_err().to_string();
+    assert!(e.contains("--jitter"), "{e}");
+}
+
+#[test]
 fn genome_mode_needs_a_validation_region_and_a_fixed_window() {
     let dir = tempdir();
     let out = dir.path().join("m.safetensors");
@@ -172,6 +224,20 @@ fn genome_mode_needs_a_validation_region_and_a_fixed_window() {
             out.to_str().unwrap(),
         ],
         &["--window"],
+    );
+    fails(
+        &[
+            "train",
+            "--arch",
+            "deepbind",
+            "--train",
+            data("REST_B.head50.seq").to_str().unwrap(),
+            "--jitter",
+            "5",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &["--jitter", "--genome"],
     );
     assert!(!out.exists());
 }

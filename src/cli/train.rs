@@ -59,6 +59,10 @@ pub struct Args {
     /// Genome mode: keep this fraction of the training windows that are negative for every task.
     #[arg(long, default_value_t = 1.0)]
     pub(super) keep_negatives: f64,
+    /// Genome mode: shift augmentation, moving each training window by a random offset of up to
+    /// this many bp either way every epoch (labels unchanged; 0: none)
+    #[arg(long, default_value_t = 0)]
+    pub(super) jitter: u64,
     /// Per-task weight of positive examples in the loss, comma-separated (one per task).
     #[arg(long, value_delimiter = ',')]
     pub(super) pos_weight: Vec<f32>,
@@ -240,6 +244,7 @@ pub(super) fn fit_config(args: &Args) -> Result<FitConfig> {
         rc_augment: args.rc_augment,
         strand: args.strand,
         pos_weight: (!args.pos_weight.is_empty()).then(|| args.pos_weight.clone()),
+        jitter: args.jitter,
     };
     cfg.optimizer.validate()?;
     Ok(cfg)
@@ -261,6 +266,12 @@ fn train(args: &Args) -> Result<()> {
     super::check_output_dir(&args.out)?;
     if let Some(genome) = &args.genome {
         return super::train_genome::run(args, arch, genome);
+    }
+    if args.jitter > 0 {
+        return Err(seqcnn::Error::Config(
+            "--jitter moves windows along a genome: it needs --genome".into(),
+        )
+        .into());
     }
     let train_path = args
         .train

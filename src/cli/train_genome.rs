@@ -135,6 +135,7 @@ pub fn run(args: &Args, arch: Arch, genome_path: &Path) -> Result<()> {
     p.insert("bin".into(), args.bin.into());
     p.insert("window".into(), args.window.into());
     p.insert("threshold".into(), args.threshold.into());
+    p.insert("jitter".into(), args.jitter.into());
     p.insert("seed".into(), args.seed.into());
     p.insert("train_windows".into(), train.len().into());
     p.insert("epochs_run".into(), report.epochs_run.into());

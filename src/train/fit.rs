@@ -50,6 +50,10 @@ pub struct FitConfig {
     pub strand: Strand,
     /// Per-task positive-class weights for `bce`.
     pub pos_weight: Option<Vec<f32>>,
+    /// Shift augmentation: move each training window by a random offset in
+    /// `[-jitter, jitter]` bp every epoch, labels unchanged (examples read from a genome only;
+    /// 0 = none, and no random draws).
+    pub jitter: u64,
 }
 
 /// One epoch's figures.
@@ -379,7 +383,15 @@ pub fn fit_with_checkpoints(
                 .iter()
                 .map(|_| cfg.rc_augment && rng::below(rng, 2) == 1)
                 .collect();
-            let (x, y) = data::batch(train, idx, &flip)?;
+            let shifts: Vec<i64> = if cfg.jitter > 0 {
+                let span = 2 * cfg.jitter + 1;
+                idx.iter()
+                    .map(|_| rng::below(rng, span as usize) as i64 - cfg.jitter as i64)
+                    .collect()
+            } else {
+                vec![0; idx.len()]
+            };
+            let (x, y) = data::batch_shifted(train, idx, &flip, &shifts)?;
             let l = train_step(model, &mut opt, x, &y, cfg, rng).map_err(|e| match e {
                 Error::Numeric(m) => Error::Numeric(format!("epoch {epoch}: {m}")),
                 other => other,
