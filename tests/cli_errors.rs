@@ -398,7 +398,7 @@ fn predict_failing_midway_leaves_no_partial_output() {
         let mut text = String::new();
         let file = std::fs::File::open(&out).expect("output");
         if name.ends_with(".gz") {
-            std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(file), &mut text)
+            std::io::Read::read_to_string(&mut flate2::read::MultiGzDecoder::new(file), &mut text)
         } else {
             std::io::Read::read_to_string(&mut { file }, &mut text)
         }

@@ -247,7 +247,7 @@ fn csv_digits_train_and_evaluate() {
 
 fn gunzip(path: &str) -> Vec<u8> {
     let mut v = Vec::new();
-    flate2::read::GzDecoder::new(std::fs::File::open(path).unwrap())
+    flate2::read::MultiGzDecoder::new(std::fs::File::open(path).unwrap())
         .read_to_end(&mut v)
         .unwrap();
     v

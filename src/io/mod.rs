@@ -16,9 +16,7 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Cursor, Read, Write};
 use std::path::{Path, PathBuf};
 
-use flate2::Compression;
 use flate2::read::MultiGzDecoder;
-use flate2::write::GzEncoder;
 use tempfile::NamedTempFile;
 
 use crate::encode;
@@ -130,14 +128,15 @@ pub(crate) fn show_byte(b: u8) -> String {
 enum Sink {
     Stdout(BufWriter<io::Stdout>),
     Plain(BufWriter<NamedTempFile>),
-    Gzip(GzEncoder<BufWriter<NamedTempFile>>),
+    Gzip(noodles_bgzf::io::Writer<BufWriter<NamedTempFile>>),
 }
 
 /// An output file that appears whole or not at all: bytes go to a temporary file in the target's
 /// directory, and [`commit`](AtomicOutput::commit) renames it into place. Dropped without a
 /// commit (an error on the way, a panic), the temporary file is removed and any existing file at
-/// the path is left untouched. A path ending in `.gz` is gzip-compressed; `-` is standard output
-/// (written through, flushed on commit).
+/// the path is left untouched. A path ending in `.gz` is compressed as BGZF, the blocked gzip of
+/// `bgzip` and htslib: any gzip reader reads it, and `tabix` can index a sorted VCF or bedGraph
+/// written so. `-` is standard output (written through, flushed on commit).
 ///
 /// ```
 /// use std::io::Write;
@@ -194,7 +193,7 @@ impl AtomicOutput {
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("gz"));
         let sink = if gz {
-            Sink::Gzip(GzEncoder::new(file, Compression::default()))
+            Sink::Gzip(noodles_bgzf::io::Writer::new(file))
         } else {
             Sink::Plain(file)
         };
@@ -488,6 +487,8 @@ impl Iterator for LinesReader {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use flate2::Compression;
+    use flate2::write::GzEncoder;
 
     fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
         let p = dir.join(name);
@@ -505,6 +506,28 @@ mod tests {
         let mut v = Vec::new();
         open_input(path).unwrap().read_to_end(&mut v).unwrap();
         v
+    }
+
+    #[test]
+    fn gz_outputs_are_bgzf_and_read_back_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("scores.tsv.gz");
+        // Over one 64 KiB block, so the stream has several gzip members.
+        let text: String = (0..20_000).map(|i| format!("seq{i}\t{i}\n")).collect();
+        let mut out = AtomicOutput::create(&path).unwrap();
+        out.write_all(text.as_bytes()).unwrap();
+        out.commit().unwrap();
+        let raw = std::fs::read(&path).unwrap();
+        // BGZF (SAM spec 4.1): gzip with FEXTRA, a `BC` subfield, and the empty EOF block.
+        assert_eq!(&raw[..4], &[0x1f, 0x8b, 8, 4]);
+        assert_eq!(&raw[12..14], b"BC");
+        assert_eq!(&raw[raw.len() - 28..raw.len() - 24], &[0x1f, 0x8b, 8, 4]);
+        assert_eq!(&raw[raw.len() - 8..], &[0; 8]);
+        assert_eq!(read_all(&path), text.as_bytes());
+        let mut block = noodles_bgzf::io::Reader::new(&raw[..]);
+        let mut back = String::new();
+        block.read_to_string(&mut back).unwrap();
+        assert_eq!(back, text);
     }
 
     fn records(path: &Path) -> Result<Vec<SeqRecord>> {
