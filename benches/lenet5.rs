@@ -75,6 +75,7 @@ fn seqcnn_rate(images: &Path, labels: &Path, threads: usize, warmup: usize, step
         strand: Default::default(),
         pos_weight: None,
         jitter: 0,
+        resample_negatives: None,
     };
     let pre = Preprocess::from_input(&model.arch.input);
     let batches: Vec<Vec<usize>> = (0..set.len() / BATCH)

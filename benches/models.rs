@@ -213,6 +213,7 @@ fn measure(name: &str, mode: Mode, threads: usize, o: &Opts) -> Rate {
         strand: Default::default(),
         pos_weight: None,
         jitter: 0,
+        resample_negatives: None,
     };
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)

@@ -52,6 +52,7 @@ fn steps_with_threads(
             strand: Strand::Max,
             pos_weight: None,
             jitter: 0,
+            resample_negatives: None,
         };
         let mut opt = optimizer_for(&model, &cfg.optimizer).unwrap();
         let before = bits(&model);

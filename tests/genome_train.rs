@@ -154,6 +154,35 @@ fn shift_augmentation_is_seeded_and_changes_the_model() {
 }
 
 #[test]
+fn resampled_negatives_are_seeded_and_differ_from_a_fixed_draw() {
+    let (a, b, c) = (tempdir(), tempdir(), tempdir());
+    let keep = ["--keep-negatives", "0.5"];
+    let ra = std::fs::read(train_with(
+        a.path(),
+        &[&keep[..], &["--resample-negatives"]].concat(),
+    ))
+    .unwrap();
+    let rb = std::fs::read(train_with(
+        b.path(),
+        &[&keep[..], &["--resample-negatives"]].concat(),
+    ))
+    .unwrap();
+    let fixed = std::fs::read(train_with(c.path(), &keep)).unwrap();
+    assert_eq!(ra, rb, "same seed: same bytes");
+    assert_ne!(
+        ra, fixed,
+        "resampling trained the same model as one fixed draw"
+    );
+    let m = seqcnn::model::Model::load(&a.path().join("genome.safetensors")).unwrap();
+    // Every window is kept; the draw happens per epoch.
+    assert_eq!(m.meta.provenance["train_windows"], 748);
+    assert_eq!(m.meta.provenance["resample_negatives"], true);
+    let f = seqcnn::model::Model::load(&c.path().join("genome.safetensors")).unwrap();
+    let fixed_windows = f.meta.provenance["train_windows"].as_u64().unwrap();
+    assert!(fixed_windows < 748, "{fixed_windows}");
+}
+
+#[test]
 fn shifted_windows_read_the_genome_further_along() {
     use seqcnn::data::{Dataset, Examples, GenomeWindows};
     use seqcnn::io::genome::Genome;

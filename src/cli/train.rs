@@ -63,6 +63,10 @@ pub struct Args {
     /// this many bp either way every epoch (labels unchanged; 0: none)
     #[arg(long, default_value_t = 0)]
     pub(super) jitter: u64,
+    /// Genome mode: draw the --keep-negatives fraction of all-negative windows afresh every
+    /// epoch, so training sees them all over the epochs (Selene's sampling), instead of once
+    #[arg(long)]
+    pub(super) resample_negatives: bool,
     /// Per-task weight of positive examples in the loss, comma-separated (one per task).
     #[arg(long, value_delimiter = ',')]
     pub(super) pos_weight: Vec<f32>,
@@ -245,6 +249,7 @@ pub(super) fn fit_config(args: &Args) -> Result<FitConfig> {
         strand: args.strand,
         pos_weight: (!args.pos_weight.is_empty()).then(|| args.pos_weight.clone()),
         jitter: args.jitter,
+        resample_negatives: None,
     };
     cfg.optimizer.validate()?;
     Ok(cfg)
@@ -267,9 +272,10 @@ fn train(args: &Args) -> Result<()> {
     if let Some(genome) = &args.genome {
         return super::train_genome::run(args, arch, genome);
     }
-    if args.jitter > 0 {
+    if args.jitter > 0 || args.resample_negatives {
         return Err(seqcnn::Error::Config(
-            "--jitter moves windows along a genome: it needs --genome".into(),
+            "--jitter and --resample-negatives work on windows of a genome: they need --genome"
+                .into(),
         )
         .into());
     }

@@ -77,7 +77,11 @@ pub fn run(args: &Args, arch: Arch, genome_path: &Path) -> Result<()> {
         train_regions,
         &tasks,
         tile.clone(),
-        args.keep_negatives,
+        if args.resample_negatives {
+            1.0
+        } else {
+            args.keep_negatives
+        },
         &mut rng,
     )
     .context("building the training windows")?;
@@ -89,7 +93,10 @@ pub fn run(args: &Args, arch: Arch, genome_path: &Path) -> Result<()> {
         )
         .into());
     }
-    let cfg = fit_config(args)?;
+    let mut cfg = fit_config(args)?;
+    if args.resample_negatives {
+        cfg.resample_negatives = Some(args.keep_negatives);
+    }
     if cfg
         .pos_weight
         .as_ref()
@@ -103,8 +110,16 @@ pub fn run(args: &Args, arch: Arch, genome_path: &Path) -> Result<()> {
     }
     let names: Vec<String> = tasks.iter().map(|t| t.name.clone()).collect();
     let mut model = Model::new(arch, names, &mut rng, args.init_scale)?;
+    let sampled = if args.resample_negatives && args.keep_negatives < 1.0 {
+        format!(
+            ", all-negative ones drawn at {} every epoch",
+            args.keep_negatives
+        )
+    } else {
+        String::new()
+    };
     eprintln!(
-        "seqcnn: training {} on {} windows (positives per task {:?}), validating on {} windows ({:.1}s to tile)",
+        "seqcnn: training {} on {} windows{sampled} (positives per task {:?}), validating on {} windows ({:.1}s to tile)",
         model.arch.name,
         train.len(),
         train.positives(),
@@ -136,6 +151,8 @@ pub fn run(args: &Args, arch: Arch, genome_path: &Path) -> Result<()> {
     p.insert("window".into(), args.window.into());
     p.insert("threshold".into(), args.threshold.into());
     p.insert("jitter".into(), args.jitter.into());
+    p.insert("keep_negatives".into(), args.keep_negatives.into());
+    p.insert("resample_negatives".into(), args.resample_negatives.into());
     p.insert("seed".into(), args.seed.into());
     p.insert("train_windows".into(), train.len().into());
     p.insert("epochs_run".into(), report.epochs_run.into());

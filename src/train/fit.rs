@@ -54,6 +54,9 @@ pub struct FitConfig {
     /// `[-jitter, jitter]` bp every epoch, labels unchanged (examples read from a genome only;
     /// 0 = none, and no random draws).
     pub jitter: u64,
+    /// Negative resampling: each epoch trains on every example positive for some task and on
+    /// this fraction of the others, drawn afresh (`None`: every example, no draws).
+    pub resample_negatives: Option<f64>,
 }
 
 /// One epoch's figures.
@@ -128,6 +131,20 @@ pub fn optimizer_for(model: &Model, cfg: &OptimizerConfig) -> Result<Optimizer> 
             .collect(),
     );
     Ok(opt)
+}
+
+/// The examples of one epoch, in index order: all of them, or (negative resampling) those
+/// positive for some task plus a fresh draw of `keep` of the rest, one draw per such example.
+fn epoch_examples(train: &dyn Examples, keep: Option<f64>, rng: &mut Rng) -> Vec<usize> {
+    match keep {
+        Some(keep) if keep < 1.0 => (0..train.len())
+            .filter(|&i| {
+                train.label_row(i).iter().any(|&v| v > 0.0)
+                    || (rng::uniform(rng, 0.0, 1.0) as f64) < keep
+            })
+            .collect(),
+        _ => (0..train.len()).collect(),
+    }
 }
 
 /// One optimiser step on a batch `x [B, C, L]`, `y [B, tasks]`; returns the batch loss.
@@ -375,7 +392,7 @@ pub fn fit_with_checkpoints(
     for epoch in first..=cfg.epochs {
         let start = Instant::now();
         opt.set_lr(sched.lr());
-        let mut order: Vec<usize> = (0..train.len()).collect();
+        let mut order = epoch_examples(train, cfg.resample_negatives, rng);
         rng::shuffle(rng, &mut order);
         let (mut total, mut count) = (0.0f64, 0usize);
         for idx in order.chunks(cfg.batch_size) {
@@ -466,4 +483,53 @@ pub fn fit_with_checkpoints(
         best: valid.map(|_| best_eval),
         history,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::Dataset;
+
+    #[test]
+    fn resampling_keeps_every_positive_and_a_fresh_share_of_negatives() {
+        // Positives for task a (every 21st) and task b (the last 100); negatives, some with a
+        // missing label.
+        let n = 2_100;
+        let labels: Vec<Vec<f32>> = (0..n)
+            .map(|i| match i % 21 {
+                0 => vec![1.0, 0.0],
+                1 => vec![f32::NAN, 0.0],
+                _ if i < 2_000 => vec![0.0, 0.0],
+                _ => vec![0.0, 1.0],
+            })
+            .collect();
+        let ds = Dataset {
+            names: (0..n).map(|i| format!("s{i}")).collect(),
+            seqs: vec![b"ACGT".to_vec(); n],
+            labels: labels.clone(),
+            tasks: vec!["a".into(), "b".into()],
+        };
+        let positive = |i: usize| labels[i].iter().any(|&v| v > 0.0);
+        let n_pos = (0..n).filter(|&i| positive(i)).count();
+        let mut rng = rng::seeded(3);
+        assert_eq!(epoch_examples(&ds, None, &mut rng).len(), n);
+        assert_eq!(epoch_examples(&ds, Some(1.0), &mut rng).len(), n);
+        let first = epoch_examples(&ds, Some(0.25), &mut rng);
+        let second = epoch_examples(&ds, Some(0.25), &mut rng);
+        for e in [&first, &second] {
+            assert!(e.windows(2).all(|w| w[0] < w[1]), "index order");
+            assert_eq!(e.iter().filter(|&&i| positive(i)).count(), n_pos);
+            let negatives = e.len() - n_pos;
+            let expected = 0.25 * (n - n_pos) as f64;
+            assert!(
+                (negatives as f64 - expected).abs() < 5.0 * expected.sqrt(),
+                "{negatives} negatives kept, expected about {expected}"
+            );
+        }
+        assert_ne!(first, second, "the draw is fresh every epoch");
+        let mut again = rng::seeded(3);
+        epoch_examples(&ds, None, &mut again);
+        epoch_examples(&ds, Some(1.0), &mut again);
+        assert_eq!(epoch_examples(&ds, Some(0.25), &mut again), first);
+    }
 }
