@@ -45,14 +45,10 @@ fn train_with(dir: &std::path::Path, extra: &[&str]) -> std::path::PathBuf {
         "--valid-region",
         "20:150,001-200,000",
     ];
-    args.extend([
-        "--epochs",
-        "2",
-        "--seed",
-        "5",
-        "--out",
-        model.to_str().unwrap(),
-    ]);
+    if !extra.contains(&"--epochs") {
+        args.extend(["--epochs", "2"]);
+    }
+    args.extend(["--seed", "5", "--out", model.to_str().unwrap()]);
     for t in &t {
         args.extend(["--targets", t]);
     }
@@ -180,6 +176,39 @@ fn resampled_negatives_are_seeded_and_differ_from_a_fixed_draw() {
     let f = seqcnn::model::Model::load(&c.path().join("genome.safetensors")).unwrap();
     let fixed_windows = f.meta.provenance["train_windows"].as_u64().unwrap();
     assert!(fixed_windows < 748, "{fixed_windows}");
+}
+
+#[test]
+fn resumed_with_sampling_and_shifts_equals_uninterrupted() {
+    let (a, b) = (tempdir(), tempdir());
+    let sampling = [
+        "--keep-negatives",
+        "0.5",
+        "--resample-negatives",
+        "--jitter",
+        "15",
+    ];
+    let whole = std::fs::read(train_with(
+        a.path(),
+        &[&sampling[..], &["--epochs", "3"]].concat(),
+    ))
+    .unwrap();
+    let ck = b.path().join("run.ckpt");
+    let ck = ck.to_str().unwrap();
+    train_with(
+        b.path(),
+        &[&sampling[..], &["--epochs", "1", "--checkpoint", ck]].concat(),
+    );
+    let resumed = std::fs::read(train_with(
+        b.path(),
+        &[
+            &sampling[..],
+            &["--epochs", "3", "--checkpoint", ck, "--resume"],
+        ]
+        .concat(),
+    ))
+    .unwrap();
+    assert_eq!(whole, resumed);
 }
 
 #[test]
