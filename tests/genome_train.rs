@@ -212,6 +212,85 @@ fn resumed_with_sampling_and_shifts_equals_uninterrupted() {
 }
 
 #[test]
+fn an_ensemble_is_evaluated_on_its_members_mean_raw_output() {
+    use seqcnn::data::{Examples, GenomeWindows};
+    use seqcnn::io::genome::Genome;
+    use seqcnn::model::Model;
+    use seqcnn::score::Scorer;
+    let (a, b) = (tempdir(), tempdir());
+    let ma = train(a.path());
+    let mb = train_with(b.path(), &["--jitter", "10"]);
+    let genome = g("chr20_30M.fa.gz");
+    let t = targets();
+    let eval = |models: &[&std::path::Path]| -> serde_json::Value {
+        let mut args = vec![
+            "eval",
+            "--json",
+            "--genome",
+            &genome,
+            "--region",
+            "20:150,001-200,000",
+        ];
+        for m in models {
+            args.extend(["--model", m.to_str().unwrap()]);
+        }
+        for t in &t {
+            args.extend(["--targets", t]);
+        }
+        serde_json::from_str(&ok(&args)).unwrap()
+    };
+    let both = eval(&[&ma, &mb]);
+    assert_eq!(
+        eval(&[&ma, &ma]),
+        eval(&[&ma]),
+        "a model with itself is the model"
+    );
+    assert_ne!(both, eval(&[&ma]));
+    // The same by hand: both models' raw outputs on every bin, averaged.
+    let g20 = Genome::open(std::path::Path::new(&genome)).unwrap();
+    let tasks = seqcnn_tasks(&g20);
+    let windows = GenomeWindows::new(
+        &g20,
+        vec![g20.region("20:150,001-200,000").unwrap()],
+        &tasks,
+        seqcnn::io::windows::TileConfig {
+            bin: 200,
+            window: 1000,
+            threshold: 0.5,
+            max_n: 0.1,
+        },
+        1.0,
+        &mut seqcnn::rng::seeded(0),
+    )
+    .unwrap();
+    let all: Vec<usize> = (0..windows.len()).collect();
+    let seqs = windows.sequences(&all).unwrap();
+    let refs: Vec<&[u8]> = seqs.iter().map(|s| s.as_slice()).collect();
+    let (a, b) = (Model::load(&ma).unwrap(), Model::load(&mb).unwrap());
+    let mean = (Scorer::new(&a).score_raw(&refs).unwrap()
+        + Scorer::new(&b).score_raw(&refs).unwrap())
+        / 2.0;
+    for (k, task) in both["tasks"].as_array().unwrap().iter().enumerate() {
+        let labels: Vec<f32> = all.iter().map(|&i| windows.label_row(i)[k]).collect();
+        let want = seqcnn::metrics::auroc(&mean.column(k).to_vec(), &labels);
+        assert_eq!(task["auroc"].as_f64(), want, "{}", task["task"]);
+    }
+}
+
+/// The three tasks of [`targets`] read against `genome`, in order.
+fn seqcnn_tasks(genome: &seqcnn::io::genome::Genome) -> Vec<seqcnn::io::windows::Task> {
+    targets()
+        .iter()
+        .map(|t| {
+            let (name, path) = t.split_once('=').unwrap();
+            let intervals =
+                seqcnn::io::bed::read_bed_checked(std::path::Path::new(path), genome).unwrap();
+            seqcnn::io::windows::Task::new(name, &intervals)
+        })
+        .collect()
+}
+
+#[test]
 fn shifted_windows_read_the_genome_further_along() {
     use seqcnn::data::{Dataset, Examples, GenomeWindows};
     use seqcnn::io::genome::Genome;

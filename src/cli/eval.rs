@@ -1,23 +1,27 @@
-//! `seqcnn eval`: a model's AUROC, AUPRC and loss on labelled sequences.
+//! `seqcnn eval`: a model's (or an ensemble's) AUROC, AUPRC and loss on labelled sequences.
 
 use anyhow::Result;
 use seqcnn::data::Dataset;
 use seqcnn::model::Model;
 use seqcnn::score::Strand;
-use seqcnn::train::fit::evaluate;
+use seqcnn::train::fit::evaluate_ensemble;
 use std::io::Write;
 use std::path::PathBuf;
 
 /// Evaluate a model on labelled sequences: per-task AUROC (ties averaged), AUPRC (average
-/// precision) and loss, as TSV (or JSON with --json).
+/// precision) and loss, as TSV (or JSON with --json). Several --model files are evaluated as
+/// an ensemble: their raw outputs averaged.
 #[derive(clap::Args)]
 #[command(after_help = "Examples:\n  \
     seqcnn eval --model rest.safetensors REST_B.seq.gz\n  \
-    seqcnn eval --model m.safetensors test.tsv --labels TF1,TF2 --json")]
+    seqcnn eval --model m.safetensors test.tsv --labels TF1,TF2 --json\n  \
+    seqcnn eval --model a.safetensors --model b.safetensors --genome 20.fa.gz \\\n      \
+    --targets CTCF=ctcf.bed --region 20:50,000,001-63,025,520")]
 pub struct Args {
-    /// The model file.
-    #[arg(long)]
-    model: PathBuf,
+    /// The model file; repeat it to evaluate an ensemble (members with the same tasks, their raw
+    /// outputs averaged, each on its own strand rule unless --strand is given).
+    #[arg(long, required = true)]
+    model: Vec<PathBuf>,
     /// Labelled sequence table (gzip or not).
     #[arg(required_unless_present = "genome")]
     input: Option<PathBuf>,
@@ -68,9 +72,25 @@ fn eval(args: &Args) -> Result<()> {
     if let Some(input) = &args.input
         && super::images::is_images(input, &args.image)?
     {
-        return super::images::eval(&args.model, input, &args.labels, &args.image, args.json);
+        let [model] = args.model.as_slice() else {
+            return Err(seqcnn::Error::Config(
+                "ensembles (--model given more than once) are for sequence models, not images"
+                    .into(),
+            )
+            .into());
+        };
+        return super::images::eval(model, input, &args.labels, &args.image, args.json);
     }
-    let model = Model::load(&args.model)?;
+    let models = args
+        .model
+        .iter()
+        .map(|p| Model::load(p))
+        .collect::<seqcnn::Result<Vec<_>>>()?;
+    let model = &models[0];
+    let members: Vec<(&Model, Strand)> = models
+        .iter()
+        .map(|m| (m, args.strand.unwrap_or(m.meta.strand)))
+        .collect();
     let labels = if args.labels.is_empty() {
         None
     } else {
@@ -98,6 +118,17 @@ fn eval(args: &Args) -> Result<()> {
         let window = model.meta.input_length.ok_or_else(|| {
             seqcnn::Error::Config("genome windows need a model with a fixed input length".into())
         })?;
+        if let Some(other) = models.iter().find(|m| m.meta.input_length != Some(window)) {
+            return Err(seqcnn::Error::Config(format!(
+                "ensemble members must read windows of one length: {} bp and {}",
+                window,
+                other
+                    .meta
+                    .input_length
+                    .map_or("any length".into(), |l| format!("{l} bp"))
+            ))
+            .into());
+        }
         let regions = super::train_genome::regions(&args.region, &genome)?;
         let config = seqcnn::io::windows::TileConfig {
             bin: args.bin,
@@ -113,8 +144,8 @@ fn eval(args: &Args) -> Result<()> {
             1.0,
             &mut seqcnn::rng::seeded(0),
         )?;
-        let e = evaluate(&model, &windows, args.strand.unwrap_or(model.meta.strand))?;
-        return report(args, &model, &e);
+        let e = evaluate_ensemble(&members, &windows)?;
+        return report(args, model, &e);
     }
     let input = args
         .input
@@ -130,8 +161,8 @@ fn eval(args: &Args) -> Result<()> {
         );
         return Err(seqcnn::Error::parse(input, 0, msg).into());
     }
-    let e = evaluate(&model, &data, args.strand.unwrap_or(model.meta.strand))?;
-    report(args, &model, &e)
+    let e = evaluate_ensemble(&members, &data)?;
+    report(args, model, &e)
 }
 
 /// Prints the evaluation as TSV or JSON.

@@ -255,20 +255,50 @@ fn class_labels(y: &Array) -> Result<Vec<usize>> {
 /// Loss and per-task AUROC / AUPRC of `model` on `ds`, scored with `strand`; sequences are
 /// read and scored a chunk at a time.
 pub fn evaluate(model: &Model, ds: &dyn Examples, strand: Strand) -> Result<Evaluation> {
+    evaluate_ensemble(&[(model, strand)], ds)
+}
+
+/// [`evaluate`] for an ensemble: each member scores with its strand rule, and the members' raw
+/// outputs (logits for `bce`) are averaged, as `mean` averages a model's two strands. Members
+/// must share tasks and loss.
+pub fn evaluate_ensemble(members: &[(&Model, Strand)], ds: &dyn Examples) -> Result<Evaluation> {
+    let (model, _) = *members
+        .first()
+        .ok_or_else(|| Error::Config("no model to evaluate".into()))?;
     let t = model.meta.tasks.len();
+    for (other, _) in &members[1..] {
+        if other.meta.tasks != model.meta.tasks || other.arch.loss != model.arch.loss {
+            return Err(Error::Config(format!(
+                "ensemble members must share tasks and loss: {} ({:?}) against {} ({:?})",
+                other.meta.tasks.join(","),
+                other.arch.loss,
+                model.meta.tasks.join(","),
+                model.arch.loss
+            )));
+        }
+    }
     if ds.tasks().len() != t {
         return Err(Error::Config(format!(
             "the data has {} label columns, the model {t} tasks",
             ds.tasks().len()
         )));
     }
-    let scorer = Scorer::new(model).with_strand(strand);
+    let scorers: Vec<Scorer> = members
+        .iter()
+        .map(|&(m, strand)| Scorer::new(m).with_strand(strand))
+        .collect();
     let mut raw = ndarray::Array2::<f32>::zeros((ds.len(), t));
     let all: Vec<usize> = (0..ds.len()).collect();
     for chunk in all.chunks(1024) {
         let seqs = ds.sequences(chunk)?;
         let refs: Vec<&[u8]> = seqs.iter().map(|s| s.as_slice()).collect();
-        let scores = scorer.score_raw(&refs)?;
+        let mut scores = scorers[0].score_raw(&refs)?;
+        for scorer in &scorers[1..] {
+            scores += &scorer.score_raw(&refs)?;
+        }
+        if scorers.len() > 1 {
+            scores /= scorers.len() as f32;
+        }
         for (row, &i) in chunk.iter().enumerate() {
             raw.row_mut(i).assign(&scores.row(row));
         }
