@@ -246,6 +246,30 @@ fn an_ensemble_is_evaluated_on_its_members_mean_raw_output() {
         "a model with itself is the model"
     );
     assert_ne!(both, eval(&[&ma]));
+    // Members must agree on tasks: a one-task DeepBind model cannot join.
+    let rest = a.path().join("rest.safetensors");
+    ok(&[
+        "import",
+        "deepbind",
+        data("deepbind/D00799.001.txt").to_str().unwrap(),
+        "--out",
+        a.path().to_str().unwrap(),
+    ]);
+    std::fs::rename(a.path().join("D00799.001.safetensors"), &rest).unwrap();
+    let mut args = vec![
+        "eval",
+        "--genome",
+        &genome,
+        "--region",
+        "20:150,001-200,000",
+    ];
+    for m in [&ma, &rest] {
+        args.extend(["--model", m.to_str().unwrap()]);
+    }
+    for t in &t {
+        args.extend(["--targets", t]);
+    }
+    fails(&args, &["ensemble members must share tasks"]);
     // The same by hand: both models' raw outputs on every bin, averaged.
     let g20 = Genome::open(std::path::Path::new(&genome)).unwrap();
     let tasks = seqcnn_tasks(&g20);
