@@ -86,15 +86,8 @@ fn eval(args: &Args) -> Result<()> {
         .iter()
         .map(|p| Model::load(p))
         .collect::<seqcnn::Result<Vec<_>>>()?;
+    seqcnn::train::fit::check_ensemble(&models.iter().collect::<Vec<_>>())?;
     let model = &models[0];
-    if let Some(other) = models.iter().find(|m| m.meta.tasks != model.meta.tasks) {
-        return Err(seqcnn::Error::Config(format!(
-            "ensemble members must share tasks: {} against {}",
-            other.meta.tasks.join(","),
-            model.meta.tasks.join(",")
-        ))
-        .into());
-    }
     let members: Vec<(&Model, Strand)> = models
         .iter()
         .map(|m| (m, args.strand.unwrap_or(m.meta.strand)))

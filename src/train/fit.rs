@@ -258,15 +258,12 @@ pub fn evaluate(model: &Model, ds: &dyn Examples, strand: Strand) -> Result<Eval
     evaluate_ensemble(&[(model, strand)], ds)
 }
 
-/// [`evaluate`] for an ensemble: each member scores with its strand rule, and the members' raw
-/// outputs (logits for `bce`) are averaged, as `mean` averages a model's two strands. Members
-/// must share tasks and loss.
-pub fn evaluate_ensemble(members: &[(&Model, Strand)], ds: &dyn Examples) -> Result<Evaluation> {
-    let (model, _) = *members
+/// Checks that `models` can form an ensemble: at least one, all with the same tasks and loss.
+pub fn check_ensemble(models: &[&Model]) -> Result<()> {
+    let model = models
         .first()
         .ok_or_else(|| Error::Config("no model to evaluate".into()))?;
-    let t = model.meta.tasks.len();
-    for (other, _) in &members[1..] {
+    for other in &models[1..] {
         if other.meta.tasks != model.meta.tasks || other.arch.loss != model.arch.loss {
             return Err(Error::Config(format!(
                 "ensemble members must share tasks and loss: {} ({:?}) against {} ({:?})",
@@ -277,6 +274,17 @@ pub fn evaluate_ensemble(members: &[(&Model, Strand)], ds: &dyn Examples) -> Res
             )));
         }
     }
+    Ok(())
+}
+
+/// [`evaluate`] for an ensemble: each member scores with its strand rule, and the members' raw
+/// outputs (logits for `bce`) are averaged, as `mean` averages a model's two strands. Members
+/// must share tasks and loss.
+pub fn evaluate_ensemble(members: &[(&Model, Strand)], ds: &dyn Examples) -> Result<Evaluation> {
+    let models: Vec<&Model> = members.iter().map(|&(m, _)| m).collect();
+    check_ensemble(&models)?;
+    let model = models[0];
+    let t = model.meta.tasks.len();
     if ds.tasks().len() != t {
         return Err(Error::Config(format!(
             "the data has {} label columns, the model {t} tasks",

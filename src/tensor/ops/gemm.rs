@@ -209,6 +209,15 @@ mod tests {
         c
     }
 
+    /// Runs `f` on a rayon pool of `threads` workers.
+    fn in_pool<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> T {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(f)
+    }
+
     #[test]
     fn split_products_are_bit_identical_whatever_the_thread_count() {
         // Large enough to be split (and with edges that are not multiples of the tile sizes).
@@ -216,11 +225,7 @@ mod tests {
         let a: Vec<f32> = (0..m * k).map(|i| (i as f32 * 0.37).sin()).collect();
         let b: Vec<f32> = (0..k * n).map(|i| (i as f32 * 0.91).cos()).collect();
         let run = |threads: usize, split: bool| {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap();
-            pool.install(|| {
+            in_pool(threads, || {
                 let mut c = vec![0.5f32; m * n];
                 let (am, bm) = (Mat::rows(&a, k), Mat::rows_t(&b, k));
                 if split {
@@ -246,11 +251,7 @@ mod tests {
         let a: Vec<f32> = (0..m * k).map(|i| (i as f32 * 0.37).sin()).collect();
         let b: Vec<f32> = (0..k * n).map(|i| (i as f32 * 0.91).cos()).collect();
         let run = |threads: usize| {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap();
-            pool.install(|| {
+            in_pool(threads, || {
                 let mut c = vec![0.5f32; m * n];
                 sgemm_par(m, n, k, Mat::rows(&a, k), Mat::rows(&b, n), &mut c, true);
                 c.iter().map(|v| v.to_bits()).collect::<Vec<u32>>()
