@@ -100,8 +100,9 @@ pub struct Args {
     /// Weight decay (L2 for SGD/Adam, decoupled for AdamW); never applied to biases.
     #[arg(long, default_value_t = 0.0)]
     pub(super) weight_decay: f64,
-    /// Learning-rate schedule: constant, step:SIZE:GAMMA, cosine, or plateau:PATIENCE:FACTOR
-    /// [default: constant; plateau:3:0.3 for images].
+    /// Learning-rate schedule: constant, step:SIZE:GAMMA, cosine, or plateau:PATIENCE:FACTOR (the
+    /// rate is multiplied by FACTOR after more than PATIENCE epochs without a better --monitor
+    /// metric) [default: constant; plateau:3:0.3 for images].
     #[arg(long)]
     pub(super) schedule: Option<String>,
     /// Clip the total gradient norm.

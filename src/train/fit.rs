@@ -8,7 +8,7 @@
 
 use super::checkpoint::{Checkpoint, RngState};
 use super::optim::{Optimizer, OptimizerConfig, clip_grad_norm};
-use super::schedule::{Schedule, Scheduler};
+use super::schedule::{PlateauConfig, PlateauMode, Schedule, Scheduler};
 use crate::arch::LossKind;
 use crate::data::{self, Examples};
 use crate::metrics;
@@ -30,6 +30,24 @@ pub enum Monitor {
     Loss,
     /// Highest mean validation AUROC.
     Auroc,
+}
+
+impl Monitor {
+    /// `schedule` with a plateau schedule set to follow this monitor's direction: a loss falls, an
+    /// AUROC or an accuracy rises. The plateau metric is the monitored one, so the rate is cut
+    /// when the monitored metric stalls, never while it improves.
+    pub fn plateau_schedule(self, schedule: &Schedule) -> Schedule {
+        match schedule {
+            Schedule::ReduceOnPlateau(c) => Schedule::ReduceOnPlateau(PlateauConfig {
+                mode: match self {
+                    Monitor::Loss => PlateauMode::Min,
+                    Monitor::Auroc => PlateauMode::Max,
+                },
+                ..c.clone()
+            }),
+            other => other.clone(),
+        }
+    }
 }
 
 /// Settings of one training run.
@@ -409,7 +427,10 @@ pub fn fit_with_checkpoints(
     }
     model.meta.strand = cfg.strand;
     let mut opt = optimizer_for(model, &cfg.optimizer)?;
-    let mut sched = Scheduler::new(cfg.schedule.clone(), cfg.optimizer.lr())?;
+    let mut sched = Scheduler::new(
+        cfg.monitor.plateau_schedule(&cfg.schedule),
+        cfg.optimizer.lr(),
+    )?;
     let mut best: Option<(Evaluation, Vec<Array>, usize)> = None;
     let mut history = Vec::new();
     let mut since_best = 0;
@@ -460,15 +481,19 @@ pub fn fit_with_checkpoints(
             (Some(_), None) => true,
             (None, _) => true,
         };
-        let metric = eval.as_ref().map(|e| match cfg.monitor {
-            Monitor::Loss => e.loss,
-            Monitor::Auroc => e.mean_auroc().unwrap_or(-e.loss),
-        });
+        let train_loss = total / count.max(1) as f64;
+        // The plateau schedule's metric, in the direction of `Monitor::plateau_schedule`.
+        let metric = match (cfg.monitor, &eval) {
+            (Monitor::Loss, Some(e)) => e.loss,
+            (Monitor::Loss, None) => train_loss,
+            (Monitor::Auroc, Some(e)) => e.mean_auroc().unwrap_or(-e.loss),
+            (Monitor::Auroc, None) => -train_loss,
+        };
         let log = EpochLog {
             epoch,
             epochs: cfg.epochs,
             lr: opt.lr(),
-            train_loss: total / count.max(1) as f64,
+            train_loss,
             valid: eval.clone(),
             seconds: start.elapsed().as_secs_f64(),
             improved,
@@ -490,11 +515,7 @@ pub fn fit_with_checkpoints(
         } else {
             since_best += 1;
         }
-        if cfg.schedule.needs_metric() {
-            sched.step(Some(metric.unwrap_or(total / count.max(1) as f64)))?;
-        } else {
-            sched.step(None)?;
-        }
+        sched.step(cfg.schedule.needs_metric().then_some(metric))?;
         if let Some(path) = &ckpt.path {
             Checkpoint {
                 epoch,
@@ -569,5 +590,70 @@ mod tests {
         epoch_examples(&ds, None, &mut again);
         epoch_examples(&ds, Some(1.0), &mut again);
         assert_eq!(epoch_examples(&ds, Some(0.25), &mut again), first);
+    }
+
+    #[test]
+    fn plateau_cuts_the_rate_only_when_the_monitored_metric_stalls() {
+        // torch ReduceLROnPlateau with patience 0 and factor 0.5, replayed on the logged metric:
+        // the rate halves after every epoch that does not beat the best so far.
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+        for monitor in [Monitor::Auroc, Monitor::Loss] {
+            let mut rng = rng::seeded(5);
+            let mut ds = Dataset::load(&dir.join("REST_B.head50.seq"), None).unwrap();
+            ds.add_shuffled_negatives(1, &mut rng);
+            let arch = crate::arch::Arch::builtin("deepbind").unwrap();
+            let mut model = Model::new(arch, ds.tasks.clone(), &mut rng, 1.0).unwrap();
+            let cfg = FitConfig {
+                epochs: 8,
+                batch_size: 20,
+                optimizer: OptimizerConfig::Adam(super::super::optim::AdamConfig {
+                    lr: 0.01,
+                    ..Default::default()
+                }),
+                schedule: Schedule::ReduceOnPlateau(PlateauConfig {
+                    patience: 0,
+                    factor: 0.5,
+                    ..Default::default()
+                }),
+                clip_norm: None,
+                patience: None,
+                monitor,
+                rc_augment: true,
+                strand: Strand::Max,
+                pos_weight: None,
+                jitter: 0,
+                resample_negatives: None,
+            };
+            let report = fit(&mut model, &ds, Some(&ds), &cfg, &mut rng, &mut |_| {}).unwrap();
+            let metric = |log: &EpochLog| {
+                let e = log.valid.as_ref().unwrap();
+                match monitor {
+                    Monitor::Loss => -e.loss,
+                    Monitor::Auroc => e.mean_auroc().unwrap(),
+                }
+            };
+            let (mut best, mut lr, mut gains) = (f64::NEG_INFINITY, 0.01, 0);
+            for (log, next) in report.history.iter().zip(&report.history[1..]) {
+                let m = metric(log);
+                let better = if best < 0.0 {
+                    m > best * (1.0 - 1e-4)
+                } else {
+                    m > best * (1.0 + 1e-4)
+                };
+                if better {
+                    gains += usize::from(best.is_finite());
+                    best = m;
+                } else {
+                    lr *= 0.5;
+                }
+                assert!(
+                    (next.lr - lr).abs() < 1e-12,
+                    "{monitor:?}, epoch {}: rate {} where {lr} was due",
+                    next.epoch,
+                    next.lr
+                );
+            }
+            assert!(gains > 0, "{monitor:?}: the metric never improved");
+        }
     }
 }

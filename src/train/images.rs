@@ -114,7 +114,10 @@ pub fn fit_images(
     }
     let pre = Preprocess::from_input(&model.arch.input);
     let mut opt = optimizer_for(model, &cfg.optimizer)?;
-    let mut sched = Scheduler::new(cfg.schedule.clone(), cfg.optimizer.lr())?;
+    let mut sched = Scheduler::new(
+        cfg.monitor.plateau_schedule(&cfg.schedule),
+        cfg.optimizer.lr(),
+    )?;
     let mut best: Option<(Option<ClassEval>, Vec<Array>, usize)> = None;
     let mut history = Vec::new();
     let mut since_best = 0;
@@ -163,15 +166,14 @@ pub fn fit_images(
         } else {
             since_best += 1;
         }
-        let metric = eval.as_ref().map(|e| match cfg.monitor {
-            Monitor::Loss => e.loss,
-            _ => -e.accuracy,
-        });
-        if cfg.schedule.needs_metric() {
-            sched.step(Some(metric.unwrap_or(train_loss)))?;
-        } else {
-            sched.step(None)?;
-        }
+        // The plateau schedule's metric, in the direction of `Monitor::plateau_schedule`.
+        let metric = match (cfg.monitor, &eval) {
+            (Monitor::Loss, Some(e)) => e.loss,
+            (Monitor::Loss, None) => train_loss,
+            (Monitor::Auroc, Some(e)) => e.accuracy,
+            (Monitor::Auroc, None) => -train_loss,
+        };
+        sched.step(cfg.schedule.needs_metric().then_some(metric))?;
         if cfg.patience.is_some_and(|p| since_best >= p) {
             break;
         }
