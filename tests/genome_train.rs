@@ -212,7 +212,7 @@ fn resumed_with_sampling_and_shifts_equals_uninterrupted() {
 }
 
 #[test]
-fn an_ensemble_is_evaluated_on_its_members_mean_raw_output() {
+fn an_ensemble_is_evaluated_and_predicts_on_its_members_mean_output() {
     use seqcnn::data::{Examples, GenomeWindows};
     use seqcnn::io::genome::Genome;
     use seqcnn::model::Model;
@@ -299,6 +299,56 @@ fn an_ensemble_is_evaluated_on_its_members_mean_raw_output() {
         let want = seqcnn::metrics::auroc(&mean.column(k).to_vec(), &labels);
         assert_eq!(task["auroc"].as_f64(), want, "{}", task["task"]);
     }
+    // predict writes the members' mean value, probability or raw, for every bin.
+    fn predict_args<'a>(genome: &'a str, models: &[&'a std::path::Path]) -> Vec<&'a str> {
+        let mut args = vec![
+            "predict",
+            "--genome",
+            genome,
+            "--tile",
+            "200",
+            "--region",
+            "20:150,001-200,000",
+        ];
+        for m in models {
+            args.extend(["--model", m.to_str().unwrap()]);
+        }
+        args
+    }
+    let predict = |models: &[&std::path::Path], raw: bool| -> Vec<Vec<f64>> {
+        let mut args = predict_args(&genome, models);
+        if raw {
+            args.push("--raw");
+        }
+        let text = ok(&args);
+        assert!(text.starts_with("chrom\tstart\tend\tCTCF\tCpG\tCDS\n"));
+        text.lines()
+            .skip(1)
+            .map(|l| l.split('\t').skip(3).map(|v| v.parse().unwrap()).collect())
+            .collect()
+    };
+    for raw in [false, true] {
+        let (pa, pb, both) = (
+            predict(&[&ma], raw),
+            predict(&[&mb], raw),
+            predict(&[&ma, &mb], raw),
+        );
+        assert_eq!(both.len(), pa.len());
+        assert_ne!(both, pa);
+        for ((x, y), z) in pa.iter().zip(&pb).zip(&both) {
+            for k in 0..3 {
+                let want = (x[k] + y[k]) / 2.0;
+                assert!(
+                    (z[k] - want).abs() < 1e-6 * want.abs().max(1.0),
+                    "{z:?} {x:?} {y:?}"
+                );
+            }
+        }
+    }
+    fails(
+        &predict_args(&genome, &[&ma, &rest]),
+        &["ensemble members must share tasks"],
+    );
 }
 
 /// The three tasks of [`targets`] read against `genome`, in order.

@@ -3,7 +3,7 @@
 use anyhow::Result;
 use seqcnn::data::Dataset;
 use seqcnn::model::Model;
-use seqcnn::score::Strand;
+use seqcnn::score::{Ensemble, Scorer, Strand};
 use seqcnn::train::fit::evaluate_ensemble;
 use std::io::Write;
 use std::path::PathBuf;
@@ -72,26 +72,19 @@ fn eval(args: &Args) -> Result<()> {
     if let Some(input) = &args.input
         && super::images::is_images(input, &args.image)?
     {
-        let [model] = args.model.as_slice() else {
-            return Err(seqcnn::Error::Config(
-                "ensembles (--model given more than once) are for sequence models, not images"
-                    .into(),
-            )
-            .into());
-        };
+        let model = super::image_model(&args.model)?;
         return super::images::eval(model, input, &args.labels, &args.image, args.json);
     }
-    let models = args
-        .model
+    let models = super::load_models(&args.model)?;
+    let scorers = models
         .iter()
-        .map(|p| Model::load(p))
-        .collect::<seqcnn::Result<Vec<_>>>()?;
-    seqcnn::train::fit::check_ensemble(&models.iter().collect::<Vec<_>>())?;
-    let model = &models[0];
-    let members: Vec<(&Model, Strand)> = models
-        .iter()
-        .map(|m| (m, args.strand.unwrap_or(m.meta.strand)))
+        .map(|m| match args.strand {
+            Some(strand) => Scorer::new(m).with_strand(strand),
+            None => Scorer::new(m),
+        })
         .collect();
+    let ensemble = Ensemble::new(scorers)?;
+    let model = ensemble.model();
     let labels = if args.labels.is_empty() {
         None
     } else {
@@ -116,20 +109,7 @@ fn eval(args: &Args) -> Result<()> {
             ))
             .into());
         }
-        let window = model.meta.input_length.ok_or_else(|| {
-            seqcnn::Error::Config("genome windows need a model with a fixed input length".into())
-        })?;
-        if let Some(other) = models.iter().find(|m| m.meta.input_length != Some(window)) {
-            return Err(seqcnn::Error::Config(format!(
-                "ensemble members must read windows of one length: {} bp and {}",
-                window,
-                other
-                    .meta
-                    .input_length
-                    .map_or("any length".into(), |l| format!("{l} bp"))
-            ))
-            .into());
-        }
+        let window = ensemble.window()?;
         let regions = super::train_genome::regions(&args.region, &genome)?;
         let config = seqcnn::io::windows::TileConfig {
             bin: args.bin,
@@ -145,7 +125,7 @@ fn eval(args: &Args) -> Result<()> {
             1.0,
             &mut seqcnn::rng::seeded(0),
         )?;
-        let e = evaluate_ensemble(&members, &windows)?;
+        let e = evaluate_ensemble(&ensemble, &windows)?;
         return report(args, model, &e);
     }
     let input = args
@@ -162,7 +142,7 @@ fn eval(args: &Args) -> Result<()> {
         );
         return Err(seqcnn::Error::parse(input, 0, msg).into());
     }
-    let e = evaluate_ensemble(&members, &data)?;
+    let e = evaluate_ensemble(&ensemble, &data)?;
     report(args, model, &e)
 }
 

@@ -129,3 +129,22 @@ pub fn check_output_dir(path: &std::path::Path) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// The single `--model` of an image command (ensembles are for sequence models).
+pub fn image_model(models: &[std::path::PathBuf]) -> anyhow::Result<&std::path::Path> {
+    match models {
+        [model] => Ok(model),
+        _ => Err(seqcnn::Error::Config(
+            "ensembles (--model given more than once) are for sequence models, not images".into(),
+        )
+        .into()),
+    }
+}
+
+/// Loads every `--model` file of an ensemble, in order.
+pub fn load_models(models: &[std::path::PathBuf]) -> anyhow::Result<Vec<seqcnn::model::Model>> {
+    Ok(models
+        .iter()
+        .map(|p| seqcnn::model::Model::load(p))
+        .collect::<seqcnn::Result<_>>()?)
+}

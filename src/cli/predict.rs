@@ -3,8 +3,7 @@
 use anyhow::Result;
 use seqcnn::io::AtomicOutput;
 use seqcnn::io::shard::{Shard, sharded_records};
-use seqcnn::model::Model;
-use seqcnn::score::{Scorer, Strand};
+use seqcnn::score::{Ensemble, Scorer, Strand};
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -14,6 +13,10 @@ use std::path::PathBuf;
 /// order. Values are probabilities for classification models (sigmoid of the logit), or the raw
 /// network output with --raw. Imported DeepBind models give DeepBind's score either way.
 /// Memory stays bounded whatever the input size.
+///
+/// Several --model files score as an ensemble: each model scores with its own strand rule (or
+/// --strand), and every value written is the mean of the models' values (probabilities, or raw
+/// outputs with --raw). The models must share tasks (and, with --genome, the window length).
 ///
 /// --shard I/N scores block I of N contiguous blocks of the records (sequences, BED intervals or
 /// tiled bins) in input order; every shard's output has the header, and `seqcnn merge` joins the
@@ -25,11 +28,12 @@ use std::path::PathBuf;
     seqcnn predict --model models/D00328.003.safetensors long.fa --average\n  \
     seqcnn predict --model deepsea.safetensors --genome hg19.fa.gz peaks.narrowPeak\n  \
     seqcnn predict --model deepsea.safetensors --genome 20.fa.gz --tile 200 --region 20:1-5,000,000 --out chr20.tsv.gz\n  \
-    seqcnn predict --model m.safetensors peaks.fa --shard 3/8 --out scores.3.tsv")]
+    seqcnn predict --model m.safetensors peaks.fa --shard 3/8 --out scores.3.tsv\n  \
+    seqcnn predict --model a.safetensors --model b.safetensors --genome 20.fa.gz peaks.bed")]
 pub struct Args {
-    /// The model file.
-    #[arg(long)]
-    pub(super) model: PathBuf,
+    /// The model file; repeat it to score with an ensemble (the mean of the models' outputs).
+    #[arg(long, required = true)]
+    pub(super) model: Vec<PathBuf>,
     /// FASTA or sequence table (gzip or not); `-` reads stdin. With --genome: a BED file of
     /// intervals (each resized to the model's input around its summit or centre).
     #[arg(required_unless_present = "tile")]
@@ -86,18 +90,25 @@ fn predict(args: &Args) -> Result<()> {
                 seqcnn::Error::Config("--shard is not available for image inputs".into()).into(),
             );
         }
-        return super::images::predict(&args.model, input, &args.out, &args.image, args.raw);
+        let model = super::image_model(&args.model)?;
+        return super::images::predict(model, input, &args.out, &args.image, args.raw);
     }
-    let model = Model::load(&args.model)?;
-    let mut scorer = Scorer::new(&model);
-    if let Some(s) = args.strand {
-        scorer = scorer.with_strand(s);
+    let models = super::load_models(&args.model)?;
+    let mut scorers = Vec::with_capacity(models.len());
+    for model in &models {
+        let mut scorer = Scorer::new(model);
+        if let Some(s) = args.strand {
+            scorer = scorer.with_strand(s);
+        }
+        if args.average {
+            scorer = scorer.with_window_average(true)?;
+        }
+        scorers.push(scorer);
     }
-    if args.average {
-        scorer = scorer.with_window_average(true)?;
-    }
+    let scorer = Ensemble::new(scorers)?;
+    let model = scorer.model();
     if let Some(genome) = &args.genome {
-        return super::predict_genome::run(args, &model, &scorer, genome);
+        return super::predict_genome::run(args, &scorer, genome);
     }
     let input_path = args
         .input

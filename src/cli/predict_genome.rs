@@ -9,7 +9,7 @@ use seqcnn::io::genome::{Genome, Region};
 use seqcnn::io::shard::{Block, check_shardable, count_bins, shard_items, shard_regions};
 use seqcnn::io::windows::{Tile, TileConfig, Tiler};
 use seqcnn::model::Model;
-use seqcnn::score::Scorer;
+use seqcnn::score::Ensemble;
 use std::io::Write;
 use std::path::Path;
 
@@ -46,13 +46,10 @@ fn write_rows(
     Ok(())
 }
 
-pub fn run(args: &Args, model: &Model, scorer: &Scorer, genome_path: &Path) -> Result<()> {
+pub fn run(args: &Args, scorer: &Ensemble, genome_path: &Path) -> Result<()> {
+    let model = scorer.model();
+    let window = scorer.window()? as u64;
     let genome = Genome::open(genome_path)?;
-    let window = model.meta.input_length.ok_or_else(|| {
-        seqcnn::Error::Config(
-            "the model takes any input length: genome windows need a model with a fixed input length".into(),
-        )
-    })? as u64;
     let score = |seqs: &[&[u8]]| {
         if args.raw {
             scorer.score_raw(seqs)

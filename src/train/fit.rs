@@ -14,7 +14,7 @@ use crate::data::{self, Examples};
 use crate::metrics;
 use crate::model::Model;
 use crate::rng::{self, Rng};
-use crate::score::{Scorer, Strand};
+use crate::score::{Ensemble, Scorer, Strand};
 use crate::tensor::{Array, Tape, Var};
 use crate::{Error, Result};
 use std::sync::Arc;
@@ -273,35 +273,16 @@ fn class_labels(y: &Array) -> Result<Vec<usize>> {
 /// Loss and per-task AUROC / AUPRC of `model` on `ds`, scored with `strand`; sequences are
 /// read and scored a chunk at a time.
 pub fn evaluate(model: &Model, ds: &dyn Examples, strand: Strand) -> Result<Evaluation> {
-    evaluate_ensemble(&[(model, strand)], ds)
+    evaluate_ensemble(
+        &Ensemble::new(vec![Scorer::new(model).with_strand(strand)])?,
+        ds,
+    )
 }
 
-/// Checks that `models` can form an ensemble: at least one, all with the same tasks and loss.
-pub fn check_ensemble(models: &[&Model]) -> Result<()> {
-    let model = models
-        .first()
-        .ok_or_else(|| Error::Config("no model to evaluate".into()))?;
-    for other in &models[1..] {
-        if other.meta.tasks != model.meta.tasks || other.arch.loss != model.arch.loss {
-            return Err(Error::Config(format!(
-                "ensemble members must share tasks and loss: {} ({:?}) against {} ({:?})",
-                other.meta.tasks.join(","),
-                other.arch.loss,
-                model.meta.tasks.join(","),
-                model.arch.loss
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// [`evaluate`] for an ensemble: each member scores with its strand rule, and the members' raw
-/// outputs (logits for `bce`) are averaged, as `mean` averages a model's two strands. Members
-/// must share tasks and loss.
-pub fn evaluate_ensemble(members: &[(&Model, Strand)], ds: &dyn Examples) -> Result<Evaluation> {
-    let models: Vec<&Model> = members.iter().map(|&(m, _)| m).collect();
-    check_ensemble(&models)?;
-    let model = models[0];
+/// [`evaluate`] for an ensemble, on the mean of its members' raw outputs (logits for `bce`), as
+/// `mean` averages a model's two strands.
+pub fn evaluate_ensemble(ensemble: &Ensemble, ds: &dyn Examples) -> Result<Evaluation> {
+    let model = ensemble.model();
     let t = model.meta.tasks.len();
     if ds.tasks().len() != t {
         return Err(Error::Config(format!(
@@ -309,22 +290,12 @@ pub fn evaluate_ensemble(members: &[(&Model, Strand)], ds: &dyn Examples) -> Res
             ds.tasks().len()
         )));
     }
-    let scorers: Vec<Scorer> = members
-        .iter()
-        .map(|&(m, strand)| Scorer::new(m).with_strand(strand))
-        .collect();
     let mut raw = ndarray::Array2::<f32>::zeros((ds.len(), t));
     let all: Vec<usize> = (0..ds.len()).collect();
     for chunk in all.chunks(1024) {
         let seqs = ds.sequences(chunk)?;
         let refs: Vec<&[u8]> = seqs.iter().map(|s| s.as_slice()).collect();
-        let mut scores = scorers[0].score_raw(&refs)?;
-        for scorer in &scorers[1..] {
-            scores += &scorer.score_raw(&refs)?;
-        }
-        if scorers.len() > 1 {
-            scores /= scorers.len() as f32;
-        }
+        let scores = ensemble.score_raw(&refs)?;
         for (row, &i) in chunk.iter().enumerate() {
             raw.row_mut(i).assign(&scores.row(row));
         }
