@@ -625,7 +625,7 @@ pub fn to_output(loss: LossKind, raw: Array2<f32>) -> Array2<f32> {
 
 /// Checks that `models` can form an ensemble: at least one, all with the same tasks and loss, and
 /// imported DeepBind models only with each other (their scores are raw, never probabilities).
-pub fn check_ensemble(models: &[&Model]) -> Result<()> {
+fn check_ensemble(models: &[&Model]) -> Result<()> {
     let model = models
         .first()
         .ok_or_else(|| Error::Config("an ensemble needs at least one model".into()))?;
@@ -658,7 +658,8 @@ pub struct Ensemble<'m> {
 }
 
 impl<'m> Ensemble<'m> {
-    /// An ensemble of `members`, which must pass [`check_ensemble`].
+    /// An ensemble of `members`: at least one, all with the same tasks and loss, and imported
+    /// DeepBind models only with each other.
     pub fn new(members: Vec<Scorer<'m>>) -> Result<Self> {
         check_ensemble(&members.iter().map(|s| s.model).collect::<Vec<_>>())?;
         Ok(Ensemble { members })

@@ -48,6 +48,18 @@ impl Monitor {
             other => other.clone(),
         }
     }
+
+    /// The plateau schedule's metric for an epoch, in the direction of
+    /// [`Monitor::plateau_schedule`]: `valid` is the validation (loss, score), the score being
+    /// higher-is-better (a mean AUROC, an accuracy); without a validation set, the training loss.
+    pub fn plateau_metric(self, valid: Option<(f64, f64)>, train_loss: f64) -> f64 {
+        match (self, valid) {
+            (Monitor::Loss, Some((loss, _))) => loss,
+            (Monitor::Loss, None) => train_loss,
+            (Monitor::Auroc, Some((_, score))) => score,
+            (Monitor::Auroc, None) => -train_loss,
+        }
+    }
 }
 
 /// Settings of one training run.
@@ -453,13 +465,11 @@ pub fn fit_with_checkpoints(
             (None, _) => true,
         };
         let train_loss = total / count.max(1) as f64;
-        // The plateau schedule's metric, in the direction of `Monitor::plateau_schedule`.
-        let metric = match (cfg.monitor, &eval) {
-            (Monitor::Loss, Some(e)) => e.loss,
-            (Monitor::Loss, None) => train_loss,
-            (Monitor::Auroc, Some(e)) => e.mean_auroc().unwrap_or(-e.loss),
-            (Monitor::Auroc, None) => -train_loss,
-        };
+        let metric = cfg.monitor.plateau_metric(
+            eval.as_ref()
+                .map(|e| (e.loss, e.mean_auroc().unwrap_or(-e.loss))),
+            train_loss,
+        );
         let log = EpochLog {
             epoch,
             epochs: cfg.epochs,

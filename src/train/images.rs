@@ -166,13 +166,9 @@ pub fn fit_images(
         } else {
             since_best += 1;
         }
-        // The plateau schedule's metric, in the direction of `Monitor::plateau_schedule`.
-        let metric = match (cfg.monitor, &eval) {
-            (Monitor::Loss, Some(e)) => e.loss,
-            (Monitor::Loss, None) => train_loss,
-            (Monitor::Auroc, Some(e)) => e.accuracy,
-            (Monitor::Auroc, None) => -train_loss,
-        };
+        let metric = cfg
+            .monitor
+            .plateau_metric(eval.as_ref().map(|e| (e.loss, e.accuracy)), train_loss);
         sched.step(cfg.schedule.needs_metric().then_some(metric))?;
         if cfg.patience.is_some_and(|p| since_best >= p) {
             break;
