@@ -32,6 +32,17 @@ fn train(dir: &std::path::Path) -> std::path::PathBuf {
 }
 
 fn train_with(dir: &std::path::Path, extra: &[&str]) -> std::path::PathBuf {
+    let (model, out) = train_run(dir, extra);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    model
+}
+
+/// Trains the tiny genome network on the slice; the model's path and the run's output.
+fn train_run(dir: &std::path::Path, extra: &[&str]) -> (std::path::PathBuf, std::process::Output) {
     let model = dir.join("genome.safetensors");
     let genome = g("chr20_30M.fa.gz");
     let arch = g("tiny_genome_arch.toml");
@@ -53,8 +64,8 @@ fn train_with(dir: &std::path::Path, extra: &[&str]) -> std::path::PathBuf {
         args.extend(["--targets", t]);
     }
     args.extend(extra);
-    ok(&args);
-    model
+    let out = seqcnn(&args);
+    (model, out)
 }
 
 #[test]
@@ -188,27 +199,122 @@ fn resumed_with_sampling_and_shifts_equals_uninterrupted() {
         "--jitter",
         "15",
     ];
+    let (log_a, log_b) = (a.path().join("log.tsv"), b.path().join("log.tsv"));
+    let (log_a, log_b) = (log_a.to_str().unwrap(), log_b.to_str().unwrap());
     let whole = std::fs::read(train_with(
         a.path(),
-        &[&sampling[..], &["--epochs", "3"]].concat(),
+        &[&sampling[..], &["--epochs", "3", "--log", log_a]].concat(),
     ))
     .unwrap();
     let ck = b.path().join("run.ckpt");
     let ck = ck.to_str().unwrap();
+    // a checkpoint of epoch 1, and a log that had gone on to epoch 2 (killed in between)
     train_with(
         b.path(),
         &[&sampling[..], &["--epochs", "1", "--checkpoint", ck]].concat(),
+    );
+    train_with(
+        b.path(),
+        &[&sampling[..], &["--epochs", "2", "--log", log_b]].concat(),
     );
     let resumed = std::fs::read(train_with(
         b.path(),
         &[
             &sampling[..],
-            &["--epochs", "3", "--checkpoint", ck, "--resume"],
+            &[
+                "--epochs",
+                "3",
+                "--checkpoint",
+                ck,
+                "--resume",
+                "--log",
+                log_b,
+            ],
         ]
         .concat(),
     ))
     .unwrap();
     assert_eq!(whole, resumed);
+    // the resumed run's log reads like the uninterrupted run's, but for the seconds
+    let without_seconds = |p: &str| -> Vec<String> {
+        let text = std::fs::read_to_string(p).unwrap();
+        let header: Vec<&str> = text.lines().next().unwrap().split('\t').collect();
+        let s = header.iter().position(|c| *c == "seconds").unwrap();
+        text.lines()
+            .map(|l| {
+                let mut c: Vec<&str> = l.split('\t').collect();
+                c.remove(s);
+                c.join("\t")
+            })
+            .collect()
+    };
+    let (wa, wb) = (without_seconds(log_a), without_seconds(log_b));
+    assert_eq!(wa.len(), 4, "{wa:?}");
+    assert_eq!(wa, wb);
+}
+
+#[test]
+fn the_epoch_log_gives_each_tasks_auroc_and_auprc() {
+    let dir = tempdir();
+    let log = dir.path().join("epochs.tsv");
+    let (model, out) = train_run(
+        dir.path(),
+        &["--epochs", "3", "--log", log.to_str().unwrap()],
+    );
+    assert!(out.status.success());
+    let m = seqcnn::model::Model::load(&model).unwrap();
+    let best = m.meta.provenance["best_epoch"].as_u64().unwrap() as usize;
+    let auroc: Vec<f64> = serde_json::from_value(m.meta.provenance["valid_auroc"].clone()).unwrap();
+    let auprc: Vec<f64> = serde_json::from_value(m.meta.provenance["valid_auprc"].clone()).unwrap();
+
+    let text = std::fs::read_to_string(&log).unwrap();
+    let rows: Vec<Vec<&str>> = text.lines().map(|l| l.split('\t').collect()).collect();
+    assert_eq!(
+        rows[0],
+        [
+            "epoch",
+            "lr",
+            "train_loss",
+            "valid_loss",
+            "valid_auroc",
+            "auroc.CTCF",
+            "auprc.CTCF",
+            "auroc.CpG",
+            "auprc.CpG",
+            "auroc.CDS",
+            "auprc.CDS",
+            "seconds",
+            "best"
+        ]
+    );
+    assert_eq!(rows.len(), 4);
+    let num = |s: &str| s.parse::<f64>().unwrap();
+    // the best epoch's row holds the figures stored in the model, to the last digit
+    let row = &rows[best];
+    assert_eq!(row[0], best.to_string());
+    for t in 0..3 {
+        assert_eq!(num(row[5 + 2 * t]), auroc[t]);
+        assert_eq!(num(row[6 + 2 * t]), auprc[t]);
+    }
+    assert!((num(row[4]) - auroc.iter().sum::<f64>() / 3.0).abs() < 1e-12);
+    assert_eq!(row[12], "1");
+    // stderr: each epoch line is followed by the three tasks' figures
+    let err = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = err.lines().collect();
+    let i = lines
+        .iter()
+        .position(|l| l.starts_with(&format!("epoch {best}/3")))
+        .unwrap();
+    let detail = lines[i + 1];
+    assert!(detail.contains("valid auroc/auprc"), "{err}");
+    assert!(
+        detail.contains(&format!("CTCF {:.4}/{:.4}", auroc[0], auprc[0])),
+        "{detail}"
+    );
+    assert!(
+        detail.contains(&format!("CDS {:.4}/", auroc[2])),
+        "{detail}"
+    );
 }
 
 #[test]

@@ -224,8 +224,25 @@ fn csv_digits_train_and_evaluate() {
     ];
     train.extend(args);
     let out = s(&model);
-    train.extend(["--out", &out]);
+    let log = s(&dir.path().join("epochs.tsv"));
+    train.extend(["--out", &out, "--log", &log]);
     ok(&train);
+    // the epoch log: accuracy overall and per class; the best row's is the model's
+    let m = seqcnn::model::Model::load(&model).unwrap();
+    let best = m.meta.provenance["best_epoch"].as_u64().unwrap() as usize;
+    let text = std::fs::read_to_string(&log).unwrap();
+    let rows: Vec<Vec<&str>> = text.lines().map(|l| l.split('\t').collect()).collect();
+    assert_eq!(rows.len(), 4, "{text}");
+    assert_eq!(rows[0][4], "valid_accuracy");
+    assert_eq!(
+        rows[0][5..15],
+        (0..10).map(|k| format!("accuracy.{k}")).collect::<Vec<_>>()
+    );
+    assert_eq!(rows[0][15..], ["seconds", "best"]);
+    assert_eq!(
+        rows[best][4].parse::<f64>().unwrap(),
+        m.meta.provenance["valid_accuracy"].as_f64().unwrap()
+    );
     let info = ok(&["info", &out]);
     assert!(
         info.contains("pixel_scale") || info.contains("smallcnn"),

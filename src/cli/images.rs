@@ -158,7 +158,7 @@ pub fn train(args: &TrainArgs, mut arch: Arch, train_path: &Path) -> Result<()> 
         train.len(),
         valid.len()
     );
-    let progress = Progress::new(args.epochs);
+    let mut progress = Progress::new(args.epochs, args.log.as_deref(), &model.meta.tasks, None)?;
     let [_, h, w] = train.shape();
     let aug = Augment {
         shift: img.shift.unwrap_or(h.min(w) / 14),
@@ -170,15 +170,9 @@ pub fn train(args: &TrainArgs, mut arch: Arch, train_path: &Path) -> Result<()> 
         &cfg,
         aug,
         &mut rng,
-        &mut |log| match &progress.bar {
-            Some(b) => {
-                b.println(log.to_string());
-                b.inc(1);
-            }
-            None => eprintln!("{log}"),
-        },
+        &mut |log| progress.epoch(log, None),
     )?;
-    progress.finish();
+    progress.finish()?;
     let secs = started.elapsed().as_secs_f64();
     let p = &mut model.meta.provenance;
     p.insert(

@@ -8,10 +8,11 @@ use seqcnn::rng;
 use seqcnn::score::Strand;
 use seqcnn::train::calibrate::{Search, Trial, calibrate};
 use seqcnn::train::fit::{self, FitConfig, Monitor};
+use seqcnn::train::log::{EpochRow, EpochTable};
 use seqcnn::train::optim::{AdamConfig, AdamWConfig, OptimizerConfig, SgdConfig};
 use seqcnn::train::schedule::Schedule;
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Train a model on labelled sequences (a DeepBind table or FASTA + labels).
 ///
@@ -153,6 +154,11 @@ pub struct Args {
     /// Continue from --checkpoint: the result equals an uninterrupted run with the same settings.
     #[arg(long, requires = "checkpoint")]
     pub(super) resume: bool,
+    /// Write a TSV log here, one row per epoch as it ends: learning rate, losses, validation
+    /// AUROC and AUPRC of each task (accuracy of each class for images), seconds, whether best.
+    /// With --resume, the rows up to the checkpoint's epoch are kept.
+    #[arg(long, value_name = "TSV")]
+    pub(super) log: Option<PathBuf>,
     /// Random seed (shuffles, splits, initialisation, dropout).
     #[arg(long, default_value_t = 1)]
     pub(super) seed: u64,
@@ -361,8 +367,13 @@ fn train(args: &Args) -> Result<()> {
         valid.len()
     );
     let started = std::time::Instant::now();
-    let progress = Progress::new(args.epochs);
     let ckpt = checkpointing(args)?;
+    let mut progress = Progress::new(
+        args.epochs,
+        args.log.as_deref(),
+        &model.meta.tasks,
+        ckpt.resume.as_ref().map(|c| c.epoch),
+    )?;
     let report = fit::fit_with_checkpoints(
         &mut model,
         &train,
@@ -370,9 +381,9 @@ fn train(args: &Args) -> Result<()> {
         &cfg,
         &mut rng,
         &ckpt,
-        &mut |log| progress.epoch(log),
+        &mut |log| progress.seq_epoch(log),
     )?;
-    progress.finish();
+    progress.finish()?;
     let secs = started.elapsed().as_secs_f64();
     let p = &mut model.meta.provenance;
     p.insert(
@@ -407,13 +418,25 @@ fn train(args: &Args) -> Result<()> {
     Ok(())
 }
 
-/// Epoch reporting: a bar on a terminal, one log line per epoch otherwise.
+/// Epoch reporting: a bar on a terminal, one log line per epoch otherwise (with each task's
+/// figures under it for a few tasks), and the `--log` table.
 pub(super) struct Progress {
     pub(super) bar: Option<indicatif::ProgressBar>,
+    table: Option<EpochTable>,
+    tasks: Vec<String>,
+    /// The first failure to write the table, reported when training ends.
+    failed: Option<seqcnn::Error>,
 }
 
 impl Progress {
-    pub(super) fn new(epochs: usize) -> Self {
+    /// Reporting for a run of `epochs` over `tasks` (class names for images), resumed after
+    /// `resumed` epochs if given.
+    pub(super) fn new(
+        epochs: usize,
+        log: Option<&Path>,
+        tasks: &[String],
+        resumed: Option<usize>,
+    ) -> Result<Self> {
         let bar = std::io::stderr().is_terminal().then(|| {
             let b = indicatif::ProgressBar::new(epochs as u64);
             b.set_style(
@@ -422,24 +445,59 @@ impl Progress {
                 )
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
             );
+            b.set_position(resumed.unwrap_or(0) as u64);
             b
         });
-        Progress { bar }
+        let table = log
+            .map(|p| EpochTable::new(p, resumed).with_context(|| "--log".to_string()))
+            .transpose()?;
+        Ok(Progress {
+            bar,
+            table,
+            tasks: tasks.to_vec(),
+            failed: None,
+        })
     }
 
-    pub(super) fn epoch(&self, log: &fit::EpochLog) {
+    /// Reports one epoch: its line, `detail` under it, and its row in the table.
+    pub(super) fn epoch<L: EpochRow + std::fmt::Display>(
+        &mut self,
+        log: &L,
+        detail: Option<String>,
+    ) {
+        let mut text = log.to_string();
+        if let Some(d) = detail {
+            text = format!("{text}\n{d}");
+        }
         match &self.bar {
             Some(b) => {
-                b.println(log.to_string());
+                b.println(text);
                 b.inc(1);
             }
-            None => eprintln!("{log}"),
+            None => eprintln!("{text}"),
+        }
+        if let Some(t) = &mut self.table
+            && self.failed.is_none()
+            && let Err(e) = t.write(log, &self.tasks)
+        {
+            self.failed = Some(e);
         }
     }
 
-    pub(super) fn finish(&self) {
+    /// A sequence-training epoch, with its per-task figures.
+    pub(super) fn seq_epoch(&mut self, log: &fit::EpochLog) {
+        let detail = log.per_task(&self.tasks);
+        self.epoch(log, detail);
+    }
+
+    /// Clears the bar; an error if the table could not be written.
+    pub(super) fn finish(self) -> Result<()> {
         if let Some(b) = &self.bar {
             b.finish_and_clear();
+        }
+        match self.failed {
+            Some(e) => Err(anyhow::Error::new(e).context("--log")),
+            None => Ok(()),
         }
     }
 }

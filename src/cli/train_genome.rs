@@ -126,8 +126,13 @@ pub fn run(args: &Args, arch: Arch, genome_path: &Path) -> Result<()> {
         valid.len(),
         started.elapsed().as_secs_f64()
     );
-    let progress = Progress::new(args.epochs);
     let ckpt = super::train::checkpointing(args)?;
+    let mut progress = Progress::new(
+        args.epochs,
+        args.log.as_deref(),
+        &model.meta.tasks,
+        ckpt.resume.as_ref().map(|c| c.epoch),
+    )?;
     let report = fit::fit_with_checkpoints(
         &mut model,
         &train,
@@ -135,9 +140,9 @@ pub fn run(args: &Args, arch: Arch, genome_path: &Path) -> Result<()> {
         &cfg,
         &mut rng,
         &ckpt,
-        &mut |log| progress.epoch(log),
+        &mut |log| progress.seq_epoch(log),
     )?;
-    progress.finish();
+    progress.finish()?;
     let p = &mut model.meta.provenance;
     p.insert(
         "tool".into(),

@@ -7,6 +7,7 @@
 //! and seed give the same weights whatever the number of threads.
 
 use super::checkpoint::{Checkpoint, RngState};
+use super::log::{EpochRow, cell};
 use super::optim::{Optimizer, OptimizerConfig, clip_grad_norm};
 use super::schedule::{PlateauConfig, PlateauMode, Schedule, Scheduler};
 use crate::arch::LossKind;
@@ -120,6 +121,63 @@ impl std::fmt::Display for EpochLog {
             self.seconds,
             if self.improved { "  *" } else { "" }
         )
+    }
+}
+
+impl EpochLog {
+    /// Validation AUROC / AUPRC of each task, as a line for the log (`None` for a single task,
+    /// whose AUROC the epoch line shows, or above `MAX_TASKS_SHOWN` tasks: see `--log`).
+    pub fn per_task(&self, tasks: &[String]) -> Option<String> {
+        const MAX_TASKS_SHOWN: usize = 12;
+        let v = self.valid.as_ref()?;
+        if tasks.len() < 2 || tasks.len() > MAX_TASKS_SHOWN || v.auroc.len() != tasks.len() {
+            return None;
+        }
+        let f = |x: Option<f64>| x.map_or_else(|| "NA".into(), |x| format!("{x:.4}"));
+        let cells: Vec<String> = tasks
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                format!(
+                    "{t} {}/{}",
+                    f(v.auroc[i]),
+                    f(v.auprc.get(i).copied().flatten())
+                )
+            })
+            .collect();
+        Some(format!("  valid auroc/auprc  {}", cells.join("  ")))
+    }
+}
+
+impl EpochRow for EpochLog {
+    fn columns(&self, tasks: &[String]) -> Vec<String> {
+        let mut c: Vec<String> = ["epoch", "lr", "train_loss", "valid_loss", "valid_auroc"]
+            .map(String::from)
+            .into();
+        for t in tasks {
+            c.push(format!("auroc.{t}"));
+            c.push(format!("auprc.{t}"));
+        }
+        c.extend(["seconds".into(), "best".into()]);
+        c
+    }
+
+    fn values(&self, tasks: &[String]) -> Vec<String> {
+        let v = self.valid.as_ref();
+        let mut r = vec![
+            self.epoch.to_string(),
+            cell(Some(self.lr)),
+            cell(Some(self.train_loss)),
+            cell(v.map(|v| v.loss)),
+            cell(v.and_then(Evaluation::mean_auroc)),
+        ];
+        for i in 0..tasks.len() {
+            r.push(cell(v.and_then(|v| v.auroc.get(i).copied().flatten())));
+            r.push(cell(v.and_then(|v| v.auprc.get(i).copied().flatten())));
+        }
+        r.push(format!("{:.1}", self.seconds));
+        r.push(u8::from(self.improved).to_string());
+        r
     }
 }
 

@@ -8,6 +8,7 @@
 //! thread, fixed-order reductions in every kernel.
 
 use super::fit::{FitConfig, Monitor, optimizer_for, train_step};
+use super::log::{EpochRow, cell};
 use super::schedule::Scheduler;
 use crate::images::{ClassEval, ImageSet, Preprocess, evaluate};
 use crate::model::Model;
@@ -57,6 +58,34 @@ impl std::fmt::Display for ImageEpochLog {
             self.seconds,
             if self.improved { "  *" } else { "" }
         )
+    }
+}
+
+impl EpochRow for ImageEpochLog {
+    fn columns(&self, classes: &[String]) -> Vec<String> {
+        let mut c: Vec<String> = ["epoch", "lr", "train_loss", "valid_loss", "valid_accuracy"]
+            .map(String::from)
+            .into();
+        c.extend(classes.iter().map(|k| format!("accuracy.{k}")));
+        c.extend(["seconds".into(), "best".into()]);
+        c
+    }
+
+    fn values(&self, classes: &[String]) -> Vec<String> {
+        let v = self.valid.as_ref();
+        let mut r = vec![
+            self.epoch.to_string(),
+            cell(Some(self.lr)),
+            cell(Some(self.train_loss)),
+            cell(v.map(|v| v.loss)),
+            cell(v.map(|v| v.accuracy)),
+        ];
+        for i in 0..classes.len() {
+            r.push(cell(v.and_then(|v| v.per_class.get(i).copied().flatten())));
+        }
+        r.push(format!("{:.1}", self.seconds));
+        r.push(u8::from(self.improved).to_string());
+        r
     }
 }
 
