@@ -2,13 +2,13 @@
 
 use anyhow::{Context, Result};
 use seqcnn::arch::Arch;
-use seqcnn::data::Dataset;
+use seqcnn::data::{Dataset, Examples};
 use seqcnn::model::Model;
 use seqcnn::rng;
 use seqcnn::score::Strand;
 use seqcnn::train::calibrate::{Search, Trial, calibrate};
 use seqcnn::train::fit::{self, FitConfig, Monitor};
-use seqcnn::train::log::{EpochRow, EpochTable};
+use seqcnn::train::log::{Epoch, EpochTable, Validation};
 use seqcnn::train::optim::{AdamConfig, AdamWConfig, OptimizerConfig, SgdConfig};
 use seqcnn::train::schedule::Schedule;
 use std::io::IsTerminal;
@@ -242,6 +242,31 @@ pub(super) fn checkpointing(args: &Args) -> Result<fit::Checkpointing> {
     })
 }
 
+/// Trains `model` with the command line's checkpointing (`--checkpoint`, `--resume`) and
+/// reporting (epoch lines, `--log`).
+pub(super) fn fit_reported(
+    args: &Args,
+    model: &mut Model,
+    train: &dyn Examples,
+    valid: &dyn Examples,
+    cfg: &FitConfig,
+    rng: &mut rng::Rng,
+) -> Result<fit::FitReport> {
+    let ckpt = checkpointing(args)?;
+    let mut progress = Progress::new(
+        args.epochs,
+        args.log.as_deref(),
+        &model.meta.tasks,
+        ckpt.resume.as_ref().map(|c| c.epoch),
+    )?;
+    let report =
+        fit::fit_with_checkpoints(model, train, Some(valid), cfg, rng, &ckpt, &mut |log| {
+            progress.seq_epoch(log)
+        })?;
+    progress.finish()?;
+    Ok(report)
+}
+
 /// The fit settings the command line asks for.
 pub(super) fn fit_config(args: &Args) -> Result<FitConfig> {
     let cfg = FitConfig {
@@ -367,23 +392,7 @@ fn train(args: &Args) -> Result<()> {
         valid.len()
     );
     let started = std::time::Instant::now();
-    let ckpt = checkpointing(args)?;
-    let mut progress = Progress::new(
-        args.epochs,
-        args.log.as_deref(),
-        &model.meta.tasks,
-        ckpt.resume.as_ref().map(|c| c.epoch),
-    )?;
-    let report = fit::fit_with_checkpoints(
-        &mut model,
-        &train,
-        Some(&valid),
-        &cfg,
-        &mut rng,
-        &ckpt,
-        &mut |log| progress.seq_epoch(log),
-    )?;
-    progress.finish()?;
+    let report = fit_reported(args, &mut model, &train, &valid, &cfg, &mut rng)?;
     let secs = started.elapsed().as_secs_f64();
     let p = &mut model.meta.provenance;
     p.insert(
@@ -460,11 +469,7 @@ impl Progress {
     }
 
     /// Reports one epoch: its line, `detail` under it, and its row in the table.
-    pub(super) fn epoch<L: EpochRow + std::fmt::Display>(
-        &mut self,
-        log: &L,
-        detail: Option<String>,
-    ) {
+    pub(super) fn epoch<V: Validation>(&mut self, log: &Epoch<V>, detail: Option<String>) {
         let mut text = log.to_string();
         if let Some(d) = detail {
             text = format!("{text}\n{d}");

@@ -1,7 +1,7 @@
 //! `seqcnn train --genome G --targets NAME=BED ...`: DeepSEA-style multi-task training on
 //! windows of an indexed genome, labelled by overlap with one BED file per task.
 
-use super::train::{Args, Progress, fit_config};
+use super::train::{Args, fit_config, fit_reported};
 use anyhow::{Context, Result};
 use seqcnn::arch::Arch;
 use seqcnn::data::{Examples, GenomeWindows};
@@ -10,7 +10,6 @@ use seqcnn::io::genome::{Genome, Region};
 use seqcnn::io::windows::{Task, TileConfig, subtract};
 use seqcnn::model::Model;
 use seqcnn::rng;
-use seqcnn::train::fit;
 use std::path::Path;
 
 /// Parses `NAME=FILE` targets and reads each BED file against the genome.
@@ -126,23 +125,7 @@ pub fn run(args: &Args, arch: Arch, genome_path: &Path) -> Result<()> {
         valid.len(),
         started.elapsed().as_secs_f64()
     );
-    let ckpt = super::train::checkpointing(args)?;
-    let mut progress = Progress::new(
-        args.epochs,
-        args.log.as_deref(),
-        &model.meta.tasks,
-        ckpt.resume.as_ref().map(|c| c.epoch),
-    )?;
-    let report = fit::fit_with_checkpoints(
-        &mut model,
-        &train,
-        Some(&valid),
-        &cfg,
-        &mut rng,
-        &ckpt,
-        &mut |log| progress.seq_epoch(log),
-    )?;
-    progress.finish()?;
+    let report = fit_reported(args, &mut model, &train, &valid, &cfg, &mut rng)?;
     let p = &mut model.meta.provenance;
     p.insert(
         "tool".into(),

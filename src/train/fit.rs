@@ -7,7 +7,7 @@
 //! and seed give the same weights whatever the number of threads.
 
 use super::checkpoint::{Checkpoint, RngState};
-use super::log::{EpochRow, cell};
+use super::log::{Epoch, Validation};
 use super::optim::{Optimizer, OptimizerConfig, clip_grad_norm};
 use super::schedule::{PlateauConfig, PlateauMode, Schedule, Scheduler};
 use crate::arch::LossKind;
@@ -91,38 +91,7 @@ pub struct FitConfig {
 }
 
 /// One epoch's figures.
-#[derive(Clone, Debug)]
-pub struct EpochLog {
-    pub epoch: usize,
-    pub epochs: usize,
-    pub lr: f64,
-    pub train_loss: f64,
-    pub valid: Option<Evaluation>,
-    pub seconds: f64,
-    pub improved: bool,
-}
-
-impl std::fmt::Display for EpochLog {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "epoch {}/{}  lr {:.2e}  train_loss {:.4}",
-            self.epoch, self.epochs, self.lr, self.train_loss
-        )?;
-        if let Some(v) = &self.valid {
-            write!(f, "  valid_loss {:.4}", v.loss)?;
-            if let Some(a) = v.mean_auroc() {
-                write!(f, "  valid_auroc {a:.4}")?;
-            }
-        }
-        write!(
-            f,
-            "  {:.1}s{}",
-            self.seconds,
-            if self.improved { "  *" } else { "" }
-        )
-    }
-}
+pub type EpochLog = Epoch<Evaluation>;
 
 impl EpochLog {
     /// Validation AUROC / AUPRC of each task, as a line for the log (`None` for a single task,
@@ -149,35 +118,32 @@ impl EpochLog {
     }
 }
 
-impl EpochRow for EpochLog {
-    fn columns(&self, tasks: &[String]) -> Vec<String> {
-        let mut c: Vec<String> = ["epoch", "lr", "train_loss", "valid_loss", "valid_auroc"]
-            .map(String::from)
-            .into();
-        for t in tasks {
-            c.push(format!("auroc.{t}"));
-            c.push(format!("auprc.{t}"));
-        }
-        c.extend(["seconds".into(), "best".into()]);
-        c
+impl Validation for Evaluation {
+    fn loss(&self) -> f64 {
+        self.loss
     }
 
-    fn values(&self, tasks: &[String]) -> Vec<String> {
-        let v = self.valid.as_ref();
-        let mut r = vec![
-            self.epoch.to_string(),
-            cell(Some(self.lr)),
-            cell(Some(self.train_loss)),
-            cell(v.map(|v| v.loss)),
-            cell(v.and_then(Evaluation::mean_auroc)),
-        ];
-        for i in 0..tasks.len() {
-            r.push(cell(v.and_then(|v| v.auroc.get(i).copied().flatten())));
-            r.push(cell(v.and_then(|v| v.auprc.get(i).copied().flatten())));
+    fn headline(&self) -> String {
+        self.mean_auroc()
+            .map_or_else(String::new, |a| format!("valid_auroc {a:.4}"))
+    }
+
+    fn metric_names(tasks: &[String]) -> Vec<String> {
+        let mut names = vec!["valid_auroc".to_string()];
+        for t in tasks {
+            names.push(format!("auroc.{t}"));
+            names.push(format!("auprc.{t}"));
         }
-        r.push(format!("{:.1}", self.seconds));
-        r.push(u8::from(self.improved).to_string());
-        r
+        names
+    }
+
+    fn metric_values(&self, n_tasks: usize) -> Vec<Option<f64>> {
+        let mut v = vec![self.mean_auroc()];
+        for i in 0..n_tasks {
+            v.push(self.auroc.get(i).copied().flatten());
+            v.push(self.auprc.get(i).copied().flatten());
+        }
+        v
     }
 }
 

@@ -8,7 +8,7 @@
 //! thread, fixed-order reductions in every kernel.
 
 use super::fit::{FitConfig, Monitor, optimizer_for, train_step};
-use super::log::{EpochRow, cell};
+use super::log::{Epoch, Validation};
 use super::schedule::Scheduler;
 use crate::images::{ClassEval, ImageSet, Preprocess, evaluate};
 use crate::model::Model;
@@ -27,65 +27,27 @@ pub struct Augment {
 }
 
 /// One epoch's figures.
-#[derive(Clone, Debug)]
-pub struct ImageEpochLog {
-    pub epoch: usize,
-    pub epochs: usize,
-    pub lr: f64,
-    pub train_loss: f64,
-    pub valid: Option<ClassEval>,
-    pub seconds: f64,
-    pub improved: bool,
-}
+pub type ImageEpochLog = Epoch<ClassEval>;
 
-impl std::fmt::Display for ImageEpochLog {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "epoch {}/{}  lr {:.2e}  train_loss {:.4}",
-            self.epoch, self.epochs, self.lr, self.train_loss
-        )?;
-        if let Some(v) = &self.valid {
-            write!(
-                f,
-                "  valid_loss {:.4}  valid_accuracy {:.4}",
-                v.loss, v.accuracy
-            )?;
-        }
-        write!(
-            f,
-            "  {:.1}s{}",
-            self.seconds,
-            if self.improved { "  *" } else { "" }
-        )
-    }
-}
-
-impl EpochRow for ImageEpochLog {
-    fn columns(&self, classes: &[String]) -> Vec<String> {
-        let mut c: Vec<String> = ["epoch", "lr", "train_loss", "valid_loss", "valid_accuracy"]
-            .map(String::from)
-            .into();
-        c.extend(classes.iter().map(|k| format!("accuracy.{k}")));
-        c.extend(["seconds".into(), "best".into()]);
-        c
+impl Validation for ClassEval {
+    fn loss(&self) -> f64 {
+        self.loss
     }
 
-    fn values(&self, classes: &[String]) -> Vec<String> {
-        let v = self.valid.as_ref();
-        let mut r = vec![
-            self.epoch.to_string(),
-            cell(Some(self.lr)),
-            cell(Some(self.train_loss)),
-            cell(v.map(|v| v.loss)),
-            cell(v.map(|v| v.accuracy)),
-        ];
-        for i in 0..classes.len() {
-            r.push(cell(v.and_then(|v| v.per_class.get(i).copied().flatten())));
-        }
-        r.push(format!("{:.1}", self.seconds));
-        r.push(u8::from(self.improved).to_string());
-        r
+    fn headline(&self) -> String {
+        format!("valid_accuracy {:.4}", self.accuracy)
+    }
+
+    fn metric_names(classes: &[String]) -> Vec<String> {
+        let mut names = vec!["valid_accuracy".to_string()];
+        names.extend(classes.iter().map(|k| format!("accuracy.{k}")));
+        names
+    }
+
+    fn metric_values(&self, n_classes: usize) -> Vec<Option<f64>> {
+        let mut v = vec![Some(self.accuracy)];
+        v.extend((0..n_classes).map(|i| self.per_class.get(i).copied().flatten()));
+        v
     }
 }
 

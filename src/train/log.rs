@@ -8,17 +8,85 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
-/// What a training loop's epoch record puts in a log row.
-pub trait EpochRow {
-    /// The header: one name per value.
-    fn columns(&self, tasks: &[String]) -> Vec<String>;
-    /// This epoch's values, in the order of [`EpochRow::columns`].
-    fn values(&self, tasks: &[String]) -> Vec<String>;
+/// One epoch's figures, for any training loop; `V` is what validation measured.
+#[derive(Clone, Debug)]
+pub struct Epoch<V> {
+    pub epoch: usize,
+    pub epochs: usize,
+    pub lr: f64,
+    pub train_loss: f64,
+    pub valid: Option<V>,
+    pub seconds: f64,
+    /// The epoch improved on the best so far.
+    pub improved: bool,
 }
 
-/// A number as a log cell: `NA` when missing, else Rust's shortest exact form.
-pub fn cell(v: Option<f64>) -> String {
-    v.map_or_else(|| "NA".into(), |v| v.to_string())
+/// A validation result as the epoch log shows it.
+pub trait Validation {
+    fn loss(&self) -> f64;
+    /// The headline figures for the epoch line, e.g. `valid_auroc 0.9512`.
+    fn headline(&self) -> String;
+    /// Names of the figures logged per epoch, for `tasks` (class names for images).
+    fn metric_names(tasks: &[String]) -> Vec<String>;
+    /// Their values, in the order of [`Validation::metric_names`] (`None`: not measured).
+    fn metric_values(&self, n_tasks: usize) -> Vec<Option<f64>>;
+}
+
+impl<V: Validation> std::fmt::Display for Epoch<V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "epoch {}/{}  lr {:.2e}  train_loss {:.4}",
+            self.epoch, self.epochs, self.lr, self.train_loss
+        )?;
+        if let Some(v) = &self.valid {
+            write!(f, "  valid_loss {:.4}", v.loss())?;
+            let h = v.headline();
+            if !h.is_empty() {
+                write!(f, "  {h}")?;
+            }
+        }
+        write!(
+            f,
+            "  {:.1}s{}",
+            self.seconds,
+            if self.improved { "  *" } else { "" }
+        )
+    }
+}
+
+impl<V: Validation> Epoch<V> {
+    /// The log header for `tasks`: `epoch lr train_loss valid_loss`, the validation figures,
+    /// `seconds best`.
+    pub fn columns(tasks: &[String]) -> Vec<String> {
+        let mut c: Vec<String> = ["epoch", "lr", "train_loss", "valid_loss"]
+            .map(String::from)
+            .into();
+        c.extend(V::metric_names(tasks));
+        c.extend(["seconds".into(), "best".into()]);
+        c
+    }
+
+    /// The log row under [`Epoch::columns`]: numbers in Rust's shortest exact form, `NA` for
+    /// missing ones.
+    pub fn values(&self, tasks: &[String]) -> Vec<String> {
+        let cell = |v: Option<f64>| v.map_or_else(|| "NA".into(), |v: f64| v.to_string());
+        let mut r = vec![
+            self.epoch.to_string(),
+            cell(Some(self.lr)),
+            cell(Some(self.train_loss)),
+            cell(self.valid.as_ref().map(V::loss)),
+        ];
+        let n = V::metric_names(tasks).len();
+        let metrics = match &self.valid {
+            Some(v) => v.metric_values(tasks.len()),
+            None => vec![None; n],
+        };
+        r.extend(metrics.into_iter().map(cell));
+        r.push(format!("{:.1}", self.seconds));
+        r.push(u8::from(self.improved).to_string());
+        r
+    }
 }
 
 /// An epoch log being written.
@@ -72,10 +140,10 @@ impl EpochTable {
     }
 
     /// Appends one epoch's row (writing the header first) and flushes it.
-    pub fn write(&mut self, row: &dyn EpochRow, tasks: &[String]) -> Result<()> {
+    pub fn write<V: Validation>(&mut self, epoch: &Epoch<V>, tasks: &[String]) -> Result<()> {
         let path = &self.path;
         if self.file.is_none() {
-            let header = row.columns(tasks).join("\t");
+            let header = Epoch::<V>::columns(tasks).join("\t");
             if let Some(old) = &self.kept_header
                 && *old != header
             {
@@ -92,7 +160,7 @@ impl EpochTable {
             self.file = Some(f);
         }
         let f = self.file.as_mut().expect("opened above");
-        writeln!(f, "{}", row.values(tasks).join("\t")).map_err(|e| Error::io(path, e))?;
+        writeln!(f, "{}", epoch.values(tasks).join("\t")).map_err(|e| Error::io(path, e))?;
         f.flush().map_err(|e| Error::io(path, e))
     }
 }
@@ -101,16 +169,33 @@ impl EpochTable {
 mod tests {
     use super::*;
 
-    struct Row(usize, f64);
+    /// One AUROC per task, all equal.
+    struct Auroc(f64);
 
-    impl EpochRow for Row {
-        fn columns(&self, tasks: &[String]) -> Vec<String> {
-            let mut c = vec!["epoch".to_string()];
-            c.extend(tasks.iter().map(|t| format!("auroc.{t}")));
-            c
+    impl Validation for Auroc {
+        fn loss(&self) -> f64 {
+            1.0 / 3.0
         }
-        fn values(&self, _: &[String]) -> Vec<String> {
-            vec![self.0.to_string(), cell(Some(self.1))]
+        fn headline(&self) -> String {
+            String::new()
+        }
+        fn metric_names(tasks: &[String]) -> Vec<String> {
+            tasks.iter().map(|t| format!("auroc.{t}")).collect()
+        }
+        fn metric_values(&self, n_tasks: usize) -> Vec<Option<f64>> {
+            vec![Some(self.0); n_tasks]
+        }
+    }
+
+    fn logged(epoch: usize, auroc: f64) -> Epoch<Auroc> {
+        Epoch {
+            epoch,
+            epochs: 9,
+            lr: 0.5,
+            train_loss: 0.25,
+            valid: (epoch != 2).then_some(Auroc(auroc)),
+            seconds: 1.5,
+            improved: epoch % 2 == 1,
         }
     }
 
@@ -126,27 +211,48 @@ mod tests {
         let mut t = EpochTable::new(&p, None).unwrap();
         assert_eq!(read(&p), "", "created empty before any epoch");
         for e in 1..=3 {
-            t.write(&Row(e, e as f64 / 10.0), &tasks).unwrap();
+            t.write(&logged(e, e as f64 / 10.0), &tasks).unwrap();
             // flushed: readable while the run goes on
             assert_eq!(read(&p).lines().count(), e + 1);
         }
-        assert_eq!(read(&p), "epoch\tauroc.A\n1\t0.1\n2\t0.2\n3\t0.3\n");
+        let head = "epoch\tlr\ttrain_loss\tvalid_loss\tauroc.A\tseconds\tbest\n";
+        let row = |e: usize, a: &str| match e {
+            2 => "2\t0.5\t0.25\tNA\tNA\t1.5\t0\n".to_string(), // not validated
+            _ => format!("{e}\t0.5\t0.25\t0.3333333333333333\t{a}\t1.5\t{}\n", e % 2),
+        };
+        assert_eq!(
+            read(&p),
+            [
+                head.to_string(),
+                row(1, "0.1"),
+                row(2, "0.2"),
+                row(3, "0.3")
+            ]
+            .concat()
+        );
         // a run resumed after epoch 2 drops epoch 3's row and writes its own
         let mut t = EpochTable::new(&p, Some(2)).unwrap();
-        t.write(&Row(3, 0.35), &tasks).unwrap();
-        assert_eq!(read(&p), "epoch\tauroc.A\n1\t0.1\n2\t0.2\n3\t0.35\n");
+        t.write(&logged(3, 0.35), &tasks).unwrap();
+        let resumed = [
+            head.to_string(),
+            row(1, "0.1"),
+            row(2, "0.2"),
+            row(3, "0.35"),
+        ]
+        .concat();
+        assert_eq!(read(&p), resumed);
         // resuming into a log of other tasks is refused before anything is overwritten
         let mut t = EpochTable::new(&p, Some(3)).unwrap();
-        let err = t.write(&Row(4, 0.4), &["B".to_string()]).unwrap_err();
+        let err = t.write(&logged(4, 0.4), &["B".to_string()]).unwrap_err();
         assert!(err.to_string().contains("other columns"), "{err}");
-        assert_eq!(read(&p), "epoch\tauroc.A\n1\t0.1\n2\t0.2\n3\t0.35\n");
+        assert_eq!(read(&p), resumed);
         // a resume without an earlier log starts one; a missing directory fails at once
         let q = dir.path().join("new.tsv");
         EpochTable::new(&q, Some(5))
             .unwrap()
-            .write(&Row(6, 0.6), &tasks)
+            .write(&logged(6, 0.6), &tasks)
             .unwrap();
-        assert_eq!(read(&q), "epoch\tauroc.A\n6\t0.6\n");
+        assert_eq!(read(&q), [head.to_string(), row(6, "0.6")].concat());
         let bad = dir.path().join("no/such/dir/log.tsv");
         assert!(EpochTable::new(&bad, None).is_err());
         // a file that is not a log is not taken for one
