@@ -315,6 +315,19 @@ fn the_epoch_log_gives_each_tasks_auroc_and_auprc() {
         detail.contains(&format!("CDS {:.4}/", auroc[2])),
         "{detail}"
     );
+    // `--log -`: the same table on stdout
+    let (_, out) = train_run(dir.path(), &["--epochs", "3", "--log", "-"]);
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let drop_seconds = |t: &str| -> Vec<String> {
+        t.lines()
+            .map(|l| {
+                let mut c: Vec<&str> = l.split('\t').collect();
+                c.remove(11);
+                c.join("\t")
+            })
+            .collect()
+    };
+    assert_eq!(drop_seconds(&stdout), drop_seconds(&text));
 }
 
 #[test]

@@ -156,7 +156,7 @@ pub struct Args {
     pub(super) resume: bool,
     /// Write a TSV log here, one row per epoch as it ends: learning rate, losses, validation
     /// AUROC and AUPRC of each task (accuracy of each class for images), seconds, whether best.
-    /// With --resume, the rows up to the checkpoint's epoch are kept.
+    /// With --resume, the rows up to the checkpoint's epoch are kept. `-`: standard output.
     #[arg(long, value_name = "TSV")]
     pub(super) log: Option<PathBuf>,
     /// Random seed (shuffles, splits, initialisation, dropout).

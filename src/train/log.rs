@@ -90,11 +90,10 @@ impl<V: Validation> Epoch<V> {
 }
 
 /// An epoch log being written.
-#[derive(Debug)]
 pub struct EpochTable {
     path: PathBuf,
     /// Open once the first row fixes the header.
-    file: Option<File>,
+    file: Option<Box<dyn Write>>,
     /// Rows kept from a resumed run's log, written under the header.
     kept: Vec<String>,
     /// The kept rows' header, which the resumed run must repeat.
@@ -102,9 +101,9 @@ pub struct EpochTable {
 }
 
 impl EpochTable {
-    /// A log at `path`. With `resume_after = Some(k)`, the rows of epochs `1..=k` already in
-    /// `path` (if it exists) are kept; otherwise the file starts afresh. Nothing is written
-    /// until the first row.
+    /// A log at `path` (`-`: standard output). With `resume_after = Some(k)`, the rows of
+    /// epochs `1..=k` already in `path` (if it exists) are kept; otherwise the file starts
+    /// afresh. Nothing is written until the first row.
     pub fn new(path: &Path, resume_after: Option<usize>) -> Result<Self> {
         let mut table = EpochTable {
             path: path.to_path_buf(),
@@ -112,6 +111,9 @@ impl EpochTable {
             kept: vec![],
             kept_header: None,
         };
+        if path == Path::new("-") {
+            return Ok(table);
+        }
         if let Some(last) = resume_after
             && path.exists()
         {
@@ -152,7 +154,11 @@ impl EpochTable {
                     path.display()
                 )));
             }
-            let mut f = File::create(path).map_err(|e| Error::io(path, e))?;
+            let mut f: Box<dyn Write> = if path == Path::new("-") {
+                Box::new(std::io::stdout())
+            } else {
+                Box::new(File::create(path).map_err(|e| Error::io(path, e))?)
+            };
             writeln!(f, "{header}").map_err(|e| Error::io(path, e))?;
             for line in self.kept.drain(..) {
                 writeln!(f, "{line}").map_err(|e| Error::io(path, e))?;
@@ -257,7 +263,9 @@ mod tests {
         assert!(EpochTable::new(&bad, None).is_err());
         // a file that is not a log is not taken for one
         std::fs::write(&q, "epoch\nfoo\n").unwrap();
-        let err = EpochTable::new(&q, Some(1)).unwrap_err();
+        let Err(err) = EpochTable::new(&q, Some(1)) else {
+            panic!("a file that is not a log was taken for one")
+        };
         assert!(err.to_string().contains(":2:"), "{err}");
     }
 }
