@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end check of workflows/Snakefile on the bundled demo data (run by .ci/run):
 #   1. `snakemake --lint`;
-#   2. the workflow with 2 shards (`--cores 2`) in a temporary directory;
+#   2. the workflow with 2 shards (`--cores 2`) in a temporary directory (and the demo
+#      training's epoch table, `--log`);
 #   3. the same steps as single unsharded seqcnn commands: every gathered output must be
 #      byte-identical to the unsharded one (cmp); both wall times are printed;
 #   4. failing steps (a VCF with an unknown contig under --strict, a BED with an unknown contig):
@@ -50,6 +51,11 @@ t1=$(now)
 run_snakemake "$sharded" "$work/sharded.log" || { tail -30 "$work/sharded.log"; exit 1; }
 t2=$(now)
 model=$sharded/results/model/demo.safetensors
+# The training's epoch table: a header and one row per epoch.
+epochs=$sharded/results/logs/train_demo.epochs.tsv
+head -1 "$epochs" | grep -q '^epoch	lr	train_loss	valid_loss	valid_auroc	auroc.Bound	auprc.Bound' ||
+    { echo "no epoch table at $epochs"; exit 1; }
+echo "epoch table: $(($(wc -l <"$epochs") - 1)) epochs logged"
 
 # The inputs of workflows/config.yaml's demo, as the workflow resolves them.
 echo "== the same steps unsharded (one process each, --threads 2)"

@@ -43,12 +43,13 @@ process TRAIN_DEMO {
     path data
 
     output:
-    path 'demo.safetensors'
+    path 'demo.safetensors', emit: model
+    path 'demo.epochs.tsv', emit: epochs
 
     script:
     """
     ${params.seqcnn} train --arch ${params.train_arch} --train ${data} --seed ${params.train_seed} \\
-        ${params.train_args} --threads ${task.cpus} --out demo.safetensors
+        ${params.train_args} --threads ${task.cpus} --log demo.epochs.tsv --out demo.safetensors
     """
 }
 
@@ -180,7 +181,7 @@ workflow {
     def shards = Channel.of(1..(params.shards as int))
     def model = params.model
         ? Channel.value(file(params.model, checkIfExists: true))
-        : TRAIN_DEMO(Channel.value(file(params.train_data, checkIfExists: true)))
+        : TRAIN_DEMO(Channel.value(file(params.train_data, checkIfExists: true))).model
     def genome = params.genome ? file(params.genome, checkIfExists: true) : null
     // The genome's .fai (and .gzi for BGZF) staged beside it.
     def index = genome ? files("${params.genome}.{fai,gzi}") : null
