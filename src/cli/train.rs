@@ -23,9 +23,16 @@ use std::path::{Path, PathBuf};
 #[command(after_help = "Examples:\n  \
     seqcnn train --arch deepbind --train data/CTCF_AC.seq.gz --out ctcf.safetensors\n  \
     seqcnn train --arch my_arch.toml --train train.tsv --valid valid.tsv --labels TF1,TF2 \\\n      \
-    --epochs 30 --lr 3e-3 --set layers.0.out_channels=32 --seed 7 --threads 2 --out m.safetensors")]
+    --epochs 30 --lr 3e-3 --set layers.0.out_channels=32 --seed 7 --threads 2 --log epochs.tsv \\\n      \
+    --out m.safetensors\n  \
+    seqcnn train --arch deepsea --genome hg19.fa.gz --targets CTCF=ctcf.narrowPeak.gz \\\n      \
+    --targets DNase=dnase.bed --valid-region chr7 --test-region chr8 --test-region chr9 \\\n      \
+    --keep-negatives 0.25 --checkpoint deepsea.ckpt --log epochs.tsv --out deepsea.safetensors\n  \
+    seqcnn train --arch lenet5 --train train-images-idx3-ubyte.gz \\\n      \
+    --train-labels train-labels-idx1-ubyte.gz --out lenet5.safetensors")]
 pub struct Args {
-    /// Built-in architecture (deepbind) or architecture file (TOML).
+    /// Built-in architecture (deepbind, deepsea, dilated, lenet5, resnet_small, smallcnn) or
+    /// architecture file (TOML; see README, Architectures).
     #[arg(long)]
     pub(super) arch: String,
     /// Training sequences: table (FoldID EventID seq Bound; gzip or not) or FASTA; or images:
