@@ -194,9 +194,13 @@ impl Tape {
         self.grad_enabled
     }
 
+    /// Whether an op on `inputs` is recorded for the backward pass.
+    fn records(&self, inputs: &[Var]) -> bool {
+        self.grad_enabled && inputs.iter().any(|v| self.nodes[v.0].requires_grad)
+    }
+
     fn push(&mut self, value: Array, op: Op, inputs: &[Var]) -> Var {
-        let requires_grad =
-            self.grad_enabled && inputs.iter().any(|v| self.nodes[v.0].requires_grad);
+        let requires_grad = self.records(inputs);
         let op = if requires_grad { op } else { Op::Leaf };
         self.nodes.push(Node {
             value: Arc::new(value),
@@ -465,6 +469,10 @@ impl Tape {
 
     /// PyTorch `MaxPool1d(kernel, stride, padding)`.
     pub fn max_pool1d(&mut self, x: Var, geom: Pool1dGeom) -> Result<Var> {
+        if !self.records(&[x]) {
+            let y = ops::pool::max_pool1d_values(self.view3("max_pool1d", x)?, &geom)?;
+            return Ok(self.push(y.into_dyn(), Op::Leaf, &[x]));
+        }
         let (y, argmax) = ops::pool::max_pool1d_forward(self.view3("max_pool1d", x)?, &geom)?;
         Ok(self.push(y.into_dyn(), Op::MaxPool1d { x, argmax }, &[x]))
     }
