@@ -15,6 +15,11 @@
 //! mapped afresh every batch page faults and zeroing took a tenth of `predict --tile` with the
 //! `dilated` network, which runs about 1.45x faster without them (one thread, 2,000 bins; peak
 //! RSS +7%).
+//!
+//! One heap for every thread: the worker threads' own arenas are heaps of at most 64 MiB,
+//! unmapped when they empty, and an ensemble of two networks (arrays of other sizes in turn)
+//! unmapped and faulted them back in every batch: 3.0 s of system time in 16 s of `eval`, 0.14 s
+//! with one heap, and peak RSS 257 MB against 194 MB.
 
 /// Applies the allocator settings (glibc only; elsewhere nothing). Call once, at start-up,
 /// before the threads exist.
@@ -23,9 +28,10 @@ pub fn tune() {
     // SAFETY: mallopt only changes the allocator's parameters; it is called before any other
     // thread runs.
     unsafe {
-        // No block is mapped on its own (arenas of other threads that cannot hold a block
-        // fall back to the main heap); the heap is trimmed only above 1 GiB free at its top.
+        // No block is mapped on its own, every thread allocates from the one main heap, and
+        // the heap is trimmed only above 1 GiB free at its top.
         libc::mallopt(libc::M_MMAP_MAX, 0);
+        libc::mallopt(libc::M_ARENA_MAX, 1);
         libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
     }
 }
