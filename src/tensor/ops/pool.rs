@@ -77,25 +77,35 @@ pub fn max_pool1d_forward(x: ArrayView3<f32>, g: &Pool1dGeom) -> Result<(Array3<
 /// Max pooling without the argmax, for inference (no backward pass to serve): the values of
 /// [`max_pool1d_forward`], bit for bit.
 pub fn max_pool1d_values(x: ArrayView3<f32>, g: &Pool1dGeom) -> Result<Array3<f32>> {
-    let (n, c, l) = dims3("max_pool1d", x.shape())?;
-    let l_out = g.out_len("max_pool1d", l)?;
+    pool_rows("max_pool1d", x, g, |row, yr| {
+        if g.padding == 0 && g.stride == g.kernel && g.kernel < 16 {
+            // A fifth of the dilated network's inference went to the argmax.
+            for (w, y) in row.chunks_exact(g.kernel).zip(yr.iter_mut()) {
+                let (m, nan) = max_short(w);
+                *y = if nan { f32::NAN } else { m };
+            }
+        } else {
+            max_pool_row(row, g, yr, &mut vec![0; yr.len()]);
+        }
+    })
+}
+
+/// `[N, C, L] -> [N, C, L_out]`, each row `x[n, c, :]` pooled into `y[n, c, :]` by `pool_row`.
+fn pool_rows(
+    op: &'static str,
+    x: ArrayView3<f32>,
+    g: &Pool1dGeom,
+    pool_row: impl Fn(&[f32], &mut [f32]) + Sync,
+) -> Result<Array3<f32>> {
+    let (n, c, l) = dims3(op, x.shape())?;
+    let l_out = g.out_len(op, l)?;
     let x = x.as_standard_layout();
     let xs = x.as_slice().expect("standard layout");
     let mut y = Array3::<f32>::zeros((n, c, l_out));
     let ys = y.as_slice_mut().expect("fresh array");
     ys.par_chunks_mut(l_out)
         .zip(xs.par_chunks(l))
-        .for_each(|(yr, row)| {
-            if g.padding == 0 && g.stride == g.kernel && g.kernel < 16 {
-                // A fifth of the dilated network's inference went to the argmax.
-                for (w, y) in row.chunks_exact(g.kernel).zip(yr.iter_mut()) {
-                    let (m, nan) = max_short(w);
-                    *y = if nan { f32::NAN } else { m };
-                }
-            } else {
-                max_pool_row(row, g, yr, &mut vec![0; l_out]);
-            }
-        });
+        .for_each(|(yr, row)| pool_row(row, yr));
     Ok(y)
 }
 
@@ -208,24 +218,16 @@ pub fn max_pool1d_backward(dy: ArrayView3<f32>, arg: &[u32], l: usize) -> Array3
 
 /// Average pooling; padded positions count as zeros in the denominator (`count_include_pad`).
 pub fn avg_pool1d_forward(x: ArrayView3<f32>, g: &Pool1dGeom) -> Result<Array3<f32>> {
-    let (n, c, l) = dims3("avg_pool1d", x.shape())?;
-    let l_out = g.out_len("avg_pool1d", l)?;
     let inv = 1.0 / g.kernel as f32;
-    let x = x.as_standard_layout();
-    let xs = x.as_slice().expect("standard layout");
-    let mut y = Array3::<f32>::zeros((n, c, l_out));
-    let ys = y.as_slice_mut().expect("fresh array");
-    ys.par_chunks_mut(l_out)
-        .zip(xs.par_chunks(l))
-        .for_each(|(yr, row)| {
-            for (t, v) in yr.iter_mut().enumerate() {
-                let start = (t * g.stride) as isize - g.padding as isize;
-                let lo = start.max(0) as usize;
-                let hi = ((start + g.kernel as isize) as usize).min(l);
-                *v = row[lo..hi].iter().sum::<f32>() * inv;
-            }
-        });
-    Ok(y)
+    pool_rows("avg_pool1d", x, g, |row, yr| {
+        let l = row.len();
+        for (t, v) in yr.iter_mut().enumerate() {
+            let start = (t * g.stride) as isize - g.padding as isize;
+            let lo = start.max(0) as usize;
+            let hi = ((start + g.kernel as isize) as usize).min(l);
+            *v = row[lo..hi].iter().sum::<f32>() * inv;
+        }
+    })
 }
 
 /// Backward of [`avg_pool1d_forward`].
