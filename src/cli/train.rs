@@ -437,7 +437,7 @@ fn train(args: &Args) -> Result<()> {
 /// Epoch reporting: a bar on a terminal, one log line per epoch otherwise (with each task's
 /// figures under it for a few tasks), and the `--log` table.
 pub(super) struct Progress {
-    pub(super) bar: Option<indicatif::ProgressBar>,
+    bar: Option<indicatif::ProgressBar>,
     table: Option<EpochTable>,
     tasks: Vec<String>,
     /// The first failure to write the table, reported when training ends.

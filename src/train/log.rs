@@ -103,7 +103,8 @@ pub struct EpochTable {
 impl EpochTable {
     /// A log at `path` (`-`: standard output). With `resume_after = Some(k)`, the rows of
     /// epochs `1..=k` already in `path` (if it exists) are kept; otherwise the file starts
-    /// afresh. Nothing is written until the first row.
+    /// afresh (created empty here, so that a path that cannot be written fails before training;
+    /// the header and rows come with the first epoch).
     pub fn new(path: &Path, resume_after: Option<usize>) -> Result<Self> {
         let mut table = EpochTable {
             path: path.to_path_buf(),
@@ -135,7 +136,6 @@ impl EpochTable {
                 }
             }
         } else {
-            // Fail now, not after the first epoch, when the log cannot be written.
             File::create(path).map_err(|e| Error::io(path, e))?;
         }
         Ok(table)

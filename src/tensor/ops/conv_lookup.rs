@@ -436,22 +436,12 @@ fn weight_grad_block<const B: usize>(
     }
 }
 
-/// The in-range positions `lo..hi` of pooling window `t` (padding reads -inf, so a window is its
-/// in-range part, never empty).
-#[inline(always)]
-fn window(t: usize, pool: &Pool1dGeom, l_out: usize) -> Range<usize> {
-    let start = (t * pool.stride) as isize - pool.padding as isize;
-    let lo = start.max(0) as usize;
-    let hi = ((start + pool.kernel as isize).max(0) as usize).min(l_out);
-    lo..hi
-}
-
 /// The convolution output positions the pooling windows `ts` read.
 pub(super) fn window_span(ts: Range<usize>, pool: &Pool1dGeom, l_out: usize) -> Range<usize> {
     if ts.is_empty() {
         return 0..0;
     }
-    window(ts.start, pool, l_out).start..window(ts.end - 1, pool, l_out).end
+    pool.window(ts.start, l_out).start..pool.window(ts.end - 1, l_out).end
 }
 
 /// Bias, optional ReLU and max pooling for the windows `ts` of one sample, from its
@@ -518,7 +508,7 @@ fn bias_relu_pool_impl(
         let bias: [f32; LANES] = bias[cb..cb + LANES].try_into().expect("LANES");
         let lanes = LANES.min(s.c_out.saturating_sub(cb));
         for t in ts.clone() {
-            let w = window(t, pool, s.l_out);
+            let w = pool.window(t, s.l_out);
             let mut best = [f32::NEG_INFINITY; LANES];
             let mut at = [w.start as u32; LANES];
             for p in w {

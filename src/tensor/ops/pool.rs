@@ -48,6 +48,24 @@ impl Pool1dGeom {
     }
 }
 
+impl Pool1dGeom {
+    /// The in-range positions `lo..hi` of output `t`'s window over a row of length `l`
+    /// (padding reads -inf for a max and zeros for an average, so a window is its in-range
+    /// part, never empty).
+    #[inline(always)]
+    pub(crate) fn window(&self, t: usize, l: usize) -> std::ops::Range<usize> {
+        let start = (t * self.stride) as isize - self.padding as isize;
+        let lo = start.max(0) as usize;
+        let hi = ((start + self.kernel as isize).max(0) as usize).min(l);
+        lo..hi
+    }
+
+    /// Adjacent windows without padding and short enough for [`max_short`].
+    fn adjacent_short(&self) -> bool {
+        self.padding == 0 && self.stride == self.kernel && self.kernel < 16
+    }
+}
+
 fn dims3(op: &'static str, s: &[usize]) -> Result<(usize, usize, usize)> {
     match s {
         [n, c, l] => Ok((*n, *c, *l)),
@@ -78,14 +96,17 @@ pub fn max_pool1d_forward(x: ArrayView3<f32>, g: &Pool1dGeom) -> Result<(Array3<
 /// [`max_pool1d_forward`], bit for bit.
 pub fn max_pool1d_values(x: ArrayView3<f32>, g: &Pool1dGeom) -> Result<Array3<f32>> {
     pool_rows("max_pool1d", x, g, |row, yr| {
-        if g.padding == 0 && g.stride == g.kernel && g.kernel < 16 {
+        if g.adjacent_short() {
             // A fifth of the dilated network's inference went to the argmax.
             for (w, y) in row.chunks_exact(g.kernel).zip(yr.iter_mut()) {
                 let (m, nan) = max_short(w);
                 *y = if nan { f32::NAN } else { m };
             }
         } else {
-            max_pool_row(row, g, yr, &mut vec![0; yr.len()]);
+            for (t, y) in yr.iter_mut().enumerate() {
+                let w = g.window(t, row.len());
+                *y = row[w.start + argmax(&row[w])];
+            }
         }
     })
 }
@@ -111,8 +132,7 @@ fn pool_rows(
 
 /// Max pooling of one row into `yr` (the output length) with the argmax of each output in `ar`.
 pub(crate) fn max_pool_row(row: &[f32], g: &Pool1dGeom, yr: &mut [f32], ar: &mut [u32]) {
-    let l = row.len();
-    if g.padding == 0 && g.stride == g.kernel && g.kernel < 16 {
+    if g.adjacent_short() {
         // Adjacent windows without padding (DeepSEA's and Basenji's pools): no bounds to work
         // out per output; 18% of the dilated network's inference went to the general loop below.
         let k = g.kernel;
@@ -129,12 +149,8 @@ pub(crate) fn max_pool_row(row: &[f32], g: &Pool1dGeom, yr: &mut [f32], ar: &mut
         return;
     }
     for (t, (y, a)) in yr.iter_mut().zip(ar.iter_mut()).enumerate() {
-        let start = (t * g.stride) as isize - g.padding as isize;
-        let lo = start.max(0) as usize;
-        let hi = ((start + g.kernel as isize) as usize).min(l);
-        // Padding contributes -inf, so the max is over the in-range part (never empty because
-        // padding <= kernel / 2).
-        let best = lo + argmax(&row[lo..hi]);
+        let w = g.window(t, row.len());
+        let best = w.start + argmax(&row[w]);
         *y = row[best];
         *a = best as u32;
     }
@@ -220,12 +236,8 @@ pub fn max_pool1d_backward(dy: ArrayView3<f32>, arg: &[u32], l: usize) -> Array3
 pub fn avg_pool1d_forward(x: ArrayView3<f32>, g: &Pool1dGeom) -> Result<Array3<f32>> {
     let inv = 1.0 / g.kernel as f32;
     pool_rows("avg_pool1d", x, g, |row, yr| {
-        let l = row.len();
         for (t, v) in yr.iter_mut().enumerate() {
-            let start = (t * g.stride) as isize - g.padding as isize;
-            let lo = start.max(0) as usize;
-            let hi = ((start + g.kernel as isize) as usize).min(l);
-            *v = row[lo..hi].iter().sum::<f32>() * inv;
+            *v = row[g.window(t, row.len())].iter().sum::<f32>() * inv;
         }
     })
 }
@@ -242,10 +254,7 @@ pub fn avg_pool1d_backward(dy: ArrayView3<f32>, g: &Pool1dGeom, l: usize) -> Arr
         .zip(ds.par_chunks(l_out.max(1)))
         .for_each(|(dr, gr)| {
             for (t, &gv) in gr.iter().enumerate() {
-                let start = (t * g.stride) as isize - g.padding as isize;
-                let lo = start.max(0) as usize;
-                let hi = ((start + g.kernel as isize) as usize).min(l);
-                dr[lo..hi].iter_mut().for_each(|d| *d += gv * inv);
+                dr[g.window(t, l)].iter_mut().for_each(|d| *d += gv * inv);
             }
         });
     dx
