@@ -31,6 +31,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from models_torch import Residual
+
 BIN, WINDOW, PAD = 200, 1000, 2000
 TRAIN, VALID, TEST = (0, 48_000_000), (48_000_000, 50_000_000), (50_000_000, 63_025_520)
 ONE_HOT = np.array([[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1],
@@ -85,15 +87,6 @@ def batch_x(codes, ws, shift=None, rc=None):
     if rc is not None:
         x[rc] = x[rc, ::-1, ::-1]
     return torch.from_numpy(np.ascontiguousarray(x.transpose(0, 2, 1)))
-
-
-class Residual(nn.Module):
-    def __init__(self, *layers):
-        super().__init__()
-        self.body = nn.Sequential(*layers)
-
-    def forward(self, x):
-        return x + self.body(x)
 
 
 def dilated(tasks, p):
