@@ -34,7 +34,8 @@ pub(crate) fn input_name(path: &Path) -> PathBuf {
     }
 }
 
-fn is_dash(path: &Path) -> bool {
+/// Whether `path` is `-` (standard input or output).
+pub(crate) fn is_dash(path: &Path) -> bool {
     path.as_os_str() == "-"
 }
 

@@ -46,9 +46,7 @@ impl Pool1dGeom {
         }
         Ok((padded - self.kernel) / self.stride + 1)
     }
-}
 
-impl Pool1dGeom {
     /// The in-range positions `lo..hi` of output `t`'s window over a row of length `l`
     /// (padding reads -inf for a max and zeros for an average, so a window is its in-range
     /// part, never empty).
@@ -95,18 +93,19 @@ pub fn max_pool1d_forward(x: ArrayView3<f32>, g: &Pool1dGeom) -> Result<(Array3<
 /// Max pooling without the argmax, for inference (no backward pass to serve): the values of
 /// [`max_pool1d_forward`], bit for bit.
 pub fn max_pool1d_values(x: ArrayView3<f32>, g: &Pool1dGeom) -> Result<Array3<f32>> {
-    pool_rows("max_pool1d", x, g, |row, yr| {
-        if g.adjacent_short() {
-            // A fifth of the dilated network's inference went to the argmax.
+    if g.adjacent_short() {
+        // A fifth of the dilated network's inference went to the argmax.
+        return pool_rows("max_pool1d", x, g, |row, yr| {
             for (w, y) in row.chunks_exact(g.kernel).zip(yr.iter_mut()) {
                 let (m, nan) = max_short(w);
                 *y = if nan { f32::NAN } else { m };
             }
-        } else {
-            for (t, y) in yr.iter_mut().enumerate() {
-                let w = g.window(t, row.len());
-                *y = row[w.start + argmax(&row[w])];
-            }
+        });
+    }
+    pool_rows("max_pool1d", x, g, |row, yr| {
+        for (t, y) in yr.iter_mut().enumerate() {
+            let w = g.window(t, row.len());
+            *y = row[w.start + argmax(&row[w])];
         }
     })
 }
