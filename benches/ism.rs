@@ -19,8 +19,9 @@
 use rand::Rng as _;
 use seqcnn::arch::Arch;
 use seqcnn::model::Model;
+use seqcnn::model::Strand;
 use seqcnn::mutate::{IsmScores, fast_ism, naive_ism};
-use seqcnn::score::{Scorer, Strand};
+use seqcnn::score::Scorer;
 use std::path::Path;
 use std::process::Command;
 use std::time::Instant;

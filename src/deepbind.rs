@@ -29,7 +29,7 @@
 
 use crate::arch::{Arch, InputSpec, LayerSpec, LossKind, Padding};
 use crate::model::{Meta, Model};
-use crate::score::{Scoring, Strand};
+use crate::model::{Scoring, Strand};
 use crate::tensor::Array;
 use crate::{Error, Result};
 use std::collections::HashMap;

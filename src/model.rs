@@ -35,11 +35,11 @@ pub struct Meta {
     pub input_length: Option<usize>,
     /// How the two strands are combined when scoring.
     #[serde(default)]
-    pub strand: crate::score::Strand,
+    pub strand: Strand,
     /// How sequences are scored: plain, or DeepBind's windows and N padding (imported DeepBind
     /// models). Left out of the file when plain, so older model files keep their checksums.
-    #[serde(default, skip_serializing_if = "crate::score::Scoring::is_plain")]
-    pub scoring: crate::score::Scoring,
+    #[serde(default, skip_serializing_if = "Scoring::is_plain")]
+    pub scoring: Scoring,
     /// Where the model came from: training data hash, seed, epochs, final metrics, source file...
     #[serde(default)]
     pub provenance: serde_json::Map<String, serde_json::Value>,
@@ -114,6 +114,11 @@ impl Model {
         })
     }
 
+    /// The first layer, a convolution over the four bases (an error for other networks).
+    pub fn first_conv(&self) -> Result<crate::nn::FirstConv> {
+        crate::nn::FirstConv::of(&self.arch, &self.params)
+    }
+
     /// Puts the weights on a tape as parameters.
     pub fn param_vars(&self, tape: &mut Tape) -> Vec<Var> {
         self.params.iter().map(|p| tape.param(p.clone())).collect()
@@ -139,10 +144,7 @@ impl Model {
             .iter()
             .map(|p| tape.param_shared(p.clone()))
             .collect();
-        // Dropout is off outside training, so the generator is never drawn from.
-        let y = self
-            .net
-            .forward(&mut tape, xv, &pv, false, &mut crate::rng::seeded(0))?;
+        let y = self.net.infer(&mut tape, xv, &pv)?;
         Ok(tape.value(y).clone())
     }
 
@@ -403,6 +405,50 @@ fn describe(e: safetensors::SafeTensorError) -> String {
         E::InvalidOffset(m) => format!("corrupt or truncated tensor data ({m})"),
         E::HeaderTooLarge => "corrupt safetensors header (declared header size too large)".into(),
         other => format!("invalid safetensors file: {other}"),
+    }
+}
+
+/// How the two strands of a sequence are combined.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Strand {
+    /// The sequence as given.
+    #[default]
+    None,
+    /// The mean of both strands' outputs (DeepSEA).
+    Mean,
+    /// The larger of both strands' outputs (DeepBind).
+    Max,
+}
+
+/// How sequences become network inputs and outputs become scores (stored in the model).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Scoring {
+    /// The sequence is the network's input; outputs are on the loss's scale ([`to_output`]).
+    #[default]
+    Plain,
+    /// The rules of the original deepbind v0.11 tool, for imported DeepBind models. Each window
+    /// is padded with `k - 1` N's (0.25 in every channel) on both sides, `k` being the span of the
+    /// first layer, an unpadded convolution: DeepBind's "full" convolution over all `n + k - 1`
+    /// placements, off-sequence positions read as N. A sequence longer than `window` is scored in
+    /// every window of that length at stride 1 and the maximum kept (the mean with `average`);
+    /// the strand rule applies within each window. The score is the raw network output, never
+    /// mapped through a sigmoid.
+    #[serde(rename = "deepbind")]
+    DeepBind {
+        /// Window length; `None` scores every sequence whole.
+        window: Option<usize>,
+        /// The mean over windows instead of the maximum (the tool's `--average`).
+        #[serde(default)]
+        average: bool,
+    },
+}
+
+impl Scoring {
+    /// True for [`Scoring::Plain`] (left out of model files, so older files keep their bytes).
+    pub fn is_plain(&self) -> bool {
+        *self == Scoring::Plain
     }
 }
 

@@ -52,7 +52,7 @@ fn pwm_model(dir: &Path) -> PathBuf {
     m.params[1] = ndarray::arr1(&[0.0f32, 0.0, 0.0]).into_dyn();
     m.params[2] = ndarray::arr2(&[[1.0f32, 1.0, 0.0]]).into_dyn();
     m.params[3] = ndarray::arr1(&[0.0f32]).into_dyn();
-    m.meta.strand = seqcnn::score::Strand::Max;
+    m.meta.strand = seqcnn::model::Strand::Max;
     let path = dir.join("pwm.safetensors");
     m.save(&path).unwrap();
     path

@@ -251,8 +251,9 @@ mod fast {
     use rand::Rng as _;
     use seqcnn::arch::Arch;
     use seqcnn::model::Model;
+    use seqcnn::model::Strand;
     use seqcnn::mutate::{fast_ism, naive_ism};
-    use seqcnn::score::{Scorer, Strand};
+    use seqcnn::score::Scorer;
 
     fn random_seq(len: usize, seed: u64) -> Vec<u8> {
         let mut rng = seqcnn::rng::seeded(seed);

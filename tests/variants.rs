@@ -11,7 +11,7 @@ use common::*;
 use seqcnn::arch::Arch;
 use seqcnn::io::genome::Genome;
 use seqcnn::model::Model;
-use seqcnn::score::Strand;
+use seqcnn::model::Strand;
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};

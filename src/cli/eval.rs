@@ -3,7 +3,8 @@
 use anyhow::Result;
 use seqcnn::data::Dataset;
 use seqcnn::model::Model;
-use seqcnn::score::{Ensemble, Scorer, Strand};
+use seqcnn::model::Strand;
+use seqcnn::score::{Ensemble, Scorer};
 use seqcnn::train::fit::evaluate_ensemble;
 use std::io::Write;
 use std::path::PathBuf;

@@ -5,7 +5,7 @@ use anyhow::Result;
 use clap::Subcommand;
 use seqcnn::deepbind::{INDEX_FIELDS, Index, IndexEntry};
 use seqcnn::model::Model;
-use seqcnn::score::Scoring;
+use seqcnn::model::Scoring;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 

@@ -5,11 +5,11 @@ use anyhow::Result;
 use seqcnn::interpret::compare::{self, CompareOptions, Metric};
 use seqcnn::interpret::logo;
 use seqcnn::interpret::motifs::{self, MotifOptions, WeightMode};
-use seqcnn::interpret::{FirstConv, Presentation};
 use seqcnn::io::meme::{self, MemeFile};
 use seqcnn::io::{AtomicOutput, sequence_records};
 use seqcnn::model::Model;
-use seqcnn::score::Strand;
+use seqcnn::model::Strand;
+use seqcnn::score::Presentation;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -133,7 +133,7 @@ fn motifs_cmd(args: &Args) -> Result<()> {
         trim_bits: args.trim,
         ..Default::default()
     };
-    let conv = FirstConv::of(&model)?;
+    let conv = model.first_conv()?;
     if let Some(r) = records
         .iter()
         .find(|r| !conv.fits(r.seq.len() + 2 * pres.pad))

@@ -7,8 +7,9 @@ use seqcnn::io::bed::read_bed_checked;
 use seqcnn::io::genome::Genome;
 use seqcnn::io::shard::{Shard, check_shardable, shard_items, sharded_records};
 use seqcnn::model::Model;
+use seqcnn::model::Strand;
 use seqcnn::mutate::{FastIsm, IsmScores, MapOptions, mutation_map_svg, naive_ism};
-use seqcnn::score::{Scorer, Strand};
+use seqcnn::score::{Scorer, resolve_window};
 use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::io::Write;
@@ -158,19 +159,8 @@ fn items<'a>(
             })
         })));
     };
-    let window = match (model.meta.input_length, args.window) {
-        (Some(l), Some(w)) if l as u64 != w => {
-            return Err(seqcnn::Error::Config(format!(
-                "--window {w}: the model takes windows of exactly {l} bp (leave --window out)"
-            ))
-            .into());
-        }
-        (Some(l), _) => Some(l as u64),
-        (None, w) => w,
-    };
-    if window == Some(0) {
-        return Err(seqcnn::Error::Config("--window must be at least 1".into()).into());
-    }
+    let what = args.model.display().to_string();
+    let window = resolve_window(model, &what, args.window.map(|w| w as usize))?.map(|w| w as u64);
     check_shardable(&args.input, args.shard)?;
     let mut intervals = read_bed_checked(&args.input, genome)?;
     let block = shard_items(intervals.len(), args.shard, 1);

@@ -3,7 +3,8 @@
 use anyhow::Result;
 use seqcnn::io::AtomicOutput;
 use seqcnn::io::shard::{Shard, sharded_records};
-use seqcnn::score::{Ensemble, Scorer, Strand};
+use seqcnn::model::Strand;
+use seqcnn::score::{Ensemble, Scorer};
 use std::io::Write;
 use std::path::PathBuf;
 

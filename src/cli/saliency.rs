@@ -1,11 +1,12 @@
 //! `seqcnn saliency`: gradient x input per position and task, as TSV and SVG logos.
 
 use anyhow::Result;
+use seqcnn::interpret::logo;
 use seqcnn::interpret::saliency::{self, Saliency};
-use seqcnn::interpret::{Presentation, logo};
 use seqcnn::io::{AtomicOutput, sequence_records};
 use seqcnn::model::Model;
-use seqcnn::score::Strand;
+use seqcnn::model::Strand;
+use seqcnn::score::Presentation;
 use std::collections::HashSet;
 use std::path::PathBuf;
 

@@ -6,12 +6,13 @@ use seqcnn::io::AtomicOutput;
 use seqcnn::io::genome::Genome;
 use seqcnn::io::shard::{Shard, count_items, scored_items, stream_block};
 use seqcnn::model::Model;
-use seqcnn::score::{Scorer, Strand};
+use seqcnn::model::Strand;
+use seqcnn::score::{Scorer, window_length};
 use seqcnn::variants::report::{Report, mutation_map};
 use seqcnn::variants::vcf::VcfReader;
 use seqcnn::variants::{InfoKeys, SKIPPED_HEADER, Summary, VariantScorer, tsv_header};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Effects of VCF variants: REF and ALT windows from a genome scored (TSV, VCF, HTML).
 ///
@@ -102,33 +103,6 @@ pub fn run(args: Args) -> Result<()> {
     super::with_threads(args.threads, || variants(&args))
 }
 
-/// The window length: the model's input length, or --window for models that take any length.
-fn window_length(model: &Model, path: &Path, window: Option<usize>) -> Result<usize> {
-    let n = match (model.meta.input_length, window) {
-        (Some(len), None) => len,
-        (Some(len), Some(w)) if w == len => len,
-        (Some(len), Some(w)) => {
-            return Err(seqcnn::Error::Config(format!(
-                "{} takes exactly {len} bp: --window {w} does not apply (leave it out)",
-                path.display()
-            ))
-            .into());
-        }
-        (None, Some(w)) => w,
-        (None, None) => {
-            return Err(seqcnn::Error::Config(format!(
-                "{} takes sequences of any length: give the window with --window N (e.g. --window 101)",
-                path.display()
-            ))
-            .into());
-        }
-    };
-    if n == 0 {
-        return Err(seqcnn::Error::Config("--window must be at least 1".into()).into());
-    }
-    Ok(n)
-}
-
 fn variants(args: &Args) -> Result<()> {
     for p in [
         Some(&args.out),
@@ -142,7 +116,7 @@ fn variants(args: &Args) -> Result<()> {
         super::check_output_dir(p)?;
     }
     let model = Model::load(&args.model)?;
-    let window = window_length(&model, &args.model, args.window)?;
+    let window = window_length(&model, &args.model.display().to_string(), args.window)?;
     let mut scorer = Scorer::new(&model);
     if let Some(s) = args.strand {
         scorer = scorer.with_strand(s);
@@ -191,7 +165,7 @@ fn variants(args: &Args) -> Result<()> {
         .as_ref()
         .map(|_| Report::new(tasks, args.report_rows.max(args.report_top)));
 
-    let vs = VariantScorer::new(&model, &scorer, &genome, window, args.strict, &vcf_name)?;
+    let vs = VariantScorer::new(&scorer, &genome, window, args.strict, &vcf_name)?;
     let mut summary = Summary::default();
     let mut index = block.scored.start;
     vs.run(scored_items(reader, &block), args.batch, |e| {

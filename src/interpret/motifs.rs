@@ -7,10 +7,11 @@
 
 use std::io::Write;
 
-use super::{FirstConv, Presentation};
 use crate::encode;
 use crate::io::meme::Motif;
 use crate::model::Model;
+use crate::nn::FirstConv;
+use crate::score::Presentation;
 use crate::{Error, Result};
 
 /// Settings of [`filter_motifs`].
@@ -36,7 +37,7 @@ impl Default for MotifOptions {
             pseudocount: 1.0,
             trim_bits: 0.2,
             background: [0.25; 4],
-            batch: 256,
+            batch: crate::score::INFER_BATCH,
         }
     }
 }
@@ -224,18 +225,12 @@ struct Running {
     n: u64,
 }
 
-/// The inputs the network sees for one sequence: forward (and reverse complement), padded.
+/// The inputs the network sees for one sequence, whole: forward (and reverse complement),
+/// padded as the presentation pads a window.
 fn presented(seq: &[u8], pres: &Presentation) -> Vec<Vec<u8>> {
-    let pad = |s: &[u8]| {
-        let mut v = Vec::with_capacity(s.len() + 2 * pres.pad);
-        v.resize(pres.pad, b'N');
-        v.extend_from_slice(s);
-        v.resize(s.len() + 2 * pres.pad, b'N');
-        v
-    };
-    let mut out = vec![pad(seq)];
+    let mut out = vec![pres.padded(seq, 0, seq.len())];
     if pres.both_strands() {
-        out.push(pad(&encode::reverse_complement(seq)));
+        out.push(pres.padded(&encode::reverse_complement(seq), 0, seq.len()));
     }
     out
 }
@@ -312,7 +307,7 @@ pub fn filter_motifs(
     if seqs.is_empty() {
         return Err(Error::Config("no input sequences".into()));
     }
-    let conv = FirstConv::of(model)?;
+    let conv = model.first_conv()?;
     let (nf, k) = (conv.filters(), conv.k());
     let mut run = vec![
         Running {
@@ -436,7 +431,7 @@ pub enum WeightMode {
 /// The first layer's weights `[filters, 4, k]` as one matrix per filter (id `filter<i>`, name the
 /// consensus, no site count), untrimmed.
 pub fn weight_motifs(model: &Model, mode: WeightMode) -> Result<Vec<Motif>> {
-    let conv = FirstConv::of(model)?;
+    let conv = model.first_conv()?;
     let mut out = Vec::with_capacity(conv.filters());
     for (f, w) in conv.weight.outer_iter().enumerate() {
         let probs: Vec<[f64; 4]> = (0..conv.k())
@@ -528,7 +523,7 @@ mod tests {
     #[test]
     fn planted_filter_recovers_its_motif() {
         let motif = b"GATTACA";
-        let model = planted_model(motif, crate::score::Strand::None);
+        let model = planted_model(motif, crate::model::Strand::None);
         let pres = Presentation::of(&model, None).unwrap();
         let mut rng = crate::rng::seeded(2);
         let seqs: Vec<Vec<u8>> = (0..200)
@@ -570,8 +565,8 @@ mod tests {
     #[test]
     fn both_strands_and_deepbind_padding_find_sites_on_either_strand() {
         let motif = b"GGGACT";
-        let mut model = planted_model(motif, crate::score::Strand::Max);
-        model.meta.scoring = crate::score::Scoring::DeepBind {
+        let mut model = planted_model(motif, crate::model::Strand::Max);
+        model.meta.scoring = crate::model::Scoring::DeepBind {
             window: None,
             average: false,
         };
@@ -595,7 +590,7 @@ mod tests {
 
     #[test]
     fn weights_as_pwms() {
-        let model = planted_model(b"ACG", crate::score::Strand::None);
+        let model = planted_model(b"ACG", crate::model::Strand::None);
         let soft = weight_motifs(&model, WeightMode::Softmax).unwrap();
         let e = 1f64.exp();
         assert!((soft[0].probs[0][0] - e / (e + 3.0)).abs() < 1e-12);
@@ -608,7 +603,7 @@ mod tests {
 
     #[test]
     fn stats_table_has_one_row_per_filter() {
-        let model = planted_model(b"ACGT", crate::score::Strand::None);
+        let model = planted_model(b"ACGT", crate::model::Strand::None);
         let pres = Presentation::of(&model, None).unwrap();
         let seqs = [b"TTACGTTT".as_slice(), b"ACGTACGT"];
         let out = filter_motifs(&model, &pres, &seqs, &MotifOptions::default()).unwrap();
@@ -626,7 +621,7 @@ mod tests {
 
     #[test]
     fn bad_settings_and_short_sequences_are_errors() {
-        let model = planted_model(b"ACGTAC", crate::score::Strand::None);
+        let model = planted_model(b"ACGTAC", crate::model::Strand::None);
         let pres = Presentation::of(&model, None).unwrap();
         let opts = MotifOptions {
             threshold: 0.0,

@@ -13,10 +13,11 @@ use std::io::Write;
 
 use ndarray::{Array2, Array3, Axis, IxDyn};
 
-use super::{Presentation, add_back};
+use super::add_back;
 use crate::encode::{self, NMode};
 use crate::model::Model;
-use crate::score::Strand;
+use crate::model::Strand;
+use crate::score::presentation::{Input, Presentation};
 use crate::tensor::{Array, Tape};
 use crate::{Error, Result};
 
@@ -29,112 +30,6 @@ pub struct Saliency {
     pub grad: Array3<f32>,
     /// Gradient x input summed over the four channels. shape: [tasks, len]
     pub values: Array2<f32>,
-}
-
-/// One network input made from a sequence.
-struct Item {
-    seq: usize,
-    window: usize,
-    reverse: bool,
-    /// Item position `q` (forward orientation) is sequence position `q + shift`.
-    shift: isize,
-    /// Item positions (forward orientation) holding sequence; the rest is N padding.
-    real: std::ops::Range<usize>,
-    input: Vec<u8>,
-}
-
-/// The network inputs for sequence `i`, as the scorer makes them.
-fn items_of(i: usize, seq: &[u8], pres: &Presentation, out: &mut Vec<Item>) {
-    let w = match pres.window {
-        Some(w) if seq.len() > w && w > 0 => w,
-        _ => seq.len(),
-    };
-    for (window, start) in (0..=seq.len() - w).enumerate() {
-        let mut fwd = Vec::with_capacity(w + 2 * pres.pad);
-        fwd.resize(pres.pad, b'N');
-        fwd.extend_from_slice(&seq[start..start + w]);
-        fwd.resize(w + 2 * pres.pad, b'N');
-        let shift = start as isize - pres.pad as isize;
-        if pres.both_strands() {
-            out.push(Item {
-                seq: i,
-                window,
-                reverse: true,
-                shift,
-                real: pres.pad..pres.pad + w,
-                input: encode::reverse_complement(&fwd),
-            });
-        }
-        out.push(Item {
-            seq: i,
-            window,
-            reverse: false,
-            shift,
-            real: pres.pad..pres.pad + w,
-            input: fwd,
-        });
-    }
-}
-
-/// How much each item's raw output counts towards its sequence's score for one task (the
-/// derivative of the scorer's strand and window rules at `y`).
-fn item_weights(items: &[Item], y: &[f32], pres: &Presentation) -> Vec<f32> {
-    let mut w = vec![0f32; items.len()];
-    let mut k = 0;
-    while k < items.len() {
-        // Items of one sequence are contiguous, and within it those of one window.
-        let seq = items[k].seq;
-        let end = items[k..]
-            .iter()
-            .position(|it| it.seq != seq)
-            .map_or(items.len(), |e| k + e);
-        // Per window: (combined score, [(item, weight)]).
-        let mut windows: Vec<(f32, Vec<(usize, f32)>)> = Vec::new();
-        let mut a = k;
-        while a < end {
-            let win = items[a].window;
-            let b = items[a..end]
-                .iter()
-                .position(|it| it.window != win)
-                .map_or(end, |e| a + e);
-            let fwd = (a..b).find(|&i| !items[i].reverse).unwrap_or(a);
-            let rev = (a..b).find(|&i| items[i].reverse);
-            let entry = match (pres.strand, rev) {
-                (Strand::None, _) | (_, None) => (y[fwd], vec![(fwd, 1.0)]),
-                (Strand::Max, Some(r)) => {
-                    if y[fwd] >= y[r] {
-                        (y[fwd], vec![(fwd, 1.0)])
-                    } else {
-                        (y[r], vec![(r, 1.0)])
-                    }
-                }
-                (Strand::Mean, Some(r)) => ((y[fwd] + y[r]) * 0.5, vec![(fwd, 0.5), (r, 0.5)]),
-            };
-            windows.push(entry);
-            a = b;
-        }
-        if pres.average {
-            let n = windows.len() as f32;
-            for (_, parts) in &windows {
-                for &(i, v) in parts {
-                    w[i] += v / n;
-                }
-            }
-        } else {
-            // The first best window, as a running maximum would keep it.
-            let mut best = 0;
-            for (j, win) in windows.iter().enumerate() {
-                if win.0 > windows[best].0 {
-                    best = j;
-                }
-            }
-            for &(i, v) in &windows[best].1 {
-                w[i] += v;
-            }
-        }
-        k = end;
-    }
-    w
 }
 
 /// Gradient x input for each sequence and each task in `tasks` (indices into the model's
@@ -166,7 +61,7 @@ pub fn saliency(
             let mut items = Vec::new();
             let mut end = start;
             while end < group.len() && (end == start || items.len() < batch.max(1)) {
-                items_of(group[end], seqs[group[end]], pres, &mut items);
+                pres.inputs(group[end], seqs[group[end]], &mut items);
                 end += 1;
             }
             for (i, s) in run_items(model, pres, seqs, &items, tasks)? {
@@ -185,7 +80,7 @@ fn run_items(
     model: &Model,
     pres: &Presentation,
     seqs: &[&[u8]],
-    items: &[Item],
+    items: &[Input],
     tasks: &[usize],
 ) -> Result<Vec<(usize, Saliency)>> {
     let len = items.first().map_or(0, |it| it.input.len());
@@ -199,7 +94,7 @@ fn run_items(
     // Under the max rules only the winning strand and window get a gradient: a forward pass
     // without gradients finds them, and only they go through the pass with gradients.
     let select = pres.strand == Strand::Max || (pres.window.is_some() && !pres.average);
-    let all: Vec<&Item> = items.iter().collect();
+    let all: Vec<&Input> = items.iter().collect();
     let first = forward(model, &all, len, !select)?;
     let yv = first.out.clone();
     // The sequences of this pass, in item order.
@@ -223,7 +118,7 @@ fn run_items(
     // Per task, each item's weight in its sequence's score.
     let weights: Vec<Vec<f32>> = tasks
         .iter()
-        .map(|&t| item_weights(items, &yv.column(t).to_vec(), pres))
+        .map(|&t| pres.weights(items, &yv.column(t).to_vec()))
         .collect();
     for (ti, &t) in tasks.iter().enumerate() {
         for (i, &v) in weights[ti].iter().enumerate() {
@@ -241,7 +136,7 @@ fn run_items(
     let Pass {
         mut tape, y, x: xv, ..
     } = if select {
-        let sub: Vec<&Item> = chosen.iter().map(|&i| &items[i]).collect();
+        let sub: Vec<&Input> = chosen.iter().map(|&i| &items[i]).collect();
         forward(model, &sub, len, true)?
     } else {
         first
@@ -301,7 +196,7 @@ struct Pass {
 }
 
 /// The network on `items`, all `len` long, on a tape that records gradients when `grad`.
-fn forward(model: &Model, items: &[&Item], len: usize, grad: bool) -> Result<Pass> {
+fn forward(model: &Model, items: &[&Input], len: usize, grad: bool) -> Result<Pass> {
     let inputs: Vec<&[u8]> = items.iter().map(|it| it.input.as_slice()).collect();
     let x = encode::encode_batch(&inputs, len, NMode::Quarter)
         .map_err(|e| Error::Config(e.to_string()))?;
@@ -312,10 +207,7 @@ fn forward(model: &Model, items: &[&Item], len: usize, grad: bool) -> Result<Pas
         .iter()
         .map(|p| tape.constant(p.clone()))
         .collect();
-    // Dropout is off outside training, so the generator is never drawn from.
-    let y = model
-        .net
-        .forward(&mut tape, xv, &pv, false, &mut crate::rng::seeded(0))?;
+    let y = model.net.infer(&mut tape, xv, &pv)?;
     let out = tape
         .value(y)
         .clone()
@@ -403,7 +295,8 @@ pub fn top_window(values: &[f32], w: usize) -> Option<usize> {
 mod tests {
     use super::*;
     use crate::arch::Arch;
-    use crate::score::{Scorer, Scoring};
+    use crate::model::Scoring;
+    use crate::score::Scorer;
 
     fn random_seq(rng: &mut crate::rng::Rng, n: usize) -> Vec<u8> {
         (0..n).map(|_| b"ACGT"[crate::rng::below(rng, 4)]).collect()

@@ -9,12 +9,12 @@ use crate::arch::{Arch, InputSpec};
 use crate::encode::{self, NMode};
 use crate::model::Model;
 use crate::nn::Network;
-use crate::score::{Scorer, Scoring, Strand, to_output};
+use crate::score::{Scorer, to_output};
 use crate::tensor::ops::conv::Conv1dGeom;
 use crate::tensor::ops::gemm::{Mat, sgemm};
 use crate::tensor::{Array, Tape};
 use crate::{Error, Result};
-use ndarray::{Array2, IxDyn, Zip};
+use ndarray::{Array2, IxDyn};
 use rayon::prelude::*;
 use std::sync::Arc;
 
@@ -784,7 +784,7 @@ impl<'m> FastIsm<'m> {
                     .iter()
                     .map(|p| tape.param_shared(p.clone()))
                     .collect();
-                let y = tail.forward(&mut tape, xv, &pv, false, &mut crate::rng::seeded(0))?;
+                let y = tail.infer(&mut tape, xv, &pv)?;
                 to_2d(tape.value(y))
             }
             Head::Whole { specs, first_param } => {
@@ -817,7 +817,7 @@ impl<'m> FastIsm<'m> {
                 let mut tape = Tape::inference();
                 let xv = tape.constant(x);
                 let pv: Vec<_> = params.iter().map(|p| tape.param(p.clone())).collect();
-                let y = rest.forward(&mut tape, xv, &pv, false, &mut crate::rng::seeded(0))?;
+                let y = rest.infer(&mut tape, xv, &pv)?;
                 to_2d(tape.value(y))
             }
         }
@@ -865,22 +865,14 @@ impl<'m> FastIsm<'m> {
         batch: usize,
     ) -> Result<Option<IsmScores>> {
         let model = self.model;
-        let (input, offset, scaled) = match model.meta.scoring {
-            Scoring::Plain => (seq.to_vec(), 0, !raw),
-            Scoring::DeepBind { window, .. } => {
-                if window.is_some_and(|w| seq.len() > w) {
-                    return Ok(None);
-                }
-                let Some(Step::Conv(conv)) = self.steps.first() else {
-                    return Ok(None);
-                };
-                let pad = conv.span() - 1;
-                let mut padded = vec![b'N'; pad];
-                padded.extend_from_slice(seq);
-                padded.resize(seq.len() + 2 * pad, b'N');
-                (padded, pad, false)
-            }
-        };
+        let pres = scorer.presentation()?;
+        // One input per strand: the whole sequence (padded for DeepBind models, which are
+        // scored raw); a DeepBind model scoring several windows is outside this path.
+        if pres.window_len(seq.len()) != seq.len() {
+            return Ok(None);
+        }
+        let (input, offset) = (pres.padded(seq, 0, seq.len()), pres.pad);
+        let scaled = model.meta.scoring.is_plain() && !raw;
         let reference: Vec<f32> = if raw {
             scorer.score_raw(&[seq])?
         } else {
@@ -890,9 +882,8 @@ impl<'m> FastIsm<'m> {
         .copied()
         .collect();
         let tasks = reference.len();
-        let strand = scorer.strand();
         let mut strands = vec![input.clone()];
-        if strand != Strand::None {
+        if pres.both_strands() {
             strands.push(encode::reverse_complement(&input));
         }
         let len = input.len();
@@ -935,13 +926,7 @@ impl<'m> FastIsm<'m> {
             }
             let mut it = outs.into_iter();
             let f = it.next().unwrap_or_default();
-            let y = match (strand, it.next()) {
-                (Strand::Max, Some(r)) => {
-                    scale(Zip::from(&f).and(&r).map_collect(|&a, &b| a.max(b)))
-                }
-                (Strand::Mean, Some(r)) => (scale(f) + scale(r)) * 0.5,
-                _ => scale(f),
-            };
+            let y = pres.combine(f, it.next(), scale);
             mutants
                 .slice_mut(ndarray::s![ci * batch..ci * batch + chunk.len(), ..])
                 .assign(&y);

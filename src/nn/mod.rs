@@ -1,6 +1,10 @@
 //! Networks built from an [`Arch`]: shape inference, parameter names and shapes, PyTorch-default
 //! initialisation, and the forward pass on a [`Tape`].
 
+mod first_conv;
+
+pub use first_conv::FirstConv;
+
 use crate::arch::{Arch, LayerSpec};
 use crate::rng::{self, Rng};
 use crate::tensor::ops::conv::Conv1dGeom;
@@ -539,6 +543,13 @@ impl Network {
         Ok(())
     }
 
+    /// The network in evaluation mode (no dropout, batch norm on its running statistics) on `x`;
+    /// `params` are the parameter nodes in [`Network::params`] order. Every inference path
+    /// (prediction, scoring, interpretation, mutagenesis) runs the network through this.
+    pub fn infer(&self, tape: &mut Tape, x: Var, params: &[Var]) -> Result<Var> {
+        Ok(self.run(tape, x, params, None)?.0)
+    }
+
     /// Runs the network on `x [N, C, L]`; `params` are the parameter nodes in [`Network::params`]
     /// order. Dropout and batch statistics are used only when `train`.
     pub fn forward(
@@ -562,6 +573,17 @@ impl Network {
         params: &[Var],
         train: bool,
         rng: &mut Rng,
+    ) -> Result<(Var, BufferUpdates)> {
+        self.run(tape, x, params, train.then_some(rng))
+    }
+
+    /// The network on `x`, training when `train` holds the dropout generator.
+    fn run(
+        &self,
+        tape: &mut Tape,
+        x: Var,
+        params: &[Var],
+        mut train: Option<&mut Rng>,
     ) -> Result<(Var, BufferUpdates)> {
         if params.len() != self.params.len() {
             return Err(Error::Arch(format!(
@@ -592,7 +614,7 @@ impl Network {
             ));
         }
         let mut updates = Vec::new();
-        let y = run_layers(&self.layers, tape, x, params, train, rng, &mut updates)?;
+        let y = run_layers(&self.layers, tape, x, params, &mut train, &mut updates)?;
         Ok((y, updates))
     }
 }
@@ -606,10 +628,10 @@ fn run_layers(
     tape: &mut Tape,
     x: Var,
     params: &[Var],
-    train: bool,
-    rng: &mut Rng,
+    rng: &mut Option<&mut Rng>,
     updates: &mut BufferUpdates,
 ) -> Result<Var> {
+    let train = rng.is_some();
     let mut h = x;
     let mut fused = 0;
     for (i, layer) in layers.iter().enumerate() {
@@ -684,7 +706,7 @@ fn run_layers(
                 let both = tape.concat(&[m, a], 2)?;
                 tape.reshape(both, &[n, 2 * c])?
             }
-            Layer::Dropout(p) => tape.dropout(h, *p, train, rng)?,
+            Layer::Dropout(p) => tape.dropout(h, *p, rng.as_deref_mut())?,
             Layer::Flatten => tape.flatten(h)?,
             Layer::BatchNorm {
                 w,
@@ -717,7 +739,7 @@ fn run_layers(
                 y
             }
             Layer::Residual(body) => {
-                let inner = run_layers(body, tape, h, params, train, rng, updates)?;
+                let inner = run_layers(body, tape, h, params, rng, updates)?;
                 let sum = tape.add(h, inner)?;
                 tape.release(inner);
                 sum
@@ -771,9 +793,7 @@ mod tests {
         let mut tape = Tape::inference();
         let x = tape.constant(Array::zeros(ndarray::IxDyn(&[2, 4, 101])));
         let pv: Vec<Var> = params.into_iter().map(|p| tape.param(p)).collect();
-        let y = net
-            .forward(&mut tape, x, &pv, false, &mut rng::seeded(0))
-            .unwrap();
+        let y = net.infer(&mut tape, x, &pv).unwrap();
         assert_eq!(tape.shape(y), &[2, 3]);
     }
 
@@ -784,9 +804,7 @@ mod tests {
         let mut tape = Tape::inference();
         let x = tape.constant(Array::zeros(ndarray::IxDyn(&[2, 5, 101])));
         let pv: Vec<Var> = params.into_iter().map(|p| tape.param(p)).collect();
-        let err = net
-            .forward(&mut tape, x, &pv, false, &mut rng::seeded(0))
-            .unwrap_err();
+        let err = net.infer(&mut tape, x, &pv).unwrap_err();
         assert!(err.to_string().contains("expected [N, 4, L]"), "{err}");
     }
 
@@ -856,9 +874,7 @@ mod tests {
         let run = |mut tape: Tape| {
             let xv = tape.constant(x.clone());
             let pv: Vec<Var> = params.iter().map(|p| tape.param(p.clone())).collect();
-            let y = net
-                .forward(&mut tape, xv, &pv, false, &mut rng::seeded(0))
-                .unwrap();
+            let y = net.infer(&mut tape, xv, &pv).unwrap();
             let live = (0..tape.len())
                 .filter(|&i| !tape.value(Var(i)).is_empty())
                 .count();
@@ -911,14 +927,10 @@ mod tests {
         let mut tape = Tape::inference();
         let x = tape.constant(Array::zeros(ndarray::IxDyn(&[3, 1, 28, 28])));
         let pv: Vec<Var> = params.into_iter().map(|p| tape.param(p)).collect();
-        let y = net
-            .forward(&mut tape, x, &pv, false, &mut rng::seeded(0))
-            .unwrap();
+        let y = net.infer(&mut tape, x, &pv).unwrap();
         assert_eq!(tape.shape(y), &[3, 10]);
         let x = tape.constant(Array::zeros(ndarray::IxDyn(&[3, 1, 28, 27])));
-        let err = net
-            .forward(&mut tape, x, &pv, false, &mut rng::seeded(0))
-            .unwrap_err();
+        let err = net.infer(&mut tape, x, &pv).unwrap_err();
         assert!(err.to_string().contains("expected [N, 1, 28, 28]"), "{err}");
     }
 

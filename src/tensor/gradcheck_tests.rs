@@ -392,13 +392,13 @@ fn dropout_in_training_and_eval() {
         // The mask comes from a generator re-seeded on every forward pass, so the function is fixed.
         assert_grads(
             &format!("dropout p={p}"),
-            move |t: &mut Tape, v: &[Var]| t.dropout(v[0], p, true, &mut rng::seeded(3)),
+            move |t: &mut Tape, v: &[Var]| t.dropout(v[0], p, Some(&mut rng::seeded(3))),
             std::slice::from_ref(&x),
             cfg(),
         );
         assert_grads(
             "dropout eval",
-            move |t: &mut Tape, v: &[Var]| t.dropout(v[0], p, false, &mut rng::seeded(3)),
+            move |t: &mut Tape, v: &[Var]| t.dropout(v[0], p, None),
             &[x],
             cfg(),
         );
@@ -409,7 +409,7 @@ fn dropout_in_training_and_eval() {
 fn dropout_scales_kept_units_and_is_identity_in_eval() {
     let mut t = Tape::new();
     let x = t.param(Array::ones(ndarray::IxDyn(&[1000])));
-    let y = t.dropout(x, 0.25, true, &mut rng::seeded(1)).unwrap();
+    let y = t.dropout(x, 0.25, Some(&mut rng::seeded(1))).unwrap();
     let vals = t.value(y);
     let zeros = vals.iter().filter(|&&v| v == 0.0).count();
     assert!(
@@ -420,7 +420,7 @@ fn dropout_scales_kept_units_and_is_identity_in_eval() {
         vals.iter()
             .all(|&v| v == 0.0 || (v - 1.0 / 0.75).abs() < 1e-6)
     );
-    let z = t.dropout(x, 0.25, false, &mut rng::seeded(1)).unwrap();
+    let z = t.dropout(x, 0.25, None).unwrap();
     assert_eq!(z, x);
 }
 

@@ -336,15 +336,15 @@ impl Tape {
         self.push(y, Op::Tanh(x), &[x])
     }
 
-    /// Inverted dropout: in training, zeroes each element with probability `p` and scales the rest
-    /// by `1 / (1 - p)`; identity otherwise.
-    pub fn dropout(&mut self, x: Var, p: f32, train: bool, rng: &mut Rng) -> Result<Var> {
+    /// Inverted dropout: in training (`rng` given, the masks' generator), zeroes each element with
+    /// probability `p` and scales the rest by `1 / (1 - p)`; identity otherwise.
+    pub fn dropout(&mut self, x: Var, p: f32, rng: Option<&mut Rng>) -> Result<Var> {
         if !(0.0..1.0).contains(&p) {
             return shape_err("dropout", format!("probability {p} is not in [0, 1)"));
         }
-        if !train || p == 0.0 {
+        let Some(rng) = rng.filter(|_| p != 0.0) else {
             return Ok(x);
-        }
+        };
         let keep = 1.0 / (1.0 - p);
         let mask = self.value(x).mapv(|_| {
             if crate::rng::uniform(rng, 0.0, 1.0) < p {

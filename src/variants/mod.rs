@@ -23,8 +23,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::io::genome::Genome;
-use crate::model::Model;
-use crate::score::{Scorer, Scoring, Strand, to_output};
+use crate::score::Scorer;
 use vcf::{AltKind, VcfHeader, VcfRecord, alt_kind};
 
 /// Where a variant's windows lie: window start in the genome and REF's offset in the window.
@@ -326,7 +325,6 @@ impl std::fmt::Display for Summary {
 /// Scores VCF records against a genome with a model: windows per [`Placement`], through the
 /// scorer.
 pub struct VariantScorer<'a> {
-    model: &'a Model,
     scorer: &'a Scorer<'a>,
     genome: &'a Genome,
     window: usize,
@@ -335,12 +333,11 @@ pub struct VariantScorer<'a> {
 }
 
 impl<'a> VariantScorer<'a> {
-    /// `scorer` scores with `model`; `window` is the window length (the model's input length, or the chosen one for models
-    /// that take any length); `vcf` is the name errors give for the input. With `strict`, an
+    /// `scorer` scores the windows; `window` is the window length (the model's input length, or
+    /// the chosen one for models that take any length); `vcf` is the name errors give for the input. With `strict`, an
     /// unknown contig or a REF that disagrees with the genome is an error instead of a skipped
     /// or flagged row.
     pub fn new(
-        model: &'a Model,
         scorer: &'a Scorer<'a>,
         genome: &'a Genome,
         window: usize,
@@ -351,7 +348,6 @@ impl<'a> VariantScorer<'a> {
             return Err(Error::Config("the window length must be positive".into()));
         }
         Ok(VariantScorer {
-            model,
             scorer,
             genome,
             window,
@@ -521,18 +517,7 @@ impl<'a> VariantScorer<'a> {
         if refs.is_empty() {
             return Ok(());
         }
-        let raw = self.scorer.score_raw(&refs)?;
-        // One pass where the output scale follows from the raw scores (see `Scorer::score`):
-        // DeepBind models score raw; a plain model's output map is monotone, so it commutes with
-        // taking one strand or the larger of two. Only the mean of both strands needs its own
-        // pass, being averaged on the output scale.
-        let scaled = match (self.model.meta.scoring, self.scorer.strand()) {
-            (Scoring::DeepBind { .. }, _) => raw.clone(),
-            (Scoring::Plain, Strand::None | Strand::Max) => {
-                to_output(self.model.arch.loss, raw.clone())
-            }
-            (Scoring::Plain, Strand::Mean) => self.scorer.score(&refs)?,
-        };
+        let (raw, scaled) = self.scorer.score_both(&refs)?;
         let row = |i: usize| Scores {
             scores: scaled.row(i).to_vec(),
             raw: raw.row(i).to_vec(),

@@ -5,6 +5,7 @@
 pub mod conv;
 pub mod conv2d;
 mod conv_lookup;
+pub mod deepbind_scan;
 pub mod gemm;
 pub mod loss;
 pub mod norm;
