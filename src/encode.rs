@@ -148,6 +148,13 @@ static COMPLEMENT: [u8; 256] = {
     t
 };
 
+/// Channel of a base, either case (A=0, C=1, G=2, T/U=3); `None` for N, other IUPAC codes and
+/// anything else.
+pub fn base_index(b: u8) -> Option<usize> {
+    let c = CODE[b as usize];
+    (c < AMBIG).then_some(c as usize)
+}
+
 /// Checks that every byte of `seq` is a nucleotide (`ACGTU`) or IUPAC code, in either case.
 ///
 /// ```

@@ -103,16 +103,9 @@ pub fn run(cmd: Models) -> Result<()> {
     Ok(())
 }
 
-/// The columns of `models list` after the ID: header and provenance key.
-const LIST_FIELDS: [(&str, &str); 7] = [
-    ("Protein", "protein"),
-    ("Type", "type"),
-    ("Species", "species"),
-    ("Family", "family"),
-    ("Class", "class"),
-    ("Experiment", "experiment"),
-    ("Experiment Details", "experiment_details"),
-];
+/// The columns of `models list` after the ID, header and provenance key: the index fields up to
+/// the experiment details (not the citation and labels).
+const LIST_FIELDS: &[(&str, &str)] = INDEX_FIELDS.split_at(7).0;
 
 /// The models to search: those in --dir (described by their provenance, or by the index when
 /// given), else the index's rows.

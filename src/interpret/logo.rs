@@ -230,12 +230,8 @@ pub fn saliency_svg(
             LEFT + seq.len() as f64 * w
         );
         for (p, (&b, &v)) in seq.iter().zip(row.iter()).enumerate() {
-            let c = match b.to_ascii_uppercase() {
-                b'A' => 0,
-                b'C' => 1,
-                b'G' => 2,
-                b'T' | b'U' => 3,
-                _ => continue,
+            let Some(c) = crate::encode::base_index(b) else {
+                continue;
             };
             if max <= 0.0 {
                 continue;

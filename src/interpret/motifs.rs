@@ -198,7 +198,7 @@ pub fn best_site(pwm: &[[f64; 4]], seq: &[u8]) -> Option<(usize, bool, f64)> {
     let score = |m: &[[f64; 4]], s: &[u8]| -> f64 {
         m.iter()
             .zip(s)
-            .map(|(col, &b)| match base_code(b) {
+            .map(|(col, &b)| match encode::base_index(b) {
                 Some(c) => col[c],
                 None => col.iter().sum::<f64>() / 4.0,
             })
@@ -233,17 +233,6 @@ fn presented(seq: &[u8], pres: &Presentation) -> Vec<Vec<u8>> {
         out.push(pres.padded(&encode::reverse_complement(seq), 0, seq.len()));
     }
     out
-}
-
-/// Channel of a base (A, C, G, T/U), `None` for N and other codes.
-fn base_code(b: u8) -> Option<usize> {
-    match b.to_ascii_uppercase() {
-        b'A' => Some(0),
-        b'C' => Some(1),
-        b'G' => Some(2),
-        b'T' | b'U' => Some(3),
-        _ => None,
-    }
 }
 
 /// Runs `f(sequence index, presented input, activations [filters, l_out])` over every presented
@@ -359,7 +348,7 @@ pub fn filter_motifs(
                     if let Some(c) = usize::try_from(q)
                         .ok()
                         .and_then(|q| input.get(q))
-                        .and_then(|&b| base_code(b))
+                        .and_then(|&b| encode::base_index(b))
                     {
                         col[c] += 1.0;
                     }

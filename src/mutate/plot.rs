@@ -87,17 +87,6 @@ fn colour(t: f64) -> String {
     format!("#{:02x}{:02x}{:02x}", ch(0), ch(1), ch(2))
 }
 
-/// Index of a base in ACGT order; `None` for N and other codes.
-fn base_index(b: u8) -> Option<usize> {
-    match b.to_ascii_uppercase() {
-        b'A' => Some(0),
-        b'C' => Some(1),
-        b'G' => Some(2),
-        b'T' | b'U' => Some(3),
-        _ => None,
-    }
-}
-
 /// A number for an axis or legend label: 3 significant digits, no exponent for ordinary sizes.
 fn num(v: f64) -> String {
     let a = v.abs();
@@ -174,7 +163,7 @@ pub fn mutation_map_svg(
     let reference = ism.reference.get(task).copied().unwrap_or(0.0);
     let mut change = vec![[0.0f32; 4]; seq.len()];
     for (i, m) in ism.mutations.iter().enumerate() {
-        if let (Some(b), Some(&v)) = (base_index(m.alt), ism.mutants.get([i, task]))
+        if let (Some(b), Some(&v)) = (crate::encode::base_index(m.alt), ism.mutants.get([i, task]))
             && m.pos < seq.len()
         {
             change[m.pos][b] = v - reference;
@@ -279,7 +268,7 @@ pub fn mutation_map_svg(
         );
         // Letters: importance above the line, the reference sequence below it.
         for p in a..b {
-            if let Some(c) = base_index(seq[p]) {
+            if let Some(c) = crate::encode::base_index(seq[p]) {
                 let h = if max_imp > 0.0 {
                     importance[p - start] / max_imp * (LOGO_H - 2.0)
                 } else {
@@ -321,7 +310,7 @@ pub fn mutation_map_svg(
         }
         // Reference bases: a dot in their (white) cells.
         for (p, &s) in seq.iter().enumerate().take(b).skip(a) {
-            if let Some(c) = base_index(s) {
+            if let Some(c) = crate::encode::base_index(s) {
                 let _ = write!(
                     svg,
                     r##"<circle cx="{:.2}" cy="{:.2}" r="{:.2}" fill="#555"/>"##,

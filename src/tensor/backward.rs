@@ -146,56 +146,20 @@ pub(super) fn apply(
             }
         }
         Op::MaxPool1d { x, argmax } => {
-            let l = val(*x).shape()[2];
-            let g3 = g
-                .view()
-                .into_dimensionality::<Ix3>()
-                .expect("output is 3-D");
-            acc(
-                tape,
-                grads,
-                *x,
-                pool::max_pool1d_backward(g3, argmax, l).into_dyn(),
-            );
+            let dx = pool::max_pool1d_backward(view3(g), argmax, val(*x).shape()[2]);
+            acc(tape, grads, *x, dx.into_dyn());
         }
         Op::AvgPool1d { x, geom } => {
-            let l = val(*x).shape()[2];
-            let g3 = g
-                .view()
-                .into_dimensionality::<Ix3>()
-                .expect("output is 3-D");
-            acc(
-                tape,
-                grads,
-                *x,
-                pool::avg_pool1d_backward(g3, geom, l).into_dyn(),
-            );
+            let dx = pool::avg_pool1d_backward(view3(g), geom, val(*x).shape()[2]);
+            acc(tape, grads, *x, dx.into_dyn());
         }
         Op::GlobalMaxPool { x, argmax } => {
-            let l = val(*x).shape()[2];
-            let g2 = g
-                .view()
-                .into_dimensionality::<Ix2>()
-                .expect("output is 2-D");
-            acc(
-                tape,
-                grads,
-                *x,
-                pool::global_max_pool_backward(g2, argmax, l).into_dyn(),
-            );
+            let dx = pool::global_max_pool_backward(view2(g), argmax, val(*x).shape()[2]);
+            acc(tape, grads, *x, dx.into_dyn());
         }
         Op::GlobalAvgPool(x) => {
-            let l = val(*x).shape()[2];
-            let g2 = g
-                .view()
-                .into_dimensionality::<Ix2>()
-                .expect("output is 2-D");
-            acc(
-                tape,
-                grads,
-                *x,
-                pool::global_avg_pool_backward(g2, l).into_dyn(),
-            );
+            let dx = pool::global_avg_pool_backward(view2(g), val(*x).shape()[2]);
+            acc(tape, grads, *x, dx.into_dyn());
         }
         Op::Conv2d { x, w, b, geom } => {
             let (dx, dw, db) = conv2d::conv2d_backward(
@@ -293,6 +257,13 @@ fn view3(a: &Array) -> ndarray::ArrayView3<'_, f32> {
     a.view()
         .into_dimensionality::<Ix3>()
         .expect("3-D, checked in forward")
+}
+
+/// A 2-D view of a value or gradient (its forward pass checked the rank).
+fn view2(a: &Array) -> ndarray::ArrayView2<'_, f32> {
+    a.view()
+        .into_dimensionality::<Ix2>()
+        .expect("2-D, checked in forward")
 }
 
 /// A 4-D view of a value or gradient of a 2D op (its forward pass checked the rank).

@@ -190,19 +190,14 @@ impl RecordEffects {
         let Some(r) = &self.reference else {
             return s;
         };
-        let rec = &self.record;
         for (i, a) in self.alleles.iter().enumerate() {
             let (Ok(scores), Some((diff, logit))) = (&a.outcome, self.diffs(i)) else {
                 continue;
             };
             let _ = write!(
                 s,
-                "{}\t{}\t{}\t{}\t{}\t{}",
-                rec.chrom,
-                rec.pos,
-                rec.id,
-                rec.reference,
-                a.alt,
+                "{}\t{}",
+                self.allele_key(&a.alt),
                 self.ref_match.unwrap_or(false)
             );
             for t in 0..r.scores.len() {
@@ -217,22 +212,21 @@ impl RecordEffects {
         s
     }
 
+    /// The first columns of an allele's rows: `chrom pos id ref alt`.
+    fn allele_key(&self, alt: &str) -> String {
+        let rec = &self.record;
+        format!(
+            "{}\t{}\t{}\t{}\t{alt}",
+            rec.chrom, rec.pos, rec.id, rec.reference
+        )
+    }
+
     /// The alleles not scored as rows `chrom pos id ref alt reason`.
     pub fn skipped_rows(&self) -> String {
         let mut s = String::new();
-        let rec = &self.record;
         for a in &self.alleles {
             if let Err(why) = a.outcome {
-                let _ = writeln!(
-                    s,
-                    "{}\t{}\t{}\t{}\t{}\t{}",
-                    rec.chrom,
-                    rec.pos,
-                    rec.id,
-                    rec.reference,
-                    a.alt,
-                    why.as_str()
-                );
+                let _ = writeln!(s, "{}\t{}", self.allele_key(&a.alt), why.as_str());
             }
         }
         s

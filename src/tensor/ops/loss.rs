@@ -70,12 +70,7 @@ pub fn bce_with_logits(
         *g = w * ((1.0 - yi) - coef * sig_neg);
         count += 1;
     }
-    if count == 0 {
-        return Ok((0.0, grad));
-    }
-    let inv = 1.0 / count as f32;
-    grad.mapv_inplace(|g| g * inv);
-    Ok(((total / count as f64) as f32, grad))
+    Ok(mean_over(total, count, grad))
 }
 
 /// Softmax cross-entropy (`CrossEntropyLoss`) of logits `[N, C]` against class indices.
@@ -157,12 +152,18 @@ fn elementwise(
             count += 1;
         }
     });
+    Ok(mean_over(total, count, grad))
+}
+
+/// The mean loss and its gradient over `count` labelled elements, from the sum `total` and the
+/// per-element gradients (0 and unscaled when nothing is labelled).
+fn mean_over(total: f64, count: usize, mut grad: ArrayD<f32>) -> (f32, ArrayD<f32>) {
     if count == 0 {
-        return Ok((0.0, grad));
+        return (0.0, grad);
     }
     let inv = 1.0 / count as f32;
     grad.mapv_inplace(|g| g * inv);
-    Ok(((total / count as f64) as f32, grad))
+    ((total / count as f64) as f32, grad)
 }
 
 #[cfg(test)]

@@ -215,20 +215,11 @@ fn argmax(w: &[f32]) -> usize {
 
 /// Scatters `dy` back to the saved argmax positions.
 pub fn max_pool1d_backward(dy: ArrayView3<f32>, arg: &[u32], l: usize) -> Array3<f32> {
-    let (n, c, l_out) = dy.dim();
-    let dy = dy.as_standard_layout();
-    let ds = dy.as_slice().expect("standard layout");
-    let mut dx = Array3::<f32>::zeros((n, c, l));
-    let dxs = dx.as_slice_mut().expect("fresh array");
-    dxs.par_chunks_mut(l)
-        .zip(ds.par_chunks(l_out.max(1)))
-        .zip(arg.par_chunks(l_out.max(1)))
-        .for_each(|((dr, gr), ar)| {
-            for (&g, &a) in gr.iter().zip(ar) {
-                dr[a as usize] += g;
-            }
-        });
-    dx
+    backward_rows(dy, l, Some(arg), |dr, gr, ar| {
+        for (&g, &a) in gr.iter().zip(ar) {
+            dr[a as usize] += g;
+        }
+    })
 }
 
 /// Average pooling; padded positions count as zeros in the denominator (`count_include_pad`).
@@ -243,19 +234,34 @@ pub fn avg_pool1d_forward(x: ArrayView3<f32>, g: &Pool1dGeom) -> Result<Array3<f
 
 /// Backward of [`avg_pool1d_forward`].
 pub fn avg_pool1d_backward(dy: ArrayView3<f32>, g: &Pool1dGeom, l: usize) -> Array3<f32> {
-    let (n, c, l_out) = dy.dim();
     let inv = 1.0 / g.kernel as f32;
+    backward_rows(dy, l, None, |dr, gr, _| {
+        for (t, &gv) in gr.iter().enumerate() {
+            dr[g.window(t, l)].iter_mut().for_each(|d| *d += gv * inv);
+        }
+    })
+}
+
+/// The frame of a pooling backward: `dx [N, C, l]` filled row by row (in parallel) by
+/// `row(dx row, dy row, saved argmax row)`; `arg`, when given, holds one position per output.
+fn backward_rows(
+    dy: ArrayView3<f32>,
+    l: usize,
+    arg: Option<&[u32]>,
+    row: impl Fn(&mut [f32], &[f32], &[u32]) + Sync,
+) -> Array3<f32> {
+    let (n, c, l_out) = dy.dim();
     let dy = dy.as_standard_layout();
     let ds = dy.as_slice().expect("standard layout");
     let mut dx = Array3::<f32>::zeros((n, c, l));
     let dxs = dx.as_slice_mut().expect("fresh array");
-    dxs.par_chunks_mut(l)
-        .zip(ds.par_chunks(l_out.max(1)))
-        .for_each(|(dr, gr)| {
-            for (t, &gv) in gr.iter().enumerate() {
-                dr[g.window(t, l)].iter_mut().for_each(|d| *d += gv * inv);
-            }
-        });
+    let rows = dxs.par_chunks_mut(l).zip(ds.par_chunks(l_out.max(1)));
+    match arg {
+        Some(arg) => rows
+            .zip(arg.par_chunks(l_out.max(1)))
+            .for_each(|((dr, gr), ar)| row(dr, gr, ar)),
+        None => rows.for_each(|(dr, gr)| row(dr, gr, &[])),
+    }
     dx
 }
 
