@@ -2,9 +2,7 @@
 //! diff = alt - ref, logit differences equal to `predict --raw` on the mutant, for a model
 //! trained here and for an imported DeepBind model; bad input fails cleanly.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::path::{Path, PathBuf};
 
 fn s(p: &Path) -> &str {

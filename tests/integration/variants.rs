@@ -5,9 +5,7 @@
 //! reason, malformed input failing with its line and no output, the annotated VCF read back by
 //! noodles-vcf, and the HTML report self-contained.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use seqcnn::arch::Arch;
 use seqcnn::io::genome::Genome;
 use seqcnn::model::Model;

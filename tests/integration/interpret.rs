@@ -3,9 +3,7 @@
 //! matrices; plus the acceptance figures on the shared data (ignored: run with
 //! `cargo test --release --test interpret -- --ignored --nocapture`).
 
-mod common;
-
-use common::{data, fails_with, ok, seqcnn, tempdir};
+use crate::common::{data, fails_with, ok, seqcnn, tempdir};
 use seqcnn::arch::Arch;
 use seqcnn::interpret::motifs::{best_site, log_odds};
 use seqcnn::interpret::saliency::top_window;

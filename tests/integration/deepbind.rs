@@ -3,9 +3,7 @@
 //! files fail cleanly; `models list|info` finds models. Every file used is under tests/data,
 //! except the ignored test that imports all 927 models from ../shared/data.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::path::{Path, PathBuf};
 
 fn deepbind(name: &str) -> PathBuf {

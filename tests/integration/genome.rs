@@ -3,9 +3,7 @@
 //! numbers, `seqcnn index`, and the DeepSEA tiler; plus checks on the full chr20 in
 //! `../shared/data` when it is there.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
