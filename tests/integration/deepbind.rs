@@ -333,7 +333,7 @@ fn malformed_parameter_files_fail_cleanly() {
 }
 
 /// All 927 published models import. Needs ../shared/data (not part of a clone):
-/// `cargo test --test deepbind -- --ignored`.
+/// `cargo test --test integration deepbind:: -- --ignored`.
 #[test]
 #[ignore]
 fn all_published_models_import() {

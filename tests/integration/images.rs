@@ -1,7 +1,7 @@
 //! Image classification through the CLI on the vendored MNIST and digits slices: train, eval,
 //! predict; identical models with 1 and 2 threads; bad image inputs as one-line errors (exit 2).
 //! The acceptance runs on the full shared sets are `#[ignore]`d (minutes, and data not vendored):
-//! `cargo test --release --test images -- --ignored`.
+//! `cargo test --release --test integration images:: -- --ignored`.
 
 use crate::common::{data, fails_with, ok, tempdir};
 use std::io::{Read, Write};

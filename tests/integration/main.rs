@@ -1,8 +1,13 @@
-//! The integration tests, one test binary with a module per area (`cargo test --test
-//! integration`; `cargo test --test integration genome::` runs one area). One binary links the
-//! crate once instead of once per area. Tests of every area run in one process: shared state
-//! (environment variables, the current directory, rayon's global pool, fixed file names) must
-//! not be changed by a test.
+//! The integration tests, one test binary with a module per area: `cargo test --test integration`
+//! runs them all, `cargo test --test integration shard::` one area (the filter is a substring of
+//! `area::test`: `genome::` also selects `mutate::genome::`), and the ignored ones run with
+//! `cargo test --release --test integration AREA:: -- --ignored`. One binary links the crate once
+//! instead of once per area.
+//!
+//! Tests of every area run in one process, on the test harness's threads: a test must not change
+//! process-wide state (environment variables, the current directory, rayon's global pool) and
+//! writes only under its own temp dir or a file name of its own in `CARGO_TARGET_TMPDIR` (the
+//! ignored `genome::regenerate_vendored_slice` rewrites files of tests/data: run it alone).
 //!
 //! - [`common`]: the shared harness: run the `seqcnn` binary, temp dirs, fixture paths.
 //! - [`cli_errors`]: bad input through `train`, `predict`, `eval`: one error line, exit code 2.

@@ -296,7 +296,7 @@ mod fast {
     }
 
     /// Full DeepSEA (320/480/960 filters, 919 tasks), both strands: slow in a dev build, run
-    /// with `cargo test --release --test mutate -- --ignored`.
+    /// with `cargo test --release --test integration mutate:: -- --ignored`.
     #[test]
     #[ignore]
     fn fast_ism_equals_naive_on_full_deepsea_at_1000_bp() {
