@@ -1,11 +1,9 @@
 //! Image classification through the CLI on the vendored MNIST and digits slices: train, eval,
 //! predict; identical models with 1 and 2 threads; bad image inputs as one-line errors (exit 2).
 //! The acceptance runs on the full shared sets are `#[ignore]`d (minutes, and data not vendored):
-//! `cargo test --release --test images -- --ignored`.
+//! `cargo test --release --test integration images:: -- --ignored`.
 
-mod common;
-
-use common::{data, fails_with, ok, tempdir};
+use crate::common::{data, fails_with, ok, tempdir};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -120,7 +118,7 @@ fn occlusion_maps_as_png_svg_and_tsv() {
     let (images, labels) = test100();
     let png = dir.path().join("map.png");
     let tsv = dir.path().join("map.tsv");
-    let out = common::seqcnn(&[
+    let out = crate::common::seqcnn(&[
         "occlude",
         "--model",
         &s(&model),
@@ -348,7 +346,7 @@ fn bad_image_inputs_are_one_line_errors() {
     );
     // A bad shape argument (a usage error from the argument parser), and a sequence
     // architecture given images.
-    let o = common::seqcnn(&[
+    let o = crate::common::seqcnn(&[
         "train",
         "--arch",
         "smallcnn",

@@ -1,11 +1,9 @@
 //! Interpretation through the CLI: `seqcnn motifs` (filters as MEME motifs, matches against
 //! JASPAR, logos) and `seqcnn saliency`, on a model whose filters are JASPAR's CTCF and REST
 //! matrices; plus the acceptance figures on the shared data (ignored: run with
-//! `cargo test --release --test interpret -- --ignored --nocapture`).
+//! `cargo test --release --test integration interpret:: -- --ignored --nocapture`).
 
-mod common;
-
-use common::{data, fails_with, ok, seqcnn, tempdir};
+use crate::common::{data, fails_with, ok, seqcnn, tempdir};
 use seqcnn::arch::Arch;
 use seqcnn::interpret::motifs::{best_site, log_odds};
 use seqcnn::interpret::saliency::top_window;

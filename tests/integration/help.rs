@@ -1,9 +1,7 @@
 //! `--help`: every command (and every subcommand of `import`, `export`, `models`) shows an
 //! example, and `train --help` names every built-in architecture.
 
-mod common;
-
-use common::ok;
+use crate::common::ok;
 
 /// The commands a `--help` text lists, `help` left out.
 fn listed(help: &str) -> Vec<String> {

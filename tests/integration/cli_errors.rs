@@ -2,9 +2,7 @@
 //! naming the file and the line or record, exit code 2, no panic, and nothing left at the output
 //! path or in its directory.
 
-mod common;
-
-use common::{data, fails_with, ok, tempdir};
+use crate::common::{data, fails_with, ok, tempdir};
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::OnceLock;

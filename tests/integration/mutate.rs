@@ -2,9 +2,7 @@
 //! diff = alt - ref, logit differences equal to `predict --raw` on the mutant, for a model
 //! trained here and for an imported DeepBind model; bad input fails cleanly.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::path::{Path, PathBuf};
 
 fn s(p: &Path) -> &str {
@@ -299,7 +297,7 @@ mod fast {
     }
 
     /// Full DeepSEA (320/480/960 filters, 919 tasks), both strands: slow in a dev build, run
-    /// with `cargo test --release --test mutate -- --ignored`.
+    /// with `cargo test --release --test integration mutate:: -- --ignored`.
     #[test]
     #[ignore]
     fn fast_ism_equals_naive_on_full_deepsea_at_1000_bp() {

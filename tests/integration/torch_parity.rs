@@ -3,9 +3,7 @@
 //! outputs to 1e-5 and PyTorch's parameter gradients for a fixed batch and BCE loss to 1e-4.
 //! Fixture: tests/fixtures/make_torch_parity.py (PyTorch 2.15.0), not needed to run the test.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use seqcnn::model::Model;
 use seqcnn::tensor::{Array, Tape};
 

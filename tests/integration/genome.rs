@@ -3,9 +3,7 @@
 //! numbers, `seqcnn index`, and the DeepSEA tiler; plus checks on the full chr20 in
 //! `../shared/data` when it is there.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -418,7 +416,7 @@ fn full_chr20_when_shared_data_is_present() {
 }
 
 /// Speed of random 1000 bp windows on the full chr20, one thread and all threads:
-/// `cargo test --release --test genome -- --ignored --nocapture`.
+/// `cargo test --release --test integration genome::speed_random -- --ignored --nocapture`.
 #[test]
 #[ignore]
 fn speed_random_windows_full_chr20() {
@@ -462,7 +460,7 @@ fn speed_random_windows_full_chr20() {
 }
 
 /// Rebuilds the vendored slice from `../shared/data` (run by hand:
-/// `cargo test --test genome -- --ignored regenerate_vendored_slice`).
+/// `cargo test --test integration genome::regenerate_vendored_slice -- --ignored`).
 #[test]
 #[ignore]
 fn regenerate_vendored_slice() {

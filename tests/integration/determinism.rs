@@ -1,9 +1,7 @@
 //! Same data and seed, different thread counts: identical weights after optimiser steps (library)
 //! and byte-identical model files from `seqcnn train` (CLI).
 
-mod common;
-
-use common::{data, ok, tempdir};
+use crate::common::{data, ok, tempdir};
 use seqcnn::arch::Arch;
 use seqcnn::data::Dataset;
 use seqcnn::model::Model;

@@ -1,9 +1,7 @@
 //! Checkpoints and --resume: a run stopped after any epoch (or killed mid-epoch) and resumed from
 //! its checkpoint ends with the same model file, byte for byte, as an uninterrupted run.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};

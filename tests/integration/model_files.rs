@@ -1,9 +1,7 @@
 //! Damaged model files: each gives a one-line error naming the file and the problem, a non-zero
 //! exit and no panic.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::path::Path;
 
 fn good_model(dir: &Path) -> std::path::PathBuf {

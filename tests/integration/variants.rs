@@ -5,9 +5,7 @@
 //! reason, malformed input failing with its line and no output, the annotated VCF read back by
 //! noodles-vcf, and the HTML report self-contained.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use seqcnn::arch::Arch;
 use seqcnn::io::genome::Genome;
 use seqcnn::model::Model;
@@ -861,7 +859,7 @@ fn report_is_one_self_contained_html_file() {
 /// The shared chr20 sets with DeepBind's CTCF ChIP-seq model D00328.018 at 101 bp: every record
 /// scored with REF matching, the annotated VCF read back by noodles, the report written.
 /// Needs ../shared/data (not part of a clone):
-/// `cargo test --release --test variants -- --ignored --nocapture`.
+/// `cargo test --release --test integration variants:: -- --ignored --nocapture`.
 #[test]
 #[ignore]
 fn shared_chr20_snvs_and_indels_with_deepbind_ctcf() {

@@ -2,9 +2,7 @@
 //! labelled by BED files (the BED files say `chr20`, the genome `20`), evaluation on a held-out
 //! region, and prediction over BED intervals and over every bin of a region.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 fn g(name: &str) -> String {
     data(&format!("genome/{name}"))

@@ -4,9 +4,7 @@
 //! mutate; plus the errors (stdin, bad shard numbers, mismatched shards) and failed runs leaving
 //! no files behind.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 

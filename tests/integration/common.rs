@@ -1,5 +1,4 @@
 //! Shared harness for the integration tests: run the `seqcnn` binary, temp dirs, fixtures.
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -8,13 +7,6 @@ use std::process::{Command, Output};
 pub fn data(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/data")
-        .join(name)
-}
-
-/// Path of a file under the repository's `data/`.
-pub fn demo(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("data")
         .join(name)
 }
 

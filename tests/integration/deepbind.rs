@@ -3,9 +3,7 @@
 //! files fail cleanly; `models list|info` finds models. Every file used is under tests/data,
 //! except the ignored test that imports all 927 models from ../shared/data.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::path::{Path, PathBuf};
 
 fn deepbind(name: &str) -> PathBuf {
@@ -335,7 +333,7 @@ fn malformed_parameter_files_fail_cleanly() {
 }
 
 /// All 927 published models import. Needs ../shared/data (not part of a clone):
-/// `cargo test --test deepbind -- --ignored`.
+/// `cargo test --test integration deepbind:: -- --ignored`.
 #[test]
 #[ignore]
 fn all_published_models_import() {

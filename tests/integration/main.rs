@@ -1,0 +1,45 @@
+//! The integration tests, one test binary with a module per area: `cargo test --test integration`
+//! runs them all, `cargo test --test integration shard::` one area (the filter is a substring of
+//! `area::test`: `genome::` also selects `mutate::genome::`), and the ignored ones run with
+//! `cargo test --release --test integration AREA:: -- --ignored`. One binary links the crate once
+//! instead of once per area.
+//!
+//! Tests of every area run in one process, on the test harness's threads: a test must not change
+//! process-wide state (environment variables, the current directory, rayon's global pool) and
+//! writes only under its own temp dir or a file name of its own in `CARGO_TARGET_TMPDIR` (the
+//! ignored `genome::regenerate_vendored_slice` rewrites files of tests/data: run it alone).
+//!
+//! - [`common`]: the shared harness: run the `seqcnn` binary, temp dirs, fixture paths.
+//! - [`cli_errors`]: bad input through `train`, `predict`, `eval`: one error line, exit code 2.
+//! - [`deepbind`]: DeepBind's published models: import, predict, eval, malformed files.
+//! - [`determinism`]: identical weights and model files whatever the thread count.
+//! - [`genome`]: indexed genomes, intervals, `seqcnn index` and the DeepSEA tiler.
+//! - [`genome_train`]: genome mode end to end: multi-task training, evaluation, prediction.
+//! - [`help`]: every command's `--help` shows an example.
+//! - [`images`]: image classification on the vendored MNIST and digits slices.
+//! - [`interpret`]: `seqcnn motifs` and `seqcnn saliency`.
+//! - [`model_files`]: damaged model files fail cleanly.
+//! - [`mutate`]: `seqcnn mutate`, in silico mutagenesis.
+//! - [`optim_parity`]: optimisers, gradient clipping and schedules against PyTorch.
+//! - [`resume`]: checkpoints and `--resume`.
+//! - [`shard`]: `--shard I/N` and `seqcnn merge`.
+//! - [`torch_parity`]: networks imported from PyTorch give PyTorch's outputs and gradients.
+//! - [`variants`]: `seqcnn variants` on the vendored chr20 slice.
+
+mod common;
+
+mod cli_errors;
+mod deepbind;
+mod determinism;
+mod genome;
+mod genome_train;
+mod help;
+mod images;
+mod interpret;
+mod model_files;
+mod mutate;
+mod optim_parity;
+mod resume;
+mod shard;
+mod torch_parity;
+mod variants;
