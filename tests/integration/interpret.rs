@@ -501,7 +501,7 @@ fn acceptance_ctcf_model_has_a_ctcf_filter_and_saliency_finds_the_site() {
 
     // Saliency: the best 19-mer by saliency against the best MA0139.2 site in each peak.
     let m = Model::load(&model).unwrap();
-    let pres = seqcnn::interpret::Presentation::of(&m, None).unwrap();
+    let pres = seqcnn::score::Presentation::of(&m, None).unwrap();
     let db = read_meme(&sh.join("motifs/JASPAR2024_CORE_vertebrates.meme")).unwrap();
     let pwm = log_odds(
         &db.motifs.iter().find(|x| x.id == "MA0139.2").unwrap().probs,
