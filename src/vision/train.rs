@@ -7,13 +7,14 @@
 //! ties going to the lower loss. Determinism as for sequences: one generator drawn on the calling
 //! thread, fixed-order reductions in every kernel.
 
-use super::fit::{FitConfig, Monitor, optimizer_for, train_step};
-use super::log::{Epoch, Validation};
-use super::schedule::Scheduler;
-use crate::images::{ClassEval, ImageSet, Preprocess, evaluate};
+use super::classify::{ClassEval, evaluate};
+use super::dataset::{ImageSet, Preprocess};
 use crate::model::Model;
 use crate::rng::{self, Rng};
 use crate::tensor::Array;
+use crate::train::fit::{FitConfig, Monitor, optimizer_for, train_step};
+use crate::train::log::{Epoch, Validation};
+use crate::train::schedule::Scheduler;
 use crate::{Error, Result};
 use std::time::Instant;
 
