@@ -47,7 +47,7 @@ pub fn softmax_rows(mut a: ndarray::Array2<f32>) -> ndarray::Array2<f32> {
 }
 
 /// A classifier's figures on a labelled image set.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ClassEval {
     /// Mean softmax cross-entropy.
     pub loss: f64,
