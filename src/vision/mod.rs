@@ -6,7 +6,8 @@
 //!                     ├─> RawImages ──(dataset)──> ImageSet ──> [B, C, H, W] batches ──┐
 //!  CSV file ───(raw)──┘   pixels as read           Preprocess: (p / scale - mean) / std │
 //!                                                                                       v
-//!  (train)     fit_images: batches -> optimiser steps, validation by classify ──> Model
+//!  (train)     ImageTask in the shared loop (train::fit::fit_task), validated by classify
+//!                                                                         ──> Model
 //!  (classify)  Model + ImageSet -> logits, probabilities, accuracy, confusion  ──> eval, predict
 //!  (occlusion) Model + one image, a grey square slid over it ──(png)──> heatmap ──> occlude
 //! ```
@@ -15,11 +16,13 @@
 //! - [`idx`]: the IDX format (MNIST): parsers over `&[u8]`, reading and writing files;
 //! - [`raw`]: [`raw::RawImages`], the pixels of a file as read, its CSV reader and the pairing
 //!   of IDX images with IDX labels: the file side, knowing nothing of models;
-//! - [`dataset`]: [`dataset::ImageSet`], the network side: loading from an [`dataset::ImageSource`],
-//!   the scaling a model's architecture asks for, splits, batches (shifted for augmentation);
+//! - [`dataset`]: [`dataset::ImageSet`], the network side: loading from an
+//!   [`dataset::ImageSource`], the scaling a model's architecture asks for, splits, batches
+//!   (shifted for augmentation);
 //! - [`classify`]: what a trained classifier makes of a set: logits, probabilities, accuracy,
 //!   per-class accuracy, confusion matrix;
-//! - [`train`]: the training loop for images (validation accuracy, shift augmentation);
+//! - [`train`]: the image side of the one training loop ([`crate::train::fit::FitTask`]): shift
+//!   augmentation, validation accuracy;
 //! - [`occlusion`]: occlusion maps (Zeiler & Fergus 2014), drawn as PNG or SVG;
 //! - [`png`]: the minimal PNG writer the maps are drawn with.
 //!

@@ -1,8 +1,8 @@
 //! The image side of the training loop ([`fit_task`]): every image of the set each epoch,
 //! batches `[B, C, H, W]` scaled as the model's architecture says and shifted at random for
 //! augmentation, validation accuracy and loss after every epoch. The optimiser steps (the same
-//! [`train_step`](crate::train::fit::train_step) as for sequences), schedule, early stopping and epoch log are the shared
-//! loop's.
+//! [`train_step`](crate::train::fit::train_step) as for sequences), schedule, early stopping,
+//! checkpoints and epoch log are the shared loop's.
 //!
 //! The best epoch is the one with the lowest validation loss under [`Monitor::Loss`]; under any
 //! other monitor (AUROC does not apply to classes) the one with the highest validation accuracy,
