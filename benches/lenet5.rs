@@ -13,13 +13,13 @@
 //! figure is printed.
 
 use seqcnn::arch::Arch;
-use seqcnn::images::{ImageSet, ImageSource, Preprocess};
-use seqcnn::io::images::LabelColumn;
 use seqcnn::model::Model;
 use seqcnn::rng;
 use seqcnn::train::fit::{FitConfig, Monitor, optimizer_for, train_step};
 use seqcnn::train::optim::{AdamConfig, OptimizerConfig};
 use seqcnn::train::schedule::Schedule;
+use seqcnn::vision::dataset::{ImageSet, ImageSource, Preprocess};
+use seqcnn::vision::raw::LabelColumn;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;

@@ -5,18 +5,19 @@
 use super::train::{Args as TrainArgs, Progress, fit_config};
 use anyhow::Result;
 use seqcnn::arch::Arch;
-use seqcnn::images::{ClassEval, ImageSet, ImageSource, Preprocess, evaluate, predict_logits};
 use seqcnn::io::AtomicOutput;
-use seqcnn::io::images::LabelColumn;
 use seqcnn::model::Model;
 use seqcnn::rng;
-use seqcnn::train::images::{Augment, fit_images};
 use seqcnn::train::schedule::{PlateauConfig, Schedule};
+use seqcnn::vision::classify::{ClassEval, evaluate, predict_logits};
+use seqcnn::vision::dataset::{ImageSet, ImageSource, Preprocess};
+use seqcnn::vision::raw::LabelColumn;
+use seqcnn::vision::train::{Augment, fit_images};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 fn shape_arg(text: &str) -> std::result::Result<[usize; 3], String> {
-    seqcnn::io::images::parse_shape(text).map_err(|e| e.to_string())
+    seqcnn::vision::raw::parse_shape(text).map_err(|e| e.to_string())
 }
 
 /// Options of image inputs, shared by `train`, `eval` and `predict`.
@@ -69,7 +70,10 @@ pub struct PredictImageArgs {
 
 /// Whether `input` is to be read as images: an IDX file, or anything with `--image-shape`.
 pub fn is_images(input: &Path, image: &ImageArgs) -> Result<bool> {
-    Ok(seqcnn::images::is_image_input(input, image.image_shape)?)
+    Ok(seqcnn::vision::dataset::is_image_input(
+        input,
+        image.image_shape,
+    )?)
 }
 
 fn source(path: &Path, labels: Option<&Path>, image: &ImageArgs) -> ImageSource {
@@ -301,7 +305,7 @@ pub fn predict(
     let scores = if raw {
         logits.clone()
     } else {
-        seqcnn::images::softmax_rows(logits.clone())
+        seqcnn::vision::classify::softmax_rows(logits.clone())
     };
     let mut w = AtomicOutput::create(out)?;
     let labels = set.raw.labels.as_ref();

@@ -4,9 +4,9 @@
 
 use super::images::ImageArgs;
 use anyhow::Result;
-use seqcnn::images::{ImageSet, ImageSource};
 use seqcnn::model::Model;
-use seqcnn::occlusion::{OcclusionConfig, occlusion_map};
+use seqcnn::vision::dataset::{ImageSet, ImageSource};
+use seqcnn::vision::occlusion::{OcclusionConfig, occlusion_map};
 use std::path::PathBuf;
 
 /// Occlusion map of an image: slide a grey square over it and plot, at every pixel, how much
@@ -123,7 +123,7 @@ fn occlude(args: &Args) -> Result<()> {
         out.commit()?;
     } else {
         let (wd, ht, rgb) = map.raster(scale);
-        seqcnn::io::png::write_rgb(&args.out, wd as u32, ht as u32, &rgb)?;
+        seqcnn::vision::png::write_rgb(&args.out, wd as u32, ht as u32, &rgb)?;
     }
     if let Some(path) = &args.tsv {
         let mut out = seqcnn::io::AtomicOutput::create(path)?;

@@ -4,10 +4,7 @@
 pub mod bed;
 pub mod fasta;
 pub mod genome;
-pub mod idx;
-pub mod images;
 pub mod meme;
-pub mod png;
 pub mod shard;
 pub mod table;
 pub mod windows;

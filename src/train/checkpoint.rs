@@ -1,7 +1,8 @@
 //! Training checkpoints: everything a run needs to continue after a crash or a kill as if it had
 //! never stopped — weights, optimiser and scheduler state, the random generator's position, the
 //! best weights so far and the early-stopping counter — in one safetensors file written atomically
-//! after every epoch.
+//! after every epoch. The best epoch's validation figures go into the header as JSON; their type
+//! is the training task's ([`super::fit::FitTask::Eval`]), [`Evaluation`] for sequences.
 
 use super::fit::Evaluation;
 use super::optim::OptimState;
@@ -10,6 +11,7 @@ use crate::rng::Rng;
 use crate::tensor::Array;
 use crate::{Error, Result};
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::Path;
@@ -50,9 +52,9 @@ impl RngState {
     }
 }
 
-/// The state of a training run at the end of an epoch.
+/// The state of a training run at the end of an epoch; `V` is what validation measures.
 #[derive(Clone, Debug)]
-pub struct Checkpoint {
+pub struct Checkpoint<V = Evaluation> {
     /// Epochs completed.
     pub epoch: usize,
     pub params: Vec<Array>,
@@ -60,14 +62,14 @@ pub struct Checkpoint {
     pub scheduler: SchedulerState,
     pub rng: RngState,
     /// Best epoch so far: its evaluation, weights and number.
-    pub best: Option<(Evaluation, Vec<Array>, usize)>,
+    pub best: Option<(V, Vec<Array>, usize)>,
     /// Epochs since the best one.
     pub since_best: usize,
 }
 
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Header {
+struct Header<V> {
     format: String,
     epoch: usize,
     n_params: usize,
@@ -76,13 +78,13 @@ struct Header {
     optimizer_tensors: Vec<String>,
     scheduler: SchedulerState,
     rng: RngState,
-    best: Option<(Evaluation, usize)>,
+    best: Option<(V, usize)>,
     since_best: usize,
 }
 
 const FORMAT: &str = "seqcnn-checkpoint-1";
 
-impl Checkpoint {
+impl<V: Clone + Serialize + DeserializeOwned> Checkpoint<V> {
     /// Writes the checkpoint atomically.
     pub fn save(&self, path: &Path) -> Result<()> {
         let mut tensors: Vec<(String, &Array)> = Vec::new();
@@ -141,7 +143,7 @@ impl Checkpoint {
     }
 
     /// Reads a checkpoint written by [`Checkpoint::save`].
-    pub fn load(path: &Path) -> Result<Checkpoint> {
+    pub fn load(path: &Path) -> Result<Checkpoint<V>> {
         let bad = |m: String| Error::model(path, m);
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
         let (_, md) = SafeTensors::read_metadata(&bytes)
@@ -151,7 +153,7 @@ impl Checkpoint {
             .as_ref()
             .and_then(|m| m.get("seqcnn_checkpoint"))
             .ok_or_else(|| bad("not a seqcnn checkpoint".into()))?;
-        let h: Header = serde_json::from_str(json)
+        let h: Header<V> = serde_json::from_str(json)
             .map_err(|e| bad(format!("corrupt checkpoint header: {e}")))?;
         if h.format != FORMAT {
             return Err(bad(format!("unsupported checkpoint format {}", h.format)));

@@ -1,10 +1,15 @@
-//! The training loop: seeded shuffling, reverse-complement augmentation, one optimiser step per
-//! batch, validation through the [`Scorer`] after every epoch, early stopping with the best
-//! weights kept.
+//! The training loop, one for every kind of input: seeded shuffling, one optimiser step per
+//! batch, validation after every epoch, the learning-rate schedule, early stopping with the best
+//! weights kept, a checkpoint after every epoch. What differs between inputs (the examples of an
+//! epoch, how a batch is made and augmented, what validation measures and which result is
+//! better) is a [`FitTask`]; [`fit_task`] runs any of them. Sequences and genome windows
+//! ([`fit`], [`fit_with_checkpoints`]: reverse-complement and shift augmentation, negative
+//! resampling, validation AUROC through the [`Scorer`]) are one task, images
+//! (`crate::vision::train`) another.
 //!
-//! Determinism: every random draw (shuffle, strand flips, dropout) comes from the one generator
-//! passed in, on the calling thread, and every kernel reduces in a fixed order, so the same data
-//! and seed give the same weights whatever the number of threads.
+//! Determinism: every random draw (shuffle, strand flips, shifts, dropout) comes from the one
+//! generator passed in, on the calling thread, and every kernel reduces in a fixed order, so the
+//! same data and seed give the same weights whatever the number of threads.
 
 use super::checkpoint::{Checkpoint, RngState};
 use super::log::{Epoch, Validation};
@@ -149,7 +154,7 @@ impl Validation for Evaluation {
 }
 
 /// Loss and per-task metrics of a model on a labelled set.
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Evaluation {
     pub loss: f64,
     pub auroc: Vec<Option<f64>>,
@@ -165,13 +170,51 @@ impl Evaluation {
     }
 }
 
-/// The outcome of [`fit`].
+/// The outcome of a training run ([`fit`], [`fit_task`]); `V` is what validation measured.
 #[derive(Clone, Debug)]
-pub struct FitReport {
+pub struct FitReport<V = Evaluation> {
     pub best_epoch: usize,
     pub epochs_run: usize,
-    pub best: Option<Evaluation>,
-    pub history: Vec<EpochLog>,
+    /// The best epoch's validation (`None` without a validation set).
+    pub best: Option<V>,
+    pub history: Vec<Epoch<V>>,
+}
+
+/// What [`fit_task`] trains on and how it validates: everything that differs between kinds of
+/// input (sequences here, images in `crate::vision::train`). The loop itself (optimiser steps,
+/// schedule, early stopping, checkpoints, the epoch log) is the same for all.
+pub trait FitTask {
+    /// What validation measures: shown in the epoch log, kept with the best weights, stored in
+    /// checkpoints (`Default`: the placeholder kept when there is no validation set).
+    type Eval: Validation + Clone + Default + serde::Serialize + serde::de::DeserializeOwned;
+
+    /// What the training examples are called in messages: `sequences`, `images`.
+    const EXAMPLES: &'static str;
+
+    /// Number of training examples.
+    fn n_train(&self) -> usize;
+
+    /// Checks before the first epoch, and what training records in the model.
+    fn prepare(&self, model: &mut Model, cfg: &FitConfig) -> Result<()>;
+
+    /// The training examples of one epoch, in index order (the loop shuffles them).
+    fn epoch_examples(&self, cfg: &FitConfig, rng: &mut Rng) -> Vec<usize>;
+
+    /// The batch `(x, y)` of the training examples `idx`, augmented with draws from `rng`.
+    fn batch(&self, idx: &[usize], cfg: &FitConfig, rng: &mut Rng) -> Result<(Array, Array)>;
+
+    /// Whether there is a validation set.
+    fn has_validation(&self) -> bool;
+
+    /// The validation figures of `model` (`None` without a validation set).
+    fn validate(&self, model: &Model, cfg: &FitConfig) -> Result<Option<Self::Eval>>;
+
+    /// Whether `new` beats `best` under `monitor`.
+    fn better(monitor: Monitor, new: &Self::Eval, best: &Self::Eval) -> bool;
+
+    /// The higher-is-better figure a plateau schedule follows under a monitor other than the
+    /// loss (see [`Monitor::plateau_metric`]).
+    fn score(eval: &Self::Eval) -> f64;
 }
 
 /// The optimiser for a model, with weight decay on weights only (never on biases).
@@ -374,13 +417,69 @@ pub fn evaluate_ensemble(ensemble: &Ensemble, ds: &dyn Examples) -> Result<Evalu
     })
 }
 
-fn better(monitor: Monitor, new: &Evaluation, best: &Evaluation) -> bool {
-    match monitor {
-        Monitor::Loss => new.loss < best.loss,
-        Monitor::Auroc => match (new.mean_auroc(), best.mean_auroc()) {
-            (Some(a), Some(b)) => a > b || (a == b && new.loss < best.loss),
-            _ => new.loss < best.loss,
-        },
+/// Sequence training (sequences or genome windows) as a [`FitTask`].
+struct SequenceTask<'a> {
+    train: &'a dyn Examples,
+    valid: Option<&'a dyn Examples>,
+}
+
+impl FitTask for SequenceTask<'_> {
+    type Eval = Evaluation;
+    const EXAMPLES: &'static str = "sequences";
+
+    fn n_train(&self) -> usize {
+        self.train.len()
+    }
+
+    fn prepare(&self, model: &mut Model, cfg: &FitConfig) -> Result<()> {
+        model.meta.strand = cfg.strand;
+        Ok(())
+    }
+
+    fn epoch_examples(&self, cfg: &FitConfig, rng: &mut Rng) -> Vec<usize> {
+        epoch_examples(self.train, cfg.resample_negatives, rng)
+    }
+
+    /// Strand flips (`rc_augment`), then shifts (`jitter`), one draw per example each.
+    fn batch(&self, idx: &[usize], cfg: &FitConfig, rng: &mut Rng) -> Result<(Array, Array)> {
+        let flip: Vec<bool> = idx
+            .iter()
+            .map(|_| cfg.rc_augment && rng::below(rng, 2) == 1)
+            .collect();
+        let shifts: Vec<i64> = if cfg.jitter > 0 {
+            let span = 2 * cfg.jitter + 1;
+            idx.iter()
+                .map(|_| rng::below(rng, span as usize) as i64 - cfg.jitter as i64)
+                .collect()
+        } else {
+            vec![0; idx.len()]
+        };
+        data::batch_shifted(self.train, idx, &flip, &shifts)
+    }
+
+    fn has_validation(&self) -> bool {
+        self.valid.is_some()
+    }
+
+    fn validate(&self, model: &Model, cfg: &FitConfig) -> Result<Option<Evaluation>> {
+        self.valid
+            .map(|v| evaluate(model, v, cfg.strand))
+            .transpose()
+    }
+
+    fn better(monitor: Monitor, new: &Evaluation, best: &Evaluation) -> bool {
+        match monitor {
+            Monitor::Loss => new.loss < best.loss,
+            Monitor::Auroc => match (new.mean_auroc(), best.mean_auroc()) {
+                (Some(a), Some(b)) => a > b || (a == b && new.loss < best.loss),
+                _ => new.loss < best.loss,
+            },
+        }
+    }
+
+    /// The mean AUROC, or minus the loss when no task has both classes.
+    fn score(eval: &Evaluation) -> f64 {
+        eval.mean_auroc().unwrap_or(-eval.loss)
     }
 }
 
@@ -405,13 +504,13 @@ pub fn fit(
     )
 }
 
-/// Where checkpoints go and whether to continue from one.
+/// Where checkpoints go and whether to continue from one; `V` is what validation measures.
 #[derive(Clone, Debug, Default)]
-pub struct Checkpointing {
+pub struct Checkpointing<V = Evaluation> {
     /// Write a checkpoint here (atomically) after every epoch.
     pub path: Option<std::path::PathBuf>,
     /// Continue from this checkpoint instead of starting afresh.
-    pub resume: Option<Checkpoint>,
+    pub resume: Option<Checkpoint<V>>,
 }
 
 /// [`fit`] with a checkpoint after every epoch and, optionally, a start from a checkpoint: a run
@@ -425,21 +524,42 @@ pub fn fit_with_checkpoints(
     ckpt: &Checkpointing,
     on_epoch: &mut dyn FnMut(&EpochLog),
 ) -> Result<FitReport> {
-    if train.is_empty() {
-        return Err(Error::Config("no training sequences".into()));
+    fit_task(
+        model,
+        &SequenceTask { train, valid },
+        cfg,
+        rng,
+        ckpt,
+        on_epoch,
+    )
+}
+
+/// The training loop: trains `model` on `task`'s examples, validating after every epoch and
+/// keeping the best weights, with a checkpoint after every epoch if `ckpt` says so and a start
+/// from its checkpoint if it has one. `on_epoch` sees each epoch's log.
+pub fn fit_task<T: FitTask>(
+    model: &mut Model,
+    task: &T,
+    cfg: &FitConfig,
+    rng: &mut Rng,
+    ckpt: &Checkpointing<T::Eval>,
+    on_epoch: &mut dyn FnMut(&Epoch<T::Eval>),
+) -> Result<FitReport<T::Eval>> {
+    if task.n_train() == 0 {
+        return Err(Error::Config(format!("no training {}", T::EXAMPLES)));
     }
     if cfg.batch_size == 0 || cfg.epochs == 0 {
         return Err(Error::Config(
             "--batch-size and --epochs must be positive".into(),
         ));
     }
-    model.meta.strand = cfg.strand;
+    task.prepare(model, cfg)?;
     let mut opt = optimizer_for(model, &cfg.optimizer)?;
     let mut sched = Scheduler::new(
         cfg.monitor.plateau_schedule(&cfg.schedule),
         cfg.optimizer.lr(),
     )?;
-    let mut best: Option<(Evaluation, Vec<Array>, usize)> = None;
+    let mut best: Option<(T::Eval, Vec<Array>, usize)> = None;
     let mut history = Vec::new();
     let mut since_best = 0;
     let mut first = 1;
@@ -459,23 +579,11 @@ pub fn fit_with_checkpoints(
     for epoch in first..=cfg.epochs {
         let start = Instant::now();
         opt.set_lr(sched.lr());
-        let mut order = epoch_examples(train, cfg.resample_negatives, rng);
+        let mut order = task.epoch_examples(cfg, rng);
         rng::shuffle(rng, &mut order);
         let (mut total, mut count) = (0.0f64, 0usize);
         for idx in order.chunks(cfg.batch_size) {
-            let flip: Vec<bool> = idx
-                .iter()
-                .map(|_| cfg.rc_augment && rng::below(rng, 2) == 1)
-                .collect();
-            let shifts: Vec<i64> = if cfg.jitter > 0 {
-                let span = 2 * cfg.jitter + 1;
-                idx.iter()
-                    .map(|_| rng::below(rng, span as usize) as i64 - cfg.jitter as i64)
-                    .collect()
-            } else {
-                vec![0; idx.len()]
-            };
-            let (x, y) = data::batch_shifted(train, idx, &flip, &shifts)?;
+            let (x, y) = task.batch(idx, cfg, rng)?;
             let l = train_step(model, &mut opt, x, &y, cfg, rng).map_err(|e| match e {
                 Error::Numeric(m) => Error::Numeric(format!("epoch {epoch}: {m}")),
                 other => other,
@@ -483,19 +591,16 @@ pub fn fit_with_checkpoints(
             total += l as f64 * idx.len() as f64;
             count += idx.len();
         }
-        let eval = valid.map(|v| evaluate(model, v, cfg.strand)).transpose()?;
+        let eval = task.validate(model, cfg)?;
         let improved = match (&eval, &best) {
-            (Some(e), Some((b, _, _))) => better(cfg.monitor, e, b),
-            (Some(_), None) => true,
-            (None, _) => true,
+            (Some(e), Some((b, _, _))) => T::better(cfg.monitor, e, b),
+            _ => true,
         };
         let train_loss = total / count.max(1) as f64;
-        let metric = cfg.monitor.plateau_metric(
-            eval.as_ref()
-                .map(|e| (e.loss, e.mean_auroc().unwrap_or(-e.loss))),
-            train_loss,
-        );
-        let log = EpochLog {
+        let metric = cfg
+            .monitor
+            .plateau_metric(eval.as_ref().map(|e| (e.loss(), T::score(e))), train_loss);
+        let log = Epoch {
             epoch,
             epochs: cfg.epochs,
             lr: opt.lr(),
@@ -508,16 +613,7 @@ pub fn fit_with_checkpoints(
         history.push(log);
         if improved {
             since_best = 0;
-            best = Some((
-                eval.unwrap_or(Evaluation {
-                    loss: 0.0,
-                    auroc: vec![],
-                    auprc: vec![],
-                    n: 0,
-                }),
-                model.params.clone(),
-                epoch,
-            ));
+            best = Some((eval.unwrap_or_default(), model.params.clone(), epoch));
         } else {
             since_best += 1;
         }
@@ -545,7 +641,7 @@ pub fn fit_with_checkpoints(
     Ok(FitReport {
         best_epoch,
         epochs_run,
-        best: valid.map(|_| best_eval),
+        best: task.has_validation().then_some(best_eval),
         history,
     })
 }

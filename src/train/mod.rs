@@ -3,7 +3,6 @@
 pub mod calibrate;
 pub mod checkpoint;
 pub mod fit;
-pub mod images;
 pub mod log;
 pub mod optim;
 pub mod schedule;

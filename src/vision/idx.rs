@@ -92,7 +92,7 @@ fn parse<'a>(
 /// Parses an IDX image file (`0x00000803`) already in memory.
 ///
 /// ```
-/// use seqcnn::io::idx;
+/// use seqcnn::vision::idx;
 /// let mut data = vec![0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 2, 0, 0, 0, 3];
 /// data.extend(0..12u8);
 /// let im = idx::parse_images(&data).unwrap();
@@ -114,7 +114,7 @@ pub fn parse_images(data: &[u8]) -> Result<IdxImages, String> {
 /// Parses an IDX label file (`0x00000801`) already in memory.
 ///
 /// ```
-/// use seqcnn::io::idx;
+/// use seqcnn::vision::idx;
 /// assert_eq!(idx::parse_labels(&[0, 0, 8, 1, 0, 0, 0, 3, 7, 2, 1]).unwrap(), vec![7, 2, 1]);
 /// assert!(idx::parse_labels(&[0, 0, 8, 1, 0, 0, 0, 4, 7, 2, 1]).unwrap_err().contains("header says 4 labels"));
 /// ```

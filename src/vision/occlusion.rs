@@ -3,8 +3,9 @@
 //! probability of one class (the true one) is recorded; where covering the image hurts most is
 //! where the classifier looks. Rendered as a heatmap over the image, PNG (raster) or SVG.
 
-use crate::images::{ImageSet, Preprocess, softmax_rows};
-use crate::io::images::RawImages;
+use super::classify::softmax_rows;
+use super::dataset::{ImageSet, Preprocess};
+use super::raw::RawImages;
 use crate::model::Model;
 use crate::{Error, Result};
 use ndarray::Array2;
@@ -120,7 +121,7 @@ pub fn occlusion_map(
             raw,
             origin: set.origin.clone(),
         };
-        let logits = crate::images::predict_logits(model, &part)?;
+        let logits = super::classify::predict_logits(model, &part)?;
         probs.extend(softmax_rows(logits).iter().copied());
     }
     let intact = &probs[..k];

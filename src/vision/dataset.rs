@@ -1,12 +1,10 @@
-//! Labelled image sets for image classifiers: loading (IDX or CSV through `io`), the pixel
-//! scaling a model carries in its architecture (`input.pixel_scale`, `input.mean`, `input.std`),
-//! seeded splits, `[B, C, H, W]` batches, and classification metrics (accuracy, per-class
-//! accuracy, confusion matrix) of a model on a set.
+//! Labelled image sets, the network's side of image data: loading (IDX or CSV, through
+//! [`super::raw`]), the pixel scaling a model carries in its architecture (`input.pixel_scale`,
+//! `input.mean`, `input.std`), seeded splits and `[B, C, H, W]` batches (shifted ones for
+//! augmentation).
 
+use super::raw::{LabelColumn, RawImages};
 use crate::arch::{Arch, InputSpec};
-use crate::io::images::{LabelColumn, RawImages};
-use crate::metrics;
-use crate::model::Model;
 use crate::rng::{self, Rng};
 use crate::tensor::Array;
 use crate::{Error, Result};
@@ -14,9 +12,6 @@ use std::path::{Path, PathBuf};
 
 /// The pixel divisor when an architecture names none: 8-bit images.
 pub const DEFAULT_PIXEL_SCALE: f32 = 255.0;
-
-/// Images scored or evaluated at a time.
-const CHUNK: usize = 512;
 
 /// Where images come from: an IDX image file (with an IDX label file), or a CSV file of the
 /// given shape.
@@ -70,17 +65,17 @@ impl ImageSet {
                         "a separate label file goes with IDX images; CSV images carry their labels in a column (--label-column)".into(),
                     ));
                 }
-                crate::io::images::read_csv_file(&src.path, shape, src.label_column)?
+                super::raw::read_csv_file(&src.path, shape, src.label_column)?
             }
             None => {
-                if !crate::io::idx::looks_like_idx(&src.path)? {
+                if !super::idx::looks_like_idx(&src.path)? {
                     return Err(Error::parse(
                         crate::io::input_name(&src.path),
                         0,
                         "not an IDX image file; for CSV images give --image-shape C,H,W",
                     ));
                 }
-                crate::io::images::read_idx_files(&src.path, src.labels.as_deref())?
+                super::raw::read_idx_files(&src.path, src.labels.as_deref())?
             }
         };
         if need_labels && raw.labels.is_none() {
@@ -298,101 +293,6 @@ impl ImageSet {
     }
 }
 
-/// Class probabilities `[N, classes]` (softmax of the outputs) of every image in `set`.
-pub fn predict_probs(model: &Model, set: &ImageSet) -> Result<ndarray::Array2<f32>> {
-    let raw = predict_logits(model, set)?;
-    Ok(softmax_rows(raw))
-}
-
-/// Raw network outputs `[N, outputs]` of every image in `set`, a chunk at a time.
-pub fn predict_logits(model: &Model, set: &ImageSet) -> Result<ndarray::Array2<f32>> {
-    set.check_fits(&model.arch)?;
-    let pre = Preprocess::from_input(&model.arch.input);
-    let k = model.meta.tasks.len();
-    let mut out = ndarray::Array2::<f32>::zeros((set.len(), k));
-    let all: Vec<usize> = (0..set.len()).collect();
-    let params = model.shared_params();
-    for (ci, chunk) in all.chunks(CHUNK).enumerate() {
-        let y = model.predict_shared(&params, set.inputs(chunk, &pre))?;
-        let y = y
-            .into_dimensionality::<ndarray::Ix2>()
-            .map_err(|_| Error::Config("the model's output is not [N, classes]".into()))?;
-        out.slice_mut(ndarray::s![ci * CHUNK..ci * CHUNK + chunk.len(), ..])
-            .assign(&y);
-    }
-    Ok(out)
-}
-
-/// Row-wise softmax.
-pub fn softmax_rows(mut a: ndarray::Array2<f32>) -> ndarray::Array2<f32> {
-    for mut row in a.rows_mut() {
-        let m = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        row.mapv_inplace(|v| (v - m).exp());
-        let s: f32 = row.sum();
-        row.mapv_inplace(|v| v / s);
-    }
-    a
-}
-
-/// A classifier's figures on a labelled image set.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ClassEval {
-    /// Mean softmax cross-entropy.
-    pub loss: f64,
-    pub accuracy: f64,
-    /// Accuracy within each true class (`None` for a class with no images).
-    pub per_class: Vec<Option<f64>>,
-    /// `confusion[truth][predicted]`.
-    pub confusion: Vec<Vec<u64>>,
-    pub n: usize,
-}
-
-/// Loss, accuracy, per-class accuracy and confusion matrix of `model` on `set`.
-pub fn evaluate(model: &Model, set: &ImageSet) -> Result<ClassEval> {
-    let logits = predict_logits(model, set)?;
-    let k = logits.ncols();
-    let truth = set.labels();
-    if truth.len() != set.len() {
-        return Err(Error::Config(format!(
-            "{}: evaluation needs labels",
-            set.origin.display()
-        )));
-    }
-    if let Some(&bad) = truth.iter().find(|&&t| t >= k) {
-        return Err(Error::parse(
-            crate::io::input_name(&set.origin),
-            0,
-            format!(
-                "label {bad} is not a class of the model ({k} classes: 0 to {})",
-                k - 1
-            ),
-        ));
-    }
-    let (loss, _) =
-        crate::tensor::ops::loss::softmax_cross_entropy(logits.view().into_dyn(), truth)?;
-    let pred: Vec<usize> = logits
-        .rows()
-        .into_iter()
-        .map(|r| metrics::argmax(r.as_slice().unwrap_or(&r.to_vec())).unwrap_or(0))
-        .collect();
-    let confusion = metrics::confusion(&pred, truth, k);
-    let per_class = confusion
-        .iter()
-        .enumerate()
-        .map(|(c, row)| {
-            let total: u64 = row.iter().sum();
-            (total > 0).then(|| row[c] as f64 / total as f64)
-        })
-        .collect();
-    Ok(ClassEval {
-        loss: loss as f64,
-        accuracy: metrics::accuracy(&pred, truth).unwrap_or(0.0),
-        per_class,
-        confusion,
-        n: set.len(),
-    })
-}
-
 /// Whether `path` should be read as images: an IDX file, or any file when a CSV image shape is
 /// given.
 pub fn is_image_input(path: &Path, csv_shape: Option<[usize; 3]>) -> Result<bool> {
@@ -402,7 +302,7 @@ pub fn is_image_input(path: &Path, csv_shape: Option<[usize; 3]>) -> Result<bool
     if path.as_os_str() == "-" {
         return Ok(false);
     }
-    crate::io::idx::looks_like_idx(path)
+    super::idx::looks_like_idx(path)
 }
 
 #[cfg(test)]
@@ -485,12 +385,5 @@ mod tests {
         assert_eq!(a.raw.lines, a2.raw.lines);
         assert!(a.raw.lines.iter().all(|l| !b.raw.lines.contains(l)));
         assert_eq!(big.n_classes(), 3);
-    }
-
-    #[test]
-    fn softmax_rows_sum_to_one() {
-        let p = softmax_rows(ndarray::array![[1000.0f32, 1000.0], [0.0, 1.0]]);
-        assert_eq!(p[[0, 0]], 0.5);
-        assert!((p.row(1).sum() - 1.0).abs() < 1e-6);
     }
 }

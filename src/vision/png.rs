@@ -25,9 +25,9 @@ fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
 /// Encodes `rgb` (`width * height * 3` bytes, row-major) as a PNG file's bytes.
 ///
 /// ```
-/// let png = seqcnn::io::png::encode_rgb(2, 1, &[255, 0, 0, 0, 0, 255]).unwrap();
+/// let png = seqcnn::vision::png::encode_rgb(2, 1, &[255, 0, 0, 0, 0, 255]).unwrap();
 /// assert_eq!(&png[1..4], b"PNG");
-/// assert!(seqcnn::io::png::encode_rgb(2, 2, &[0; 3]).is_err());
+/// assert!(seqcnn::vision::png::encode_rgb(2, 2, &[0; 3]).is_err());
 /// ```
 pub fn encode_rgb(width: u32, height: u32, rgb: &[u8]) -> Result<Vec<u8>> {
     let row = width as usize * 3;

@@ -1,4 +1,7 @@
-//! Images as CSV: one image a row, `label,p1,...,pn` (or the label last, or no label), the `n`
+//! Images as read from their files, pixel values unscaled ([`RawImages`]): the CSV reader, and
+//! the pairing of IDX images with their IDX labels ([`super::idx`] reads each file).
+//!
+//! CSV: one image a row, `label,p1,...,pn` (or the label last, or no label), the `n`
 //! pixel values in `C, H, W` order (row-major per channel, as PyTorch's `reshape(C, H, W)`), the
 //! shape given by the caller (`--image-shape C,H,W`). Plain or gzip; an optional header row (a
 //! first row whose first field is not a number) and blank lines are skipped. Never panics: a
@@ -50,7 +53,7 @@ impl RawImages {
 /// Parses `C,H,W` (or `H,W` for one channel) as given to `--image-shape`.
 ///
 /// ```
-/// use seqcnn::io::images::parse_shape;
+/// use seqcnn::vision::raw::parse_shape;
 /// assert_eq!(parse_shape("1,8,8").unwrap(), [1, 8, 8]);
 /// assert_eq!(parse_shape("28x28").unwrap(), [1, 28, 28]);
 /// assert!(parse_shape("1,0,8").is_err());
@@ -84,7 +87,7 @@ fn parse_label(field: &str) -> Option<usize> {
 /// Reads CSV images from any reader; `path` names the input in errors.
 ///
 /// ```
-/// use seqcnn::io::images::{LabelColumn, read_csv};
+/// use seqcnn::vision::raw::{LabelColumn, read_csv};
 /// let data = "label,a,b,c,d\n3,0,255,10,20\n\n1,1,2,3,4\r\n";
 /// let im = read_csv(data.as_bytes(), "x.csv", [1, 2, 2], LabelColumn::First).unwrap();
 /// assert_eq!(im.labels, Some(vec![3, 1]));
