@@ -305,7 +305,7 @@ pub fn predict(
     let scores = if raw {
         logits.clone()
     } else {
-        seqcnn::vision::classify::softmax_rows(logits.clone())
+        seqcnn::score::to_output(seqcnn::arch::LossKind::CrossEntropy, logits.clone())
     };
     let mut w = AtomicOutput::create(out)?;
     let labels = set.raw.labels.as_ref();

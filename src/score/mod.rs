@@ -23,9 +23,19 @@ use crate::model::{Model, Scoring, Strand};
 use crate::{Error, Result};
 use ndarray::Array2;
 
-/// Sequences (or windows) per forward pass when nothing else is asked for: the one inference
-/// batch size of the scorer, filter scans and image evaluation.
+// Inference batch sizes, in one place. None changes a score beyond the matrix kernel's rounding;
+// they bound memory and set how much work one forward pass gets.
+
+/// Sequences (or windows) per forward pass: the scorer (`--batch-size` overrides it), filter
+/// scans, occluded images.
 pub const INFER_BATCH: usize = 256;
+
+/// Images per forward pass when classifying an image set (prediction, evaluation, validation).
+pub const IMAGE_BATCH: usize = 512;
+
+/// Sequences read from a data set per scorer call when validating or evaluating (the scorer
+/// batches them by [`INFER_BATCH`]).
+pub const VALID_CHUNK: usize = 1024;
 
 /// A model plus the rules for presenting sequences to it.
 pub struct Scorer<'m> {
@@ -182,15 +192,6 @@ pub fn to_output(loss: LossKind, raw: Array2<f32>) -> Array2<f32> {
         LossKind::Bce => raw.mapv(crate::tensor::sigmoid),
         LossKind::Poisson => raw.mapv(f32::exp),
         LossKind::Mse => raw,
-        LossKind::CrossEntropy => {
-            let mut p = raw;
-            for mut row in p.rows_mut() {
-                let m = row.fold(f32::NEG_INFINITY, |a, &b| a.max(b));
-                row.mapv_inplace(|v| (v - m).exp());
-                let s = row.sum();
-                row.mapv_inplace(|v| v / s);
-            }
-            p
-        }
+        LossKind::CrossEntropy => crate::tensor::ops::loss::softmax_rows(raw),
     }
 }

@@ -318,6 +318,8 @@ fn forward_backward(
     Ok((value, g, updates))
 }
 
+/// The training loss of `kind` on the outputs `out` against the targets `y` (the one dispatch on
+/// the loss kind; evaluation takes its value on an inference tape).
 fn loss_node(
     tape: &mut Tape,
     kind: LossKind,
@@ -372,7 +374,7 @@ pub fn evaluate_ensemble(ensemble: &Ensemble, ds: &dyn Examples) -> Result<Evalu
     }
     let mut raw = ndarray::Array2::<f32>::zeros((ds.len(), t));
     let all: Vec<usize> = (0..ds.len()).collect();
-    for chunk in all.chunks(1024) {
+    for chunk in all.chunks(crate::score::VALID_CHUNK) {
         let seqs = ds.sequences(chunk)?;
         let refs: Vec<&[u8]> = seqs.iter().map(|s| s.as_slice()).collect();
         let scores = ensemble.score_raw(&refs)?;
@@ -381,17 +383,11 @@ pub fn evaluate_ensemble(ensemble: &Ensemble, ds: &dyn Examples) -> Result<Evalu
         }
     }
     let y = Array::from_shape_fn(ndarray::IxDyn(&[ds.len(), t]), |d| ds.label_row(d[0])[d[1]]);
-    let raw_dyn = raw.clone().into_dyn();
-    let (loss, _) = match model.arch.loss {
-        LossKind::Bce => {
-            crate::tensor::ops::loss::bce_with_logits(raw_dyn.view(), y.view(), None, None)?
-        }
-        LossKind::Mse => crate::tensor::ops::loss::mse(raw_dyn.view(), y.view())?,
-        LossKind::Poisson => crate::tensor::ops::loss::poisson_nll(raw_dyn.view(), y.view(), true)?,
-        LossKind::CrossEntropy => {
-            crate::tensor::ops::loss::softmax_cross_entropy(raw_dyn.view(), &class_labels(&y)?)?
-        }
-    };
+    // The loss the training minimises, on the raw outputs.
+    let mut tape = Tape::inference();
+    let out = tape.constant(raw.clone().into_dyn());
+    let node = loss_node(&mut tape, model.arch.loss, out, &y, None)?;
+    let loss = tape.value(node).first().copied().unwrap_or(0.0);
     let mut auroc = Vec::with_capacity(t);
     let mut auprc = Vec::with_capacity(t);
     for k in 0..t {

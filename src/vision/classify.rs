@@ -3,17 +3,19 @@
 //! against the labels (`eval`, and validation while training).
 
 use super::dataset::{ImageSet, Preprocess};
+use crate::arch::LossKind;
 use crate::metrics;
 use crate::model::Model;
+use crate::score::to_output;
 use crate::{Error, Result};
 
 /// Images scored or evaluated at a time.
-const CHUNK: usize = 512;
+const CHUNK: usize = crate::score::IMAGE_BATCH;
 
 /// Class probabilities `[N, classes]` (softmax of the outputs) of every image in `set`.
 pub fn predict_probs(model: &Model, set: &ImageSet) -> Result<ndarray::Array2<f32>> {
     let raw = predict_logits(model, set)?;
-    Ok(softmax_rows(raw))
+    Ok(to_output(LossKind::CrossEntropy, raw))
 }
 
 /// Raw network outputs `[N, outputs]` of every image in `set`, a chunk at a time.
@@ -33,17 +35,6 @@ pub fn predict_logits(model: &Model, set: &ImageSet) -> Result<ndarray::Array2<f
             .assign(&y);
     }
     Ok(out)
-}
-
-/// Row-wise softmax.
-pub fn softmax_rows(mut a: ndarray::Array2<f32>) -> ndarray::Array2<f32> {
-    for mut row in a.rows_mut() {
-        let m = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        row.mapv_inplace(|v| (v - m).exp());
-        let s: f32 = row.sum();
-        row.mapv_inplace(|v| v / s);
-    }
-    a
 }
 
 /// A classifier's figures on a labelled image set.
@@ -111,7 +102,10 @@ mod tests {
 
     #[test]
     fn softmax_rows_sum_to_one() {
-        let p = softmax_rows(ndarray::array![[1000.0f32, 1000.0], [0.0, 1.0]]);
+        let p = to_output(
+            LossKind::CrossEntropy,
+            ndarray::array![[1000.0f32, 1000.0], [0.0, 1.0]],
+        );
         assert_eq!(p[[0, 0]], 0.5);
         assert!((p.row(1).sum() - 1.0).abs() < 1e-6);
     }

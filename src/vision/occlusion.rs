@@ -3,15 +3,16 @@
 //! probability of one class (the true one) is recorded; where covering the image hurts most is
 //! where the classifier looks. Rendered as a heatmap over the image, PNG (raster) or SVG.
 
-use super::classify::softmax_rows;
 use super::dataset::{ImageSet, Preprocess};
 use super::raw::RawImages;
+use crate::arch::LossKind;
 use crate::model::Model;
+use crate::score::to_output;
 use crate::{Error, Result};
 use ndarray::Array2;
 
 /// Occluded images scored per forward pass.
-const CHUNK: usize = 256;
+const CHUNK: usize = crate::score::INFER_BATCH;
 
 /// How the grey square is slid.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -122,7 +123,7 @@ pub fn occlusion_map(
             origin: set.origin.clone(),
         };
         let logits = super::classify::predict_logits(model, &part)?;
-        probs.extend(softmax_rows(logits).iter().copied());
+        probs.extend(to_output(LossKind::CrossEntropy, logits).iter().copied());
     }
     let intact = &probs[..k];
     let predicted = crate::metrics::argmax(intact).unwrap_or(0);

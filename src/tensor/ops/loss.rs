@@ -155,6 +155,17 @@ fn elementwise(
     Ok(mean_over(total, count, grad))
 }
 
+/// Row-wise softmax of `[n, classes]` outputs (the maximum subtracted first).
+pub fn softmax_rows(mut a: ndarray::Array2<f32>) -> ndarray::Array2<f32> {
+    for mut row in a.rows_mut() {
+        let m = row.fold(f32::NEG_INFINITY, |a, &b| a.max(b));
+        row.mapv_inplace(|v| (v - m).exp());
+        let s = row.sum();
+        row.mapv_inplace(|v| v / s);
+    }
+    a
+}
+
 /// The mean loss and its gradient over `count` labelled elements, from the sum `total` and the
 /// per-element gradients (0 and unscaled when nothing is labelled).
 fn mean_over(total: f64, count: usize, mut grad: ArrayD<f32>) -> (f32, ArrayD<f32>) {
