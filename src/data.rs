@@ -3,7 +3,7 @@
 
 use crate::encode::{self, NMode};
 use crate::io::genome::{Genome, Region};
-use crate::io::sequence_records;
+use crate::io::sequence::sequence_records;
 use crate::io::windows::{Task, TileConfig, Tiler};
 use crate::rng::{self, Rng};
 use crate::tensor::Array;

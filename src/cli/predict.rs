@@ -1,7 +1,7 @@
 //! `seqcnn predict`: score sequences with a model, streaming.
 
 use anyhow::Result;
-use seqcnn::io::AtomicOutput;
+use seqcnn::io::output::AtomicOutput;
 use seqcnn::io::shard::{Shard, sharded_records};
 use seqcnn::score::{Ensemble, Scorer, Strand};
 use std::io::Write;

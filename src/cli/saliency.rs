@@ -3,7 +3,8 @@
 use anyhow::Result;
 use seqcnn::interpret::saliency::{self, Saliency};
 use seqcnn::interpret::{Presentation, logo};
-use seqcnn::io::{AtomicOutput, sequence_records};
+use seqcnn::io::output::AtomicOutput;
+use seqcnn::io::sequence::sequence_records;
 use seqcnn::model::Model;
 use seqcnn::score::Strand;
 use std::collections::HashSet;

@@ -2,8 +2,8 @@
 //! genome centred on each variant; TSV, skipped list, annotated VCF and an HTML report.
 
 use anyhow::Result;
-use seqcnn::io::AtomicOutput;
 use seqcnn::io::genome::Genome;
+use seqcnn::io::output::AtomicOutput;
 use seqcnn::io::shard::{Shard, count_items, scored_items, stream_block};
 use seqcnn::model::Model;
 use seqcnn::score::{Scorer, Strand};

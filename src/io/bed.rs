@@ -122,8 +122,8 @@ impl BedReader<Box<dyn BufRead>> {
     /// ```
     pub fn from_path(path: &Path) -> Result<Self> {
         Ok(BedReader::new(
-            super::open_input(path)?,
-            super::input_name(path),
+            super::input::open_input(path)?,
+            super::input::input_name(path),
         ))
     }
 }
@@ -162,7 +162,7 @@ impl<R: BufRead> Iterator for BedReader<R> {
                 }
                 Err(e) => {
                     self.done = true;
-                    return Some(Err(super::read_error(&self.path, self.line + 1, e)));
+                    return Some(Err(super::input::read_error(&self.path, self.line + 1, e)));
                 }
             }
         }
@@ -292,7 +292,7 @@ pub fn read_bed(path: &Path) -> Result<Vec<Interval>> {
 /// assert_eq!(ivs[0].contig, "20");
 /// ```
 pub fn check_against(intervals: &mut [Interval], genome: &Genome, path: &Path) -> Result<()> {
-    let name = super::input_name(path);
+    let name = super::input::input_name(path);
     let mut resolved: HashMap<String, usize> = HashMap::new();
     for iv in intervals.iter_mut() {
         let id = match resolved.get(&iv.contig) {

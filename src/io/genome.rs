@@ -27,7 +27,7 @@ use noodles_bgzf as bgzf;
 use noodles_fasta as fasta;
 
 use crate::error::{Error, Result};
-use crate::io::AtomicOutput;
+use crate::io::output::AtomicOutput;
 
 /// Number of inflated BGZF blocks (up to 64 KiB each) kept per genome.
 const BLOCK_CACHE: usize = 16;
@@ -456,8 +456,8 @@ impl Genome {
     /// assert_eq!(g.resolve("20").unwrap(), "NC_000020.11"); // `chr` rule applies to aliases too
     /// ```
     pub fn with_aliases(mut self, table: &Path) -> Result<Genome> {
-        let name = super::input_name(table);
-        let reader = super::open_input(table)?;
+        let name = super::input::input_name(table);
+        let reader = super::input::open_input(table)?;
         for (i, line) in reader.lines().enumerate() {
             let lineno = i as u64 + 1;
             let line = line.map_err(|e| Error::io(&name, e))?;

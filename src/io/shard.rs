@@ -22,9 +22,9 @@ use std::str::FromStr;
 
 use crate::error::{Error, Result};
 use crate::io::genome::Region;
-use crate::io::{
-    AtomicOutput, SeqRecord, input_name, is_dash, open_input, read_error, sequence_records,
-};
+use crate::io::input::{input_name, is_dash, open_input, read_error};
+use crate::io::output::AtomicOutput;
+use crate::io::sequence::{SeqRecord, sequence_records};
 
 /// Block `index` (1-based) of `count` contiguous blocks of an input, written `I/N` on the
 /// command line.

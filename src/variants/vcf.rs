@@ -10,7 +10,7 @@ use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::io::{input_name, open_input, read_error};
+use crate::io::input::{input_name, open_input, read_error, show_byte};
 
 /// The header of a VCF file: every `##` meta line and the `#CHROM` column line, as written
 /// (line ends removed).
@@ -158,7 +158,7 @@ fn check_alt(alt: &str) -> std::result::Result<(), String> {
         None => Ok(()),
         Some(&c) => Err(format!(
             "ALT allele '{alt}' has {} where bases (A, C, G, T, N), '*', <ID> or a breakend are expected",
-            crate::io::show_byte(c)
+            show_byte(c)
         )),
     }
 }
@@ -186,7 +186,7 @@ fn parse_record(text: &str, line: u64) -> std::result::Result<VcfRecord, String>
     if let Some(&c) = reference.as_bytes().iter().find(|&&c| !is_base(c)) {
         return Err(format!(
             "REF '{reference}' has {} where bases (A, C, G, T, N) are expected",
-            crate::io::show_byte(c)
+            show_byte(c)
         ));
     }
     let alts: Vec<String> = if cols[4] == "." {
