@@ -14,6 +14,7 @@ pub mod png;
 pub mod sequence;
 pub mod shard;
 pub mod table;
+pub mod vcf;
 pub mod windows;
 
 // The image path (idx.rs, images.rs, png.rs, and src/images.rs) is moving to src/vision/ in

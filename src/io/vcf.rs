@@ -81,7 +81,7 @@ impl VcfRecord {
 /// What kind of allele `alt` is (it has passed the record parser's checks).
 ///
 /// ```
-/// use seqcnn::variants::vcf::{AltKind, alt_kind};
+/// use seqcnn::io::vcf::{AltKind, alt_kind};
 /// assert_eq!(alt_kind("ACG"), AltKind::Bases);
 /// assert_eq!(alt_kind("<DEL>"), AltKind::Symbolic);
 /// assert_eq!(alt_kind("*"), AltKind::Overlap);
@@ -216,7 +216,7 @@ fn parse_record(text: &str, line: u64) -> std::result::Result<VcfRecord, String>
 /// After the first error it yields nothing more.
 ///
 /// ```
-/// use seqcnn::variants::vcf::VcfReader;
+/// use seqcnn::io::vcf::VcfReader;
 /// let text = "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n\
 ///             20\t100\trs1\tA\tG,T\t.\tPASS\t.\n20\t200\t.\tAC\t.\t.\t.\tDP=3\n";
 /// let mut r = VcfReader::new(text.as_bytes(), "x.vcf").unwrap();
