@@ -2,7 +2,7 @@
 //! dinucleotide-shuffled negatives, seeded splits, and one-hot batches.
 
 use crate::encode::{self, NMode};
-use crate::io::genome::{Genome, Region};
+use crate::io::genome::{Genome, region::Region};
 use crate::io::sequence::sequence_records;
 use crate::io::windows::{Task, TileConfig, Tiler};
 use crate::rng::{self, Rng};

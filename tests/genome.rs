@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use seqcnn::Error;
 use seqcnn::io::bed::{self, Strand};
-use seqcnn::io::genome::{Genome, write_index};
+use seqcnn::io::genome::{Genome, index::write_index};
 use seqcnn::io::windows::{IntervalSet, Task, TileConfig, Tiler};
 
 /// The slice: GRCh37 20:30,000,001-30,200,000 as contig `20` of 200,000 bp.

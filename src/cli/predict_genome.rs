@@ -4,7 +4,7 @@
 use super::predict::Args;
 use anyhow::Result;
 use seqcnn::io::bed::read_bed_checked;
-use seqcnn::io::genome::{Genome, Region};
+use seqcnn::io::genome::{Genome, region::Region};
 use seqcnn::io::output::AtomicOutput;
 use seqcnn::io::shard::{Block, check_shardable, count_bins, shard_items, shard_regions};
 use seqcnn::io::windows::{Tile, TileConfig, Tiler};

@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use seqcnn::arch::Arch;
 use seqcnn::data::{Examples, GenomeWindows};
 use seqcnn::io::bed::read_bed_checked;
-use seqcnn::io::genome::{Genome, Region};
+use seqcnn::io::genome::{Genome, region::Region};
 use seqcnn::io::windows::{Task, TileConfig, subtract};
 use seqcnn::model::Model;
 use seqcnn::rng;

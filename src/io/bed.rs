@@ -280,7 +280,7 @@ pub fn read_bed(path: &Path) -> Result<Vec<Interval>> {
 /// let dir = tempfile::tempdir().unwrap();
 /// let fa = dir.path().join("g.fa");
 /// std::fs::write(&fa, ">20\nACGTACGTAC\n").unwrap();
-/// genome::write_index(&fa, false).unwrap();
+/// genome::index::write_index(&fa, false).unwrap();
 /// let g = genome::Genome::open(&fa).unwrap();
 /// let p = dir.path().join("x.bed");
 /// std::fs::write(&p, "chr20\t0\t5\nchr20\t8\t11\n").unwrap();
@@ -333,7 +333,7 @@ pub fn check_against(intervals: &mut [Interval], genome: &Genome, path: &Path) -
 /// let dir = tempfile::tempdir().unwrap();
 /// let fa = dir.path().join("g.fa");
 /// std::fs::write(&fa, ">chrX\nACGTACGTAC\n").unwrap();
-/// genome::write_index(&fa, false).unwrap();
+/// genome::index::write_index(&fa, false).unwrap();
 /// let g = genome::Genome::open(&fa).unwrap();
 /// let p = dir.path().join("x.bed");
 /// std::fs::write(&p, "X\t2\t4\n").unwrap();

@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use crate::error::{Error, Result};
-use crate::io::genome::Region;
+use crate::io::genome::region::Region;
 use crate::io::input::{input_name, is_dash, open_input, read_error};
 use crate::io::output::AtomicOutput;
 use crate::io::sequence::{SeqRecord, sequence_records};
@@ -338,7 +338,7 @@ pub fn count_bins(regions: &[Region], bin: u64) -> usize {
 /// outside the region, so the rows are those of the whole run.
 ///
 /// ```
-/// use seqcnn::io::genome::Region;
+/// use seqcnn::io::genome::region::Region;
 /// use seqcnn::io::shard::shard_regions;
 /// let r = |c: &str, start, end| Region { contig: c.into(), start, end };
 /// // 5 bins of 10 bp on 1, 2 on 2.

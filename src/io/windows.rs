@@ -12,7 +12,7 @@ use std::collections::HashMap;
 
 use crate::error::{Error, Result};
 use crate::io::bed::Interval;
-use crate::io::genome::{Genome, Region};
+use crate::io::genome::{Genome, region::Region};
 
 /// Bins fetched in one read of the genome.
 const CHUNK_BINS: u64 = 512;
@@ -114,7 +114,7 @@ impl IntervalSet {
 /// care.
 ///
 /// ```
-/// use seqcnn::io::genome::Region;
+/// use seqcnn::io::genome::region::Region;
 /// use seqcnn::io::windows::subtract;
 /// let r = |c: &str, s, e| Region { contig: c.to_string(), start: s, end: e };
 /// let left = subtract(&[r("20", 0, 100), r("21", 0, 50)], &[r("20", 10, 20), r("20", 15, 30), r("21", 0, 50)]);
@@ -248,7 +248,7 @@ pub struct Tile {
 /// let dir = tempfile::tempdir().unwrap();
 /// let fa = dir.path().join("g.fa");
 /// std::fs::write(&fa, format!(">20\n{}\n", "ACGT".repeat(10))).unwrap();
-/// genome::write_index(&fa, false).unwrap();
+/// genome::index::write_index(&fa, false).unwrap();
 /// let g = genome::Genome::open(&fa).unwrap();
 /// let tasks = [Task { name: "peak".into(), targets: IntervalSet::from_ranges([("20", 12, 17)]) }];
 /// let config = TileConfig { bin: 10, window: 20, max_n: 0.5, ..TileConfig::default() };
@@ -436,7 +436,7 @@ impl Iterator for Tiler<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::io::genome::write_index;
+    use crate::io::genome::index::write_index;
 
     fn genome(dir: &std::path::Path, text: &str) -> Genome {
         let p = dir.join("g.fa");
