@@ -3,11 +3,11 @@
 
 use super::predict::Args;
 use anyhow::Result;
+use seqcnn::data::tiling::{Tile, TileConfig, Tiler};
 use seqcnn::io::bed::read_bed_checked;
 use seqcnn::io::genome::{Genome, region::Region};
 use seqcnn::io::output::AtomicOutput;
 use seqcnn::io::shard::{Block, check_shardable, count_bins, shard_items, shard_regions};
-use seqcnn::io::windows::{Tile, TileConfig, Tiler};
 use seqcnn::model::Model;
 use seqcnn::score::Ensemble;
 use std::io::Write;

@@ -4,10 +4,10 @@
 use super::train::{Args, fit_config, fit_reported};
 use anyhow::{Context, Result};
 use seqcnn::arch::Arch;
+use seqcnn::data::tiling::{Task, TileConfig, subtract};
 use seqcnn::data::{Examples, GenomeWindows};
 use seqcnn::io::bed::read_bed_checked;
 use seqcnn::io::genome::{Genome, region::Region};
-use seqcnn::io::windows::{Task, TileConfig, subtract};
 use seqcnn::model::Model;
 use seqcnn::rng;
 use std::path::Path;

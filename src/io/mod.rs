@@ -15,7 +15,6 @@ pub mod sequence;
 pub mod shard;
 pub mod table;
 pub mod vcf;
-pub mod windows;
 
 // The image path (idx.rs, images.rs, png.rs, and src/images.rs) is moving to src/vision/ in
 // parallel and still names these at their old paths; they go when that move imports them from

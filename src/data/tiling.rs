@@ -21,7 +21,7 @@ const CHUNK_BINS: u64 = 512;
 /// contig, for coverage queries in `O(log n + k)`.
 ///
 /// ```
-/// use seqcnn::io::windows::IntervalSet;
+/// use seqcnn::data::tiling::IntervalSet;
 /// let set = IntervalSet::from_ranges([("20", 10, 20), ("20", 15, 30), ("20", 50, 60), ("21", 0, 5)]);
 /// assert_eq!(set.ranges("20"), [(10, 30), (50, 60)]);
 /// assert_eq!(set.covered("20", 0, 100), 30);
@@ -66,7 +66,7 @@ impl IntervalSet {
     /// contig names are the genome's).
     ///
     /// ```
-    /// use seqcnn::io::{bed::BedReader, windows::IntervalSet};
+    /// use seqcnn::{data::tiling::IntervalSet, io::bed::BedReader};
     /// let ivs: Vec<_> = BedReader::new(&b"20\t5\t10\n20\t0\t6\n"[..], "x.bed").collect::<Result<_, _>>().unwrap();
     /// assert_eq!(IntervalSet::from_intervals(&ivs).ranges("20"), [(0, 10)]);
     /// ```
@@ -115,7 +115,7 @@ impl IntervalSet {
 ///
 /// ```
 /// use seqcnn::io::genome::region::Region;
-/// use seqcnn::io::windows::subtract;
+/// use seqcnn::data::tiling::subtract;
 /// let r = |c: &str, s, e| Region { contig: c.to_string(), start: s, end: e };
 /// let left = subtract(&[r("20", 0, 100), r("21", 0, 50)], &[r("20", 10, 20), r("20", 15, 30), r("21", 0, 50)]);
 /// assert_eq!(left, [r("20", 0, 10), r("20", 30, 100)]);
@@ -244,7 +244,8 @@ pub struct Tile {
 /// are skipped (counted in [`skipped`](Tiler::skipped)). After an error it yields nothing more.
 ///
 /// ```
-/// use seqcnn::io::{genome, windows::{IntervalSet, Task, TileConfig, Tiler}};
+/// use seqcnn::data::tiling::{IntervalSet, Task, TileConfig, Tiler};
+/// use seqcnn::io::genome;
 /// let dir = tempfile::tempdir().unwrap();
 /// let fa = dir.path().join("g.fa");
 /// std::fs::write(&fa, format!(">20\n{}\n", "ACGT".repeat(10))).unwrap();
