@@ -19,6 +19,7 @@ pub mod nn;
 pub mod occlusion;
 pub mod rng;
 pub mod score;
+pub mod shard;
 pub mod tensor;
 pub mod train;
 pub mod variants;

@@ -2,8 +2,8 @@
 
 use anyhow::Result;
 use seqcnn::io::output::AtomicOutput;
-use seqcnn::io::shard::{Shard, sharded_records};
 use seqcnn::score::{Ensemble, Scorer, Strand};
+use seqcnn::shard::{Shard, sharded_records};
 use std::io::Write;
 use std::path::PathBuf;
 

@@ -7,9 +7,9 @@ use seqcnn::data::tiling::{Tile, TileConfig, Tiler};
 use seqcnn::io::bed::read_bed_checked;
 use seqcnn::io::genome::{Genome, region::Region};
 use seqcnn::io::output::AtomicOutput;
-use seqcnn::io::shard::{Block, check_shardable, count_bins, shard_items, shard_regions};
 use seqcnn::model::Model;
 use seqcnn::score::Ensemble;
+use seqcnn::shard::{Block, check_shardable, count_bins, shard_items, shard_regions};
 use std::io::Write;
 use std::path::Path;
 

@@ -4,10 +4,10 @@
 use anyhow::Result;
 use seqcnn::io::genome::Genome;
 use seqcnn::io::output::AtomicOutput;
-use seqcnn::io::shard::{Shard, count_items, scored_items, stream_block};
 use seqcnn::io::vcf::VcfReader;
 use seqcnn::model::Model;
 use seqcnn::score::{Scorer, Strand};
+use seqcnn::shard::{Shard, count_items, scored_items, stream_block};
 use seqcnn::variants::report::{Report, mutation_map};
 use seqcnn::variants::{InfoKeys, SKIPPED_HEADER, Summary, VariantScorer, tsv_header};
 use std::io::Write;

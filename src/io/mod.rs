@@ -12,7 +12,6 @@ pub mod meme;
 pub mod output;
 pub mod png;
 pub mod sequence;
-pub mod shard;
 pub mod table;
 pub mod vcf;
 

@@ -30,7 +30,7 @@ use crate::io::sequence::{SeqRecord, sequence_records};
 /// command line.
 ///
 /// ```
-/// use seqcnn::io::shard::Shard;
+/// use seqcnn::shard::Shard;
 /// let s: Shard = "2/3".parse().unwrap();
 /// assert_eq!((s.index, s.count), (2, 3));
 /// // 10 records: blocks of 4, 3, 3.
@@ -74,7 +74,7 @@ impl Shard {
     /// the records (more shards than records) are empty.
     ///
     /// ```
-    /// use seqcnn::io::shard::Shard;
+    /// use seqcnn::shard::Shard;
     /// let blocks: Vec<_> = (1..=4).map(|i| Shard::new(i, 4).unwrap().range(6)).collect();
     /// assert_eq!(blocks, [0..2, 2..4, 4..5, 5..6]);
     /// assert_eq!(Shard::new(3, 3).unwrap().range(2), 2..2);
@@ -94,7 +94,7 @@ impl Shard {
     /// overlap it, so every record is scored in the same batch as in the unsharded run.
     ///
     /// ```
-    /// use seqcnn::io::shard::Shard;
+    /// use seqcnn::shard::Shard;
     /// // 10 records in batches of 4: [0, 4) [4, 8) [8, 10); shard 2/3 writes 4..7.
     /// let b = Shard::new(2, 3).unwrap().block(10, 4);
     /// assert_eq!((b.scored, b.written), (4..8, 4..7));
@@ -140,7 +140,7 @@ impl Block {
     /// positions `0..n` in that batch.
     ///
     /// ```
-    /// use seqcnn::io::shard::Shard;
+    /// use seqcnn::shard::Shard;
     /// let b = Shard::new(2, 3).unwrap().block(10, 4);
     /// assert_eq!(b.written_of(4, 4), 0..3);
     /// assert_eq!(b.written_of(8, 2), 0..0);
@@ -203,7 +203,7 @@ fn stdin_error(shard: &Shard) -> Error {
 /// called for a shard other than `1/1`, which standard input (`-`) cannot be.
 ///
 /// ```
-/// use seqcnn::io::shard::{Block, stream_block};
+/// use seqcnn::shard::{Block, stream_block};
 /// let path = std::path::Path::new("calls.vcf");
 /// let b = stream_block(path, Some("3/3".parse().unwrap()), 4, || Ok(10)).unwrap();
 /// assert_eq!((b.scored, b.written), (4..10, 7..10));
@@ -239,7 +239,7 @@ pub fn count_items<T>(items: impl Iterator<Item = Result<T>>) -> Result<usize> {
 /// errors pass through), stopping after the block.
 ///
 /// ```
-/// use seqcnn::io::shard::{Shard, scored_items};
+/// use seqcnn::shard::{Shard, scored_items};
 /// let block = Shard::new(2, 2).unwrap().block(5, 2);
 /// let items = (0..5).map(Ok::<_, seqcnn::Error>);
 /// let got: Vec<_> = scored_items(items, &block).map(Result::unwrap).collect();
@@ -275,7 +275,7 @@ pub type Records = Box<dyn Iterator<Item = Result<SeqRecord>>>;
 /// let path = dir.path().join("s.fa");
 /// std::fs::write(&path, ">a\nAC\n>b\nGT\n>c\nTT\n>d\nGG\n").unwrap();
 /// let shard = "2/2".parse().unwrap();
-/// let (block, records) = seqcnn::io::shard::sharded_records(&path, Some(&[]), Some(shard), 3).unwrap();
+/// let (block, records) = seqcnn::shard::sharded_records(&path, Some(&[]), Some(shard), 3).unwrap();
 /// let names: Vec<String> = records.map(|r| r.unwrap().name).collect();
 /// // Shard 2/2 writes c and d; a, b and c are one batch, scored whole.
 /// assert_eq!(names, ["a", "b", "c", "d"]);
@@ -303,9 +303,9 @@ pub fn sharded_records(
 ///
 /// ```
 /// let shard = "1/2".parse().unwrap();
-/// let b = seqcnn::io::shard::shard_items(5, Some(shard), 2);
+/// let b = seqcnn::shard::shard_items(5, Some(shard), 2);
 /// assert_eq!((b.scored, b.written), (0..4, 0..3));
-/// assert_eq!(seqcnn::io::shard::shard_items(5, None, 2).written, 0..5);
+/// assert_eq!(seqcnn::shard::shard_items(5, None, 2).written, 0..5);
 /// ```
 pub fn shard_items(total: usize, shard: Option<Shard>, batch: usize) -> Block {
     shard.unwrap_or(Shard::WHOLE).block(total, batch)
@@ -339,7 +339,7 @@ pub fn count_bins(regions: &[Region], bin: u64) -> usize {
 ///
 /// ```
 /// use seqcnn::io::genome::region::Region;
-/// use seqcnn::io::shard::shard_regions;
+/// use seqcnn::shard::shard_regions;
 /// let r = |c: &str, start, end| Region { contig: c.into(), start, end };
 /// // 5 bins of 10 bp on 1, 2 on 2.
 /// let regions = [r("1", 0, 55), r("2", 100, 120)];
@@ -486,13 +486,13 @@ fn show_line(line: &[u8]) -> String {
 /// std::io::Write::write_all(&mut gz, b"name\tREST\nr2\t0.25\n").unwrap();
 /// std::fs::write(&b, gz.finish().unwrap()).unwrap();
 /// let out = dir.path().join("all.tsv");
-/// let summary = seqcnn::io::shard::merge(&out, &[a.clone(), b]).unwrap();
+/// let summary = seqcnn::shard::merge(&out, &[a.clone(), b]).unwrap();
 /// assert_eq!(summary.lines, [1, 1]);
 /// assert_eq!(std::fs::read_to_string(&out).unwrap(), "name\tREST\nr1\t0.5\nr2\t0.25\n");
 ///
 /// let c = dir.path().join("c.tsv");
 /// std::fs::write(&c, "name\tCTCF\nr3\t0.1\n").unwrap();
-/// let e = seqcnn::io::shard::merge(&out, &[a, c]).unwrap_err().to_string();
+/// let e = seqcnn::shard::merge(&out, &[a, c]).unwrap_err().to_string();
 /// assert!(e.contains("c.tsv:1: header differs"), "{e}");
 /// ```
 pub fn merge(out: &Path, shards: &[PathBuf]) -> Result<MergeSummary> {
