@@ -11,6 +11,7 @@ pub mod encode;
 pub mod error;
 pub mod images;
 pub mod interpret;
+pub mod interval;
 pub mod io;
 pub mod metrics;
 pub mod model;

@@ -5,7 +5,8 @@
 pub mod tiling;
 
 use crate::encode::{self, NMode};
-use crate::io::genome::{Genome, region::Region};
+use crate::interval::Interval;
+use crate::io::genome::Genome;
 use crate::io::sequence::sequence_records;
 use crate::rng::{self, Rng};
 use crate::tensor::Array;
@@ -255,7 +256,7 @@ impl<'g> GenomeWindows<'g> {
     /// probability `keep_negatives` (1 = all), drawn from `rng`.
     pub fn new(
         genome: &'g Genome,
-        regions: Vec<Region>,
+        regions: Vec<Interval>,
         tasks: &[Task],
         config: TileConfig,
         keep_negatives: f64,

@@ -11,8 +11,9 @@
 use std::collections::HashMap;
 
 use crate::error::{Error, Result};
-use crate::io::bed::Interval;
-use crate::io::genome::{Genome, region::Region};
+use crate::interval::Interval;
+use crate::io::bed::BedRecord;
+use crate::io::genome::Genome;
 
 /// Bins fetched in one read of the genome.
 const CHUNK_BINS: u64 = 512;
@@ -62,18 +63,19 @@ impl IntervalSet {
         IntervalSet { by_contig }
     }
 
-    /// Builds the set from BED intervals (use [`crate::io::bed::read_bed_checked`] first so the
-    /// contig names are the genome's).
+    /// Builds the set from intervals or BED records (use [`crate::io::bed::read_bed_checked`]
+    /// first so the contig names are the genome's).
     ///
     /// ```
     /// use seqcnn::{data::tiling::IntervalSet, io::bed::BedReader};
     /// let ivs: Vec<_> = BedReader::new(&b"20\t5\t10\n20\t0\t6\n"[..], "x.bed").collect::<Result<_, _>>().unwrap();
     /// assert_eq!(IntervalSet::from_intervals(&ivs).ranges("20"), [(0, 10)]);
     /// ```
-    pub fn from_intervals(intervals: &[Interval]) -> Self {
+    pub fn from_intervals<I: AsRef<Interval>>(intervals: &[I]) -> Self {
         Self::from_ranges(
             intervals
                 .iter()
+                .map(AsRef::as_ref)
                 .map(|iv| (iv.contig.as_str(), iv.start, iv.end)),
         )
     }
@@ -114,14 +116,14 @@ impl IntervalSet {
 /// care.
 ///
 /// ```
-/// use seqcnn::io::genome::region::Region;
+/// use seqcnn::interval::Interval;
 /// use seqcnn::data::tiling::subtract;
-/// let r = |c: &str, s, e| Region { contig: c.to_string(), start: s, end: e };
+/// let r = |c: &str, s, e| Interval { contig: c.to_string(), start: s, end: e };
 /// let left = subtract(&[r("20", 0, 100), r("21", 0, 50)], &[r("20", 10, 20), r("20", 15, 30), r("21", 0, 50)]);
 /// assert_eq!(left, [r("20", 0, 10), r("20", 30, 100)]);
 /// ```
-pub fn subtract(regions: &[Region], holes: &[Region]) -> Vec<Region> {
-    let cut = IntervalSet::from_ranges(holes.iter().map(|h| (h.contig.as_str(), h.start, h.end)));
+pub fn subtract(regions: &[Interval], holes: &[Interval]) -> Vec<Interval> {
+    let cut = IntervalSet::from_intervals(holes);
     let mut out = Vec::new();
     for r in regions {
         let mut at = r.start;
@@ -130,7 +132,7 @@ pub fn subtract(regions: &[Region], holes: &[Region]) -> Vec<Region> {
                 continue;
             }
             if s > at {
-                out.push(Region {
+                out.push(Interval {
                     contig: r.contig.clone(),
                     start: at,
                     end: s,
@@ -139,7 +141,7 @@ pub fn subtract(regions: &[Region], holes: &[Region]) -> Vec<Region> {
             at = at.max(e);
         }
         if at < r.end {
-            out.push(Region {
+            out.push(Interval {
                 contig: r.contig.clone(),
                 start: at,
                 end: r.end,
@@ -159,9 +161,9 @@ pub struct Task {
 }
 
 impl Task {
-    /// A task from intervals (after [`crate::io::bed::check_against`], so names match the
+    /// A task from BED records (after [`crate::io::bed::check_against`], so names match the
     /// genome).
-    pub fn new(name: impl Into<String>, intervals: &[Interval]) -> Self {
+    pub fn new(name: impl Into<String>, intervals: &[BedRecord]) -> Self {
         Task {
             name: name.into(),
             targets: IntervalSet::from_intervals(intervals),
@@ -262,7 +264,7 @@ pub struct Tiler<'a> {
     genome: &'a Genome,
     tasks: &'a [Task],
     config: TileConfig,
-    regions: Vec<Region>,
+    regions: Vec<Interval>,
     /// Index of the region being tiled.
     region: usize,
     /// Start of the next bin to emit.
@@ -282,7 +284,7 @@ impl<'a> Tiler<'a> {
     /// silently give no positives, so it is an error here).
     pub fn new(
         genome: &'a Genome,
-        regions: Vec<Region>,
+        regions: Vec<Interval>,
         tasks: &'a [Task],
         config: TileConfig,
     ) -> Result<Self> {
@@ -334,7 +336,7 @@ impl<'a> Tiler<'a> {
         let regions = genome
             .contigs()
             .iter()
-            .map(|(c, len)| Region {
+            .map(|(c, len)| Interval {
                 contig: c.clone(),
                 start: 0,
                 end: *len,
@@ -349,7 +351,7 @@ impl<'a> Tiler<'a> {
     }
 
     /// Reads the sequence for the bins from `self.next` on (at most [`CHUNK_BINS`]).
-    fn load_chunk(&mut self, region: &Region) -> Result<()> {
+    fn load_chunk(&mut self, region: &Interval) -> Result<()> {
         let bin = self.config.bin;
         let n_bins = ((region.end - self.next) / bin).min(CHUNK_BINS);
         let last = self.next + (n_bins - 1) * bin;
@@ -612,12 +614,12 @@ mod tests {
 
     #[test]
     fn subtract_holes_at_edges_and_outside() {
-        let r = |s, e| Region {
+        let r = |s, e| Interval {
             contig: "c".to_string(),
             start: s,
             end: e,
         };
-        let got = |holes: &[Region]| -> Vec<(u64, u64)> {
+        let got = |holes: &[Interval]| -> Vec<(u64, u64)> {
             subtract(&[r(100, 200)], holes)
                 .iter()
                 .map(|x| (x.start, x.end))
@@ -631,7 +633,7 @@ mod tests {
             got(&[r(150, 160), r(110, 120)]),
             [(100, 110), (120, 150), (160, 200)]
         );
-        let other = Region {
+        let other = Interval {
             contig: "d".to_string(),
             start: 0,
             end: 1000,

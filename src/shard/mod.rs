@@ -24,7 +24,7 @@ use std::path::Path;
 use std::str::FromStr;
 
 use crate::error::{Error, Result};
-use crate::io::genome::region::Region;
+use crate::interval::Interval;
 use crate::io::input::is_dash;
 use crate::io::sequence::{SeqRecord, sequence_records};
 
@@ -324,7 +324,7 @@ pub fn check_shardable(path: &Path, shard: Option<Shard>) -> Result<()> {
 
 /// The number of bins of `bin` bp tiling `regions`, each from its start (a last partial bin
 /// dropped): the records of genome tiling.
-pub fn count_bins(regions: &[Region], bin: u64) -> usize {
+pub fn count_bins(regions: &[Interval], bin: u64) -> usize {
     if bin == 0 {
         return 0;
     }
@@ -340,15 +340,15 @@ pub fn count_bins(regions: &[Region], bin: u64) -> usize {
 /// outside the region, so the rows are those of the whole run.
 ///
 /// ```
-/// use seqcnn::io::genome::region::Region;
+/// use seqcnn::interval::Interval;
 /// use seqcnn::shard::shard_regions;
-/// let r = |c: &str, start, end| Region { contig: c.into(), start, end };
+/// let r = |c: &str, start, end| Interval { contig: c.into(), start, end };
 /// // 5 bins of 10 bp on 1, 2 on 2.
 /// let regions = [r("1", 0, 55), r("2", 100, 120)];
 /// assert_eq!(shard_regions(&regions, 10, 0..4), [r("1", 0, 40)]);
 /// assert_eq!(shard_regions(&regions, 10, 4..7), [r("1", 40, 50), r("2", 100, 120)]);
 /// ```
-pub fn shard_regions(regions: &[Region], bin: u64, bins: Range<usize>) -> Vec<Region> {
+pub fn shard_regions(regions: &[Interval], bin: u64, bins: Range<usize>) -> Vec<Interval> {
     if bin == 0 {
         // The tiler rejects a zero bin with its own message.
         return regions.to_vec();
@@ -359,7 +359,7 @@ pub fn shard_regions(regions: &[Region], bin: u64, bins: Range<usize>) -> Vec<Re
         let n = count_bins(std::slice::from_ref(r), bin);
         let (from, to) = (bins.start.max(first), bins.end.min(first + n));
         if from < to {
-            out.push(Region {
+            out.push(Interval {
                 contig: r.contig.clone(),
                 start: r.start + (from - first) as u64 * bin,
                 end: r.start + (to - first) as u64 * bin,
@@ -475,13 +475,13 @@ mod tests {
 
     #[test]
     fn region_shards_tile_the_same_bins() {
-        let r = |c: &str, start, end| Region {
+        let r = |c: &str, start, end| Interval {
             contig: c.into(),
             start,
             end,
         };
         let regions = [r("1", 3, 98), r("2", 0, 5), r("3", 10, 61)];
-        let bins_of = |rs: &[Region]| -> Vec<(String, u64)> {
+        let bins_of = |rs: &[Interval]| -> Vec<(String, u64)> {
             rs.iter()
                 .flat_map(|r| {
                     (0..(r.end - r.start) / 7).map(move |k| (r.contig.clone(), r.start + k * 7))

@@ -1,39 +1,10 @@
-//! Genomic regions: [`Region`], a stretch of one contig (0-based half-open), and its text form
-//! as samtools writes it (`chr20:1-1,000`, 1-based inclusive), parsed by [`parse_region`] and
-//! checked against a genome by [`Genome::region`].
+//! Genomic regions in their text form as samtools writes it (`chr20:1-1,000`, 1-based
+//! inclusive): parsed by [`parse_region`] and checked against a genome by [`Genome::region`],
+//! which gives an [`Interval`] (0-based half-open).
 
 use super::Genome;
 use crate::error::{Error, Result};
-
-/// A stretch of one contig, 0-based half-open, with the contig named as in the genome.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Region {
-    /// The genome's name of the contig.
-    pub contig: String,
-    /// First base, 0-based.
-    pub start: u64,
-    /// One past the last base.
-    pub end: u64,
-}
-
-impl Region {
-    /// Length in bases.
-    pub fn len(&self) -> u64 {
-        self.end - self.start
-    }
-
-    /// True when the region holds no base.
-    pub fn is_empty(&self) -> bool {
-        self.end <= self.start
-    }
-}
-
-impl std::fmt::Display for Region {
-    /// The samtools form, 1-based inclusive: `20:1-1000` for the first 1000 bases.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}-{}", self.contig, self.start + 1, self.end)
-    }
-}
+use crate::interval::Interval;
 
 /// Parses a region as samtools writes it: `NAME:START-END`, 1-based and inclusive, commas
 /// allowed in the numbers (`chr20:50,000,001-63,025,520`), or a bare `NAME` for a whole contig
@@ -98,10 +69,10 @@ impl Genome {
     /// assert_eq!(g.region("chr20").unwrap().end, 10);
     /// assert!(g.region("20:5-11").is_err()); // past the end
     /// ```
-    pub fn region(&self, text: &str) -> Result<Region> {
+    pub fn region(&self, text: &str) -> Result<Interval> {
         if let Some(i) = self.lookup(text.trim()) {
             let (contig, len) = &self.contigs[i];
-            return Ok(Region {
+            return Ok(Interval {
                 contig: contig.clone(),
                 start: 0,
                 end: *len,
@@ -116,7 +87,7 @@ impl Genome {
                 "region '{text}' ends at {end}, past the end of contig '{contig}' ({len} bp)"
             )));
         }
-        Ok(Region {
+        Ok(Interval {
             contig: contig.clone(),
             start,
             end,
