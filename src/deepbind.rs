@@ -477,7 +477,7 @@ impl Index {
     /// Reads an index file (gzip or not).
     pub fn read(path: &Path) -> Result<Index> {
         let mut text = String::new();
-        std::io::Read::read_to_string(&mut crate::io::open_input(path)?, &mut text)
+        std::io::Read::read_to_string(&mut crate::io::input::open_input(path)?, &mut text)
             .map_err(|e| Error::io(path, e))?;
         Index::parse(&text, path)
     }

@@ -234,7 +234,7 @@ impl Model {
     /// Writes the model atomically (a temporary file renamed into place).
     pub fn save(&self, path: &Path) -> Result<()> {
         let bytes = self.to_bytes()?;
-        let mut out = crate::io::AtomicOutput::create(path)?;
+        let mut out = crate::io::output::AtomicOutput::create(path)?;
         std::io::Write::write_all(&mut out, &bytes).map_err(|e| out.error(e))?;
         out.commit()
     }

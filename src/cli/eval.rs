@@ -112,7 +112,7 @@ fn eval(args: &Args) -> Result<()> {
         }
         let window = ensemble.window()?;
         let regions = super::train_genome::regions(&args.region, &genome)?;
-        let config = seqcnn::io::windows::TileConfig {
+        let config = seqcnn::data::tiling::TileConfig {
             bin: args.bin,
             window: window as u64,
             threshold: args.threshold,

@@ -26,7 +26,7 @@ pub fn run(cmd: Export) -> Result<()> {
         Export::Torch { model, out } => {
             let m = Model::load(&model)?;
             let bytes = m.torch_state_dict_bytes()?;
-            let mut w = seqcnn::io::AtomicOutput::create(&out)?;
+            let mut w = seqcnn::io::output::AtomicOutput::create(&out)?;
             w.write_all(&bytes).map_err(|e| w.error(e))?;
             w.commit()?;
             Ok(())

@@ -5,7 +5,7 @@
 use super::train::{Args as TrainArgs, Progress, fit_config};
 use anyhow::Result;
 use seqcnn::arch::Arch;
-use seqcnn::io::AtomicOutput;
+use seqcnn::io::output::AtomicOutput;
 use seqcnn::model::Model;
 use seqcnn::rng;
 use seqcnn::train::schedule::{PlateauConfig, Schedule};

@@ -19,7 +19,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let done = seqcnn::io::genome::write_index(&args.genome, args.force)?;
+    let done = seqcnn::io::genome::index::write_index(&args.genome, args.force)?;
     let genome = seqcnn::io::genome::Genome::open(&args.genome)?;
     for f in &done {
         let what = if f.written { "written" } else { "kept" };

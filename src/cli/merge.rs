@@ -44,6 +44,6 @@ pub fn run(args: Args) -> Result<()> {
             }
         },
     };
-    seqcnn::io::shard::merge(out, shards)?;
+    seqcnn::shard::merge::merge(out, shards)?;
     Ok(())
 }

@@ -2,14 +2,14 @@
 //! BED intervals read from a genome), streaming TSV, with optional mutation-map SVGs.
 
 use anyhow::Result;
-use seqcnn::io::AtomicOutput;
 use seqcnn::io::bed::read_bed_checked;
 use seqcnn::io::genome::Genome;
-use seqcnn::io::shard::{Shard, check_shardable, shard_items, sharded_records};
+use seqcnn::io::output::AtomicOutput;
 use seqcnn::model::Model;
 use seqcnn::model::Strand;
 use seqcnn::mutate::{FastIsm, IsmScores, MapOptions, mutation_map_svg, naive_ism};
 use seqcnn::score::{Scorer, resolve_window};
+use seqcnn::shard::{Shard, check_shardable, shard_items, sharded_records};
 use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::io::Write;

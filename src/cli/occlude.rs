@@ -117,7 +117,7 @@ fn occlude(args: &Args) -> Result<()> {
         cfg.patch
     );
     if svg {
-        let mut out = seqcnn::io::AtomicOutput::create(&args.out)?;
+        let mut out = seqcnn::io::output::AtomicOutput::create(&args.out)?;
         std::io::Write::write_all(&mut out, map.svg(scale, &title).as_bytes())
             .map_err(|e| out.error(e))?;
         out.commit()?;
@@ -126,7 +126,7 @@ fn occlude(args: &Args) -> Result<()> {
         seqcnn::vision::png::write_rgb(&args.out, wd as u32, ht as u32, &rgb)?;
     }
     if let Some(path) = &args.tsv {
-        let mut out = seqcnn::io::AtomicOutput::create(path)?;
+        let mut out = seqcnn::io::output::AtomicOutput::create(path)?;
         let mut text = String::from("row\tcol\tdrop\n");
         for ((i, j), d) in map.drops.indexed_iter() {
             text += &format!("{}\t{}\t{d}\n", map.rows[i], map.cols[j]);

@@ -1,10 +1,10 @@
 //! `seqcnn predict`: score sequences with a model, streaming.
 
 use anyhow::Result;
-use seqcnn::io::AtomicOutput;
-use seqcnn::io::shard::{Shard, sharded_records};
+use seqcnn::io::output::AtomicOutput;
 use seqcnn::model::Strand;
 use seqcnn::score::{Ensemble, Scorer};
+use seqcnn::shard::{Shard, sharded_records};
 use std::io::Write;
 use std::path::PathBuf;
 

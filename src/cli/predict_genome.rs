@@ -3,13 +3,14 @@
 
 use super::predict::Args;
 use anyhow::Result;
-use seqcnn::io::AtomicOutput;
+use seqcnn::data::tiling::{Tile, TileConfig, Tiler};
+use seqcnn::interval::Interval;
 use seqcnn::io::bed::read_bed_checked;
-use seqcnn::io::genome::{Genome, Region};
-use seqcnn::io::shard::{Block, check_shardable, count_bins, shard_items, shard_regions};
-use seqcnn::io::windows::{Tile, TileConfig, Tiler};
+use seqcnn::io::genome::Genome;
+use seqcnn::io::output::AtomicOutput;
 use seqcnn::model::Model;
 use seqcnn::score::Ensemble;
+use seqcnn::shard::{Block, check_shardable, count_bins, shard_items, shard_regions};
 use std::io::Write;
 use std::path::Path;
 
@@ -61,11 +62,11 @@ pub fn run(args: &Args, scorer: &Ensemble, genome_path: &Path) -> Result<()> {
     let chunk_size = args.chunk.max(1);
     if let Some(bin) = args.tile {
         writeln!(out, "{}", header("chrom\tstart\tend", model)).map_err(|e| out.error(e))?;
-        let regions: Vec<Region> = if args.region.is_empty() {
+        let regions: Vec<Interval> = if args.region.is_empty() {
             genome
                 .contigs()
                 .iter()
-                .map(|(c, l)| Region {
+                .map(|(c, l)| Interval {
                     contig: c.clone(),
                     start: 0,
                     end: *l,

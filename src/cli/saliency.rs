@@ -3,7 +3,8 @@
 use anyhow::Result;
 use seqcnn::interpret::logo;
 use seqcnn::interpret::saliency::{self, Saliency};
-use seqcnn::io::{AtomicOutput, sequence_records};
+use seqcnn::io::output::AtomicOutput;
+use seqcnn::io::sequence::sequence_records;
 use seqcnn::model::Model;
 use seqcnn::model::Strand;
 use seqcnn::score::Presentation;

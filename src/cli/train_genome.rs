@@ -4,10 +4,11 @@
 use super::train::{Args, fit_config, fit_reported};
 use anyhow::{Context, Result};
 use seqcnn::arch::Arch;
+use seqcnn::data::tiling::{Task, TileConfig, subtract};
 use seqcnn::data::{Examples, GenomeWindows};
+use seqcnn::interval::Interval;
 use seqcnn::io::bed::read_bed_checked;
-use seqcnn::io::genome::{Genome, Region};
-use seqcnn::io::windows::{Task, TileConfig, subtract};
+use seqcnn::io::genome::Genome;
 use seqcnn::model::Model;
 use seqcnn::rng;
 use std::path::Path;
@@ -30,7 +31,7 @@ pub fn tasks(targets: &[String], genome: &Genome) -> Result<Vec<Task>> {
 }
 
 /// Parses region arguments against the genome.
-pub fn regions(texts: &[String], genome: &Genome) -> Result<Vec<Region>> {
+pub fn regions(texts: &[String], genome: &Genome) -> Result<Vec<Interval>> {
     texts.iter().map(|t| Ok(genome.region(t)?)).collect()
 }
 
@@ -51,16 +52,16 @@ pub fn run(args: &Args, arch: Arch, genome_path: &Path) -> Result<()> {
     }
     let valid_regions = regions(&args.valid_region, &genome)?;
     let test_regions = regions(&args.test_region, &genome)?;
-    let whole: Vec<Region> = genome
+    let whole: Vec<Interval> = genome
         .contigs()
         .iter()
-        .map(|(c, len)| Region {
+        .map(|(c, len)| Interval {
             contig: c.clone(),
             start: 0,
             end: *len,
         })
         .collect();
-    let held: Vec<Region> = valid_regions.iter().chain(&test_regions).cloned().collect();
+    let held: Vec<Interval> = valid_regions.iter().chain(&test_regions).cloned().collect();
     let train_regions = subtract(&whole, &held);
     let valid_only = subtract(&valid_regions, &test_regions);
     let tile = TileConfig {

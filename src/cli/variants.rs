@@ -2,14 +2,14 @@
 //! genome centred on each variant; TSV, skipped list, annotated VCF and an HTML report.
 
 use anyhow::Result;
-use seqcnn::io::AtomicOutput;
 use seqcnn::io::genome::Genome;
-use seqcnn::io::shard::{Shard, count_items, scored_items, stream_block};
+use seqcnn::io::output::AtomicOutput;
+use seqcnn::io::vcf::VcfReader;
 use seqcnn::model::Model;
 use seqcnn::model::Strand;
 use seqcnn::score::{Scorer, window_length};
+use seqcnn::shard::{Shard, count_items, scored_items, stream_block};
 use seqcnn::variants::report::{Report, mutation_map};
-use seqcnn::variants::vcf::VcfReader;
 use seqcnn::variants::{InfoKeys, SKIPPED_HEADER, Summary, VariantScorer, tsv_header};
 use std::io::Write;
 use std::path::PathBuf;

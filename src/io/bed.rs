@@ -1,6 +1,6 @@
 //! BED intervals: BED3, BED6 (name, score, strand) and ENCODE narrowPeak (summit offset in
-//! column 10), plain or gzip; coordinates 0-based half-open as in the file; checked against a
-//! genome's contig names and lengths.
+//! column 10), plain or gzip; coordinates 0-based half-open as in the file, kept as an
+//! [`Interval`] in each [`BedRecord`]; checked against a genome's contig names and lengths.
 //!
 //! A line's format is read from its column count: 3 to 9 or 11+ columns are BED (name from
 //! column 4, strand from column 6, further columns ignored), exactly 10 columns are narrowPeak.
@@ -8,9 +8,11 @@
 
 use std::collections::HashMap;
 use std::io::BufRead;
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::interval::Interval;
 use crate::io::genome::Genome;
 
 /// The strand column of BED6 and narrowPeak (`.` = no strand, stored as `None`).
@@ -22,15 +24,12 @@ pub enum Strand {
     Reverse,
 }
 
-/// One BED line: 0-based half-open `start..end` on `contig`.
+/// One BED line: its interval (columns 1 to 3) and the columns read beside it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Interval {
-    /// Contig as written in the file, or the genome's name after [`check_against`].
-    pub contig: String,
-    /// First base, 0-based.
-    pub start: u64,
-    /// One past the last base.
-    pub end: u64,
+pub struct BedRecord {
+    /// Columns 1 to 3, 0-based half-open as in the file; the contig as written in the file, or the
+    /// genome's name after [`check_against`].
+    pub interval: Interval,
     /// Column 4, if present and not `.`.
     pub name: Option<String>,
     /// Column 6, if present and not `.`.
@@ -42,17 +41,23 @@ pub struct Interval {
     pub line: u64,
 }
 
-impl Interval {
-    /// Length in bases.
-    pub fn len(&self) -> u64 {
-        self.end - self.start
-    }
+/// A record reads as its interval (`rec.contig`, `rec.start`, `rec.len()`...): the interval is
+/// what most users of a BED line want, and the other columns stay one field away.
+impl Deref for BedRecord {
+    type Target = Interval;
 
-    /// True for a zero-length interval (`start == end`, allowed by BED).
-    pub fn is_empty(&self) -> bool {
-        self.end == self.start
+    fn deref(&self) -> &Interval {
+        &self.interval
     }
+}
 
+impl AsRef<Interval> for BedRecord {
+    fn as_ref(&self) -> &Interval {
+        &self.interval
+    }
+}
+
+impl BedRecord {
     /// The summit if there is one, else the middle (rounded down).
     pub fn centre(&self) -> u64 {
         self.summit.unwrap_or(self.start + self.len() / 2)
@@ -86,11 +91,11 @@ impl Interval {
     pub fn label(&self) -> String {
         self.name
             .clone()
-            .unwrap_or_else(|| format!("{}:{}-{}", self.contig, self.start + 1, self.end))
+            .unwrap_or_else(|| self.interval.to_string())
     }
 }
 
-/// A streaming reader of [`Interval`]s. After the first error it yields nothing more.
+/// A streaming reader of [`BedRecord`]s. After the first error it yields nothing more.
 ///
 /// ```
 /// use seqcnn::io::bed::{BedReader, Strand};
@@ -122,8 +127,8 @@ impl BedReader<Box<dyn BufRead>> {
     /// ```
     pub fn from_path(path: &Path) -> Result<Self> {
         Ok(BedReader::new(
-            super::open_input(path)?,
-            super::input_name(path),
+            super::input::open_input(path)?,
+            super::input::input_name(path),
         ))
     }
 }
@@ -142,7 +147,7 @@ impl<R: BufRead> BedReader<R> {
 }
 
 impl<R: BufRead> Iterator for BedReader<R> {
-    type Item = Result<Interval>;
+    type Item = Result<BedRecord>;
 
     fn next(&mut self) -> Option<Self::Item> {
         while !self.done {
@@ -162,7 +167,7 @@ impl<R: BufRead> Iterator for BedReader<R> {
                 }
                 Err(e) => {
                     self.done = true;
-                    return Some(Err(super::read_error(&self.path, self.line + 1, e)));
+                    return Some(Err(super::input::read_error(&self.path, self.line + 1, e)));
                 }
             }
         }
@@ -171,7 +176,7 @@ impl<R: BufRead> Iterator for BedReader<R> {
 }
 
 /// Parses one line: `Ok(None)` for a line to skip, `Err` with the message for a bad one.
-fn parse_line(raw: &[u8], line: u64) -> std::result::Result<Option<Interval>, String> {
+fn parse_line(raw: &[u8], line: u64) -> std::result::Result<Option<BedRecord>, String> {
     let text = std::str::from_utf8(raw).map_err(|_| "line is not valid UTF-8".to_string())?;
     let text = text.trim_end_matches(['\n', '\r']);
     let trimmed = text.trim();
@@ -238,10 +243,8 @@ fn parse_line(raw: &[u8], line: u64) -> std::result::Result<Option<Interval>, St
     } else {
         None
     };
-    Ok(Some(Interval {
-        contig: contig.to_string(),
-        start,
-        end,
+    Ok(Some(BedRecord {
+        interval: Interval::new(contig, start, end),
         name,
         strand,
         summit,
@@ -266,7 +269,7 @@ fn is_header(t: &str) -> bool {
 /// let e = seqcnn::io::bed::read_bed(&p).unwrap_err().to_string();
 /// assert_eq!(e, format!("{}:2: start 9 is after end 7", p.display()));
 /// ```
-pub fn read_bed(path: &Path) -> Result<Vec<Interval>> {
+pub fn read_bed(path: &Path) -> Result<Vec<BedRecord>> {
     BedReader::from_path(path)?.collect()
 }
 
@@ -280,7 +283,7 @@ pub fn read_bed(path: &Path) -> Result<Vec<Interval>> {
 /// let dir = tempfile::tempdir().unwrap();
 /// let fa = dir.path().join("g.fa");
 /// std::fs::write(&fa, ">20\nACGTACGTAC\n").unwrap();
-/// genome::write_index(&fa, false).unwrap();
+/// genome::index::write_index(&fa, false).unwrap();
 /// let g = genome::Genome::open(&fa).unwrap();
 /// let p = dir.path().join("x.bed");
 /// std::fs::write(&p, "chr20\t0\t5\nchr20\t8\t11\n").unwrap();
@@ -291,8 +294,8 @@ pub fn read_bed(path: &Path) -> Result<Vec<Interval>> {
 /// bed::check_against(&mut ivs, &g, &p).unwrap();
 /// assert_eq!(ivs[0].contig, "20");
 /// ```
-pub fn check_against(intervals: &mut [Interval], genome: &Genome, path: &Path) -> Result<()> {
-    let name = super::input_name(path);
+pub fn check_against(intervals: &mut [BedRecord], genome: &Genome, path: &Path) -> Result<()> {
+    let name = super::input::input_name(path);
     let mut resolved: HashMap<String, usize> = HashMap::new();
     for iv in intervals.iter_mut() {
         let id = match resolved.get(&iv.contig) {
@@ -320,7 +323,7 @@ pub fn check_against(intervals: &mut [Interval], genome: &Genome, path: &Path) -
             ));
         }
         if iv.contig != *contig {
-            iv.contig.clone_from(contig);
+            iv.interval.contig.clone_from(contig);
         }
     }
     Ok(())
@@ -333,13 +336,13 @@ pub fn check_against(intervals: &mut [Interval], genome: &Genome, path: &Path) -
 /// let dir = tempfile::tempdir().unwrap();
 /// let fa = dir.path().join("g.fa");
 /// std::fs::write(&fa, ">chrX\nACGTACGTAC\n").unwrap();
-/// genome::write_index(&fa, false).unwrap();
+/// genome::index::write_index(&fa, false).unwrap();
 /// let g = genome::Genome::open(&fa).unwrap();
 /// let p = dir.path().join("x.bed");
 /// std::fs::write(&p, "X\t2\t4\n").unwrap();
 /// assert_eq!(bed::read_bed_checked(&p, &g).unwrap()[0].contig, "chrX");
 /// ```
-pub fn read_bed_checked(path: &Path, genome: &Genome) -> Result<Vec<Interval>> {
+pub fn read_bed_checked(path: &Path, genome: &Genome) -> Result<Vec<BedRecord>> {
     let mut ivs = read_bed(path)?;
     check_against(&mut ivs, genome, path)?;
     Ok(ivs)
@@ -350,7 +353,7 @@ mod tests {
     use super::*;
     use std::io::Write;
 
-    fn parse(text: &str) -> Result<Vec<Interval>> {
+    fn parse(text: &str) -> Result<Vec<BedRecord>> {
         BedReader::new(text.as_bytes(), "t.bed").collect()
     }
 

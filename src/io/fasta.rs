@@ -1,4 +1,4 @@
-//! Streaming FASTA reader over any `BufRead` (plain or gzip via [`super::open_input`]):
+//! Streaming FASTA reader over any `BufRead` (plain or gzip via [`super::input::open_input`]):
 //! multi-line sequences, CRLF, blank lines; case kept; characters checked line by line, so an
 //! error points at the line and column of a bad one.
 
@@ -57,8 +57,8 @@ impl FastaReader<Box<dyn BufRead>> {
     /// ```
     pub fn from_path(path: &Path) -> Result<Self> {
         Ok(FastaReader::new(
-            super::open_input(path)?,
-            super::input_name(path),
+            super::input::open_input(path)?,
+            super::input::input_name(path),
         ))
     }
 }
@@ -104,7 +104,7 @@ fn bad_character(
     let name = header.map_or("", |(n, _)| n.as_str());
     format!(
         "record '{name}': invalid character {} at column {}",
-        super::show_byte(bad.byte),
+        super::input::show_byte(bad.byte),
         lead + bad.pos + 1
     )
 }
@@ -159,7 +159,7 @@ impl<R: BufRead> Iterator for FastaReader<R> {
                 }
                 Err(e) => {
                     self.done = true;
-                    return Some(Err(super::read_error(&self.path, self.line + 1, e)));
+                    return Some(Err(super::input::read_error(&self.path, self.line + 1, e)));
                 }
             }
         }

@@ -118,8 +118,8 @@ impl MemeFile {
 /// assert_eq!(f.motifs[0].probs[1][3], 0.7);
 /// ```
 pub fn read_meme(path: &Path) -> Result<MemeFile> {
-    let reader = super::open_input(path)?;
-    parse_meme(reader, &super::input_name(path))
+    let reader = super::input::open_input(path)?;
+    parse_meme(reader, &super::input::input_name(path))
 }
 
 /// Parses MEME text from `reader`; `path` names the input in errors.
@@ -201,7 +201,7 @@ pub fn write_meme(out: &mut impl Write, file: &MemeFile) -> std::io::Result<()> 
     Ok(())
 }
 
-/// Writes `file` to `path` atomically (see [`super::AtomicOutput`]; `-` = stdout).
+/// Writes `file` to `path` atomically (see [`super::output::AtomicOutput`]; `-` = stdout).
 ///
 /// ```
 /// use seqcnn::io::meme::{write_meme_file, read_meme, MemeFile, Motif};
@@ -212,7 +212,7 @@ pub fn write_meme(out: &mut impl Write, file: &MemeFile) -> std::io::Result<()> 
 /// assert_eq!(read_meme(&p).unwrap().motifs[0].probs, f.motifs[0].probs);
 /// ```
 pub fn write_meme_file(path: &Path, file: &MemeFile) -> Result<()> {
-    let mut out = super::AtomicOutput::create(path)?;
+    let mut out = super::output::AtomicOutput::create(path)?;
     write_meme(&mut out, file).map_err(|e| out.error(e))?;
     out.commit()
 }
@@ -304,7 +304,7 @@ impl Parser {
                         .map_err(|_| self.err("line is not valid UTF-8 text"))?;
                     self.line_in(text.trim())?;
                 }
-                Err(e) => return Err(super::read_error(&self.path, self.line + 1, e)),
+                Err(e) => return Err(super::input::read_error(&self.path, self.line + 1, e)),
             }
         }
         self.line += 1;

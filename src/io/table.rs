@@ -77,8 +77,8 @@ impl TableReader<Box<dyn BufRead>> {
     /// ```
     pub fn from_path(path: &Path, label_columns: Option<&[String]>) -> Result<Self> {
         TableReader::new(
-            super::open_input(path)?,
-            super::input_name(path),
+            super::input::open_input(path)?,
+            super::input::input_name(path),
             label_columns,
         )
     }
@@ -171,7 +171,7 @@ impl<R: BufRead> TableReader<R> {
             let n = self
                 .reader
                 .read_until(b'\n', &mut self.buf)
-                .map_err(|e| super::read_error(&self.path, self.line + 1, e))?;
+                .map_err(|e| super::input::read_error(&self.path, self.line + 1, e))?;
             if n == 0 {
                 return Ok(false);
             }

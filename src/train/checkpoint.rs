@@ -137,7 +137,7 @@ impl<V: Clone + Serialize + DeserializeOwned> Checkpoint<V> {
             Some(HashMap::from([("seqcnn_checkpoint".to_string(), json)])),
         )
         .map_err(|e| Error::Config(e.to_string()))?;
-        let mut out = crate::io::AtomicOutput::create(path)?;
+        let mut out = crate::io::output::AtomicOutput::create(path)?;
         std::io::Write::write_all(&mut out, &bytes).map_err(|e| out.error(e))?;
         out.commit()
     }

@@ -112,7 +112,7 @@ impl EpochTable {
             kept: vec![],
             kept_header: None,
         };
-        if crate::io::is_dash(path) {
+        if crate::io::input::is_dash(path) {
             return Ok(table);
         }
         if let Some(last) = resume_after
@@ -154,7 +154,7 @@ impl EpochTable {
                     path.display()
                 )));
             }
-            let mut f: Box<dyn Write> = if crate::io::is_dash(path) {
+            let mut f: Box<dyn Write> = if crate::io::input::is_dash(path) {
                 Box::new(std::io::stdout())
             } else {
                 Box::new(File::create(path).map_err(|e| Error::io(path, e))?)

@@ -15,7 +15,6 @@
 //! ALT, or no ALT at all.
 
 pub mod report;
-pub mod vcf;
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write as _;
@@ -23,8 +22,8 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::io::genome::Genome;
+use crate::io::vcf::{AltKind, VcfHeader, VcfRecord, alt_kind};
 use crate::score::Scorer;
-use vcf::{AltKind, VcfHeader, VcfRecord, alt_kind};
 
 /// Where a variant's windows lie: window start in the genome and REF's offset in the window.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

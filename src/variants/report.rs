@@ -409,7 +409,7 @@ const JS: &str = "(function () {
 mod tests {
     use super::super::{AlleleEffect, RecordEffects, Scores};
     use super::*;
-    use crate::variants::vcf::VcfRecord;
+    use crate::io::vcf::VcfRecord;
 
     fn record(pos: u64, diffs: &[f32]) -> RecordEffects {
         let s = |v: f32| Scores {

@@ -63,7 +63,7 @@ pub fn evaluate(model: &Model, set: &ImageSet) -> Result<ClassEval> {
     }
     if let Some(&bad) = truth.iter().find(|&&t| t >= k) {
         return Err(Error::parse(
-            crate::io::input_name(&set.origin),
+            crate::io::input::input_name(&set.origin),
             0,
             format!(
                 "label {bad} is not a class of the model ({k} classes: 0 to {})",

@@ -70,7 +70,7 @@ impl ImageSet {
             None => {
                 if !super::idx::looks_like_idx(&src.path)? {
                     return Err(Error::parse(
-                        crate::io::input_name(&src.path),
+                        crate::io::input::input_name(&src.path),
                         0,
                         "not an IDX image file; for CSV images give --image-shape C,H,W",
                     ));
@@ -84,7 +84,11 @@ impl ImageSet {
             } else {
                 "no labels: give the IDX label file (--train-labels, --valid-labels or --labels)"
             };
-            return Err(Error::parse(crate::io::input_name(&src.path), 0, msg));
+            return Err(Error::parse(
+                crate::io::input::input_name(&src.path),
+                0,
+                msg,
+            ));
         }
         Ok(ImageSet {
             raw,
@@ -276,7 +280,7 @@ impl ImageSet {
         }
         if self.raw.shape != want {
             return Err(Error::parse(
-                crate::io::input_name(&self.origin),
+                crate::io::input::input_name(&self.origin),
                 0,
                 format!(
                     "images are {}x{}x{} (C x H x W) but the model takes {}x{}x{}",

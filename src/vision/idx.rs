@@ -126,9 +126,9 @@ pub fn parse_labels(data: &[u8]) -> Result<Vec<u8>, String> {
 /// The whole (decompressed) content of `path`; a truncated gzip stream is bad input.
 fn read_all(path: &Path) -> Result<Vec<u8>> {
     let mut data = Vec::new();
-    crate::io::open_input(path)?
+    crate::io::input::open_input(path)?
         .read_to_end(&mut data)
-        .map_err(|e| crate::io::read_error(&crate::io::input_name(path), 0, e))?;
+        .map_err(|e| crate::io::input::read_error(&crate::io::input::input_name(path), 0, e))?;
     Ok(data)
 }
 
@@ -136,14 +136,20 @@ fn read_all(path: &Path) -> Result<Vec<u8>> {
 /// unsigned-byte type `0x08`, then 1 to 4 dimensions. Sequence files and CSV never start so.
 pub fn looks_like_idx(path: &Path) -> Result<bool> {
     let mut head = [0u8; 4];
-    let mut input = crate::io::open_input(path)?;
+    let mut input = crate::io::input::open_input(path)?;
     let mut got = 0;
     while got < 4 {
         match input.read(&mut head[got..]) {
             Ok(0) => break,
             Ok(k) => got += k,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(crate::io::read_error(&crate::io::input_name(path), 0, e)),
+            Err(e) => {
+                return Err(crate::io::input::read_error(
+                    &crate::io::input::input_name(path),
+                    0,
+                    e,
+                ));
+            }
         }
     }
     Ok(got == 4 && head[..3] == [0, 0, 8] && (1..=4).contains(&head[3]))
@@ -152,13 +158,13 @@ pub fn looks_like_idx(path: &Path) -> Result<bool> {
 /// Reads an IDX image file (plain or gzip).
 pub fn read_images(path: &Path) -> Result<IdxImages> {
     let data = read_all(path)?;
-    parse_images(&data).map_err(|m| Error::parse(crate::io::input_name(path), 0, m))
+    parse_images(&data).map_err(|m| Error::parse(crate::io::input::input_name(path), 0, m))
 }
 
 /// Reads an IDX label file (plain or gzip).
 pub fn read_labels(path: &Path) -> Result<Vec<u8>> {
     let data = read_all(path)?;
-    parse_labels(&data).map_err(|m| Error::parse(crate::io::input_name(path), 0, m))
+    parse_labels(&data).map_err(|m| Error::parse(crate::io::input::input_name(path), 0, m))
 }
 
 /// Writes images as an IDX image file (gzip-compressed when `path` ends in `.gz`), atomically.
@@ -181,7 +187,7 @@ pub fn write_labels(path: &Path, labels: &[u8]) -> Result<()> {
 }
 
 fn write(path: &Path, bytes: &[u8]) -> Result<()> {
-    let mut out = crate::io::AtomicOutput::create(path)?;
+    let mut out = crate::io::output::AtomicOutput::create(path)?;
     std::io::Write::write_all(&mut out, bytes).map_err(|e| out.error(e))?;
     out.commit()
 }

@@ -63,7 +63,7 @@ pub fn encode_rgb(width: u32, height: u32, rgb: &[u8]) -> Result<Vec<u8>> {
 /// Writes an RGB image as a PNG file, atomically.
 pub fn write_rgb(path: &Path, width: u32, height: u32, rgb: &[u8]) -> Result<()> {
     let bytes = encode_rgb(width, height, rgb)?;
-    let mut out = crate::io::AtomicOutput::create(path)?;
+    let mut out = crate::io::output::AtomicOutput::create(path)?;
     out.write_all(&bytes).map_err(|e| out.error(e))?;
     out.commit()
 }

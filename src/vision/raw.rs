@@ -117,7 +117,7 @@ pub fn read_csv(
     let mut seen_data = false;
     for (i, line) in reader.lines().enumerate() {
         let lno = i as u64 + 1;
-        let line = line.map_err(|e| crate::io::read_error(path, lno, e))?;
+        let line = line.map_err(|e| crate::io::input::read_error(path, lno, e))?;
         let line = line.trim();
         if line.is_empty() {
             continue;
@@ -180,8 +180,8 @@ pub fn read_csv(
 /// Reads a CSV image file (plain or gzip; `-` for stdin).
 pub fn read_csv_file(path: &Path, shape: [usize; 3], label: LabelColumn) -> Result<RawImages> {
     read_csv(
-        crate::io::open_input(path)?,
-        crate::io::input_name(path),
+        crate::io::input::open_input(path)?,
+        crate::io::input::input_name(path),
         shape,
         label,
     )
@@ -196,7 +196,7 @@ pub fn read_idx_files(images: &Path, labels: Option<&Path>) -> Result<RawImages>
             let l = super::idx::read_labels(p)?;
             if l.len() != im.count {
                 return Err(Error::parse(
-                    crate::io::input_name(p),
+                    crate::io::input::input_name(p),
                     0,
                     format!(
                         "{} labels for the {} images of {}",
@@ -211,7 +211,11 @@ pub fn read_idx_files(images: &Path, labels: Option<&Path>) -> Result<RawImages>
         None => None,
     };
     if im.count == 0 {
-        return Err(Error::parse(crate::io::input_name(images), 0, "no images"));
+        return Err(Error::parse(
+            crate::io::input::input_name(images),
+            0,
+            "no images",
+        ));
     }
     Ok(RawImages {
         shape: [1, im.rows, im.cols],

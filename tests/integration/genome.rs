@@ -9,9 +9,9 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use seqcnn::Error;
+use seqcnn::data::tiling::{IntervalSet, Task, TileConfig, Tiler};
 use seqcnn::io::bed::{self, Strand};
-use seqcnn::io::genome::{Genome, write_index};
-use seqcnn::io::windows::{IntervalSet, Task, TileConfig, Tiler};
+use seqcnn::io::genome::{Genome, index::write_index};
 
 /// The slice: GRCh37 20:30,000,001-30,200,000 as contig `20` of 200,000 bp.
 const FASTA: &str = "genome/chr20_30M.fa.gz";
@@ -355,7 +355,7 @@ fn tiler_on_the_slice_matches_brute_force_and_a_hand_checked_bin() {
     // By hand: the first CTCF peak of the slice is 1339..1743 (chr20:30,001,339-30,001,743
     // 0-based in the source file). Bin 1200..1400 holds 61 bp of it (0.305 -> 0); bin
     // 1400..1600 lies inside (1.0 -> 1); bin 1600..1800 holds 143 bp (0.715 -> 1).
-    let by_start: HashMap<u64, &seqcnn::io::windows::Tile> =
+    let by_start: HashMap<u64, &seqcnn::data::tiling::Tile> =
         tiles.iter().map(|t| (t.start, t)).collect();
     assert_eq!(raw[0][0], (1339, 1743));
     let ctcf = |start: u64| (by_start[&start].coverage[0], by_start[&start].labels[0]);

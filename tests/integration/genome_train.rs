@@ -394,7 +394,7 @@ fn an_ensemble_is_evaluated_and_predicts_on_its_members_mean_output() {
         &g20,
         vec![g20.region("20:150,001-200,000").unwrap()],
         &tasks,
-        seqcnn::io::windows::TileConfig {
+        seqcnn::data::tiling::TileConfig {
             bin: 200,
             window: 1000,
             threshold: 0.5,
@@ -469,23 +469,23 @@ fn an_ensemble_is_evaluated_and_predicts_on_its_members_mean_output() {
 }
 
 /// The three tasks of [`targets`] read against `genome`, in order.
-fn seqcnn_tasks(genome: &seqcnn::io::genome::Genome) -> Vec<seqcnn::io::windows::Task> {
+fn seqcnn_tasks(genome: &seqcnn::io::genome::Genome) -> Vec<seqcnn::data::tiling::Task> {
     targets()
         .iter()
         .map(|t| {
             let (name, path) = t.split_once('=').unwrap();
             let intervals =
                 seqcnn::io::bed::read_bed_checked(std::path::Path::new(path), genome).unwrap();
-            seqcnn::io::windows::Task::new(name, &intervals)
+            seqcnn::data::tiling::Task::new(name, &intervals)
         })
         .collect()
 }
 
 #[test]
 fn shifted_windows_read_the_genome_further_along() {
+    use seqcnn::data::tiling::{Task, TileConfig};
     use seqcnn::data::{Dataset, Examples, GenomeWindows};
     use seqcnn::io::genome::Genome;
-    use seqcnn::io::windows::{Task, TileConfig};
     let genome = Genome::open(std::path::Path::new(&g("chr20_30M.fa.gz"))).unwrap();
     let region = genome.region("20:100,001-102,000").unwrap();
     let tasks = [Task::new("none", &[])];

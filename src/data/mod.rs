@@ -1,14 +1,18 @@
 //! Labelled sequence sets for training and evaluation: loading from FASTA or DeepBind tables,
-//! dinucleotide-shuffled negatives, seeded splits, and one-hot batches.
+//! dinucleotide-shuffled negatives, seeded splits, and one-hot batches; windows of a genome tiled
+//! into labelled bins ([`tiling`]).
+
+pub mod tiling;
 
 use crate::encode::{self, NMode};
-use crate::io::genome::{Genome, Region};
-use crate::io::sequence_records;
-use crate::io::windows::{Task, TileConfig, Tiler};
+use crate::interval::Interval;
+use crate::io::genome::Genome;
+use crate::io::sequence::sequence_records;
 use crate::rng::{self, Rng};
 use crate::tensor::Array;
 use crate::{Error, Result};
 use std::path::Path;
+use tiling::{Task, TileConfig, Tiler};
 
 /// Sequences with one label per task (NaN = missing).
 #[derive(Clone, Debug, Default)]
@@ -252,7 +256,7 @@ impl<'g> GenomeWindows<'g> {
     /// probability `keep_negatives` (1 = all), drawn from `rng`.
     pub fn new(
         genome: &'g Genome,
-        regions: Vec<Region>,
+        regions: Vec<Interval>,
         tasks: &[Task],
         config: TileConfig,
         keep_negatives: f64,

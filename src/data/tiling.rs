@@ -11,8 +11,9 @@
 use std::collections::HashMap;
 
 use crate::error::{Error, Result};
-use crate::io::bed::Interval;
-use crate::io::genome::{Genome, Region};
+use crate::interval::Interval;
+use crate::io::bed::BedRecord;
+use crate::io::genome::Genome;
 
 /// Bins fetched in one read of the genome.
 const CHUNK_BINS: u64 = 512;
@@ -21,7 +22,7 @@ const CHUNK_BINS: u64 = 512;
 /// contig, for coverage queries in `O(log n + k)`.
 ///
 /// ```
-/// use seqcnn::io::windows::IntervalSet;
+/// use seqcnn::data::tiling::IntervalSet;
 /// let set = IntervalSet::from_ranges([("20", 10, 20), ("20", 15, 30), ("20", 50, 60), ("21", 0, 5)]);
 /// assert_eq!(set.ranges("20"), [(10, 30), (50, 60)]);
 /// assert_eq!(set.covered("20", 0, 100), 30);
@@ -62,18 +63,19 @@ impl IntervalSet {
         IntervalSet { by_contig }
     }
 
-    /// Builds the set from BED intervals (use [`crate::io::bed::read_bed_checked`] first so the
-    /// contig names are the genome's).
+    /// Builds the set from intervals or BED records (use [`crate::io::bed::read_bed_checked`]
+    /// first so the contig names are the genome's).
     ///
     /// ```
-    /// use seqcnn::io::{bed::BedReader, windows::IntervalSet};
+    /// use seqcnn::{data::tiling::IntervalSet, io::bed::BedReader};
     /// let ivs: Vec<_> = BedReader::new(&b"20\t5\t10\n20\t0\t6\n"[..], "x.bed").collect::<Result<_, _>>().unwrap();
     /// assert_eq!(IntervalSet::from_intervals(&ivs).ranges("20"), [(0, 10)]);
     /// ```
-    pub fn from_intervals(intervals: &[Interval]) -> Self {
+    pub fn from_intervals<I: AsRef<Interval>>(intervals: &[I]) -> Self {
         Self::from_ranges(
             intervals
                 .iter()
+                .map(AsRef::as_ref)
                 .map(|iv| (iv.contig.as_str(), iv.start, iv.end)),
         )
     }
@@ -114,14 +116,14 @@ impl IntervalSet {
 /// care.
 ///
 /// ```
-/// use seqcnn::io::genome::Region;
-/// use seqcnn::io::windows::subtract;
-/// let r = |c: &str, s, e| Region { contig: c.to_string(), start: s, end: e };
+/// use seqcnn::interval::Interval;
+/// use seqcnn::data::tiling::subtract;
+/// let r = |c: &str, s, e| Interval { contig: c.to_string(), start: s, end: e };
 /// let left = subtract(&[r("20", 0, 100), r("21", 0, 50)], &[r("20", 10, 20), r("20", 15, 30), r("21", 0, 50)]);
 /// assert_eq!(left, [r("20", 0, 10), r("20", 30, 100)]);
 /// ```
-pub fn subtract(regions: &[Region], holes: &[Region]) -> Vec<Region> {
-    let cut = IntervalSet::from_ranges(holes.iter().map(|h| (h.contig.as_str(), h.start, h.end)));
+pub fn subtract(regions: &[Interval], holes: &[Interval]) -> Vec<Interval> {
+    let cut = IntervalSet::from_intervals(holes);
     let mut out = Vec::new();
     for r in regions {
         let mut at = r.start;
@@ -130,7 +132,7 @@ pub fn subtract(regions: &[Region], holes: &[Region]) -> Vec<Region> {
                 continue;
             }
             if s > at {
-                out.push(Region {
+                out.push(Interval {
                     contig: r.contig.clone(),
                     start: at,
                     end: s,
@@ -139,7 +141,7 @@ pub fn subtract(regions: &[Region], holes: &[Region]) -> Vec<Region> {
             at = at.max(e);
         }
         if at < r.end {
-            out.push(Region {
+            out.push(Interval {
                 contig: r.contig.clone(),
                 start: at,
                 end: r.end,
@@ -159,9 +161,9 @@ pub struct Task {
 }
 
 impl Task {
-    /// A task from intervals (after [`crate::io::bed::check_against`], so names match the
+    /// A task from BED records (after [`crate::io::bed::check_against`], so names match the
     /// genome).
-    pub fn new(name: impl Into<String>, intervals: &[Interval]) -> Self {
+    pub fn new(name: impl Into<String>, intervals: &[BedRecord]) -> Self {
         Task {
             name: name.into(),
             targets: IntervalSet::from_intervals(intervals),
@@ -244,11 +246,12 @@ pub struct Tile {
 /// are skipped (counted in [`skipped`](Tiler::skipped)). After an error it yields nothing more.
 ///
 /// ```
-/// use seqcnn::io::{genome, windows::{IntervalSet, Task, TileConfig, Tiler}};
+/// use seqcnn::data::tiling::{IntervalSet, Task, TileConfig, Tiler};
+/// use seqcnn::io::genome;
 /// let dir = tempfile::tempdir().unwrap();
 /// let fa = dir.path().join("g.fa");
 /// std::fs::write(&fa, format!(">20\n{}\n", "ACGT".repeat(10))).unwrap();
-/// genome::write_index(&fa, false).unwrap();
+/// genome::index::write_index(&fa, false).unwrap();
 /// let g = genome::Genome::open(&fa).unwrap();
 /// let tasks = [Task { name: "peak".into(), targets: IntervalSet::from_ranges([("20", 12, 17)]) }];
 /// let config = TileConfig { bin: 10, window: 20, max_n: 0.5, ..TileConfig::default() };
@@ -261,7 +264,7 @@ pub struct Tiler<'a> {
     genome: &'a Genome,
     tasks: &'a [Task],
     config: TileConfig,
-    regions: Vec<Region>,
+    regions: Vec<Interval>,
     /// Index of the region being tiled.
     region: usize,
     /// Start of the next bin to emit.
@@ -281,7 +284,7 @@ impl<'a> Tiler<'a> {
     /// silently give no positives, so it is an error here).
     pub fn new(
         genome: &'a Genome,
-        regions: Vec<Region>,
+        regions: Vec<Interval>,
         tasks: &'a [Task],
         config: TileConfig,
     ) -> Result<Self> {
@@ -333,7 +336,7 @@ impl<'a> Tiler<'a> {
         let regions = genome
             .contigs()
             .iter()
-            .map(|(c, len)| Region {
+            .map(|(c, len)| Interval {
                 contig: c.clone(),
                 start: 0,
                 end: *len,
@@ -348,7 +351,7 @@ impl<'a> Tiler<'a> {
     }
 
     /// Reads the sequence for the bins from `self.next` on (at most [`CHUNK_BINS`]).
-    fn load_chunk(&mut self, region: &Region) -> Result<()> {
+    fn load_chunk(&mut self, region: &Interval) -> Result<()> {
         let bin = self.config.bin;
         let n_bins = ((region.end - self.next) / bin).min(CHUNK_BINS);
         let last = self.next + (n_bins - 1) * bin;
@@ -436,7 +439,7 @@ impl Iterator for Tiler<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::io::genome::write_index;
+    use crate::io::genome::index::write_index;
 
     fn genome(dir: &std::path::Path, text: &str) -> Genome {
         let p = dir.join("g.fa");
@@ -611,12 +614,12 @@ mod tests {
 
     #[test]
     fn subtract_holes_at_edges_and_outside() {
-        let r = |s, e| Region {
+        let r = |s, e| Interval {
             contig: "c".to_string(),
             start: s,
             end: e,
         };
-        let got = |holes: &[Region]| -> Vec<(u64, u64)> {
+        let got = |holes: &[Interval]| -> Vec<(u64, u64)> {
             subtract(&[r(100, 200)], holes)
                 .iter()
                 .map(|x| (x.start, x.end))
@@ -630,7 +633,7 @@ mod tests {
             got(&[r(150, 160), r(110, 120)]),
             [(100, 110), (120, 150), (160, 200)]
         );
-        let other = Region {
+        let other = Interval {
             contig: "d".to_string(),
             start: 0,
             end: 1000,

@@ -10,7 +10,7 @@ use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::io::{input_name, open_input, read_error};
+use crate::io::input::{input_name, open_input, read_error, show_byte};
 
 /// The header of a VCF file: every `##` meta line and the `#CHROM` column line, as written
 /// (line ends removed).
@@ -81,7 +81,7 @@ impl VcfRecord {
 /// What kind of allele `alt` is (it has passed the record parser's checks).
 ///
 /// ```
-/// use seqcnn::variants::vcf::{AltKind, alt_kind};
+/// use seqcnn::io::vcf::{AltKind, alt_kind};
 /// assert_eq!(alt_kind("ACG"), AltKind::Bases);
 /// assert_eq!(alt_kind("<DEL>"), AltKind::Symbolic);
 /// assert_eq!(alt_kind("*"), AltKind::Overlap);
@@ -158,7 +158,7 @@ fn check_alt(alt: &str) -> std::result::Result<(), String> {
         None => Ok(()),
         Some(&c) => Err(format!(
             "ALT allele '{alt}' has {} where bases (A, C, G, T, N), '*', <ID> or a breakend are expected",
-            crate::io::show_byte(c)
+            show_byte(c)
         )),
     }
 }
@@ -186,7 +186,7 @@ fn parse_record(text: &str, line: u64) -> std::result::Result<VcfRecord, String>
     if let Some(&c) = reference.as_bytes().iter().find(|&&c| !is_base(c)) {
         return Err(format!(
             "REF '{reference}' has {} where bases (A, C, G, T, N) are expected",
-            crate::io::show_byte(c)
+            show_byte(c)
         ));
     }
     let alts: Vec<String> = if cols[4] == "." {
@@ -216,7 +216,7 @@ fn parse_record(text: &str, line: u64) -> std::result::Result<VcfRecord, String>
 /// After the first error it yields nothing more.
 ///
 /// ```
-/// use seqcnn::variants::vcf::VcfReader;
+/// use seqcnn::io::vcf::VcfReader;
 /// let text = "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n\
 ///             20\t100\trs1\tA\tG,T\t.\tPASS\t.\n20\t200\t.\tAC\t.\t.\t.\tDP=3\n";
 /// let mut r = VcfReader::new(text.as_bytes(), "x.vcf").unwrap();

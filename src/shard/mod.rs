@@ -2,6 +2,10 @@
 //! jobs (a workflow's shards, a cluster array) each take one block and their outputs, concatenated
 //! in order with the header kept once, are exactly the unsharded output.
 //!
+//! Two jobs, one file each: choosing what a shard computes (here) and joining the shards' outputs
+//! again ([`merge`]: TSV with one header row, or VCF with one header block). They share no code,
+//! only the promise that the join of the shards is the unsharded output.
+//!
 //! The partition lives here and nowhere else: [`Shard::range`] for any counted input,
 //! [`sharded_records`] for sequence files (a first pass counts the records, then the block is
 //! streamed) and [`shard_regions`] for genome tiling (bins are counted from the region lengths).
@@ -11,26 +15,24 @@
 //! scores whole batches of the unsharded run's batch grid ([`Shard::block`]: records
 //! `k * batch .. (k + 1) * batch`) and writes only its own records; the at most two batches cut by
 //! its ends are scored by both neighbours.
-//! [`merge`] joins the shards' outputs again (TSV with one header row, or VCF with one header
-//! block).
+
+pub mod merge;
 
 use std::fmt;
-use std::io::{BufRead, Write};
 use std::ops::Range;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::str::FromStr;
 
 use crate::error::{Error, Result};
-use crate::io::genome::Region;
-use crate::io::{
-    AtomicOutput, SeqRecord, input_name, is_dash, open_input, read_error, sequence_records,
-};
+use crate::interval::Interval;
+use crate::io::input::is_dash;
+use crate::io::sequence::{SeqRecord, sequence_records};
 
 /// Block `index` (1-based) of `count` contiguous blocks of an input, written `I/N` on the
 /// command line.
 ///
 /// ```
-/// use seqcnn::io::shard::Shard;
+/// use seqcnn::shard::Shard;
 /// let s: Shard = "2/3".parse().unwrap();
 /// assert_eq!((s.index, s.count), (2, 3));
 /// // 10 records: blocks of 4, 3, 3.
@@ -74,7 +76,7 @@ impl Shard {
     /// the records (more shards than records) are empty.
     ///
     /// ```
-    /// use seqcnn::io::shard::Shard;
+    /// use seqcnn::shard::Shard;
     /// let blocks: Vec<_> = (1..=4).map(|i| Shard::new(i, 4).unwrap().range(6)).collect();
     /// assert_eq!(blocks, [0..2, 2..4, 4..5, 5..6]);
     /// assert_eq!(Shard::new(3, 3).unwrap().range(2), 2..2);
@@ -94,7 +96,7 @@ impl Shard {
     /// overlap it, so every record is scored in the same batch as in the unsharded run.
     ///
     /// ```
-    /// use seqcnn::io::shard::Shard;
+    /// use seqcnn::shard::Shard;
     /// // 10 records in batches of 4: [0, 4) [4, 8) [8, 10); shard 2/3 writes 4..7.
     /// let b = Shard::new(2, 3).unwrap().block(10, 4);
     /// assert_eq!((b.scored, b.written), (4..8, 4..7));
@@ -140,7 +142,7 @@ impl Block {
     /// positions `0..n` in that batch.
     ///
     /// ```
-    /// use seqcnn::io::shard::Shard;
+    /// use seqcnn::shard::Shard;
     /// let b = Shard::new(2, 3).unwrap().block(10, 4);
     /// assert_eq!(b.written_of(4, 4), 0..3);
     /// assert_eq!(b.written_of(8, 2), 0..0);
@@ -203,7 +205,7 @@ fn stdin_error(shard: &Shard) -> Error {
 /// called for a shard other than `1/1`, which standard input (`-`) cannot be.
 ///
 /// ```
-/// use seqcnn::io::shard::{Block, stream_block};
+/// use seqcnn::shard::{Block, stream_block};
 /// let path = std::path::Path::new("calls.vcf");
 /// let b = stream_block(path, Some("3/3".parse().unwrap()), 4, || Ok(10)).unwrap();
 /// assert_eq!((b.scored, b.written), (4..10, 7..10));
@@ -239,7 +241,7 @@ pub fn count_items<T>(items: impl Iterator<Item = Result<T>>) -> Result<usize> {
 /// errors pass through), stopping after the block.
 ///
 /// ```
-/// use seqcnn::io::shard::{Shard, scored_items};
+/// use seqcnn::shard::{Shard, scored_items};
 /// let block = Shard::new(2, 2).unwrap().block(5, 2);
 /// let items = (0..5).map(Ok::<_, seqcnn::Error>);
 /// let got: Vec<_> = scored_items(items, &block).map(Result::unwrap).collect();
@@ -275,7 +277,7 @@ pub type Records = Box<dyn Iterator<Item = Result<SeqRecord>>>;
 /// let path = dir.path().join("s.fa");
 /// std::fs::write(&path, ">a\nAC\n>b\nGT\n>c\nTT\n>d\nGG\n").unwrap();
 /// let shard = "2/2".parse().unwrap();
-/// let (block, records) = seqcnn::io::shard::sharded_records(&path, Some(&[]), Some(shard), 3).unwrap();
+/// let (block, records) = seqcnn::shard::sharded_records(&path, Some(&[]), Some(shard), 3).unwrap();
 /// let names: Vec<String> = records.map(|r| r.unwrap().name).collect();
 /// // Shard 2/2 writes c and d; a, b and c are one batch, scored whole.
 /// assert_eq!(names, ["a", "b", "c", "d"]);
@@ -303,9 +305,9 @@ pub fn sharded_records(
 ///
 /// ```
 /// let shard = "1/2".parse().unwrap();
-/// let b = seqcnn::io::shard::shard_items(5, Some(shard), 2);
+/// let b = seqcnn::shard::shard_items(5, Some(shard), 2);
 /// assert_eq!((b.scored, b.written), (0..4, 0..3));
-/// assert_eq!(seqcnn::io::shard::shard_items(5, None, 2).written, 0..5);
+/// assert_eq!(seqcnn::shard::shard_items(5, None, 2).written, 0..5);
 /// ```
 pub fn shard_items(total: usize, shard: Option<Shard>, batch: usize) -> Block {
     shard.unwrap_or(Shard::WHOLE).block(total, batch)
@@ -322,7 +324,7 @@ pub fn check_shardable(path: &Path, shard: Option<Shard>) -> Result<()> {
 
 /// The number of bins of `bin` bp tiling `regions`, each from its start (a last partial bin
 /// dropped): the records of genome tiling.
-pub fn count_bins(regions: &[Region], bin: u64) -> usize {
+pub fn count_bins(regions: &[Interval], bin: u64) -> usize {
     if bin == 0 {
         return 0;
     }
@@ -338,15 +340,15 @@ pub fn count_bins(regions: &[Region], bin: u64) -> usize {
 /// outside the region, so the rows are those of the whole run.
 ///
 /// ```
-/// use seqcnn::io::genome::Region;
-/// use seqcnn::io::shard::shard_regions;
-/// let r = |c: &str, start, end| Region { contig: c.into(), start, end };
+/// use seqcnn::interval::Interval;
+/// use seqcnn::shard::shard_regions;
+/// let r = |c: &str, start, end| Interval { contig: c.into(), start, end };
 /// // 5 bins of 10 bp on 1, 2 on 2.
 /// let regions = [r("1", 0, 55), r("2", 100, 120)];
 /// assert_eq!(shard_regions(&regions, 10, 0..4), [r("1", 0, 40)]);
 /// assert_eq!(shard_regions(&regions, 10, 4..7), [r("1", 40, 50), r("2", 100, 120)]);
 /// ```
-pub fn shard_regions(regions: &[Region], bin: u64, bins: Range<usize>) -> Vec<Region> {
+pub fn shard_regions(regions: &[Interval], bin: u64, bins: Range<usize>) -> Vec<Interval> {
     if bin == 0 {
         // The tiler rejects a zero bin with its own message.
         return regions.to_vec();
@@ -357,7 +359,7 @@ pub fn shard_regions(regions: &[Region], bin: u64, bins: Range<usize>) -> Vec<Re
         let n = count_bins(std::slice::from_ref(r), bin);
         let (from, to) = (bins.start.max(first), bins.end.min(first + n));
         if from < to {
-            out.push(Region {
+            out.push(Interval {
                 contig: r.contig.clone(),
                 start: r.start + (from - first) as u64 * bin,
                 end: r.start + (to - first) as u64 * bin,
@@ -366,235 +368,6 @@ pub fn shard_regions(regions: &[Region], bin: u64, bins: Range<usize>) -> Vec<Re
         first += n;
     }
     out
-}
-
-/// What [`merge`] found in its shards.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MergedFormat {
-    /// Tab-separated with one header row.
-    Tsv,
-    /// VCF: a header block of `##` lines and the `#CHROM` line.
-    Vcf,
-}
-
-/// What [`merge`] wrote.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MergeSummary {
-    /// The shards' format.
-    pub format: MergedFormat,
-    /// Data lines (rows or records, the header not counted) of each shard, in order.
-    pub lines: Vec<u64>,
-}
-
-/// A shard's header: the header row of a TSV, or every leading `#` line of a VCF.
-struct Header {
-    lines: Vec<Vec<u8>>,
-}
-
-impl Header {
-    /// Reads the header of `reader` (named `path` in errors).
-    fn read(reader: &mut dyn BufRead, path: &Path) -> Result<Header> {
-        let mut lines = Vec::new();
-        loop {
-            let buf = reader
-                .fill_buf()
-                .map_err(|e| read_error(path, lines.len() as u64 + 1, e))?;
-            let vcf = lines
-                .first()
-                .is_some_and(|l: &Vec<u8>| l.starts_with(b"##fileformat=VCF"));
-            let more = lines.is_empty() || (vcf && buf.first() == Some(&b'#'));
-            if !more {
-                break;
-            }
-            let mut line = Vec::new();
-            let n = reader
-                .read_until(b'\n', &mut line)
-                .map_err(|e| read_error(path, lines.len() as u64 + 1, e))?;
-            if n == 0 {
-                break;
-            }
-            if line.last() != Some(&b'\n') {
-                return Err(Error::parse(
-                    path,
-                    lines.len() as u64 + 1,
-                    "the header line has no newline: the file looks truncated",
-                ));
-            }
-            lines.push(line);
-        }
-        if lines.is_empty() {
-            return Err(Error::parse(
-                path,
-                0,
-                "empty file: a shard output has at least its header line",
-            ));
-        }
-        Ok(Header { lines })
-    }
-
-    fn format(&self) -> MergedFormat {
-        if self.lines[0].starts_with(b"##fileformat=VCF") {
-            MergedFormat::Vcf
-        } else {
-            MergedFormat::Tsv
-        }
-    }
-
-    /// The lines that must agree between shards, with their 1-based line numbers: all of them,
-    /// except VCF meta lines whose key names a command line (`##commandline=`,
-    /// `##seqcnnCommand=`...), which legitimately differ in their `--shard`.
-    fn compared(&self) -> Vec<(u64, &[u8])> {
-        self.lines
-            .iter()
-            .enumerate()
-            .filter(|(_, l)| {
-                let key = l
-                    .strip_prefix(b"##")
-                    .and_then(|m| m.split(|&c| c == b'=').next())
-                    .map(|k| String::from_utf8_lossy(k).to_ascii_lowercase());
-                !key.is_some_and(|k| k.contains("command"))
-            })
-            .map(|(i, l)| (i as u64 + 1, l.as_slice()))
-            .collect()
-    }
-}
-
-/// A line as shown in a message: tabs as `\t`, line end dropped, cut after 120 characters.
-fn show_line(line: &[u8]) -> String {
-    let text = String::from_utf8_lossy(line);
-    let text = text.trim_end_matches(['\n', '\r']).replace('\t', "\\t");
-    match text.char_indices().nth(120) {
-        Some((i, _)) => format!("'{}...'", &text[..i]),
-        None => format!("'{text}'"),
-    }
-}
-
-/// Joins the outputs of a command's shards, in order, into `out` (`-` = stdout, `.gz` = gzip;
-/// written atomically): the first shard's header once, then every shard's data lines unchanged.
-/// Shards may be gzip-compressed. A TSV shard's first line is its header; a VCF shard's header
-/// is its block of leading `#` lines. Every shard's header must equal the first's (for VCF,
-/// meta lines naming a command line excepted), else the error names the shard and the line;
-/// an empty shard, or one whose last line has no newline (a cut file), is an error too. `out`
-/// may not be one of the shards.
-///
-/// ```
-/// let dir = tempfile::tempdir().unwrap();
-/// let a = dir.path().join("a.tsv");
-/// let b = dir.path().join("b.tsv.gz");
-/// std::fs::write(&a, "name\tREST\nr1\t0.5\n").unwrap();
-/// let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-/// std::io::Write::write_all(&mut gz, b"name\tREST\nr2\t0.25\n").unwrap();
-/// std::fs::write(&b, gz.finish().unwrap()).unwrap();
-/// let out = dir.path().join("all.tsv");
-/// let summary = seqcnn::io::shard::merge(&out, &[a.clone(), b]).unwrap();
-/// assert_eq!(summary.lines, [1, 1]);
-/// assert_eq!(std::fs::read_to_string(&out).unwrap(), "name\tREST\nr1\t0.5\nr2\t0.25\n");
-///
-/// let c = dir.path().join("c.tsv");
-/// std::fs::write(&c, "name\tCTCF\nr3\t0.1\n").unwrap();
-/// let e = seqcnn::io::shard::merge(&out, &[a, c]).unwrap_err().to_string();
-/// assert!(e.contains("c.tsv:1: header differs"), "{e}");
-/// ```
-pub fn merge(out: &Path, shards: &[PathBuf]) -> Result<MergeSummary> {
-    if shards.is_empty() {
-        return Err(Error::Config("merge: no shard files given".into()));
-    }
-    if !is_dash(out) {
-        let same = |p: &Path| match (p.canonicalize(), out.canonicalize()) {
-            (Ok(a), Ok(b)) => a == b,
-            _ => p == out,
-        };
-        if let Some(s) = shards.iter().find(|s| same(s)) {
-            return Err(Error::Config(format!(
-                "merge: the output {} is also a shard input ({}); write to another file",
-                out.display(),
-                s.display()
-            )));
-        }
-    }
-    if shards.iter().filter(|s| is_dash(s)).count() > 1 {
-        return Err(Error::Config(
-            "merge: standard input (-) can be only one of the shards".into(),
-        ));
-    }
-    let mut output = AtomicOutput::create(out)?;
-    let mut first: Option<(PathBuf, Header)> = None;
-    let mut lines = Vec::with_capacity(shards.len());
-    for shard in shards {
-        let name = input_name(shard);
-        let mut reader = open_input(shard)?;
-        let header = Header::read(&mut reader, &name)?;
-        match &first {
-            None => {
-                for l in &header.lines {
-                    output.write_all(l).map_err(|e| output.error(e))?;
-                }
-            }
-            Some((first_name, first_header)) => {
-                let (want, got) = (first_header.compared(), header.compared());
-                let differ = want
-                    .iter()
-                    .zip(&got)
-                    .find(|(w, g)| w.1 != g.1)
-                    .map(|(w, g)| (g.0, show_line(g.1), show_line(w.1)))
-                    .or_else(|| match want.len().cmp(&got.len()) {
-                        std::cmp::Ordering::Equal => None,
-                        std::cmp::Ordering::Less => {
-                            let g = got[want.len()];
-                            Some((g.0, show_line(g.1), "no such line".into()))
-                        }
-                        std::cmp::Ordering::Greater => {
-                            let w = want[got.len()];
-                            Some((
-                                header.lines.len() as u64 + 1,
-                                "no such line".into(),
-                                show_line(w.1),
-                            ))
-                        }
-                    });
-                if let Some((line, got, want)) = differ {
-                    return Err(Error::parse(
-                        &name,
-                        line,
-                        format!(
-                            "header differs from the first shard's ({}): {got} where it has \
-                             {want}; were the shards made by the same command and model?",
-                            first_name.display()
-                        ),
-                    ));
-                }
-            }
-        }
-        let data_line = header.lines.len() as u64;
-        let (mut count, mut last) = (0u64, b'\n');
-        loop {
-            let buf = reader
-                .fill_buf()
-                .map_err(|e| read_error(&name, data_line + count + 1, e))?;
-            if buf.is_empty() {
-                break;
-            }
-            count += buf.iter().filter(|&&c| c == b'\n').count() as u64;
-            last = buf[buf.len() - 1];
-            output.write_all(buf).map_err(|e| output.error(e))?;
-            let n = buf.len();
-            reader.consume(n);
-        }
-        if last != b'\n' {
-            return Err(Error::parse(
-                &name,
-                data_line + count + 1,
-                "the last line has no newline: the file looks truncated",
-            ));
-        }
-        lines.push(count);
-        if first.is_none() {
-            first = Some((name, header));
-        }
-    }
-    output.commit()?;
-    let format = first.map_or(MergedFormat::Tsv, |(_, h)| h.format());
-    Ok(MergeSummary { format, lines })
 }
 
 #[cfg(test)]
@@ -702,13 +475,13 @@ mod tests {
 
     #[test]
     fn region_shards_tile_the_same_bins() {
-        let r = |c: &str, start, end| Region {
+        let r = |c: &str, start, end| Interval {
             contig: c.into(),
             start,
             end,
         };
         let regions = [r("1", 3, 98), r("2", 0, 5), r("3", 10, 61)];
-        let bins_of = |rs: &[Region]| -> Vec<(String, u64)> {
+        let bins_of = |rs: &[Interval]| -> Vec<(String, u64)> {
             rs.iter()
                 .flat_map(|r| {
                     (0..(r.end - r.start) / 7).map(move |k| (r.contig.clone(), r.start + k * 7))
@@ -727,93 +500,5 @@ mod tests {
                 .collect();
             assert_eq!(joined, all, "{count} shards");
         }
-    }
-
-    fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-        let p = dir.join(name);
-        std::fs::write(&p, text).unwrap();
-        p
-    }
-
-    const VCF_HEAD: &str = "##fileformat=VCFv4.2\n##contig=<ID=20,length=200000>\n";
-
-    #[test]
-    fn merge_vcf_keeps_one_header_block_and_ignores_command_lines() {
-        let dir = tempfile::tempdir().unwrap();
-        let cols = "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n";
-        let a = write(
-            dir.path(),
-            "a.vcf",
-            &format!(
-                "{VCF_HEAD}##seqcnnCommand=variants --shard 1/2\n{cols}20\t5\t.\tA\tG\t.\t.\t.\n"
-            ),
-        );
-        let b = write(
-            dir.path(),
-            "b.vcf",
-            &format!(
-                "{VCF_HEAD}##seqcnnCommand=variants --shard 2/2\n{cols}20\t9\t.\tC\tT\t.\t.\t.\n20\t12\t.\tC\tT\t.\t.\t.\n"
-            ),
-        );
-        let empty = write(
-            dir.path(),
-            "e.vcf",
-            &format!("{VCF_HEAD}##seqcnnCommand=variants --shard 2/2\n{cols}"),
-        );
-        let out = dir.path().join("all.vcf");
-        let s = merge(&out, &[a.clone(), empty, b.clone()]).unwrap();
-        assert_eq!((s.format, s.lines), (MergedFormat::Vcf, vec![1, 0, 2]));
-        let text = std::fs::read_to_string(&out).unwrap();
-        assert_eq!(text.matches("#CHROM").count(), 1);
-        assert!(text.contains("--shard 1/2") && !text.contains("--shard 2/2"));
-        assert!(text.ends_with(
-            "20\t5\t.\tA\tG\t.\t.\t.\n20\t9\t.\tC\tT\t.\t.\t.\n20\t12\t.\tC\tT\t.\t.\t.\n"
-        ));
-        // A different contig line is a different header.
-        let c = write(
-            dir.path(),
-            "c.vcf",
-            &format!("##fileformat=VCFv4.2\n##contig=<ID=21,length=9>\n{cols}"),
-        );
-        let e = merge(&out, &[a, c]).unwrap_err().to_string();
-        assert!(
-            e.contains("c.vcf:2: header differs") && e.contains("a.vcf"),
-            "{e}"
-        );
-        // The failed merge left the earlier output as it was.
-        assert_eq!(std::fs::read_to_string(&out).unwrap(), text);
-    }
-
-    #[test]
-    fn merge_errors_name_the_shard() {
-        let dir = tempfile::tempdir().unwrap();
-        let a = write(dir.path(), "a.tsv", "name\tX\nr1\t1\n");
-        let out = dir.path().join("out.tsv");
-        let cases = [
-            ("empty.tsv", "", "empty.tsv: empty file"),
-            (
-                "cut.tsv",
-                "name\tX\nr2\t0.",
-                "cut.tsv:2: the last line has no newline",
-            ),
-            (
-                "head.tsv",
-                "name\tX",
-                "head.tsv:1: the header line has no newline",
-            ),
-            ("more.tsv", "name\tX\tY\n", "more.tsv:1: header differs"),
-        ];
-        for (name, text, want) in cases {
-            let p = write(dir.path(), name, text);
-            let e = merge(&out, &[a.clone(), p]).unwrap_err().to_string();
-            assert!(e.contains(want), "{name}: {e}");
-            assert!(!out.exists(), "{name}: output written");
-        }
-        let e = merge(&a, std::slice::from_ref(&a)).unwrap_err().to_string();
-        assert!(e.contains("also a shard input"), "{e}");
-        assert!(merge(&out, &[]).is_err());
-        // Nothing but the inputs in the directory: no temporary file left behind.
-        let n = std::fs::read_dir(dir.path()).unwrap().count();
-        assert_eq!(n, 1 + cases.len());
     }
 }

@@ -1,0 +1,244 @@
+//! Outputs: [`AtomicOutput`], a file that appears whole or not at all (BGZF for `.gz`, `-` for
+//! standard output).
+
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use tempfile::NamedTempFile;
+
+use super::input::{BUF_SIZE, is_dash};
+use crate::error::{Error, Result};
+
+/// Where an [`AtomicOutput`] writes.
+enum Sink {
+    Stdout(BufWriter<io::Stdout>),
+    Plain(BufWriter<NamedTempFile>),
+    Gzip(noodles_bgzf::io::Writer<BufWriter<NamedTempFile>>),
+}
+
+/// An output file that appears whole or not at all: bytes go to a temporary file in the target's
+/// directory, and [`commit`](AtomicOutput::commit) renames it into place. Dropped without a
+/// commit (an error on the way, a panic), the temporary file is removed and any existing file at
+/// the path is left untouched. A path ending in `.gz` is compressed as BGZF, the blocked gzip of
+/// `bgzip` and htslib: any gzip reader reads it, and `tabix` can index a sorted VCF or bedGraph
+/// written so. `-` is standard output (written through, flushed on commit).
+///
+/// ```
+/// use std::io::Write;
+/// use seqcnn::io::output::AtomicOutput;
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("scores.tsv");
+/// let mut out = AtomicOutput::create(&path).unwrap();
+/// writeln!(out, "name\tscore").unwrap();
+/// assert!(!path.exists()); // nothing visible before the commit
+/// out.commit().unwrap();
+/// assert_eq!(std::fs::read_to_string(&path).unwrap(), "name\tscore\n");
+/// ```
+pub struct AtomicOutput {
+    path: PathBuf,
+    sink: Sink,
+}
+
+impl AtomicOutput {
+    /// Starts an output to `path` (`-` for standard output). The directory must exist: a
+    /// missing one is an error naming the path.
+    pub fn create(path: &Path) -> Result<Self> {
+        if is_dash(path) {
+            let sink = Sink::Stdout(BufWriter::with_capacity(BUF_SIZE, io::stdout()));
+            return Ok(AtomicOutput {
+                path: PathBuf::from("<stdout>"),
+                sink,
+            });
+        }
+        let parent = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        if !parent.is_dir() {
+            let msg = format!("directory {} does not exist", parent.display());
+            return Err(Error::io(
+                path,
+                io::Error::new(io::ErrorKind::NotFound, msg),
+            ));
+        }
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(".seqcnn-").suffix(".tmp");
+        // The default 0600 would survive the rename; ask for 0666 so the umask decides, as for
+        // any file a program creates.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            builder.permissions(std::fs::Permissions::from_mode(0o666));
+        }
+        let tmp = builder
+            .tempfile_in(parent)
+            .map_err(|e| Error::io(path, e))?;
+        let file = BufWriter::with_capacity(BUF_SIZE, tmp);
+        let gz = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("gz"));
+        let sink = if gz {
+            Sink::Gzip(noodles_bgzf::io::Writer::new(file))
+        } else {
+            Sink::Plain(file)
+        };
+        Ok(AtomicOutput {
+            path: path.to_path_buf(),
+            sink,
+        })
+    }
+
+    /// The path written to (`<stdout>` for standard output), for error messages.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// An I/O error on this output, naming its path.
+    pub fn error(&self, e: io::Error) -> Error {
+        Error::io(&self.path, e)
+    }
+
+    /// Finishes the output: flushes (and ends the gzip stream), syncs, and renames the temporary
+    /// file onto the path, replacing any file there.
+    pub fn commit(self) -> Result<()> {
+        let path = self.path;
+        let tmp = match self.sink {
+            Sink::Stdout(mut w) => return w.flush().map_err(|e| Error::io(&path, e)),
+            Sink::Plain(w) => w
+                .into_inner()
+                .map_err(|e| Error::io(&path, e.into_error()))?,
+            Sink::Gzip(gz) => {
+                let w = gz.finish().map_err(|e| Error::io(&path, e))?;
+                w.into_inner()
+                    .map_err(|e| Error::io(&path, e.into_error()))?
+            }
+        };
+        tmp.as_file().sync_all().map_err(|e| Error::io(&path, e))?;
+        tmp.persist(&path).map_err(|e| Error::io(&path, e.error))?;
+        Ok(())
+    }
+}
+
+impl Write for AtomicOutput {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match &mut self.sink {
+            Sink::Stdout(w) => w.write(buf),
+            Sink::Plain(w) => w.write(buf),
+            Sink::Gzip(w) => w.write(buf),
+        }
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        match &mut self.sink {
+            Sink::Stdout(w) => w.write_all(buf),
+            Sink::Plain(w) => w.write_all(buf),
+            Sink::Gzip(w) => w.write_all(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match &mut self.sink {
+            Sink::Stdout(w) => w.flush(),
+            Sink::Plain(w) => w.flush(),
+            Sink::Gzip(w) => w.flush(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::io::input::open_input;
+    use std::io::Read;
+
+    fn read_all(path: &Path) -> Vec<u8> {
+        let mut v = Vec::new();
+        open_input(path).unwrap().read_to_end(&mut v).unwrap();
+        v
+    }
+
+    #[test]
+    fn gz_outputs_are_bgzf_and_read_back_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("scores.tsv.gz");
+        // Over one 64 KiB block, so the stream has several gzip members.
+        let text: String = (0..20_000).map(|i| format!("seq{i}\t{i}\n")).collect();
+        let mut out = AtomicOutput::create(&path).unwrap();
+        out.write_all(text.as_bytes()).unwrap();
+        out.commit().unwrap();
+        let raw = std::fs::read(&path).unwrap();
+        // BGZF (SAM spec 4.1): gzip with FEXTRA, a `BC` subfield, and the empty EOF block.
+        assert_eq!(&raw[..4], &[0x1f, 0x8b, 8, 4]);
+        assert_eq!(&raw[12..14], b"BC");
+        assert_eq!(&raw[raw.len() - 28..raw.len() - 24], &[0x1f, 0x8b, 8, 4]);
+        assert_eq!(&raw[raw.len() - 8..], &[0; 8]);
+        assert_eq!(read_all(&path), text.as_bytes());
+        let mut block = noodles_bgzf::io::Reader::new(&raw[..]);
+        let mut back = String::new();
+        block.read_to_string(&mut back).unwrap();
+        assert_eq!(back, text);
+    }
+
+    #[test]
+    fn atomic_output_commits_or_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.tsv");
+        std::fs::write(&path, "old\n").unwrap();
+        {
+            let mut out = AtomicOutput::create(&path).unwrap();
+            writeln!(out, "half").unwrap();
+            // dropped without commit
+        }
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "old\n");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "temp file left behind"
+        );
+
+        let mut out = AtomicOutput::create(&path).unwrap();
+        writeln!(out, "new").unwrap();
+        assert_eq!(out.path(), path);
+        out.commit().unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "new\n");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_ne!(
+                mode & 0o044,
+                0,
+                "committed file should not be owner-only: {mode:o}"
+            );
+        }
+    }
+
+    #[test]
+    fn atomic_output_gzip_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.tsv.gz");
+        let mut out = AtomicOutput::create(&path).unwrap();
+        for i in 0..1000 {
+            writeln!(out, "row{i}\t{}", i * 2).unwrap();
+        }
+        out.commit().unwrap();
+        let raw = std::fs::read(&path).unwrap();
+        assert_eq!(&raw[..2], &[0x1f, 0x8b]);
+        let text = String::from_utf8(read_all(&path)).unwrap();
+        assert_eq!(text.lines().count(), 1000);
+        assert_eq!(text.lines().last(), Some("row999\t1998"));
+    }
+
+    #[test]
+    fn atomic_output_missing_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("no/such/dir/out.tsv");
+        let e = AtomicOutput::create(&path).err().unwrap();
+        let msg = e.to_string();
+        assert!(
+            msg.contains("out.tsv") && msg.contains("does not exist"),
+            "{msg}"
+        );
+    }
+}
