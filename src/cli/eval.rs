@@ -93,7 +93,7 @@ fn eval(args: &Args) -> Result<()> {
     };
     if let Some(genome) = &args.genome {
         let genome = seqcnn::io::genome::Genome::open(genome)?;
-        let tasks = super::train_genome::tasks(&args.targets, &genome)?;
+        let tasks = super::tasks(&args.targets, &genome)?;
         let names: Vec<&str> = tasks.iter().map(|t| t.name.as_str()).collect();
         if names
             != model
@@ -111,7 +111,7 @@ fn eval(args: &Args) -> Result<()> {
             .into());
         }
         let window = ensemble.window()?;
-        let regions = super::train_genome::regions(&args.region, &genome)?;
+        let regions = super::regions(&args.region, &genome)?;
         let config = seqcnn::data::tiling::TileConfig {
             bin: args.bin,
             window: window as u64,

@@ -2,12 +2,13 @@
 //! share, and what each does with IDX (MNIST) or CSV images. The commands send their input here
 //! when it is an IDX file or when `--image-shape` is given.
 
-use super::train::{Args as TrainArgs, Progress, fit_config};
+use super::fitting::{Progress, Session};
 use anyhow::Result;
 use seqcnn::arch::Arch;
 use seqcnn::io::output::AtomicOutput;
 use seqcnn::model::Model;
 use seqcnn::rng;
+use seqcnn::train::fit::FitConfig;
 use seqcnn::train::schedule::{PlateauConfig, Schedule};
 use seqcnn::vision::classify::{ClassEval, evaluate, predict_logits};
 use seqcnn::vision::dataset::{ImageSet, ImageSource, Preprocess};
@@ -90,15 +91,28 @@ fn class_names(n: usize) -> Vec<String> {
     (0..n).map(|c| c.to_string()).collect()
 }
 
-/// `seqcnn train` on images.
-pub fn train(args: &TrainArgs, mut arch: Arch, train_path: &Path) -> Result<()> {
-    let img = &args.image;
-    if args.calibrate > 0 || args.checkpoint.is_some() {
-        return Err(seqcnn::Error::Config(
-            "--calibrate and --checkpoint apply to sequence training, not images".into(),
-        )
-        .into());
-    }
+/// What image training reads and how it splits, resolved from the command line.
+pub(super) struct ImagePlan<'a> {
+    /// The training images (IDX or CSV) and an optional validation set.
+    pub train: PathBuf,
+    pub valid: Option<PathBuf>,
+    /// Without `valid`, the seeded share of the training images held out.
+    pub valid_fraction: f64,
+    /// Labels, shapes and scaling of the images.
+    pub image: &'a TrainImageArgs,
+    /// No `--schedule` given: images take the plateau schedule.
+    pub default_schedule: bool,
+}
+
+/// `seqcnn train` on images; `cfg` gives the fit settings.
+pub(super) fn train(
+    s: &Session,
+    plan: &ImagePlan,
+    mut arch: Arch,
+    cfg: impl FnOnce() -> Result<FitConfig>,
+) -> Result<()> {
+    let img = plan.image;
+    let train_path = plan.train.as_path();
     if !arch.input.is_image() {
         return Err(seqcnn::Error::Config(format!(
             "architecture '{}' takes sequences; for images use an image architecture (lenet5, resnet_small, smallcnn) or a file with input = {{ channels, height, width }}",
@@ -107,7 +121,7 @@ pub fn train(args: &TrainArgs, mut arch: Arch, train_path: &Path) -> Result<()> 
         .into());
     }
     let started = std::time::Instant::now();
-    let mut rng = rng::seeded(args.seed);
+    let mut rng = rng::seeded(s.seed);
     let src = source(train_path, img.train_labels.as_deref(), &img.image);
     let data = ImageSet::load(&src, true)?;
     data.check_fits(&arch).map_err(|e| {
@@ -116,18 +130,18 @@ pub fn train(args: &TrainArgs, mut arch: Arch, train_path: &Path) -> Result<()> 
         )
     })?;
     let fingerprint = data.fingerprint();
-    let (train, valid) = match &args.valid {
+    let (train, valid) = match &plan.valid {
         Some(p) => {
             let v = ImageSet::load(&source(p, img.valid_labels.as_deref(), &img.image), true)?;
             v.check_fits(&arch)?;
             (data, v)
         }
-        None => data.split(args.valid_fraction, &mut rng),
+        None => data.split(plan.valid_fraction, &mut rng),
     };
     if train.is_empty() || valid.is_empty() {
         return Err(seqcnn::Error::Config(format!(
             "training and validation sets must both be non-empty (--valid-fraction {})",
-            args.valid_fraction
+            plan.valid_fraction
         ))
         .into());
     }
@@ -143,8 +157,8 @@ pub fn train(args: &TrainArgs, mut arch: Arch, train_path: &Path) -> Result<()> 
     // Re-validate: the scaling settings came from the command line.
     let arch = Arch::from_json(&arch.to_json())?;
     let classes = train.n_classes().max(valid.n_classes());
-    let mut cfg = fit_config(args)?;
-    if args.schedule.is_none() {
+    let mut cfg = cfg()?;
+    if plan.default_schedule {
         // Images: the learning rate drops to 0.3x after 3 epochs without progress on the
         // validation set. Constant Adam steps leave LeNet-5 bouncing around 98% on 8,000 MNIST
         // digits (97.95-98.85% over seeds); decaying them gives 98.45-98.75%.
@@ -154,7 +168,7 @@ pub fn train(args: &TrainArgs, mut arch: Arch, train_path: &Path) -> Result<()> 
             ..Default::default()
         });
     }
-    let mut model = Model::new(arch, class_names(classes), &mut rng, args.init_scale)?;
+    let mut model = Model::new(arch, class_names(classes), &mut rng, s.init_scale)?;
     model.meta.alphabet = String::new();
     eprintln!(
         "seqcnn: training {} on {} images ({classes} classes), validating on {}",
@@ -162,7 +176,7 @@ pub fn train(args: &TrainArgs, mut arch: Arch, train_path: &Path) -> Result<()> 
         train.len(),
         valid.len()
     );
-    let mut progress = Progress::new(args.epochs, args.log.as_deref(), &model.meta.tasks, None)?;
+    let mut progress = Progress::new(s.epochs, s.log.as_deref(), &model.meta.tasks, None)?;
     let [_, h, w] = train.shape();
     let aug = Augment {
         shift: img.shift.unwrap_or(h.min(w) / 14),
@@ -178,26 +192,19 @@ pub fn train(args: &TrainArgs, mut arch: Arch, train_path: &Path) -> Result<()> 
     )?;
     progress.finish()?;
     let secs = started.elapsed().as_secs_f64();
+    s.stamp(&mut model, report.epochs_run, report.best_epoch, &cfg)?;
     let p = &mut model.meta.provenance;
-    p.insert(
-        "tool".into(),
-        format!("seqcnn {}", env!("CARGO_PKG_VERSION")).into(),
-    );
     p.insert("train_file".into(), train_path.display().to_string().into());
     if let Some(l) = &img.train_labels {
         p.insert("train_labels".into(), l.display().to_string().into());
     }
     p.insert("train_data".into(), fingerprint.into());
-    p.insert("seed".into(), args.seed.into());
-    p.insert("epochs_run".into(), report.epochs_run.into());
-    p.insert("best_epoch".into(), report.best_epoch.into());
-    p.insert("optimizer".into(), serde_json::to_value(&cfg.optimizer)?);
     p.insert("shift".into(), aug.shift.into());
     if let Some(best) = &report.best {
         p.insert("valid_loss".into(), best.loss.into());
         p.insert("valid_accuracy".into(), best.accuracy.into());
     }
-    model.save(&args.out)?;
+    model.save(&s.out)?;
     eprintln!(
         "seqcnn: best epoch {} of {} (valid accuracy {}); wrote {} ({secs:.1}s)",
         report.best_epoch,
@@ -206,7 +213,7 @@ pub fn train(args: &TrainArgs, mut arch: Arch, train_path: &Path) -> Result<()> 
             .best
             .as_ref()
             .map_or("NA".into(), |b| format!("{:.4}", b.accuracy)),
-        args.out.display(),
+        s.out.display(),
     );
     Ok(())
 }

@@ -1,7 +1,12 @@
-//! Subcommands: one file each, holding its clap arguments and its `run`.
+//! Subcommands: one file each, holding its clap arguments and its `run`; a subcommand with
+//! several modes resolves its arguments into a plan per mode (`train_table::TablePlan`,
+//! `train_genome::GenomePlan`, `images::ImagePlan`, `predict_genome::GenomePredict`) handed to
+//! that mode's file. The helpers more than one subcommand uses live here and in `fitting.rs`
+//! (what every training mode shares); no subcommand file imports another's.
 
 mod eval;
 mod export;
+mod fitting;
 mod images;
 mod import;
 mod index;
@@ -16,6 +21,7 @@ mod predict_genome;
 mod saliency;
 mod train;
 mod train_genome;
+mod train_table;
 mod variants;
 
 use clap::{Parser, Subcommand};
@@ -147,4 +153,85 @@ pub fn load_models(models: &[std::path::PathBuf]) -> anyhow::Result<Vec<seqcnn::
         .iter()
         .map(|p| seqcnn::model::Model::load(p))
         .collect::<seqcnn::Result<_>>()?)
+}
+
+/// Parses `NAME=FILE` targets and reads each BED file against the genome.
+pub fn tasks(
+    targets: &[String],
+    genome: &seqcnn::io::genome::Genome,
+) -> anyhow::Result<Vec<seqcnn::data::tiling::Task>> {
+    targets
+        .iter()
+        .map(|t| {
+            let (name, path) = t
+                .split_once('=')
+                .filter(|(n, p)| !n.is_empty() && !p.is_empty())
+                .ok_or_else(|| {
+                    seqcnn::Error::Config(format!("--targets '{t}': expected NAME=FILE.bed"))
+                })?;
+            let intervals = seqcnn::io::bed::read_bed_checked(std::path::Path::new(path), genome)?;
+            Ok(seqcnn::data::tiling::Task::new(name, &intervals))
+        })
+        .collect()
+}
+
+/// Parses region arguments against the genome.
+pub fn regions(
+    texts: &[String],
+    genome: &seqcnn::io::genome::Genome,
+) -> anyhow::Result<Vec<seqcnn::interval::Interval>> {
+    texts.iter().map(|t| Ok(genome.region(t)?)).collect()
+}
+
+/// A file name made from a record name: characters other than letters, digits, `.`, `-` and
+/// `_` become `_`; a name already used gets `_2`, `_3`, ...
+pub fn file_name(name: &str, used: &mut std::collections::HashSet<String>) -> String {
+    let mut base: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if base.is_empty() || base.starts_with('.') {
+        base.insert(0, '_');
+    }
+    let mut candidate = base.clone();
+    let mut n = 1;
+    while !used.insert(candidate.clone()) {
+        n += 1;
+        candidate = format!("{base}_{n}");
+    }
+    format!("{candidate}.svg")
+}
+
+/// Writes one SVG file atomically.
+pub fn write_svg(path: &std::path::Path, svg: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = seqcnn::io::output::AtomicOutput::create(path)?;
+    out.write_all(svg.as_bytes()).map_err(|e| out.error(e))?;
+    out.commit()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn file_names_are_safe_and_unique() {
+        let mut used = HashSet::new();
+        assert_eq!(
+            file_name("chr20:100-200(+)", &mut used),
+            "chr20_100-200___.svg"
+        );
+        assert_eq!(file_name("../x", &mut used), "_.._x.svg");
+        assert_eq!(file_name("a", &mut used), "a.svg");
+        assert_eq!(file_name("a", &mut used), "a_2.svg");
+        assert_eq!(file_name("", &mut used), "_.svg");
+    }
 }

@@ -11,8 +11,7 @@ use seqcnn::io::sequence::sequence_records;
 use seqcnn::model::Model;
 use seqcnn::model::Strand;
 use seqcnn::score::Presentation;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Turn a model's first-layer filters into motifs, as Basset does, and compare them with known
 /// motifs, as Tomtom does.
@@ -204,16 +203,8 @@ fn motifs_cmd(args: &Args) -> Result<()> {
                 _ => None,
             };
             let svg = logo::filter_logo_svg(q, best, &bg);
-            write_svg(&dir.join(format!("{}.svg", q.id)), &svg)?;
+            super::write_svg(&dir.join(format!("{}.svg", q.id)), &svg)?;
         }
     }
-    Ok(())
-}
-
-/// Writes one SVG file atomically.
-pub(crate) fn write_svg(path: &Path, svg: &str) -> Result<()> {
-    let mut out = AtomicOutput::create(path)?;
-    out.write_all(svg.as_bytes()).map_err(|e| out.error(e))?;
-    out.commit()?;
     Ok(())
 }

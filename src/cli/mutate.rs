@@ -229,8 +229,8 @@ fn plot(
     for &t in tasks {
         let task = &model.meta.tasks[t];
         let svg = mutation_map_svg(&item.name, task, &item.seq, ism, t, &opts);
-        let file = super::saliency::file_name(&format!("{}.{task}", item.name), used);
-        super::motifs::write_svg(&dir.join(file), &svg)?;
+        let file = super::file_name(&format!("{}.{task}", item.name), used);
+        super::write_svg(&dir.join(file), &svg)?;
     }
     Ok(())
 }

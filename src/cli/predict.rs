@@ -1,5 +1,6 @@
 //! `seqcnn predict`: score sequences with a model, streaming.
 
+use super::predict_genome::GenomePredict;
 use anyhow::Result;
 use seqcnn::io::output::AtomicOutput;
 use seqcnn::model::Strand;
@@ -109,7 +110,18 @@ fn predict(args: &Args) -> Result<()> {
     let scorer = Ensemble::new(scorers)?;
     let model = scorer.model();
     if let Some(genome) = &args.genome {
-        return super::predict_genome::run(args, &scorer, genome);
+        let plan = GenomePredict {
+            genome: genome.clone(),
+            input: args.input.clone(),
+            tile: args.tile,
+            region: args.region.clone(),
+            max_n: args.max_n,
+            raw: args.raw,
+            chunk: args.chunk,
+            shard: args.shard,
+            out: args.out.clone(),
+        };
+        return super::predict_genome::run(&plan, &scorer);
     }
     let input_path = args
         .input

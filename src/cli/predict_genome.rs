@@ -1,7 +1,6 @@
 //! `seqcnn predict --genome`: scores for BED intervals, or for every bin along a genome, read
 //! from an indexed genome and written as they are scored (bounded memory).
 
-use super::predict::Args;
 use anyhow::Result;
 use seqcnn::data::tiling::{Tile, TileConfig, Tiler};
 use seqcnn::interval::Interval;
@@ -10,9 +9,9 @@ use seqcnn::io::genome::Genome;
 use seqcnn::io::output::AtomicOutput;
 use seqcnn::model::Model;
 use seqcnn::score::Ensemble;
-use seqcnn::shard::{Block, check_shardable, count_bins, shard_items, shard_regions};
+use seqcnn::shard::{Block, Shard, check_shardable, count_bins, shard_items, shard_regions};
 use std::io::Write;
-use std::path::Path;
+use std::path::PathBuf;
 
 fn header(first: &str, model: &Model) -> String {
     let mut h = first.to_string();
@@ -47,7 +46,27 @@ fn write_rows(
     Ok(())
 }
 
-pub fn run(args: &Args, scorer: &Ensemble, genome_path: &Path) -> Result<()> {
+/// What `predict --genome` scores and writes, resolved from the command line.
+pub(super) struct GenomePredict {
+    pub genome: PathBuf,
+    /// The BED intervals to score (without `tile`).
+    pub input: Option<PathBuf>,
+    /// Score every bin of this size instead, along `region` (every contig when empty).
+    pub tile: Option<u64>,
+    pub region: Vec<String>,
+    /// Bins with more N than this share are skipped.
+    pub max_n: f64,
+    /// Raw outputs instead of the output scale.
+    pub raw: bool,
+    /// Records scored per pass (and the unit of sharding).
+    pub chunk: usize,
+    pub shard: Option<Shard>,
+    pub out: PathBuf,
+}
+
+/// Scores the intervals or bins of `args` with `scorer` and writes them.
+pub(super) fn run(args: &GenomePredict, scorer: &Ensemble) -> Result<()> {
+    let genome_path = args.genome.as_path();
     let model = scorer.model();
     let window = scorer.window()? as u64;
     let genome = Genome::open(genome_path)?;

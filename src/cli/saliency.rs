@@ -60,31 +60,6 @@ pub fn run(args: Args) -> Result<()> {
     super::with_threads(args.threads, || saliency_cmd(&args))
 }
 
-/// A file name made from a record name: characters other than letters, digits, `.`, `-` and
-/// `_` become `_`; a name already used gets `_2`, `_3`, ...
-pub(super) fn file_name(name: &str, used: &mut HashSet<String>) -> String {
-    let mut base: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "._-".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    if base.is_empty() || base.starts_with('.') {
-        base.insert(0, '_');
-    }
-    let mut candidate = base.clone();
-    let mut n = 1;
-    while !used.insert(candidate.clone()) {
-        n += 1;
-        candidate = format!("{base}_{n}");
-    }
-    format!("{candidate}.svg")
-}
-
 fn saliency_cmd(args: &Args) -> Result<()> {
     let model = Model::load(&args.model)?;
     let pres = Presentation::of(&model, args.strand)?;
@@ -151,28 +126,10 @@ fn saliency_cmd(args: &Args) -> Result<()> {
             first = false;
             if let Some(dir) = &args.plot {
                 let svg = logo::saliency_svg(&r.name, &r.seq, &s.values, &names);
-                super::motifs::write_svg(&dir.join(file_name(&r.name, &mut used)), &svg)?;
+                super::write_svg(&dir.join(super::file_name(&r.name, &mut used)), &svg)?;
             }
         }
     }
     out.commit()?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn file_names_are_safe_and_unique() {
-        let mut used = HashSet::new();
-        assert_eq!(
-            file_name("chr20:100-200(+)", &mut used),
-            "chr20_100-200___.svg"
-        );
-        assert_eq!(file_name("../x", &mut used), "_.._x.svg");
-        assert_eq!(file_name("a", &mut used), "a.svg");
-        assert_eq!(file_name("a", &mut used), "a_2.svg");
-        assert_eq!(file_name("", &mut used), "_.svg");
-    }
 }

@@ -1,18 +1,17 @@
 //! `seqcnn train`: fit a model to labelled sequences.
 
+use super::fitting::Session;
+use super::images::ImagePlan;
+use super::train_genome::GenomePlan;
+use super::train_table::TablePlan;
 use anyhow::{Context, Result};
 use seqcnn::arch::Arch;
-use seqcnn::data::{Dataset, Examples};
-use seqcnn::model::Model;
+use seqcnn::data::tiling::TileConfig;
 use seqcnn::model::Strand;
-use seqcnn::rng;
-use seqcnn::train::calibrate::{Search, Trial, calibrate};
-use seqcnn::train::fit::{self, FitConfig, Monitor};
-use seqcnn::train::log::{Epoch, EpochTable, Validation};
+use seqcnn::train::fit::{FitConfig, Monitor};
 use seqcnn::train::optim::{AdamConfig, AdamWConfig, OptimizerConfig, SgdConfig};
 use seqcnn::train::schedule::Schedule;
-use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Train a model on labelled sequences (a DeepBind table or FASTA + labels).
 ///
@@ -234,48 +233,8 @@ fn schedule(text: &str, epochs: usize) -> Result<Schedule> {
     })
 }
 
-/// Checkpoint settings from the command line (loading the checkpoint for --resume).
-pub(super) fn checkpointing(args: &Args) -> Result<fit::Checkpointing> {
-    let resume = match (&args.checkpoint, args.resume) {
-        (Some(p), true) => Some(seqcnn::train::checkpoint::Checkpoint::load(p)?),
-        _ => None,
-    };
-    if let Some(c) = &resume {
-        eprintln!("seqcnn: resuming after epoch {}", c.epoch);
-    }
-    Ok(fit::Checkpointing {
-        path: args.checkpoint.clone(),
-        resume,
-    })
-}
-
-/// Trains `model` with the command line's checkpointing (`--checkpoint`, `--resume`) and
-/// reporting (epoch lines, `--log`).
-pub(super) fn fit_reported(
-    args: &Args,
-    model: &mut Model,
-    train: &dyn Examples,
-    valid: &dyn Examples,
-    cfg: &FitConfig,
-    rng: &mut rng::Rng,
-) -> Result<fit::FitReport> {
-    let ckpt = checkpointing(args)?;
-    let mut progress = Progress::new(
-        args.epochs,
-        args.log.as_deref(),
-        &model.meta.tasks,
-        ckpt.resume.as_ref().map(|c| c.epoch),
-    )?;
-    let report =
-        fit::fit_with_checkpoints(model, train, Some(valid), cfg, rng, &ckpt, &mut |log| {
-            progress.seq_epoch(log)
-        })?;
-    progress.finish()?;
-    Ok(report)
-}
-
 /// The fit settings the command line asks for.
-pub(super) fn fit_config(args: &Args) -> Result<FitConfig> {
+fn fit_config(args: &Args) -> Result<FitConfig> {
     let cfg = FitConfig {
         epochs: args.epochs,
         batch_size: args.batch_size,
@@ -308,8 +267,32 @@ fn train(args: &Args) -> Result<()> {
     }
     // Fail on an unwritable output before any work is done.
     super::check_output_dir(&args.out)?;
+    let session = Session {
+        out: args.out.clone(),
+        seed: args.seed,
+        init_scale: args.init_scale,
+        epochs: args.epochs,
+        log: args.log.clone(),
+        checkpoint: args.checkpoint.clone(),
+        resume: args.resume,
+    };
     if let Some(genome) = &args.genome {
-        return super::train_genome::run(args, arch, genome);
+        let plan = GenomePlan {
+            genome: genome.clone(),
+            targets: args.targets.clone(),
+            valid_region: args.valid_region.clone(),
+            test_region: args.test_region.clone(),
+            tile: TileConfig {
+                bin: args.bin,
+                window: args.window,
+                threshold: args.threshold,
+                max_n: args.max_n,
+            },
+            keep_negatives: args.keep_negatives,
+            resample_negatives: args.resample_negatives,
+            jitter: args.jitter,
+        };
+        return super::train_genome::run(&session, &plan, arch, || fit_config(args));
     }
     if args.jitter > 0 || args.resample_negatives {
         return Err(seqcnn::Error::Config(
@@ -323,193 +306,30 @@ fn train(args: &Args) -> Result<()> {
         .as_ref()
         .ok_or_else(|| seqcnn::Error::Config("--train or --genome is required".into()))?;
     if super::images::is_images(train_path, &args.image.image)? {
-        return super::images::train(args, arch, train_path);
-    }
-    let labels = (!args.labels.is_empty()).then_some(args.labels.as_slice());
-    let mut rng = rng::seeded(args.seed);
-    let mut data = Dataset::load(train_path, labels)?;
-    if data.tasks.is_empty() {
-        return Err(seqcnn::Error::parse(
-            train_path,
-            0,
-            "no label column: training needs labels (a table with a Bound column, or --labels)",
-        )
-        .into());
-    }
-    let negatives = args
-        .negatives
-        .unwrap_or(if data.positives_only() { 1 } else { 0 });
-    let fingerprint = data.fingerprint();
-    data.add_shuffled_negatives(negatives, &mut rng);
-    let (train, valid) = match &args.valid {
-        Some(p) => (data, Dataset::load(p, labels)?),
-        None => data.split(args.valid_fraction, &mut rng),
-    };
-    if train.is_empty() || valid.is_empty() {
-        return Err(seqcnn::Error::Config(format!(
-            "training and validation sets must both be non-empty (--valid-fraction {})",
-            args.valid_fraction
-        ))
-        .into());
-    }
-    let cfg = fit_config(args)?;
-    let dropout = arch
-        .layers
-        .iter()
-        .find_map(|l| match l {
-            seqcnn::arch::LayerSpec::Dropout { p } => Some(*p),
-            _ => None,
-        })
-        .unwrap_or(0.0);
-    let mut chosen = Trial::from_config(&cfg, dropout, args.init_scale);
-    let mut calibration = None;
-    if args.calibrate > 0 {
-        let mut ccfg = cfg.clone();
-        ccfg.epochs = args.calibrate_epochs.min(args.epochs).max(1);
-        eprintln!(
-            "seqcnn: calibrating {} settings by {}-fold cross-validation ({} epochs max each)",
-            args.calibrate, args.folds, ccfg.epochs
-        );
-        let search = Search {
-            first: chosen.clone(),
-            trials: args.calibrate,
-            folds: args.folds,
+        if args.calibrate > 0 || args.checkpoint.is_some() {
+            return Err(seqcnn::Error::Config(
+                "--calibrate and --checkpoint apply to sequence training, not images".into(),
+            )
+            .into());
+        }
+        let plan = ImagePlan {
+            train: train_path.clone(),
+            valid: args.valid.clone(),
+            valid_fraction: args.valid_fraction,
+            image: &args.image,
+            default_schedule: args.schedule.is_none(),
         };
-        let results = calibrate(&arch, &train, &ccfg, search, &mut rng, &mut |i, r| {
-            eprintln!(
-                "trial {}/{}  {}  cv_score {:.4}",
-                i + 1,
-                args.calibrate,
-                r.trial,
-                r.score
-            );
-        })?;
-        chosen = results[0].trial.clone();
-        eprintln!("seqcnn: best setting: {chosen}");
-        calibration = Some(results);
+        return super::images::train(&session, &plan, arch, || fit_config(args));
     }
-    let arch = chosen.arch(&arch)?;
-    let cfg = chosen.apply(&cfg);
-    let mut model = Model::new(arch, train.tasks.clone(), &mut rng, chosen.init_scale)?;
-    eprintln!(
-        "seqcnn: training {} on {} sequences ({} negatives per positive), validating on {}",
-        model.arch.name,
-        train.len(),
-        negatives,
-        valid.len()
-    );
-    let started = std::time::Instant::now();
-    let report = fit_reported(args, &mut model, &train, &valid, &cfg, &mut rng)?;
-    let secs = started.elapsed().as_secs_f64();
-    let p = &mut model.meta.provenance;
-    p.insert(
-        "tool".into(),
-        format!("seqcnn {}", env!("CARGO_PKG_VERSION")).into(),
-    );
-    p.insert("train_file".into(), train_path.display().to_string().into());
-    p.insert("train_data".into(), fingerprint.into());
-    p.insert("seed".into(), args.seed.into());
-    p.insert("epochs_run".into(), report.epochs_run.into());
-    p.insert("best_epoch".into(), report.best_epoch.into());
-    p.insert("optimizer".into(), serde_json::to_value(&cfg.optimizer)?);
-    p.insert("negatives_per_positive".into(), negatives.into());
-    p.insert("init_scale".into(), chosen.init_scale.into());
-    if let Some(results) = &calibration {
-        p.insert("calibration".into(), serde_json::to_value(results)?);
-    }
-    if let Some(best) = &report.best {
-        p.insert("valid_loss".into(), best.loss.into());
-        if let Some(a) = best.mean_auroc() {
-            p.insert("valid_auroc".into(), a.into());
-        }
-    }
-    model.save(&args.out)?;
-    eprintln!(
-        "seqcnn: best epoch {} of {}; wrote {} ({:.1}s)",
-        report.best_epoch,
-        report.epochs_run,
-        args.out.display(),
-        secs
-    );
-    Ok(())
-}
-
-/// Epoch reporting: a bar on a terminal, one log line per epoch otherwise (with each task's
-/// figures under it for a few tasks), and the `--log` table.
-pub(super) struct Progress {
-    bar: Option<indicatif::ProgressBar>,
-    table: Option<EpochTable>,
-    tasks: Vec<String>,
-    /// The first failure to write the table, reported when training ends.
-    failed: Option<seqcnn::Error>,
-}
-
-impl Progress {
-    /// Reporting for a run of `epochs` over `tasks` (class names for images), resumed after
-    /// `resumed` epochs if given.
-    pub(super) fn new(
-        epochs: usize,
-        log: Option<&Path>,
-        tasks: &[String],
-        resumed: Option<usize>,
-    ) -> Result<Self> {
-        let bar = std::io::stderr().is_terminal().then(|| {
-            let b = indicatif::ProgressBar::new(epochs as u64);
-            b.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "{bar:30} epoch {pos}/{len} {msg} [{elapsed}]",
-                )
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-            );
-            b.set_position(resumed.unwrap_or(0) as u64);
-            b
-        });
-        let table = log
-            .map(|p| EpochTable::new(p, resumed).with_context(|| "--log".to_string()))
-            .transpose()?;
-        Ok(Progress {
-            bar,
-            table,
-            tasks: tasks.to_vec(),
-            failed: None,
-        })
-    }
-
-    /// Reports one epoch: its line, `detail` under it, and its row in the table.
-    pub(super) fn epoch<V: Validation>(&mut self, log: &Epoch<V>, detail: Option<String>) {
-        let mut text = log.to_string();
-        if let Some(d) = detail {
-            text = format!("{text}\n{d}");
-        }
-        match &self.bar {
-            Some(b) => {
-                b.println(text);
-                b.inc(1);
-            }
-            None => eprintln!("{text}"),
-        }
-        if let Some(t) = &mut self.table
-            && self.failed.is_none()
-            && let Err(e) = t.write(log, &self.tasks)
-        {
-            self.failed = Some(e);
-        }
-    }
-
-    /// A sequence-training epoch, with its per-task figures.
-    pub(super) fn seq_epoch(&mut self, log: &fit::EpochLog) {
-        let detail = log.per_task(&self.tasks);
-        self.epoch(log, detail);
-    }
-
-    /// Clears the bar; an error if the table could not be written.
-    pub(super) fn finish(self) -> Result<()> {
-        if let Some(b) = &self.bar {
-            b.finish_and_clear();
-        }
-        match self.failed {
-            Some(e) => Err(anyhow::Error::new(e).context("--log")),
-            None => Ok(()),
-        }
-    }
+    let plan = TablePlan {
+        train: train_path.clone(),
+        labels: args.labels.clone(),
+        negatives: args.negatives,
+        valid: args.valid.clone(),
+        valid_fraction: args.valid_fraction,
+        calibrate: args.calibrate,
+        calibrate_epochs: args.calibrate_epochs,
+        folds: args.folds,
+    };
+    super::train_table::run(&session, &plan, arch, || fit_config(args))
 }

@@ -1,57 +1,59 @@
 //! `seqcnn train --genome G --targets NAME=BED ...`: DeepSEA-style multi-task training on
 //! windows of an indexed genome, labelled by overlap with one BED file per task.
 
-use super::train::{Args, fit_config, fit_reported};
+use super::fitting::{Session, fit_reported};
 use anyhow::{Context, Result};
 use seqcnn::arch::Arch;
-use seqcnn::data::tiling::{Task, TileConfig, subtract};
+use seqcnn::data::tiling::{TileConfig, subtract};
 use seqcnn::data::{Examples, GenomeWindows};
 use seqcnn::interval::Interval;
-use seqcnn::io::bed::read_bed_checked;
 use seqcnn::io::genome::Genome;
 use seqcnn::model::Model;
 use seqcnn::rng;
-use std::path::Path;
+use seqcnn::train::fit::FitConfig;
+use std::path::PathBuf;
 
-/// Parses `NAME=FILE` targets and reads each BED file against the genome.
-pub fn tasks(targets: &[String], genome: &Genome) -> Result<Vec<Task>> {
-    targets
-        .iter()
-        .map(|t| {
-            let (name, path) = t
-                .split_once('=')
-                .filter(|(n, p)| !n.is_empty() && !p.is_empty())
-                .ok_or_else(|| {
-                    seqcnn::Error::Config(format!("--targets '{t}': expected NAME=FILE.bed"))
-                })?;
-            let intervals = read_bed_checked(Path::new(path), genome)?;
-            Ok(Task::new(name, &intervals))
-        })
-        .collect()
+/// What genome training reads, tiles and holds out, resolved from the command line.
+pub(super) struct GenomePlan {
+    pub genome: PathBuf,
+    /// `NAME=FILE.bed`, one per task.
+    pub targets: Vec<String>,
+    /// Regions held out for validation and for testing.
+    pub valid_region: Vec<String>,
+    pub test_region: Vec<String>,
+    /// Bins, windows and labelling.
+    pub tile: TileConfig,
+    /// The share of all-negative windows kept (drawn afresh every epoch with
+    /// `resample_negatives`).
+    pub keep_negatives: f64,
+    pub resample_negatives: bool,
+    /// Shift augmentation, bp.
+    pub jitter: u64,
 }
 
-/// Parses region arguments against the genome.
-pub fn regions(texts: &[String], genome: &Genome) -> Result<Vec<Interval>> {
-    texts.iter().map(|t| Ok(genome.region(t)?)).collect()
-}
-
-pub fn run(args: &Args, arch: Arch, genome_path: &Path) -> Result<()> {
-    let genome = Genome::open(genome_path)?;
-    let tasks = tasks(&args.targets, &genome)?;
-    if arch.input.length != Some(args.window as usize) {
+/// Trains on windows of the genome of `plan` and writes the model; `cfg` gives the fit settings.
+pub(super) fn run(
+    s: &Session,
+    plan: &GenomePlan,
+    arch: Arch,
+    cfg: impl FnOnce() -> Result<FitConfig>,
+) -> Result<()> {
+    let genome = Genome::open(&plan.genome)?;
+    let tasks = super::tasks(&plan.targets, &genome)?;
+    let window = plan.tile.window;
+    if arch.input.length != Some(window as usize) {
         return Err(seqcnn::Error::Config(format!(
             "the architecture takes {} inputs but --window is {} bp: set input.length in the architecture (--set input.length={}) or --window",
             arch.input.length.map_or("any-length".into(), |l| format!("{l} bp")),
-            args.window,
-            args.window
+            window, window
         ))
         .into());
     }
-    if args.valid_region.is_empty() {
+    if plan.valid_region.is_empty() {
         return Err(seqcnn::Error::Config("--genome needs --valid-region (e.g. a contig or chr:start-end held out for early stopping)".into()).into());
     }
-    let valid_regions = regions(&args.valid_region, &genome)?;
-    let test_regions = regions(&args.test_region, &genome)?;
+    let valid_regions = super::regions(&plan.valid_region, &genome)?;
+    let test_regions = super::regions(&plan.test_region, &genome)?;
     let whole: Vec<Interval> = genome
         .contigs()
         .iter()
@@ -64,23 +66,18 @@ pub fn run(args: &Args, arch: Arch, genome_path: &Path) -> Result<()> {
     let held: Vec<Interval> = valid_regions.iter().chain(&test_regions).cloned().collect();
     let train_regions = subtract(&whole, &held);
     let valid_only = subtract(&valid_regions, &test_regions);
-    let tile = TileConfig {
-        bin: args.bin,
-        window: args.window,
-        threshold: args.threshold,
-        max_n: args.max_n,
-    };
-    let mut rng = rng::seeded(args.seed);
+    let tile = plan.tile.clone();
+    let mut rng = rng::seeded(s.seed);
     let started = std::time::Instant::now();
     let train = GenomeWindows::new(
         &genome,
         train_regions,
         &tasks,
         tile.clone(),
-        if args.resample_negatives {
+        if plan.resample_negatives {
             1.0
         } else {
-            args.keep_negatives
+            plan.keep_negatives
         },
         &mut rng,
     )
@@ -93,9 +90,9 @@ pub fn run(args: &Args, arch: Arch, genome_path: &Path) -> Result<()> {
         )
         .into());
     }
-    let mut cfg = fit_config(args)?;
-    if args.resample_negatives {
-        cfg.resample_negatives = Some(args.keep_negatives);
+    let mut cfg = cfg()?;
+    if plan.resample_negatives {
+        cfg.resample_negatives = Some(plan.keep_negatives);
     }
     if cfg
         .pos_weight
@@ -109,11 +106,11 @@ pub fn run(args: &Args, arch: Arch, genome_path: &Path) -> Result<()> {
         .into());
     }
     let names: Vec<String> = tasks.iter().map(|t| t.name.clone()).collect();
-    let mut model = Model::new(arch, names, &mut rng, args.init_scale)?;
-    let sampled = if args.resample_negatives && args.keep_negatives < 1.0 {
+    let mut model = Model::new(arch, names, &mut rng, s.init_scale)?;
+    let sampled = if plan.resample_negatives && plan.keep_negatives < 1.0 {
         format!(
             ", all-negative ones drawn at {} every epoch",
-            args.keep_negatives
+            plan.keep_negatives
         )
     } else {
         String::new()
@@ -126,38 +123,31 @@ pub fn run(args: &Args, arch: Arch, genome_path: &Path) -> Result<()> {
         valid.len(),
         started.elapsed().as_secs_f64()
     );
-    let report = fit_reported(args, &mut model, &train, &valid, &cfg, &mut rng)?;
+    let report = fit_reported(s, &mut model, &train, &valid, &cfg, &mut rng)?;
+    s.stamp(&mut model, report.epochs_run, report.best_epoch, &cfg)?;
     let p = &mut model.meta.provenance;
-    p.insert(
-        "tool".into(),
-        format!("seqcnn {}", env!("CARGO_PKG_VERSION")).into(),
-    );
-    p.insert("genome".into(), genome_path.display().to_string().into());
-    p.insert("targets".into(), args.targets.clone().into());
-    p.insert("valid_regions".into(), args.valid_region.clone().into());
-    p.insert("test_regions".into(), args.test_region.clone().into());
-    p.insert("bin".into(), args.bin.into());
-    p.insert("window".into(), args.window.into());
-    p.insert("threshold".into(), args.threshold.into());
-    p.insert("jitter".into(), args.jitter.into());
-    p.insert("keep_negatives".into(), args.keep_negatives.into());
-    p.insert("resample_negatives".into(), args.resample_negatives.into());
-    p.insert("seed".into(), args.seed.into());
+    p.insert("genome".into(), plan.genome.display().to_string().into());
+    p.insert("targets".into(), plan.targets.clone().into());
+    p.insert("valid_regions".into(), plan.valid_region.clone().into());
+    p.insert("test_regions".into(), plan.test_region.clone().into());
+    p.insert("bin".into(), plan.tile.bin.into());
+    p.insert("window".into(), window.into());
+    p.insert("threshold".into(), plan.tile.threshold.into());
+    p.insert("jitter".into(), plan.jitter.into());
+    p.insert("keep_negatives".into(), plan.keep_negatives.into());
+    p.insert("resample_negatives".into(), plan.resample_negatives.into());
     p.insert("train_windows".into(), train.len().into());
-    p.insert("epochs_run".into(), report.epochs_run.into());
-    p.insert("best_epoch".into(), report.best_epoch.into());
-    p.insert("optimizer".into(), serde_json::to_value(&cfg.optimizer)?);
     if let Some(best) = &report.best {
         p.insert("valid_loss".into(), best.loss.into());
         p.insert("valid_auroc".into(), serde_json::to_value(&best.auroc)?);
         p.insert("valid_auprc".into(), serde_json::to_value(&best.auprc)?);
     }
-    model.save(&args.out)?;
+    model.save(&s.out)?;
     eprintln!(
         "seqcnn: best epoch {} of {}; wrote {} ({:.1}s)",
         report.best_epoch,
         report.epochs_run,
-        args.out.display(),
+        s.out.display(),
         started.elapsed().as_secs_f64()
     );
     Ok(())

@@ -1,0 +1,169 @@
+//! What every `seqcnn train` mode shares once the command line is resolved: the [`Session`]
+//! (output, seed, epochs, checkpointing, the epoch log), epoch reporting ([`Progress`]), fitting
+//! with checkpoints, and the provenance and closing line every trained model gets.
+
+use anyhow::{Context, Result};
+use seqcnn::data::Examples;
+use seqcnn::model::Model;
+use seqcnn::rng;
+use seqcnn::train::fit::{self, FitConfig};
+use seqcnn::train::log::{Epoch, EpochTable, Validation};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+/// The settings of a training run that every mode uses, resolved from the command line.
+pub(super) struct Session {
+    /// The model file written at the end.
+    pub out: PathBuf,
+    pub seed: u64,
+    pub init_scale: f32,
+    pub epochs: usize,
+    /// `--log`: the epoch table.
+    pub log: Option<PathBuf>,
+    /// `--checkpoint` and `--resume`.
+    pub checkpoint: Option<PathBuf>,
+    pub resume: bool,
+}
+
+impl Session {
+    /// The provenance every trained model records: the tool, the seed, the epochs run and the
+    /// best one, and the optimiser.
+    pub(super) fn stamp(
+        &self,
+        model: &mut Model,
+        epochs_run: usize,
+        best_epoch: usize,
+        cfg: &FitConfig,
+    ) -> Result<()> {
+        let p = &mut model.meta.provenance;
+        p.insert(
+            "tool".into(),
+            format!("seqcnn {}", env!("CARGO_PKG_VERSION")).into(),
+        );
+        p.insert("seed".into(), self.seed.into());
+        p.insert("epochs_run".into(), epochs_run.into());
+        p.insert("best_epoch".into(), best_epoch.into());
+        p.insert("optimizer".into(), serde_json::to_value(&cfg.optimizer)?);
+        Ok(())
+    }
+}
+
+/// Checkpoint settings from the command line (loading the checkpoint for --resume).
+fn checkpointing(s: &Session) -> Result<fit::Checkpointing> {
+    let resume = match (&s.checkpoint, s.resume) {
+        (Some(p), true) => Some(seqcnn::train::checkpoint::Checkpoint::load(p)?),
+        _ => None,
+    };
+    if let Some(c) = &resume {
+        eprintln!("seqcnn: resuming after epoch {}", c.epoch);
+    }
+    Ok(fit::Checkpointing {
+        path: s.checkpoint.clone(),
+        resume,
+    })
+}
+
+/// Trains `model` with the command line's checkpointing (`--checkpoint`, `--resume`) and
+/// reporting (epoch lines, `--log`).
+pub(super) fn fit_reported(
+    s: &Session,
+    model: &mut Model,
+    train: &dyn Examples,
+    valid: &dyn Examples,
+    cfg: &FitConfig,
+    rng: &mut rng::Rng,
+) -> Result<fit::FitReport> {
+    let ckpt = checkpointing(s)?;
+    let mut progress = Progress::new(
+        s.epochs,
+        s.log.as_deref(),
+        &model.meta.tasks,
+        ckpt.resume.as_ref().map(|c| c.epoch),
+    )?;
+    let report =
+        fit::fit_with_checkpoints(model, train, Some(valid), cfg, rng, &ckpt, &mut |log| {
+            progress.seq_epoch(log)
+        })?;
+    progress.finish()?;
+    Ok(report)
+}
+
+/// Epoch reporting: a bar on a terminal, one log line per epoch otherwise (with each task's
+/// figures under it for a few tasks), and the `--log` table.
+pub(super) struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+    table: Option<EpochTable>,
+    tasks: Vec<String>,
+    /// The first failure to write the table, reported when training ends.
+    failed: Option<seqcnn::Error>,
+}
+
+impl Progress {
+    /// Reporting for a run of `epochs` over `tasks` (class names for images), resumed after
+    /// `resumed` epochs if given.
+    pub(super) fn new(
+        epochs: usize,
+        log: Option<&Path>,
+        tasks: &[String],
+        resumed: Option<usize>,
+    ) -> Result<Self> {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let b = indicatif::ProgressBar::new(epochs as u64);
+            b.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{bar:30} epoch {pos}/{len} {msg} [{elapsed}]",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            b.set_position(resumed.unwrap_or(0) as u64);
+            b
+        });
+        let table = log
+            .map(|p| EpochTable::new(p, resumed).with_context(|| "--log".to_string()))
+            .transpose()?;
+        Ok(Progress {
+            bar,
+            table,
+            tasks: tasks.to_vec(),
+            failed: None,
+        })
+    }
+
+    /// Reports one epoch: its line, `detail` under it, and its row in the table.
+    pub(super) fn epoch<V: Validation>(&mut self, log: &Epoch<V>, detail: Option<String>) {
+        let mut text = log.to_string();
+        if let Some(d) = detail {
+            text = format!("{text}\n{d}");
+        }
+        match &self.bar {
+            Some(b) => {
+                b.println(text);
+                b.inc(1);
+            }
+            None => eprintln!("{text}"),
+        }
+        if let Some(t) = &mut self.table
+            && self.failed.is_none()
+            && let Err(e) = t.write(log, &self.tasks)
+        {
+            self.failed = Some(e);
+        }
+    }
+
+    /// A sequence-training epoch, with its per-task figures.
+    pub(super) fn seq_epoch(&mut self, log: &fit::EpochLog) {
+        let detail = log.per_task(&self.tasks);
+        self.epoch(log, detail);
+    }
+
+    /// Clears the bar; an error if the table could not be written.
+    pub(super) fn finish(self) -> Result<()> {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+        match self.failed {
+            Some(e) => Err(anyhow::Error::new(e).context("--log")),
+            None => Ok(()),
+        }
+    }
+}
