@@ -41,3 +41,16 @@ pub fn shuffle<T>(rng: &mut Rng, xs: &mut [T]) {
 pub fn fork(rng: &mut Rng) -> Rng {
     Rng::seed_from_u64(rng.random::<u64>())
 }
+
+/// A seeded random split of `n` items: `(rest, held_out)` indices, each in increasing order, with
+/// `fraction` of the items (rounded) held out. Sequence sets and image sets split through it.
+pub fn split_indices(n: usize, fraction: f64, rng: &mut Rng) -> (Vec<usize>, Vec<usize>) {
+    let mut idx: Vec<usize> = (0..n).collect();
+    shuffle(rng, &mut idx);
+    let k = ((n as f64) * fraction).round() as usize;
+    let (held, rest) = idx.split_at(k.min(n));
+    let (mut held, mut rest) = (held.to_vec(), rest.to_vec());
+    held.sort_unstable();
+    rest.sort_unstable();
+    (rest, held)
+}

@@ -48,6 +48,17 @@ impl Session {
     }
 }
 
+/// An error unless the training and validation sets both hold examples.
+pub(super) fn check_split(train: usize, valid: usize, valid_fraction: f64) -> Result<()> {
+    if train == 0 || valid == 0 {
+        return Err(seqcnn::Error::Config(format!(
+            "training and validation sets must both be non-empty (--valid-fraction {valid_fraction})"
+        ))
+        .into());
+    }
+    Ok(())
+}
+
 /// Checkpoint settings from the command line (loading the checkpoint for --resume).
 fn checkpointing(s: &Session) -> Result<fit::Checkpointing> {
     let resume = match (&s.checkpoint, s.resume) {

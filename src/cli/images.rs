@@ -138,13 +138,7 @@ pub(super) fn train(
         }
         None => data.split(plan.valid_fraction, &mut rng),
     };
-    if train.is_empty() || valid.is_empty() {
-        return Err(seqcnn::Error::Config(format!(
-            "training and validation sets must both be non-empty (--valid-fraction {})",
-            plan.valid_fraction
-        ))
-        .into());
-    }
+    super::fitting::check_split(train.len(), valid.len(), plan.valid_fraction)?;
     if let Some(s) = img.pixel_scale {
         arch.input.pixel_scale = Some(s);
     }

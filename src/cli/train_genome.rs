@@ -54,15 +54,7 @@ pub(super) fn run(
     }
     let valid_regions = super::regions(&plan.valid_region, &genome)?;
     let test_regions = super::regions(&plan.test_region, &genome)?;
-    let whole: Vec<Interval> = genome
-        .contigs()
-        .iter()
-        .map(|(c, len)| Interval {
-            contig: c.clone(),
-            start: 0,
-            end: *len,
-        })
-        .collect();
+    let whole = genome.whole();
     let held: Vec<Interval> = valid_regions.iter().chain(&test_regions).cloned().collect();
     let train_regions = subtract(&whole, &held);
     let valid_only = subtract(&valid_regions, &test_regions);

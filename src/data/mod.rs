@@ -95,13 +95,7 @@ impl Dataset {
 
     /// A seeded random split: `(rest, held_out)` with `fraction` of the sequences held out.
     pub fn split(&self, fraction: f64, rng: &mut Rng) -> (Dataset, Dataset) {
-        let mut idx: Vec<usize> = (0..self.len()).collect();
-        rng::shuffle(rng, &mut idx);
-        let k = ((self.len() as f64) * fraction).round() as usize;
-        let (held, rest) = idx.split_at(k.min(self.len()));
-        let (mut held, mut rest) = (held.to_vec(), rest.to_vec());
-        held.sort_unstable();
-        rest.sort_unstable();
+        let (rest, held) = rng::split_indices(self.len(), fraction, rng);
         (self.subset(&rest), self.subset(&held))
     }
 

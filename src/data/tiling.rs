@@ -333,16 +333,7 @@ impl<'a> Tiler<'a> {
 
     /// Tiles every contig of the genome, in file order.
     pub fn whole_genome(genome: &'a Genome, tasks: &'a [Task], config: TileConfig) -> Result<Self> {
-        let regions = genome
-            .contigs()
-            .iter()
-            .map(|(c, len)| Interval {
-                contig: c.clone(),
-                start: 0,
-                end: *len,
-            })
-            .collect();
-        Self::new(genome, regions, tasks, config)
+        Self::new(genome, genome.whole(), tasks, config)
     }
 
     /// Windows skipped so far for having too many `N`.

@@ -182,6 +182,18 @@ impl Genome {
         &self.contigs
     }
 
+    /// Every contig whole, as intervals, in file order.
+    pub fn whole(&self) -> Vec<crate::interval::Interval> {
+        self.contigs
+            .iter()
+            .map(|(c, len)| crate::interval::Interval {
+                contig: c.clone(),
+                start: 0,
+                end: *len,
+            })
+            .collect()
+    }
+
     /// as by [`resolve`](Self::resolve); `end` past the contig's end or `start > end` is an
     /// error (use [`fetch_padded`](Self::fetch_padded) for windows that may stick out).
     ///
