@@ -114,19 +114,21 @@ pub(crate) fn show_byte(b: u8) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use flate2::Compression;
     use flate2::write::GzEncoder;
     use std::io::Write;
 
-    fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+    /// Writes `bytes` to `dir/name`.
+    pub(crate) fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
         let p = dir.join(name);
         std::fs::write(&p, bytes).unwrap();
         p
     }
 
-    fn gzip(bytes: &[u8]) -> Vec<u8> {
+    /// `bytes` gzip-compressed.
+    pub(crate) fn gzip(bytes: &[u8]) -> Vec<u8> {
         let mut e = GzEncoder::new(Vec::new(), Compression::default());
         e.write_all(bytes).unwrap();
         e.finish().unwrap()

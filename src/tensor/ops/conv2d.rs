@@ -151,6 +151,27 @@ fn check_bias(op: &'static str, b: Option<&[usize]>, out: usize) -> Result<()> {
     }
 }
 
+/// The checks every 2-D convolution makes of its weight `w`: the input's channels against the
+/// weight's (`(input, weight)`), positive kernel sizes, strides and dilations.
+fn check_kernel(
+    op: &'static str,
+    w: &[usize],
+    (c, wc): (usize, usize),
+    k: [usize; 2],
+    stride: &[usize; 2],
+    dilation: &[usize; 2],
+) -> Result<()> {
+    if wc != c {
+        return Err(Error::shape(
+            op,
+            format!("input has {c} channels but weight {w:?} expects {wc}"),
+        ));
+    }
+    positive(op, &k, "kernel sizes")?;
+    positive(op, stride, "strides")?;
+    positive(op, dilation, "dilations")
+}
+
 /// Checks the shapes of a convolution: input `[N, C, H, W]`, weight `[O, C, KH, KW]`.
 fn conv_dims(x: &[usize], w: &[usize], b: Option<&[usize]>, g: &Conv2dGeom) -> Result<Dims> {
     const OP: &str = "conv2d";
@@ -162,15 +183,7 @@ fn conv_dims(x: &[usize], w: &[usize], b: Option<&[usize]>, g: &Conv2dGeom) -> R
             ),
         ));
     };
-    if wc != c {
-        return Err(Error::shape(
-            OP,
-            format!("input has {c} channels but weight {w:?} expects {wc}"),
-        ));
-    }
-    positive(OP, &[kh, kw], "kernel sizes")?;
-    positive(OP, &g.stride, "strides")?;
-    positive(OP, &g.dilation, "dilations")?;
+    check_kernel(OP, w, (c, wc), [kh, kw], &g.stride, &g.dilation)?;
     check_bias(OP, b, o)?;
     let fit = |axis: usize, n: usize, k: usize| {
         g.out_len(axis, n, k).ok_or_else(|| {
@@ -208,15 +221,7 @@ fn convt_dims(x: &[usize], w: &[usize], b: Option<&[usize]>, g: &ConvT2dGeom) ->
             ),
         ));
     };
-    if wi != ci {
-        return Err(Error::shape(
-            OP,
-            format!("input has {ci} channels but weight {w:?} expects {wi}"),
-        ));
-    }
-    positive(OP, &[kh, kw], "kernel sizes")?;
-    positive(OP, &g.stride, "strides")?;
-    positive(OP, &g.dilation, "dilations")?;
+    check_kernel(OP, w, (ci, wi), [kh, kw], &g.stride, &g.dilation)?;
     positive(OP, &[h, wd], "input sizes")?;
     for a in 0..2 {
         if g.output_padding[a] >= g.stride[a].max(g.dilation[a]) {
