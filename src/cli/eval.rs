@@ -49,6 +49,10 @@ pub struct Args {
     /// Genome mode: skip windows with more than this fraction of N.
     #[arg(long, default_value_t = 0.1)]
     max_n: f64,
+    /// Genome mode, for models that take any length (DeepBind): the window (bp) centred on each
+    /// bin.
+    #[arg(long, requires = "genome", value_name = "N")]
+    window: Option<usize>,
     /// Label columns, comma-separated (default: the model's task names if present, else Bound).
     #[arg(long, value_delimiter = ',')]
     labels: Vec<String>,
@@ -110,7 +114,7 @@ fn eval(args: &Args) -> Result<()> {
             ))
             .into());
         }
-        let window = ensemble.window()?;
+        let window = ensemble.window(args.window)?;
         let regions = super::regions(&args.region, &genome)?;
         let config = seqcnn::data::tiling::TileConfig {
             bin: args.bin,

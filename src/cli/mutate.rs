@@ -125,7 +125,8 @@ pub fn run(args: Args) -> Result<()> {
     super::with_threads(args.threads, || mutate(&args))
 }
 
-/// Where a sequence read from a genome lies: its first base is 0-based `start` on `contig`.
+/// Where a sequence read from a genome lies: its first base is 0-based `start` on `contig` (as
+/// the BED file spells it).
 struct Locus {
     contig: String,
     start: i64,
@@ -181,7 +182,7 @@ fn items<'a>(
             line: iv.line,
             locus: Some(Locus {
                 contig_len: genome.contig_len(&iv.contig).map_err(at_line)?,
-                contig: iv.contig.clone(),
+                contig: iv.written_contig().to_string(),
                 start,
             }),
         })

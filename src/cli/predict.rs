@@ -29,6 +29,7 @@ use std::path::PathBuf;
     zcat seqs.tsv.gz | seqcnn predict --model m.safetensors - --raw --out scores.tsv.gz\n  \
     seqcnn predict --model models/D00328.003.safetensors long.fa --average\n  \
     seqcnn predict --model deepsea.safetensors --genome hg19.fa.gz peaks.narrowPeak\n  \
+    seqcnn predict --model D00328.018.safetensors --genome 20.fa.gz --window 101 chr20_CTCF.bed\n  \
     seqcnn predict --model deepsea.safetensors --genome 20.fa.gz --tile 200 --region 20:1-5,000,000 --out chr20.tsv.gz\n  \
     seqcnn predict --model m.safetensors peaks.fa --shard 3/8 --out scores.3.tsv\n  \
     seqcnn predict --model a.safetensors --model b.safetensors --genome 20.fa.gz peaks.bed")]
@@ -37,7 +38,9 @@ pub struct Args {
     #[arg(long, required = true)]
     pub(super) model: Vec<PathBuf>,
     /// FASTA or sequence table (gzip or not); `-` reads stdin. With --genome: a BED file of
-    /// intervals (each resized to the model's input around its summit or centre).
+    /// intervals, each resized to the model's input (or --window) around its summit or centre,
+    /// read on its reverse strand when its strand is `-` and the strand rule is `none`; rows keep
+    /// the BED's contig names.
     #[arg(required_unless_present = "tile")]
     pub(super) input: Option<PathBuf>,
     /// Indexed genome (FASTA + .fai, or BGZF + .fai + .gzi) for BED input or --tile.
@@ -50,6 +53,10 @@ pub struct Args {
     /// With --tile: region(s) to tile (chr:start-end, 1-based inclusive, or a contig).
     #[arg(long, requires = "tile")]
     pub(super) region: Vec<String>,
+    /// With --genome, for models that take any length (DeepBind): score N bp around each
+    /// interval's summit or centre (or each bin's centre).
+    #[arg(long, requires = "genome", value_name = "N")]
+    pub(super) window: Option<usize>,
     /// With --tile: skip bins whose window has more than this fraction of N.
     #[arg(long, default_value_t = 0.5)]
     pub(super) max_n: f64,
@@ -116,6 +123,7 @@ fn predict(args: &Args) -> Result<()> {
             tile: args.tile,
             region: args.region.clone(),
             max_n: args.max_n,
+            window: args.window,
             raw: args.raw,
             chunk: args.chunk,
             shard: args.shard,

@@ -4,7 +4,7 @@
 use anyhow::Result;
 use seqcnn::data::tiling::{Tile, TileConfig, Tiler};
 use seqcnn::interval::Interval;
-use seqcnn::io::bed::read_bed_checked;
+use seqcnn::io::bed::{self, read_bed_checked};
 use seqcnn::io::genome::Genome;
 use seqcnn::io::output::AtomicOutput;
 use seqcnn::model::Model;
@@ -56,6 +56,8 @@ pub(super) struct GenomePredict {
     pub region: Vec<String>,
     /// Bins with more N than this share are skipped.
     pub max_n: f64,
+    /// `--window`, for models that take any length.
+    pub window: Option<usize>,
     /// Raw outputs instead of the output scale.
     pub raw: bool,
     /// Records scored per pass (and the unit of sharding).
@@ -68,7 +70,7 @@ pub(super) struct GenomePredict {
 pub(super) fn run(args: &GenomePredict, scorer: &Ensemble) -> Result<()> {
     let genome_path = args.genome.as_path();
     let model = scorer.model();
-    let window = scorer.window()? as u64;
+    let window = scorer.window(args.window)? as u64;
     let genome = Genome::open(genome_path)?;
     let score = |seqs: &[&[u8]]| {
         if args.raw {
@@ -147,19 +149,29 @@ pub(super) fn run(args: &GenomePredict, scorer: &Ensemble) -> Result<()> {
         let block = shard_items(intervals.len(), args.shard, chunk_size);
         writeln!(out, "{}", header("chrom\tstart\tend\tname", model)).map_err(|e| out.error(e))?;
         let scored = &intervals[block.scored.clone()];
+        let stranded = scorer.single_strand();
         for (k, chunk) in scored.chunks(chunk_size).enumerate() {
             let seqs: Vec<Vec<u8>> = chunk
                 .iter()
                 .map(|iv| {
                     // Centred on the summit (narrowPeak) or the interval's centre.
                     let (start, end) = iv.window(window);
-                    genome.fetch_padded(&iv.contig, start, end)
+                    let seq = genome.fetch_padded(&iv.contig, start, end)?;
+                    // A `-` interval reads its reverse strand when the models score one strand.
+                    Ok(if stranded && iv.strand == Some(bed::Strand::Reverse) {
+                        seqcnn::encode::reverse_complement(&seq)
+                    } else {
+                        seq
+                    })
                 })
                 .collect::<seqcnn::Result<_>>()?;
             let refs: Vec<&[u8]> = seqs.iter().map(|s| s.as_slice()).collect();
             let keys: Vec<String> = chunk
                 .iter()
-                .map(|iv| format!("{}\t{}\t{}\t{}", iv.contig, iv.start, iv.end, iv.label()))
+                .map(|iv| {
+                    let contig = iv.written_contig();
+                    format!("{contig}\t{}\t{}\t{}", iv.start, iv.end, iv.label())
+                })
                 .collect();
             let first = block.scored.start + k * chunk_size;
             let index = first..first + chunk.len();

@@ -39,6 +39,10 @@ pub struct BedRecord {
     pub summit: Option<u64>,
     /// 1-based line in the file.
     pub line: u64,
+    /// The contig as the file spells it, when [`check_against`] renamed it to the genome's name
+    /// (`chr20` in the file, `20` in the genome): outputs write it back, so their rows join the
+    /// user's BED.
+    pub written: Option<String>,
 }
 
 /// A record reads as its interval (`rec.contig`, `rec.start`, `rec.len()`...): the interval is
@@ -79,8 +83,13 @@ impl BedRecord {
         (start, start + len as i64)
     }
 
+    /// The contig as the file spells it (see [`BedRecord::written`]).
+    pub fn written_contig(&self) -> &str {
+        self.written.as_deref().unwrap_or(&self.interval.contig)
+    }
+
     /// The name column, or `contig:start-end` with a 1-based start (as genome browsers show
-    /// an interval) when there is none.
+    /// an interval) and the contig as the file spells it, when there is none.
     ///
     /// ```
     /// use seqcnn::io::bed::BedReader;
@@ -89,9 +98,9 @@ impl BedRecord {
     /// assert_eq!((ivs[0].label(), ivs[1].label()), ("chr1:101-200".into(), "g1".into()));
     /// ```
     pub fn label(&self) -> String {
-        self.name
-            .clone()
-            .unwrap_or_else(|| self.interval.to_string())
+        self.name.clone().unwrap_or_else(|| {
+            Interval::new(self.written_contig(), self.start, self.end).to_string()
+        })
     }
 }
 
@@ -249,6 +258,7 @@ fn parse_line(raw: &[u8], line: u64) -> std::result::Result<Option<BedRecord>, S
         strand,
         summit,
         line,
+        written: None,
     }))
 }
 
@@ -323,7 +333,7 @@ pub fn check_against(intervals: &mut [BedRecord], genome: &Genome, path: &Path) 
             ));
         }
         if iv.contig != *contig {
-            iv.interval.contig.clone_from(contig);
+            iv.written = Some(std::mem::replace(&mut iv.interval.contig, contig.clone()));
         }
     }
     Ok(())

@@ -53,26 +53,29 @@ impl<'m> Ensemble<'m> {
         self.members[0].model
     }
 
-    /// The window length every member reads, for genome windows: an error when a member takes
-    /// any length or two members differ.
-    pub fn window(&self) -> Result<usize> {
-        let length = |m: &Scorer| {
-            super::resolve_window(m.model, "the model", None)?.ok_or_else(|| {
-                Error::Config(
-                    "the model takes any input length: genome windows need a model with a fixed input length".into(),
-                )
-            })
-        };
-        let window = length(&self.members[0])?;
+    /// The window length every member reads from a genome: each member's input length, or
+    /// `window` (`--window`) for members that take any length ([`super::window_length`]); an
+    /// error when members would read windows of different lengths.
+    pub fn window(&self, window: Option<usize>) -> Result<usize> {
+        let length = |m: &Scorer| super::window_length(m.model, "the model", window);
+        let first = length(&self.members[0])?;
         for member in &self.members[1..] {
             let other = length(member)?;
-            if other != window {
+            if other != first {
                 return Err(Error::Config(format!(
-                    "ensemble members must read windows of one length: {window} bp and {other} bp"
+                    "ensemble members must read windows of one length: {first} bp and {other} bp"
                 )));
             }
         }
-        Ok(window)
+        Ok(first)
+    }
+
+    /// Whether every member scores sequences as given (strand rule `none`), so that the strand
+    /// of an interval decides which strand is read.
+    pub fn single_strand(&self) -> bool {
+        self.members
+            .iter()
+            .all(|m| m.strand() == crate::model::Strand::None)
     }
 
     /// The members' mean output `[n, tasks]` on the output scale (see [`Scorer::score`]).

@@ -380,3 +380,111 @@ fn all_published_models_import() {
             .all(|l| !l.split('\t').nth(1).unwrap().is_empty())
     );
 }
+
+/// `predict --genome --window 101` with a DeepBind model (any input length): each BED interval
+/// scored on the 101 bp around its centre equals `predict` on those windows cut by hand from the
+/// genome FASTA, rows keep the BED's `chr20` (the genome says `20`), and a `-` interval is read
+/// on its reverse strand when the strand rule is `none`.
+#[test]
+fn genome_intervals_with_a_window_match_windows_cut_by_hand() {
+    let dir = tempdir();
+    import(dir.path(), &["D00328.003"]);
+    let model = dir.path().join("D00328.003.safetensors");
+    let genome = data("genome/chr20_30M.fa.gz");
+    let bed_in = data("genome/chr20_30M_CTCF.bed");
+    // The first five intervals, the third on the reverse strand.
+    let lines: Vec<String> = std::fs::read_to_string(&bed_in)
+        .unwrap()
+        .lines()
+        .take(5)
+        .enumerate()
+        .map(|(i, l)| {
+            let f: Vec<&str> = l.split('\t').collect();
+            let strand = if i == 2 { "-" } else { "+" };
+            format!("{}\t{}\t{}\tp{i}\t0\t{strand}", f[0], f[1], f[2])
+        })
+        .collect();
+    let bed = dir.path().join("five.bed");
+    std::fs::write(&bed, lines.join("\n") + "\n").unwrap();
+    let m = s(&model);
+    let g = s(&genome);
+    let fails_without = fails(
+        &["predict", "--model", m, "--genome", g, s(&bed)],
+        &["--window"],
+    );
+    assert!(fails_without.contains("any length"), "{fails_without}");
+    let args = [
+        "predict",
+        "--model",
+        m,
+        "--genome",
+        g,
+        s(&bed),
+        "--window",
+        "101",
+    ];
+    let got = ok(&args);
+    let got_none = ok(&[&args[..], &["--strand", "none"]].concat());
+    // The windows by hand: the genome's one sequence, decompressed.
+    let fasta = String::from_utf8(
+        std::process::Command::new("gzip")
+            .args(["-dc", s(&genome)])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let seq: String = fasta.lines().skip(1).collect();
+    let mut by_hand = String::new();
+    let mut by_hand_rc = String::new();
+    for (i, l) in lines.iter().enumerate() {
+        let f: Vec<u64> = l
+            .split('\t')
+            .skip(1)
+            .take(2)
+            .map(|v| v.parse().unwrap())
+            .collect();
+        let centre = (f[0] + f[1]) / 2;
+        let w = &seq[(centre - 50) as usize..(centre + 51) as usize];
+        by_hand.push_str(&format!(">p{i}\n{w}\n"));
+        let rc: String = w
+            .bytes()
+            .rev()
+            .map(|b| match b.to_ascii_uppercase() {
+                b'A' => 'T',
+                b'C' => 'G',
+                b'G' => 'C',
+                b'T' => 'A',
+                _ => 'N',
+            })
+            .collect();
+        by_hand_rc.push_str(&format!(
+            ">p{i}\n{}\n",
+            if i == 2 { rc.as_str() } else { w }
+        ));
+    }
+    let fa = dir.path().join("hand.fa");
+    let fa_rc = dir.path().join("hand_rc.fa");
+    std::fs::write(&fa, by_hand).unwrap();
+    std::fs::write(&fa_rc, by_hand_rc).unwrap();
+    let want = ok(&["predict", "--model", m, s(&fa)]);
+    let want_none = ok(&["predict", "--model", m, s(&fa_rc), "--strand", "none"]);
+    let scores = |tsv: &str| -> Vec<String> {
+        tsv.lines()
+            .skip(1)
+            .map(|r| r.rsplit('\t').next().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(scores(&got), scores(&want), "{got}\n{want}");
+    assert_eq!(
+        scores(&got_none),
+        scores(&want_none),
+        "{got_none}\n{want_none}"
+    );
+    // The reverse strand matters for this model: the `-` row differs from the forward window.
+    let fwd_none = ok(&["predict", "--model", m, s(&fa), "--strand", "none"]);
+    assert_ne!(scores(&fwd_none)[2], scores(&want_none)[2]);
+    for row in got.lines().skip(1) {
+        assert!(row.starts_with("chr20\t"), "{row}");
+    }
+}

@@ -135,7 +135,8 @@ fn train_eval_and_predict_on_genome_windows() {
     let lines: Vec<&str> = scored.lines().collect();
     assert_eq!(lines[0], "chrom\tstart\tend\tname\tCTCF\tCpG\tCDS");
     assert_eq!(lines.len(), 33, "one row per interval of the BED file");
-    assert!(lines[1].starts_with("20\t1339\t1743\t"), "{}", lines[1]);
+    // The contig as the BED spells it (the genome says `20`), so rows join the BED.
+    assert!(lines[1].starts_with("chr20\t1339\t1743\t"), "{}", lines[1]);
 }
 
 #[test]

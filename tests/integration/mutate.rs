@@ -503,7 +503,7 @@ mod genome {
         for (k, iv) in ivs.iter().enumerate() {
             // A DeepBind model takes any length: 20 bp around the centre (10 before it).
             let start = iv.start + iv.len() / 2 - 10;
-            let name = format!("20:{}-{}", iv.start + 1, iv.end);
+            let name = format!("chr20:{}-{}", iv.start + 1, iv.end);
             let seq = genome.fetch("20", start, start + 20).expect("fetch");
             fasta.push_str(&format!(
                 ">{name}\n{}\n",
@@ -513,7 +513,7 @@ mod genome {
                 let p = j / 3 + 1;
                 assert_eq!(row[0], name);
                 assert_eq!(row[1], p.to_string());
-                assert_eq!(row[2], "20", "the genome's contig name");
+                assert_eq!(row[2], "chr20", "the contig as the BED spells it");
                 let gpos: u64 = row[3].parse().expect("gpos");
                 assert_eq!(gpos, start + p as u64, "1-based genomic position");
                 assert_eq!(row[4], base_at(&genome, gpos), "{name} pos {p}");
@@ -528,7 +528,7 @@ mod genome {
             assert_eq!(a[4..], b[2..], "BED and FASTA input give the same scores");
         }
         // Maps labelled with genomic positions: the first peak's window starts at 1531 (0-based).
-        let svg = std::fs::read_to_string(maps.join("20_1340-1743.D00328.003.svg"))
+        let svg = std::fs::read_to_string(maps.join("chr20_1340-1743.D00328.003.svg"))
             .expect("map of the first peak");
         assert!(svg.contains(">1540</text>") && svg.contains("positions 1532-1551"));
         assert_eq!(std::fs::read_dir(&maps).expect("maps").count(), 32);
@@ -571,7 +571,7 @@ mod genome {
         assert_eq!(header[2..4], ["chrom", "gpos"]);
         // Window starts (0-based): centre - 500, summit - 500, 50 - 500.
         let starts: [(&str, i64); 3] = [
-            ("20:1340-1743", 1339 + 202 - 500),
+            ("chr20:1340-1743", 1339 + 202 - 500),
             ("pk", 28011 + 30 - 500),
             ("edge", 50 - 500),
         ];
