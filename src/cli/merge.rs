@@ -10,8 +10,10 @@ use std::path::PathBuf;
 /// in order gives exactly the output of the unsharded run. Every shard's header must equal the
 /// first's (VCF meta lines naming a command line excepted): a shard from another command, model
 /// or option set is an error naming the file and line. A shard that is empty or ends without a
-/// newline (a cut file) is an error too. Without --out the first file is the output (as in
-/// `samtools merge OUT IN...`); the output is written atomically, and `.gz` gzip-compresses it.
+/// newline (a cut file) is an error too, as is a shard given twice. Without --out the first file
+/// is the output (as in `samtools merge OUT IN...`). An output file that exists is never
+/// overwritten unless --force is given (`seqcnn merge shards/*.tsv` would otherwise replace the
+/// first shard); the output is written atomically, and `.gz` gzip-compresses it.
 #[derive(clap::Args)]
 #[command(after_help = "Examples:\n  \
     seqcnn merge scores.tsv scores.1.tsv scores.2.tsv scores.3.tsv\n  \
@@ -27,6 +29,9 @@ pub struct Args {
     /// Output file (`-` = stdout; `.gz` = gzip).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Replace an output file that exists.
+    #[arg(long)]
+    force: bool,
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -44,6 +49,19 @@ pub fn run(args: Args) -> Result<()> {
             }
         },
     };
+    seqcnn::shard::merge::check_inputs(out, shards)?;
+    if !args.force && std::fs::metadata(out).is_ok_and(|m| m.is_file()) {
+        let how = if args.out.is_some() {
+            "add --force to replace it"
+        } else {
+            "the first file is the output: name a new one first (or with --out), or add --force"
+        };
+        return Err(seqcnn::Error::Config(format!(
+            "merge: the output {} exists; {how}",
+            out.display()
+        ))
+        .into());
+    }
     seqcnn::shard::merge::merge(out, shards)?;
     Ok(())
 }

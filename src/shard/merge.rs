@@ -110,6 +110,47 @@ fn show_line(line: &[u8]) -> String {
     }
 }
 
+/// The checks [`merge`] makes before reading anything: at least one shard, the output not one of
+/// the shards, standard input at most once, and no shard given twice (a repeated file would
+/// repeat its rows).
+pub fn check_inputs(out: &Path, shards: &[PathBuf]) -> Result<()> {
+    if shards.is_empty() {
+        return Err(Error::Config("merge: no shard files given".into()));
+    }
+    if !is_dash(out) {
+        let same = |p: &Path| match (p.canonicalize(), out.canonicalize()) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => p == out,
+        };
+        if let Some(s) = shards.iter().find(|s| same(s)) {
+            return Err(Error::Config(format!(
+                "merge: the output {} is also a shard input ({}); write to another file",
+                out.display(),
+                s.display()
+            )));
+        }
+    }
+    if shards.iter().filter(|s| is_dash(s)).count() > 1 {
+        return Err(Error::Config(
+            "merge: standard input (-) can be only one of the shards".into(),
+        ));
+    }
+    let mut seen: Vec<(PathBuf, &Path)> = Vec::new();
+    for s in shards.iter().filter(|s| !is_dash(s)) {
+        let key = s.canonicalize().unwrap_or_else(|_| s.clone());
+        if let Some((_, first)) = seen.iter().find(|(k, _)| *k == key) {
+            return Err(Error::Config(format!(
+                "merge: shard {} is given twice ({} and {}); give each shard once, in order",
+                s.display(),
+                first.display(),
+                s.display()
+            )));
+        }
+        seen.push((key, s));
+    }
+    Ok(())
+}
+
 /// Joins the outputs of a command's shards, in order, into `out` (`-` = stdout, `.gz` = gzip;
 /// written atomically): the first shard's header once, then every shard's data lines unchanged.
 /// Shards may be gzip-compressed. A TSV shard's first line is its header; a VCF shard's header
@@ -137,27 +178,7 @@ fn show_line(line: &[u8]) -> String {
 /// assert!(e.contains("c.tsv:1: header differs"), "{e}");
 /// ```
 pub fn merge(out: &Path, shards: &[PathBuf]) -> Result<MergeSummary> {
-    if shards.is_empty() {
-        return Err(Error::Config("merge: no shard files given".into()));
-    }
-    if !is_dash(out) {
-        let same = |p: &Path| match (p.canonicalize(), out.canonicalize()) {
-            (Ok(a), Ok(b)) => a == b,
-            _ => p == out,
-        };
-        if let Some(s) = shards.iter().find(|s| same(s)) {
-            return Err(Error::Config(format!(
-                "merge: the output {} is also a shard input ({}); write to another file",
-                out.display(),
-                s.display()
-            )));
-        }
-    }
-    if shards.iter().filter(|s| is_dash(s)).count() > 1 {
-        return Err(Error::Config(
-            "merge: standard input (-) can be only one of the shards".into(),
-        ));
-    }
+    check_inputs(out, shards)?;
     let mut output = AtomicOutput::create(out)?;
     let mut first: Option<(PathBuf, Header)> = None;
     let mut lines = Vec::with_capacity(shards.len());

@@ -430,6 +430,31 @@ fn merge_through_the_cli() {
         &["merge", s(&bad), s(&d.join("missing.tsv"))],
         &["missing.tsv"],
     );
+    // An output that exists is not replaced (the positional OUT would be the first shard of a
+    // glob), unless --force; a shard given twice is refused.
+    let before = text(&a);
+    fails_with(2, &["merge", s(&a), s(&b)], &["a.tsv exists", "--force"]);
+    fails_with(
+        2,
+        &["merge", "--out", s(&out), s(&a), s(&b)],
+        &["ab.tsv exists", "--force"],
+    );
+    assert_eq!(text(&a), before);
+    ok(&["merge", "--force", "--out", s(&out), s(&b), s(&a)]);
+    assert_eq!(text(&out), "name\tt1\nr2\t0.25\nr1\t0.5\n");
+    fails_with(
+        2,
+        &[
+            "merge",
+            "--out",
+            s(&d.join("twice.tsv")),
+            s(&a),
+            s(&b),
+            s(&a),
+        ],
+        &["a.tsv is given twice"],
+    );
+    assert!(!d.join("twice.tsv").exists());
     let names: Vec<_> = std::fs::read_dir(d)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
