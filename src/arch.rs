@@ -90,6 +90,18 @@ pub enum LossKind {
     CrossEntropy,
 }
 
+/// The name architecture files use (`bce`, `mse`, `poisson`, `cross_entropy`).
+impl std::fmt::Display for LossKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            LossKind::Bce => "bce",
+            LossKind::Mse => "mse",
+            LossKind::Poisson => "poisson",
+            LossKind::CrossEntropy => "cross_entropy",
+        })
+    }
+}
+
 /// Zero padding of a convolution.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]

@@ -421,6 +421,17 @@ pub enum Strand {
     Max,
 }
 
+/// The name the command line and model files use (`none`, `mean`, `max`).
+impl std::fmt::Display for Strand {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Strand::None => "none",
+            Strand::Mean => "mean",
+            Strand::Max => "max",
+        })
+    }
+}
+
 /// How sequences become network inputs and outputs become scores (stored in the model).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]

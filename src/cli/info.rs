@@ -24,10 +24,7 @@ pub fn run(args: Args) -> Result<()> {
         m.meta.tasks.join(","),
         m.meta.alphabet
     );
-    t += &format!(
-        "input_length\t{input_length}\nstrand\t{:?}\n",
-        m.meta.strand
-    );
+    t += &format!("input_length\t{input_length}\nstrand\t{}\n", m.meta.strand);
     let n: usize = m.params.iter().map(|p| p.len()).sum();
     t += &format!("parameters\t{n}\n");
     for (spec, p) in m.net.params().iter().zip(&m.params) {

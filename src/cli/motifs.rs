@@ -31,19 +31,22 @@ use std::path::PathBuf;
 /// target_name score pvalue`.
 #[derive(clap::Args)]
 #[command(after_help = "Examples:\n  \
-    seqcnn motifs --model rest.safetensors --input REST_B.seq.gz --out rest_filters.meme\n  \
-    seqcnn motifs --model ctcf.safetensors --input peaks.fa --out f.meme --weights w.meme --stats f.tsv\n  \
-    seqcnn motifs --model ctcf.safetensors --input peaks.fa --out f.meme \\\n    \
+    seqcnn motifs --model rest.safetensors REST_B.seq.gz --out rest_filters.meme\n  \
+    seqcnn motifs --model ctcf.safetensors peaks.fa --out f.meme --weights w.meme --stats f.tsv\n  \
+    seqcnn motifs --model ctcf.safetensors peaks.fa --out f.meme \\\n    \
       --compare JASPAR2024_CORE_vertebrates.meme --matches matches.tsv --logos logos/")]
 pub struct Args {
     /// The model file.
     #[arg(long)]
     model: PathBuf,
     /// Sequences to scan: FASTA, sequence table or one per line (gzip or not); `-` reads stdin.
-    #[arg(long)]
-    input: PathBuf,
-    /// Output MEME file of the filters' site motifs.
-    #[arg(long)]
+    #[arg(required_unless_present = "input_flag")]
+    input: Option<PathBuf>,
+    /// The input, given as an option (the older spelling of the positional INPUT).
+    #[arg(long = "input", hide = true, conflicts_with = "input")]
+    input_flag: Option<PathBuf>,
+    /// Output MEME file of the filters' site motifs (`-` = stdout).
+    #[arg(long, default_value = "-")]
     out: PathBuf,
     /// Also write the raw filter weights as PWMs (MEME), untrimmed.
     #[arg(long)]
@@ -102,6 +105,11 @@ pub fn run(args: Args) -> Result<()> {
 }
 
 fn motifs_cmd(args: &Args) -> Result<()> {
+    let input = args
+        .input
+        .as_ref()
+        .or(args.input_flag.as_ref())
+        .ok_or_else(|| seqcnn::Error::Config("an input file is required".into()))?;
     let model = Model::load(&args.model)?;
     let pres = Presentation::of(&model, args.strand)?;
     // Everything that can fail on bad input fails before the work starts.
@@ -124,8 +132,7 @@ fn motifs_cmd(args: &Args) -> Result<()> {
         Some(_) => Some(motifs::weight_motifs(&model, args.weights_mode)?),
         None => None,
     };
-    let records: Vec<_> =
-        sequence_records(&args.input, Some(&[]))?.collect::<seqcnn::Result<_>>()?;
+    let records: Vec<_> = sequence_records(input, Some(&[]))?.collect::<seqcnn::Result<_>>()?;
     let seqs: Vec<&[u8]> = records.iter().map(|r| r.seq.as_slice()).collect();
     let opts = MotifOptions {
         threshold: args.threshold,
@@ -138,10 +145,10 @@ fn motifs_cmd(args: &Args) -> Result<()> {
         .iter()
         .find(|r| !conv.fits(r.seq.len() + 2 * pres.pad))
     {
-        let input = if args.input.as_os_str() == "-" {
+        let input = if input.as_os_str() == "-" {
             PathBuf::from("<stdin>")
         } else {
-            args.input.clone()
+            input.clone()
         };
         let msg = format!(
             "record '{}': {} bp is shorter than the first layer's span of {} bp",

@@ -48,8 +48,8 @@ use std::path::{Path, PathBuf};
     seqcnn mutate --model deepsea.safetensors --genome hg19.fa.gz peaks.narrowPeak --out ism.tsv.gz\n  \
     seqcnn mutate --model models/D00328.003.safetensors --genome hg19.fa.gz ctcf.bed --window 100 \\\n    \
     --plot maps/ --out ism.tsv\n  \
-    seqcnn mutate --model deepsea.safetensors windows.fa --plot maps/ --plot-task CTCF --plot-window 400-600 --out ism.tsv\n  \
-    seqcnn mutate --model deepsea.safetensors windows.fa --naive --batch 64 --out ism.tsv\n  \
+    seqcnn mutate --model deepsea.safetensors windows.fa --plot maps/ --task CTCF --plot-window 400-600 --out ism.tsv\n  \
+    seqcnn mutate --model deepsea.safetensors windows.fa --naive --batch-size 64 --out ism.tsv\n  \
     zcat seqs.fa.gz | seqcnn mutate --model m.safetensors - --strand max --out ism.tsv\n  \
     seqcnn mutate --model m.safetensors peaks.fa --shard 3/8 --out ism.3.tsv.gz")]
 pub struct Args {
@@ -73,8 +73,8 @@ pub struct Args {
     /// Score every mutant sequence whole (naive ISM) instead of fast ISM.
     #[arg(long)]
     naive: bool,
-    /// Mutant sequences scored per forward pass.
-    #[arg(long, default_value_t = 256)]
+    /// Mutant sequences scored per forward pass (old name: --batch).
+    #[arg(long = "batch-size", alias = "batch", default_value_t = 256)]
     batch: usize,
     /// Indexed genome FASTA (plain, gzip or BGZF with .fai/.gzi; see `seqcnn index`): INPUT is
     /// then a BED or narrowPeak file of intervals to mutate.
@@ -88,8 +88,13 @@ pub struct Args {
     /// if missing.
     #[arg(long, value_name = "DIR")]
     plot: Option<PathBuf>,
-    /// Only these tasks' maps (repeatable; default: every task).
-    #[arg(long, value_name = "TASK", requires = "plot")]
+    /// Only these tasks' maps (repeatable; default: every task; old name: --plot-task).
+    #[arg(
+        long = "task",
+        alias = "plot-task",
+        value_name = "TASK",
+        requires = "plot"
+    )]
     plot_task: Vec<String>,
     /// Draw only positions START to END (1-based, inclusive, as the `pos` column).
     #[arg(long, value_name = "START-END", requires = "plot", value_parser = parse_span)]
@@ -199,7 +204,7 @@ fn plot_tasks(model: &Model, names: &[String]) -> seqcnn::Result<Vec<usize>> {
         .map(|t| {
             model.meta.tasks.iter().position(|m| m == t).ok_or_else(|| {
                 seqcnn::Error::Config(format!(
-                    "--plot-task {t}: the model has no such task (its tasks: {})",
+                    "--task {t}: the model has no such task (its tasks: {})",
                     model.meta.tasks.join(", ")
                 ))
             })

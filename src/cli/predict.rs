@@ -72,8 +72,8 @@ pub struct Args {
     /// DeepBind models: the mean over a sequence's windows instead of the maximum.
     #[arg(long)]
     pub(super) average: bool,
-    /// Sequences (BED intervals, bins) read and scored at a time.
-    #[arg(long, default_value_t = 1024)]
+    /// Sequences (BED intervals, bins) read and scored at a time (old name: --chunk).
+    #[arg(long = "batch-size", alias = "chunk", default_value_t = 1024)]
     pub(super) chunk: usize,
     /// Score only block I of N contiguous, equal-sized blocks of the input records, in input
     /// order (1 <= I <= N); needs a file, not stdin.

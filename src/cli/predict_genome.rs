@@ -82,7 +82,7 @@ pub(super) fn run(args: &GenomePredict, scorer: &Ensemble) -> Result<()> {
     let mut out = AtomicOutput::create(&args.out)?;
     let chunk_size = args.chunk.max(1);
     if let Some(bin) = args.tile {
-        writeln!(out, "{}", header("chrom\tstart\tend", model)).map_err(|e| out.error(e))?;
+        writeln!(out, "{}", header("#chrom\tstart\tend", model)).map_err(|e| out.error(e))?;
         let regions: Vec<Interval> = if args.region.is_empty() {
             genome
                 .contigs()
@@ -105,7 +105,7 @@ pub(super) fn run(args: &GenomePredict, scorer: &Ensemble) -> Result<()> {
             threshold: 0.5,
             max_n: args.max_n,
         };
-        // Bins are scored in chunks of --chunk consecutive bins (fewer tiles where windows are
+        // Bins are scored in chunks of --batch-size consecutive bins (fewer tiles where windows are
         // skipped for N); with --shard, the regions holding the chunks of this shard's bins.
         let block = shard_items(count_bins(&regions, bin), args.shard, chunk_size);
         let regions = shard_regions(&regions, bin, block.scored.clone());
@@ -147,7 +147,7 @@ pub(super) fn run(args: &GenomePredict, scorer: &Ensemble) -> Result<()> {
         let intervals = read_bed_checked(bed, &genome)?;
         // With --shard: the whole chunks holding the shard's intervals are scored.
         let block = shard_items(intervals.len(), args.shard, chunk_size);
-        writeln!(out, "{}", header("chrom\tstart\tend\tname", model)).map_err(|e| out.error(e))?;
+        writeln!(out, "{}", header("#chrom\tstart\tend\tname", model)).map_err(|e| out.error(e))?;
         let scored = &intervals[block.scored.clone()];
         let stranded = scorer.single_strand();
         for (k, chunk) in scored.chunks(chunk_size).enumerate() {

@@ -48,8 +48,8 @@ pub struct Args {
     /// Strand rule (default: the model's own).
     #[arg(long, value_enum)]
     strand: Option<Strand>,
-    /// Sequences read and explained at a time.
-    #[arg(long, default_value_t = 256)]
+    /// Sequences read and explained at a time (old name: --chunk).
+    #[arg(long = "batch-size", alias = "chunk", default_value_t = 256)]
     chunk: usize,
     /// Worker threads (default: all CPUs).
     #[arg(long)]

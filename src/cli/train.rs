@@ -20,7 +20,7 @@ use std::path::PathBuf;
 /// data is held out for early stopping; the best epoch's weights are kept.
 #[derive(clap::Args)]
 #[command(after_help = "Examples:\n  \
-    seqcnn train --arch deepbind --train data/CTCF_AC.seq.gz --out ctcf.safetensors\n  \
+    seqcnn train --arch deepbind --train data/CTCF_AC.seq.gz --tasks CTCF --out ctcf.safetensors\n  \
     seqcnn train --arch my_arch.toml --train train.tsv --valid valid.tsv --labels TF1,TF2 \\\n      \
     --epochs 30 --lr 3e-3 --set layers.0.out_channels=32 --seed 7 --threads 2 --log epochs.tsv \\\n      \
     --out m.safetensors\n  \
@@ -86,6 +86,15 @@ pub struct Args {
     /// Label columns of the table, comma-separated (default: Bound).
     #[arg(long, value_delimiter = ',')]
     pub(super) labels: Vec<String>,
+    /// Names for the model's tasks, comma-separated, one per label column (default: the
+    /// columns' names, e.g. `Bound`).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "NAME",
+        conflicts_with = "genome"
+    )]
+    pub(super) tasks: Vec<String>,
     /// Maximum number of epochs.
     #[arg(long, default_value_t = 60)]
     pub(super) epochs: usize,
@@ -324,6 +333,7 @@ fn train(args: &Args) -> Result<()> {
     let plan = TablePlan {
         train: train_path.clone(),
         labels: args.labels.clone(),
+        tasks: args.tasks.clone(),
         negatives: args.negatives,
         valid: args.valid.clone(),
         valid_fraction: args.valid_fraction,

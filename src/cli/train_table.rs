@@ -18,6 +18,8 @@ pub(super) struct TablePlan {
     pub train: PathBuf,
     /// Label columns (`--labels`); empty: the table's `Bound`.
     pub labels: Vec<String>,
+    /// The model's task names (`--tasks`), one per label column; empty: the columns' names.
+    pub tasks: Vec<String>,
     /// Shuffled negatives per positive; `None`: one for positive-only sets, else none.
     pub negatives: Option<usize>,
     /// A validation set; `None`: a seeded `valid_fraction` of the training data.
@@ -45,6 +47,16 @@ pub(super) fn run(
             0,
             "no label column: training needs labels (a table with a Bound column, or --labels)",
         )
+        .into());
+    }
+    if !plan.tasks.is_empty() && plan.tasks.len() != data.tasks.len() {
+        return Err(seqcnn::Error::Config(format!(
+            "--tasks names {} tasks ({}) but the data has {} label columns ({})",
+            plan.tasks.len(),
+            plan.tasks.join(","),
+            data.tasks.len(),
+            data.tasks.join(",")
+        ))
         .into());
     }
     let negatives = plan
@@ -95,7 +107,12 @@ pub(super) fn run(
     }
     let arch = chosen.arch(&arch)?;
     let cfg = chosen.apply(&cfg);
-    let mut model = Model::new(arch, train.tasks.clone(), &mut rng, chosen.init_scale)?;
+    let names = if plan.tasks.is_empty() {
+        train.tasks.clone()
+    } else {
+        plan.tasks.clone()
+    };
+    let mut model = Model::new(arch, names, &mut rng, chosen.init_scale)?;
     eprintln!(
         "seqcnn: training {} on {} sequences ({} negatives per positive), validating on {}",
         model.arch.name,

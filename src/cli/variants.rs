@@ -86,8 +86,8 @@ pub struct Args {
     /// DeepBind models: the mean over a sequence's windows instead of the maximum.
     #[arg(long)]
     average: bool,
-    /// Records scored together.
-    #[arg(long, default_value_t = 128)]
+    /// Records scored together (old name: --batch).
+    #[arg(long = "batch-size", alias = "batch", default_value_t = 128)]
     batch: usize,
     /// Only block I of N contiguous, equal-sized blocks of the VCF records, in input order
     /// (1 <= I <= N; a first pass counts the records, so not from stdin); `seqcnn merge` joins
@@ -149,7 +149,7 @@ fn variants(args: &Args) -> Result<()> {
         || args.model.display().to_string(),
         |n| n.to_string_lossy().into_owned(),
     );
-    let strand = format!("{:?}", scorer.strand()).to_lowercase();
+    let strand = scorer.strand().to_string();
     let mut out_vcf = match &args.out_vcf {
         Some(p) => {
             let mut o = AtomicOutput::create(p)?;

@@ -13,13 +13,17 @@ fn check_ensemble(models: &[&Model]) -> Result<()> {
         .first()
         .ok_or_else(|| Error::Config("an ensemble needs at least one model".into()))?;
     for other in &models[1..] {
-        if other.meta.tasks != model.meta.tasks || other.arch.loss != model.arch.loss {
+        if other.meta.tasks != model.meta.tasks {
             return Err(Error::Config(format!(
-                "ensemble members must share tasks and loss: {} ({:?}) against {} ({:?})",
+                "ensemble members must share their tasks: {} against {}",
                 other.meta.tasks.join(","),
-                other.arch.loss,
-                model.meta.tasks.join(","),
-                model.arch.loss
+                model.meta.tasks.join(",")
+            )));
+        }
+        if other.arch.loss != model.arch.loss {
+            return Err(Error::Config(format!(
+                "ensemble members must share their loss: {} against {}",
+                other.arch.loss, model.arch.loss
             )));
         }
         if other.meta.scoring.is_plain() != model.meta.scoring.is_plain() {

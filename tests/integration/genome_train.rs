@@ -110,7 +110,7 @@ fn train_eval_and_predict_on_genome_windows() {
         "20:1-2000",
     ]);
     let rows: Vec<Vec<&str>> = tiles.lines().map(|l| l.split('\t').collect()).collect();
-    assert_eq!(rows[0], ["chrom", "start", "end", "CTCF", "CpG", "CDS"]);
+    assert_eq!(rows[0], ["#chrom", "start", "end", "CTCF", "CpG", "CDS"]);
     assert_eq!(rows.len(), 11);
     assert_eq!(&rows[1][..3], ["20", "0", "200"]);
     assert_eq!(&rows[10][..3], ["20", "1800", "2000"]);
@@ -133,7 +133,7 @@ fn train_eval_and_predict_on_genome_windows() {
         &ctcf,
     ]);
     let lines: Vec<&str> = scored.lines().collect();
-    assert_eq!(lines[0], "chrom\tstart\tend\tname\tCTCF\tCpG\tCDS");
+    assert_eq!(lines[0], "#chrom\tstart\tend\tname\tCTCF\tCpG\tCDS");
     assert_eq!(lines.len(), 33, "one row per interval of the BED file");
     // The contig as the BED spells it (the genome says `20`), so rows join the BED.
     assert!(lines[1].starts_with("chr20\t1339\t1743\t"), "{}", lines[1]);
@@ -387,7 +387,14 @@ fn an_ensemble_is_evaluated_and_predicts_on_its_members_mean_output() {
     for t in &t {
         args.extend(["--targets", t]);
     }
-    fails(&args, &["ensemble members must share tasks"]);
+    fails(
+        &args,
+        &[
+            "ensemble members must share their tasks",
+            "D00799.001",
+            "CTCF,CpG,CDS",
+        ],
+    );
     // The same by hand: both models' raw outputs on every bin, averaged.
     let g20 = Genome::open(std::path::Path::new(&genome)).unwrap();
     let tasks = seqcnn_tasks(&g20);
@@ -439,7 +446,7 @@ fn an_ensemble_is_evaluated_and_predicts_on_its_members_mean_output() {
             args.push("--raw");
         }
         let text = ok(&args);
-        assert!(text.starts_with("chrom\tstart\tend\tCTCF\tCpG\tCDS\n"));
+        assert!(text.starts_with("#chrom\tstart\tend\tCTCF\tCpG\tCDS\n"));
         text.lines()
             .skip(1)
             .map(|l| l.split('\t').skip(3).map(|v| v.parse().unwrap()).collect())
@@ -465,7 +472,11 @@ fn an_ensemble_is_evaluated_and_predicts_on_its_members_mean_output() {
     }
     fails(
         &predict_args(&genome, &[&ma, &rest]),
-        &["ensemble members must share tasks"],
+        &[
+            "ensemble members must share their tasks",
+            "D00799.001",
+            "CTCF,CpG,CDS",
+        ],
     );
 }
 

@@ -798,7 +798,7 @@ mod maps {
                 "--plot-task",
                 "CTCF",
             ],
-            &["--plot-task CTCF", "D00328.003"],
+            &["--task CTCF", "D00328.003"],
         );
     }
 
