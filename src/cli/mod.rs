@@ -147,6 +147,85 @@ pub fn image_model(models: &[std::path::PathBuf]) -> anyhow::Result<&std::path::
     }
 }
 
+/// The models a command names, as `(ID, file)` in order: each `--model` file, then each line of
+/// `--models FILE` (a model file, or a DeepBind-style ID found as `DIR/ID.safetensors` in
+/// `--model-dir`, else in the current directory; `#` starts a comment, as in DeepBind's
+/// `example.ids`), or without `--models` every `*.safetensors` in `--model-dir` by name. The ID
+/// is the file name without `.safetensors`.
+pub fn model_list(
+    models: &[std::path::PathBuf],
+    list: Option<&std::path::Path>,
+    dir: Option<&std::path::Path>,
+) -> anyhow::Result<Vec<(String, std::path::PathBuf)>> {
+    use std::path::{Path, PathBuf};
+    let id = |p: &Path| {
+        let name = p.file_name().map_or_else(
+            || p.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        name.strip_suffix(".safetensors")
+            .map_or(name.clone(), str::to_string)
+    };
+    let mut out: Vec<(String, PathBuf)> = models.iter().map(|p| (id(p), p.clone())).collect();
+    match (list, dir) {
+        (Some(list), _) => {
+            let text = std::fs::read_to_string(list).map_err(|e| seqcnn::Error::io(list, e))?;
+            for (n, line) in text.lines().enumerate() {
+                let entry = line.split('#').next().unwrap_or("").trim();
+                if entry.is_empty() {
+                    continue;
+                }
+                let as_path = PathBuf::from(entry);
+                let path = if as_path.extension().is_some_and(|e| e == "safetensors") {
+                    match dir {
+                        Some(d) if as_path.is_relative() && !as_path.exists() => d.join(&as_path),
+                        _ => as_path,
+                    }
+                } else {
+                    dir.unwrap_or(Path::new("."))
+                        .join(format!("{entry}.safetensors"))
+                };
+                if !path.exists() {
+                    return Err(seqcnn::Error::parse(
+                        list,
+                        n as u64 + 1,
+                        format!(
+                            "model '{entry}': no file {} (import it with `seqcnn import deepbind`, or give --model-dir)",
+                            path.display()
+                        ),
+                    )
+                    .into());
+                }
+                out.push((id(&path), path));
+            }
+        }
+        (None, Some(dir)) => {
+            let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+                .map_err(|e| seqcnn::Error::io(dir, e))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|e| e == "safetensors"))
+                .collect();
+            found.sort();
+            if found.is_empty() {
+                return Err(seqcnn::Error::Config(format!(
+                    "--model-dir {}: no .safetensors model files in it",
+                    dir.display()
+                ))
+                .into());
+            }
+            out.extend(found.into_iter().map(|p| (id(&p), p)));
+        }
+        (None, None) => {}
+    }
+    if out.is_empty() {
+        return Err(seqcnn::Error::Config(
+            "no model: give --model FILE, --models LIST or --model-dir DIR".into(),
+        )
+        .into());
+    }
+    Ok(out)
+}
+
 /// Loads every `--model` file of an ensemble, in order.
 pub fn load_models(models: &[std::path::PathBuf]) -> anyhow::Result<Vec<seqcnn::model::Model>> {
     Ok(models

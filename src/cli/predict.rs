@@ -4,7 +4,7 @@ use super::predict_genome::GenomePredict;
 use anyhow::Result;
 use seqcnn::io::output::AtomicOutput;
 use seqcnn::model::Strand;
-use seqcnn::score::{Ensemble, Scorer};
+use seqcnn::score::{Ensemble, Panel, Scorer};
 use seqcnn::shard::{Shard, sharded_records};
 use std::io::Write;
 use std::path::PathBuf;
@@ -16,9 +16,13 @@ use std::path::PathBuf;
 /// network output with --raw. Imported DeepBind models give DeepBind's score either way.
 /// Memory stays bounded whatever the input size.
 ///
-/// Several --model files score as an ensemble: each model scores with its own strand rule (or
-/// --strand), and every value written is the mean of the models' values (probabilities, or raw
-/// outputs with --raw). The models must share tasks (and, with --genome, the window length).
+/// Several models (--model repeated, --models FILE with one model file or DeepBind ID per line as
+/// DeepBind's `example.ids`, --model-dir DIR) score side by side in one pass over the input: one
+/// column per model, named after the model file (`ID`, or `ID:TASK` for each task of a
+/// multi-task model), in the order given. With --ensemble they score as one model instead: each
+/// with its own strand rule (or --strand), every value written the mean of the models' values
+/// (probabilities, or raw outputs with --raw); the models must share tasks (and, with --genome,
+/// the window length).
 ///
 /// --shard I/N scores block I of N contiguous blocks of the records (sequences, BED intervals or
 /// tiled bins) in input order; every shard's output has the header, and `seqcnn merge` joins the
@@ -32,11 +36,22 @@ use std::path::PathBuf;
     seqcnn predict --model D00328.018.safetensors --genome 20.fa.gz --window 101 chr20_CTCF.bed\n  \
     seqcnn predict --model deepsea.safetensors --genome 20.fa.gz --tile 200 --region 20:1-5,000,000 --out chr20.tsv.gz\n  \
     seqcnn predict --model m.safetensors peaks.fa --shard 3/8 --out scores.3.tsv\n  \
-    seqcnn predict --model a.safetensors --model b.safetensors --genome 20.fa.gz peaks.bed")]
+    seqcnn predict --models example.ids --model-dir models/ example.seq\n  \
+    seqcnn predict --model a.safetensors --model b.safetensors --ensemble --genome 20.fa.gz peaks.bed")]
 pub struct Args {
-    /// The model file; repeat it to score with an ensemble (the mean of the models' outputs).
-    #[arg(long, required = true)]
+    /// A model file; repeat it to score several models side by side (or as one, --ensemble).
+    #[arg(long, required_unless_present_any = ["models", "model_dir"])]
     pub(super) model: Vec<PathBuf>,
+    /// A list of models, one per line: a model file, or an ID found in --model-dir (`#` starts a
+    /// comment, as in DeepBind's example.ids).
+    #[arg(long, value_name = "FILE")]
+    pub(super) models: Option<PathBuf>,
+    /// Where the IDs of --models are found (`ID.safetensors`); without --models, every model in it.
+    #[arg(long, value_name = "DIR")]
+    pub(super) model_dir: Option<PathBuf>,
+    /// Score the models as one: the mean of their outputs.
+    #[arg(long)]
+    pub(super) ensemble: bool,
     /// FASTA or sequence table (gzip or not); `-` reads stdin. With --genome: a BED file of
     /// intervals, each resized to the model's input (or --window) around its summit or centre,
     /// read on its reverse strand when its strand is `-` and the strand rule is `none`; rows keep
@@ -102,7 +117,13 @@ fn predict(args: &Args) -> Result<()> {
         let model = super::image_model(&args.model)?;
         return super::images::predict(model, input, &args.out, &args.image, args.raw);
     }
-    let models = super::load_models(&args.model)?;
+    let list = super::model_list(
+        &args.model,
+        args.models.as_deref(),
+        args.model_dir.as_deref(),
+    )?;
+    let paths: Vec<PathBuf> = list.iter().map(|(_, p)| p.clone()).collect();
+    let models = super::load_models(&paths)?;
     let mut scorers = Vec::with_capacity(models.len());
     for model in &models {
         let mut scorer = Scorer::new(model);
@@ -114,8 +135,11 @@ fn predict(args: &Args) -> Result<()> {
         }
         scorers.push(scorer);
     }
-    let scorer = Ensemble::new(scorers)?;
-    let model = scorer.model();
+    let scorer = if args.ensemble || scorers.len() == 1 {
+        Panel::single(Ensemble::new(scorers)?)
+    } else {
+        Panel::side_by_side(list.iter().map(|(id, _)| id.clone()).zip(scorers).collect())?
+    };
     if let Some(genome) = &args.genome {
         let plan = GenomePredict {
             genome: genome.clone(),
@@ -144,7 +168,7 @@ fn predict(args: &Args) -> Result<()> {
     let mut first = block.scored.start;
     let mut out = AtomicOutput::create(&args.out)?;
     let mut header = String::from("name");
-    for t in &model.meta.tasks {
+    for t in scorer.columns() {
         header.push('\t');
         header.push_str(t);
     }
@@ -159,13 +183,7 @@ fn predict(args: &Args) -> Result<()> {
                 None => break,
             }
         }
-        let score = |seqs: &[&[u8]]| {
-            if args.raw {
-                scorer.score_raw(seqs)
-            } else {
-                scorer.score(seqs)
-            }
-        };
+        let score = |seqs: &[&[u8]]| scorer.score(seqs, args.raw);
         let seqs: Vec<&[u8]> = chunk.iter().map(|r| r.seq.as_slice()).collect();
         let scores = score(&seqs).map_err(|e| {
             // Name the first record that fails on its own (a sequence too short for the

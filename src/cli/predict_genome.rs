@@ -7,15 +7,14 @@ use seqcnn::interval::Interval;
 use seqcnn::io::bed::{self, read_bed_checked};
 use seqcnn::io::genome::Genome;
 use seqcnn::io::output::AtomicOutput;
-use seqcnn::model::Model;
-use seqcnn::score::Ensemble;
+use seqcnn::score::Panel;
 use seqcnn::shard::{Block, Shard, check_shardable, count_bins, shard_items, shard_regions};
 use std::io::Write;
 use std::path::PathBuf;
 
-fn header(first: &str, model: &Model) -> String {
+fn header(first: &str, columns: &[String]) -> String {
     let mut h = first.to_string();
-    for t in &model.meta.tasks {
+    for t in columns {
         h.push('\t');
         h.push_str(t);
     }
@@ -67,22 +66,16 @@ pub(super) struct GenomePredict {
 }
 
 /// Scores the intervals or bins of `args` with `scorer` and writes them.
-pub(super) fn run(args: &GenomePredict, scorer: &Ensemble) -> Result<()> {
+pub(super) fn run(args: &GenomePredict, scorer: &Panel) -> Result<()> {
     let genome_path = args.genome.as_path();
-    let model = scorer.model();
+    let columns = scorer.columns();
     let window = scorer.window(args.window)? as u64;
     let genome = Genome::open(genome_path)?;
-    let score = |seqs: &[&[u8]]| {
-        if args.raw {
-            scorer.score_raw(seqs)
-        } else {
-            scorer.score(seqs)
-        }
-    };
+    let score = |seqs: &[&[u8]]| scorer.score(seqs, args.raw);
     let mut out = AtomicOutput::create(&args.out)?;
     let chunk_size = args.chunk.max(1);
     if let Some(bin) = args.tile {
-        writeln!(out, "{}", header("#chrom\tstart\tend", model)).map_err(|e| out.error(e))?;
+        writeln!(out, "{}", header("#chrom\tstart\tend", columns)).map_err(|e| out.error(e))?;
         let regions: Vec<Interval> = if args.region.is_empty() {
             genome
                 .contigs()
@@ -147,7 +140,8 @@ pub(super) fn run(args: &GenomePredict, scorer: &Ensemble) -> Result<()> {
         let intervals = read_bed_checked(bed, &genome)?;
         // With --shard: the whole chunks holding the shard's intervals are scored.
         let block = shard_items(intervals.len(), args.shard, chunk_size);
-        writeln!(out, "{}", header("#chrom\tstart\tend\tname", model)).map_err(|e| out.error(e))?;
+        writeln!(out, "{}", header("#chrom\tstart\tend\tname", columns))
+            .map_err(|e| out.error(e))?;
         let scored = &intervals[block.scored.clone()];
         let stranded = scorer.single_strand();
         for (k, chunk) in scored.chunks(chunk_size).enumerate() {

@@ -7,14 +7,16 @@
 //! - [`Scorer`] (this file): batching by length, the output scale ([`to_output`]);
 //! - `deepbind`: imported DeepBind models ([`Scoring::DeepBind`]), scored window by window or
 //!   with the first stage scanned once per stretch (`tensor::ops::deepbind_scan`);
-//! - [`ensemble`]: models scored as one.
+//! - [`ensemble`]: models scored as one; [`panel`]: models scored side by side.
 
 pub mod ensemble;
+pub mod panel;
 pub mod presentation;
 
 mod deepbind;
 
 pub use ensemble::Ensemble;
+pub use panel::Panel;
 pub use presentation::{Presentation, resolve_window, window_length};
 
 use crate::arch::LossKind;

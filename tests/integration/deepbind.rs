@@ -488,3 +488,89 @@ fn genome_intervals_with_a_window_match_windows_cut_by_hand() {
         assert!(row.starts_with("chr20\t"), "{row}");
     }
 }
+
+/// `predict --models example.ids --model-dir DIR example.seq` gives DeepBind's whole 4 x 4 table
+/// (README.deepbind-v0.11.txt) in one run, one column per model in the list's order, as
+/// `deepbind example.ids < example.seq` does; the same as one model at a time.
+#[test]
+fn the_zoo_side_by_side_reproduces_the_readme_table_in_one_run() {
+    let dir = tempdir();
+    let ids = ["D00210.001", "D00120.001", "D00410.003", "D00328.003"];
+    import(dir.path(), &ids);
+    let input = deepbind("example.seq");
+    let list = deepbind("example.ids");
+    let got = ok(&[
+        "predict",
+        "--models",
+        s(&list),
+        "--model-dir",
+        s(dir.path()),
+        s(&input),
+    ]);
+    let mut lines = got.lines();
+    assert_eq!(
+        lines.next(),
+        Some(format!("name\t{}", ids.join("\t")).as_str())
+    );
+    let expected = std::fs::read_to_string(deepbind("example_scores.tsv")).unwrap();
+    let table: Vec<Vec<&str>> = expected
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .skip(1)
+        .map(|r| r.split('\t').collect())
+        .collect();
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split('\t').collect()).collect();
+    assert_eq!(rows.len(), table.len());
+    for (row, want) in rows.iter().zip(&table) {
+        for c in 1..=ids.len() {
+            let (g, w): (f64, f64) = (row[c].parse().unwrap(), want[c].parse().unwrap());
+            assert!(
+                (g - w).abs() < 1e-5 * (1.0 + w.abs()),
+                "{row:?} against {want:?}"
+            );
+        }
+    }
+    // The same columns one model at a time, and --model repeated gives the same table.
+    let models: Vec<PathBuf> = ids
+        .iter()
+        .map(|id| dir.path().join(format!("{id}.safetensors")))
+        .collect();
+    let mut args = vec!["predict"];
+    for m in &models {
+        args.extend(["--model", s(m)]);
+    }
+    args.push(s(&input));
+    assert_eq!(ok(&args), got);
+    for (c, m) in models.iter().enumerate() {
+        let one = ok(&["predict", "--model", s(m), s(&input)]);
+        for (a, b) in one.lines().skip(1).zip(got.lines().skip(1)) {
+            assert_eq!(a.split('\t').nth(1), b.split('\t').nth(c + 1));
+        }
+    }
+    // An ensemble of models with other tasks says which; a missing ID names the list's line.
+    fails(
+        &[
+            "predict",
+            "--models",
+            s(&list),
+            "--model-dir",
+            s(dir.path()),
+            s(&input),
+            "--ensemble",
+        ],
+        &["must share their tasks", "D00120.001", "D00210.001"],
+    );
+    let bad = dir.path().join("bad.ids");
+    std::fs::write(&bad, "D00210.001\n# comment\nD99999.001 # not imported\n").unwrap();
+    fails(
+        &[
+            "predict",
+            "--models",
+            s(&bad),
+            "--model-dir",
+            s(dir.path()),
+            s(&input),
+        ],
+        &["bad.ids:3", "D99999.001"],
+    );
+}

@@ -434,6 +434,7 @@ fn an_ensemble_is_evaluated_and_predicts_on_its_members_mean_output() {
             "200",
             "--region",
             "20:150,001-200,000",
+            "--ensemble",
         ];
         for m in models {
             args.extend(["--model", m.to_str().unwrap()]);

@@ -1,0 +1,107 @@
+//! Models scored side by side over one input, as DeepBind's own tool does (`deepbind
+//! example.ids < example.seq`: one column per model): each member is a model (or an ensemble)
+//! with its own strand and window rules, and its outputs become columns, named `ID` for a
+//! single-task model and `ID:TASK` otherwise. A panel of one member is that member as it is,
+//! its columns named after its tasks.
+
+use ndarray::{Array2, Axis};
+
+use super::{Ensemble, Scorer};
+use crate::model::Model;
+use crate::{Error, Result};
+
+/// Members scored over the same sequences, their outputs side by side.
+pub struct Panel<'m> {
+    members: Vec<Ensemble<'m>>,
+    columns: Vec<String>,
+}
+
+impl<'m> Panel<'m> {
+    /// One member (a model, or an ensemble scored as one): the columns are its tasks.
+    pub fn single(member: Ensemble<'m>) -> Self {
+        Panel {
+            columns: member.model().meta.tasks.clone(),
+            members: vec![member],
+        }
+    }
+
+    /// `(id, scorer)` members side by side, in the order given. Two members with one ID are an
+    /// error (their columns would share a name).
+    pub fn side_by_side(members: Vec<(String, Scorer<'m>)>) -> Result<Self> {
+        let mut columns = Vec::new();
+        let mut ids: Vec<String> = Vec::new();
+        let mut scorers = Vec::with_capacity(members.len());
+        for (id, scorer) in members {
+            if ids.contains(&id) {
+                return Err(Error::Config(format!(
+                    "model {id} is given twice: each model scores once, in its own column"
+                )));
+            }
+            columns.extend(column_names(&id, scorer.model()));
+            ids.push(id);
+            scorers.push(Ensemble::new(vec![scorer])?);
+        }
+        if scorers.is_empty() {
+            return Err(Error::Config("no models to score".into()));
+        }
+        Ok(Panel {
+            members: scorers,
+            columns,
+        })
+    }
+
+    /// The output columns, in order.
+    pub fn columns(&self) -> &[String] {
+        &self.columns
+    }
+
+    /// Outputs `[n, columns]`: raw network outputs with `raw`, else on each member's output
+    /// scale (see [`Scorer::score`]).
+    pub fn score(&self, seqs: &[&[u8]], raw: bool) -> Result<Array2<f32>> {
+        let parts: Vec<Array2<f32>> = self
+            .members
+            .iter()
+            .map(|m| {
+                if raw {
+                    m.score_raw(seqs)
+                } else {
+                    m.score(seqs)
+                }
+            })
+            .collect::<Result<_>>()?;
+        if parts.len() == 1 {
+            return Ok(parts.into_iter().next().unwrap_or_default());
+        }
+        let views: Vec<_> = parts.iter().map(|p| p.view()).collect();
+        ndarray::concatenate(Axis(1), &views)
+            .map_err(|e| Error::shape("side-by-side scores", e.to_string()))
+    }
+
+    /// The window every member reads from a genome ([`Ensemble::window`]); members that would
+    /// read windows of different lengths are an error.
+    pub fn window(&self, window: Option<usize>) -> Result<usize> {
+        let first = self.members[0].window(window)?;
+        for m in &self.members[1..] {
+            let other = m.window(window)?;
+            if other != first {
+                return Err(Error::Config(format!(
+                    "models scored side by side on a genome must read windows of one length: {first} bp and {other} bp (give --window for models of any length)"
+                )));
+            }
+        }
+        Ok(first)
+    }
+
+    /// Whether every member scores sequences as given (strand rule `none`).
+    pub fn single_strand(&self) -> bool {
+        self.members.iter().all(|m| m.single_strand())
+    }
+}
+
+/// The columns of model `id`: `ID` for one task, `ID:TASK` for each of several.
+fn column_names(id: &str, model: &Model) -> Vec<String> {
+    match model.meta.tasks.as_slice() {
+        [_] => vec![id.to_string()],
+        tasks => tasks.iter().map(|t| format!("{id}:{t}")).collect(),
+    }
+}
