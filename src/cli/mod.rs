@@ -18,6 +18,7 @@ mod mutate;
 mod occlude;
 mod predict;
 mod predict_genome;
+mod progress;
 mod saliency;
 mod train;
 mod train_genome;

@@ -1,6 +1,7 @@
 //! `seqcnn mutate`: in-silico saturation mutagenesis of every input sequence (FASTA, table, or
 //! BED intervals read from a genome), streaming TSV, with optional mutation-map SVGs.
 
+use super::progress::Meter;
 use anyhow::Result;
 use seqcnn::io::bed::read_bed_checked;
 use seqcnn::io::genome::Genome;
@@ -284,6 +285,8 @@ fn mutate(args: &Args) -> Result<()> {
     }
     writeln!(out, "{header}").map_err(|e| out.error(e))?;
     let mut used = HashSet::new();
+    let mut meter = Meter::new("mutate", "sequences", None);
+    let mut mutants = 0;
     for item in items {
         let item = item?;
         let named = |e: seqcnn::Error| {
@@ -328,8 +331,13 @@ fn mutate(args: &Args) -> Result<()> {
         if let Some(dir) = &args.plot {
             plot(args, &model, dir, &tasks, &item, &ism, &mut used)?;
         }
+        mutants += ism.mutations.len();
+        meter.add(1);
     }
     out.commit()?;
+    let mut outputs = vec![args.out.as_path()];
+    outputs.extend(args.plot.as_deref());
+    meter.finish(None, &outputs, &format!("; {mutants} mutants scored"));
     Ok(())
 }
 

@@ -1,6 +1,7 @@
 //! `seqcnn predict`: score sequences with a model, streaming.
 
 use super::predict_genome::GenomePredict;
+use super::progress::Meter;
 use anyhow::Result;
 use seqcnn::io::output::AtomicOutput;
 use seqcnn::model::Strand;
@@ -175,6 +176,7 @@ fn predict(args: &Args) -> Result<()> {
     writeln!(out, "{header}").map_err(|e| out.error(e))?;
     let mut chunk = Vec::with_capacity(args.chunk);
     let mut records = records.peekable();
+    let mut meter = Meter::new("predict", "sequences", None);
     while records.peek().is_some() {
         chunk.clear();
         while chunk.len() < chunk_size {
@@ -206,6 +208,7 @@ fn predict(args: &Args) -> Result<()> {
         let mut text = String::new();
         let keep = block.written_of(first, chunk.len());
         first += chunk.len();
+        meter.add(keep.len() as u64);
         for (r, row) in chunk[keep.clone()]
             .iter()
             .zip(scores.slice(ndarray::s![keep, ..]).rows())
@@ -220,5 +223,6 @@ fn predict(args: &Args) -> Result<()> {
         out.write_all(text.as_bytes()).map_err(|e| out.error(e))?;
     }
     out.commit()?;
+    meter.finish(None, &[&args.out], "");
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! `seqcnn predict --genome`: scores for BED intervals, or for every bin along a genome, read
 //! from an indexed genome and written as they are scored (bounded memory).
 
+use super::progress::Meter;
 use anyhow::Result;
 use seqcnn::data::tiling::{Tile, TileConfig, Tiler};
 use seqcnn::interval::Interval;
@@ -21,19 +22,22 @@ fn header(first: &str, columns: &[String]) -> String {
     h
 }
 
-/// Writes the rows of a scored chunk whose record indices (`index`) `block` says to write.
+/// Writes the rows of a scored chunk whose record indices (`index`) `block` says to write;
+/// returns how many it wrote.
 fn write_rows(
     out: &mut AtomicOutput,
     keys: &[String],
     scores: &ndarray::Array2<f32>,
     block: &Block,
     index: impl Iterator<Item = usize>,
-) -> Result<()> {
+) -> Result<u64> {
     let mut text = String::new();
+    let mut n = 0;
     for ((k, row), i) in keys.iter().zip(scores.rows()).zip(index) {
         if !block.written.contains(&i) {
             continue;
         }
+        n += 1;
         text.push_str(k);
         for v in row {
             text.push('\t');
@@ -42,7 +46,7 @@ fn write_rows(
         text.push('\n');
     }
     out.write_all(text.as_bytes()).map_err(|e| out.error(e))?;
-    Ok(())
+    Ok(n)
 }
 
 /// What `predict --genome` scores and writes, resolved from the command line.
@@ -74,18 +78,10 @@ pub(super) fn run(args: &GenomePredict, scorer: &Panel) -> Result<()> {
     let score = |seqs: &[&[u8]]| scorer.score(seqs, args.raw);
     let mut out = AtomicOutput::create(&args.out)?;
     let chunk_size = args.chunk.max(1);
-    if let Some(bin) = args.tile {
+    let meter = if let Some(bin) = args.tile {
         writeln!(out, "{}", header("#chrom\tstart\tend", columns)).map_err(|e| out.error(e))?;
         let regions: Vec<Interval> = if args.region.is_empty() {
-            genome
-                .contigs()
-                .iter()
-                .map(|(c, l)| Interval {
-                    contig: c.clone(),
-                    start: 0,
-                    end: *l,
-                })
-                .collect()
+            genome.whole()
         } else {
             args.region
                 .iter()
@@ -103,6 +99,8 @@ pub(super) fn run(args: &GenomePredict, scorer: &Panel) -> Result<()> {
         let block = shard_items(count_bins(&regions, bin), args.shard, chunk_size);
         let regions = shard_regions(&regions, bin, block.scored.clone());
         let mut tiler = Tiler::new(&genome, regions, &[], config)?;
+        let total = block.written.end.min(block.scored.end) - block.written.start;
+        let mut meter = Meter::new("predict", "bins", Some(total as u64));
         let mut chunk: Vec<(usize, Tile)> = Vec::new();
         let mut emitted = 0;
         let mut flush = |chunk: &mut Vec<(usize, Tile)>| -> Result<()> {
@@ -112,7 +110,8 @@ pub(super) fn run(args: &GenomePredict, scorer: &Panel) -> Result<()> {
                 .map(|(_, t)| format!("{}\t{}\t{}", t.contig, t.start, t.end))
                 .collect();
             let scores = score(&seqs)?;
-            write_rows(&mut out, &keys, &scores, &block, chunk.iter().map(|c| c.0))?;
+            let n = write_rows(&mut out, &keys, &scores, &block, chunk.iter().map(|c| c.0))?;
+            meter.add(n);
             chunk.clear();
             Ok(())
         };
@@ -131,6 +130,7 @@ pub(super) fn run(args: &GenomePredict, scorer: &Panel) -> Result<()> {
         if !chunk.is_empty() {
             flush(&mut chunk)?;
         }
+        meter
     } else {
         let bed = args
             .input
@@ -142,6 +142,7 @@ pub(super) fn run(args: &GenomePredict, scorer: &Panel) -> Result<()> {
         let block = shard_items(intervals.len(), args.shard, chunk_size);
         writeln!(out, "{}", header("#chrom\tstart\tend\tname", columns))
             .map_err(|e| out.error(e))?;
+        let mut meter = Meter::new("predict", "intervals", Some(block.written.len() as u64));
         let scored = &intervals[block.scored.clone()];
         let stranded = scorer.single_strand();
         for (k, chunk) in scored.chunks(chunk_size).enumerate() {
@@ -169,9 +170,11 @@ pub(super) fn run(args: &GenomePredict, scorer: &Panel) -> Result<()> {
                 .collect();
             let first = block.scored.start + k * chunk_size;
             let index = first..first + chunk.len();
-            write_rows(&mut out, &keys, &score(&refs)?, &block, index)?;
+            meter.add(write_rows(&mut out, &keys, &score(&refs)?, &block, index)?);
         }
-    }
+        meter
+    };
     out.commit()?;
+    meter.finish(None, &[&args.out], "");
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! `seqcnn saliency`: gradient x input per position and task, as TSV and SVG logos.
 
+use super::progress::Meter;
 use anyhow::Result;
 use seqcnn::interpret::logo;
 use seqcnn::interpret::saliency::{self, Saliency};
@@ -96,6 +97,7 @@ fn saliency_cmd(args: &Args) -> Result<()> {
     let mut used = HashSet::new();
     let mut first = true;
     let mut chunk = Vec::with_capacity(args.chunk.max(1));
+    let mut meter = Meter::new("saliency", "sequences", None);
     while records.peek().is_some() {
         chunk.clear();
         while chunk.len() < args.chunk.max(1) {
@@ -129,7 +131,11 @@ fn saliency_cmd(args: &Args) -> Result<()> {
                 super::write_svg(&dir.join(super::file_name(&r.name, &mut used)), &svg)?;
             }
         }
+        meter.add(chunk.len() as u64);
     }
     out.commit()?;
+    let mut outputs = vec![args.out.as_path()];
+    outputs.extend(args.plot.as_deref());
+    meter.finish(None, &outputs, "");
     Ok(())
 }

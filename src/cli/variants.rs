@@ -1,6 +1,7 @@
 //! `seqcnn variants`: the effect of VCF variants on a model's scores, from windows of an indexed
 //! genome centred on each variant; TSV, skipped list, annotated VCF and an HTML report.
 
+use super::progress::Meter;
 use anyhow::Result;
 use seqcnn::io::genome::Genome;
 use seqcnn::io::output::AtomicOutput;
@@ -168,12 +169,14 @@ fn variants(args: &Args) -> Result<()> {
     let vs = VariantScorer::new(&scorer, &genome, window, args.strict, &vcf_name)?;
     let mut summary = Summary::default();
     let mut index = block.scored.start;
+    let mut meter = Meter::new("variants", "records", None);
     vs.run(scored_items(reader, &block), args.batch, |e| {
         index += 1;
         if !block.written.contains(&(index - 1)) {
             return Ok(());
         }
         summary.add(&e);
+        meter.add(1);
         out.write_all(e.tsv_rows().as_bytes())
             .map_err(|err| out.error(err))?;
         if let Some(o) = &mut skipped {
@@ -226,6 +229,11 @@ fn variants(args: &Args) -> Result<()> {
         (Some(p), _) => format!("; skipped alleles listed in {}", p.display()),
         (None, _) => "; list the skipped alleles with --skipped FILE".to_string(),
     };
-    eprintln!("seqcnn variants: {summary}{listed}");
+    let outputs: Vec<&std::path::Path> = std::iter::once(args.out.as_path())
+        .chain(args.out_vcf.as_deref())
+        .chain(args.skipped.as_deref())
+        .chain(args.report.as_deref())
+        .collect();
+    meter.finish(Some(summary.to_string()), &outputs, &listed);
     Ok(())
 }

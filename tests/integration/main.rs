@@ -20,6 +20,7 @@
 //! - [`interpret`]: `seqcnn motifs` and `seqcnn saliency`.
 //! - [`model_files`]: damaged model files fail cleanly.
 //! - [`mutate`]: `seqcnn mutate`, in silico mutagenesis.
+//! - [`progress`]: no bar off a terminal, one summary line per long command.
 //! - [`optim_parity`]: optimisers, gradient clipping and schedules against PyTorch.
 //! - [`resume`]: checkpoints and `--resume`.
 //! - [`shard`]: `--shard I/N` and `seqcnn merge`.
@@ -39,6 +40,7 @@ mod interpret;
 mod model_files;
 mod mutate;
 mod optim_parity;
+mod progress;
 mod resume;
 mod shard;
 mod torch_parity;
