@@ -1,5 +1,8 @@
 //! Networks built from an [`Arch`]: shape inference, parameter names and shapes, PyTorch-default
-//! initialisation, and the forward pass on a [`Tape`].
+//! initialisation, and the forward pass on a [`Tape`]. The built layers can be read
+//! ([`Network::layers`]: resolved geometry, parameter indices, the shape entering each) and the
+//! forward pass started at any layer ([`Network::infer_from`]), for code that computes part of a
+//! network another way (fast ISM's convolutional prefix).
 
 mod first_conv;
 
@@ -72,16 +75,16 @@ impl ParamSpec {
 #[derive(Clone, Debug)]
 pub enum Layer {
     Conv1d {
-        /// Index of the weight, shape: [out, in, k].
+        /// Index of the weight, shape `[out, in, k]`.
         w: usize,
-        /// Index of the bias, shape: [out].
+        /// Index of the bias, shape `[out]`.
         b: Option<usize>,
         geom: Conv1dGeom,
     },
     Linear {
-        /// Index of the weight, shape: [out, in].
+        /// Index of the weight, shape `[out, in]`.
         w: usize,
-        /// Index of the bias, shape: [out].
+        /// Index of the bias, shape `[out]`.
         b: Option<usize>,
     },
     Relu,
@@ -110,16 +113,16 @@ pub enum Layer {
     /// `x + body(x)`; the body's parameters belong to the block's top-level layer.
     Residual(Vec<Layer>),
     Conv2d {
-        /// Index of the weight, shape: [out, in, kh, kw].
+        /// Index of the weight, shape `[out, in, kh, kw]`.
         w: usize,
-        /// Index of the bias, shape: [out].
+        /// Index of the bias, shape `[out]`.
         b: Option<usize>,
         geom: Conv2dGeom,
     },
     ConvTranspose2d {
-        /// Index of the weight, shape: [in, out, kh, kw].
+        /// Index of the weight, shape `[in, out, kh, kw]`.
         w: usize,
-        /// Index of the bias, shape: [out].
+        /// Index of the bias, shape `[out]`.
         b: Option<usize>,
         geom: ConvT2dGeom,
     },

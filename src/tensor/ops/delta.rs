@@ -286,9 +286,9 @@ pub enum ColumnMap {
     },
     /// `x * scale + shift`, per channel.
     Affine {
-        /// shape: [c]
+        /// shape: `[c]`
         scale: Vec<f32>,
-        /// shape: [c]
+        /// shape: `[c]`
         shift: Vec<f32>,
     },
 }
