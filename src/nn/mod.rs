@@ -1,5 +1,8 @@
 //! Networks built from an [`Arch`]: shape inference, parameter names and shapes, PyTorch-default
-//! initialisation, and the forward pass on a [`Tape`].
+//! initialisation, and the forward pass on a [`Tape`]. The built layers can be read
+//! ([`Network::layers`]: resolved geometry, parameter indices, the shape entering each) and the
+//! forward pass started at any layer ([`Network::infer_from`]), for code that computes part of a
+//! network another way (fast ISM's convolutional prefix).
 
 mod first_conv;
 
@@ -64,16 +67,24 @@ impl ParamSpec {
     }
 }
 
-/// A built layer: its kind, geometry and the indices of its parameters.
+/// A built layer, as [`Network::layers`] shows it: its kind, its geometry resolved against the
+/// shape it receives (`padding = "same"` turned into left and right padding, pooling strides
+/// defaulted), and the indices of its parameters in [`Network::params`] (and in the parameter
+/// list [`Network::infer`] takes). Only [`Network::build`] makes the layers a network runs, so a
+/// network is read, never changed, through this.
 #[derive(Clone, Debug)]
-enum Layer {
+pub enum Layer {
     Conv1d {
+        /// Index of the weight, shape `[out, in, k]`.
         w: usize,
+        /// Index of the bias, shape `[out]`.
         b: Option<usize>,
         geom: Conv1dGeom,
     },
     Linear {
+        /// Index of the weight, shape `[out, in]`.
         w: usize,
+        /// Index of the bias, shape `[out]`.
         b: Option<usize>,
     },
     Relu,
@@ -83,9 +94,13 @@ enum Layer {
     AvgPool1d(Pool1dGeom),
     GlobalMaxPool,
     GlobalAvgPool,
+    /// Global max and mean pooling, interleaved per channel: `[max_0, avg_0, max_1, ...]`.
     GlobalMaxAvgPool,
+    /// Dropout with drop probability `p` (the identity in evaluation mode).
     Dropout(f32),
     Flatten,
+    /// Batch norm over channels (1D or 2D); every index points at a `[C]` vector except
+    /// `count`, a scalar.
     BatchNorm {
         w: usize,
         b: usize,
@@ -95,14 +110,19 @@ enum Layer {
         eps: f32,
         momentum: f32,
     },
+    /// `x + body(x)`; the body's parameters belong to the block's top-level layer.
     Residual(Vec<Layer>),
     Conv2d {
+        /// Index of the weight, shape `[out, in, kh, kw]`.
         w: usize,
+        /// Index of the bias, shape `[out]`.
         b: Option<usize>,
         geom: Conv2dGeom,
     },
     ConvTranspose2d {
+        /// Index of the weight, shape `[in, out, kh, kw]`.
         w: usize,
+        /// Index of the bias, shape `[out]`.
         b: Option<usize>,
         geom: ConvT2dGeom,
     },
@@ -116,8 +136,8 @@ enum Layer {
 pub struct Network {
     layers: Vec<Layer>,
     params: Vec<ParamSpec>,
-    input: Shape,
-    output: Shape,
+    /// The shape entering each top-level layer, then the output: `layers.len() + 1` shapes.
+    shapes: Vec<Shape>,
 }
 
 /// New values for buffers (running statistics) computed by a training forward pass.
@@ -131,6 +151,7 @@ struct Builder<'a> {
 impl Builder<'_> {
     /// Builds `specs` from `shape`; `name_prefix`/`torch_prefix` prefix parameter names (empty at
     /// the top level, `3.body.` inside a residual block); `top` is the top-level layer index.
+    /// Returns the layers and the shape entering each of them, then the output shape.
     fn build(
         &mut self,
         specs: &[LayerSpec],
@@ -138,9 +159,11 @@ impl Builder<'_> {
         torch_prefix: &str,
         top: Option<usize>,
         mut shape: Shape,
-    ) -> Result<(Vec<Layer>, Shape)> {
+    ) -> Result<(Vec<Layer>, Vec<Shape>)> {
         let mut layers = Vec::with_capacity(specs.len());
+        let mut shapes = Vec::with_capacity(specs.len() + 1);
         for (i, spec) in specs.iter().enumerate() {
+            shapes.push(shape);
             let label = format!("{torch_prefix}{i}");
             let err =
                 |msg: String| Error::Arch(format!("layer {label} ({}): {msg}", spec.type_name()));
@@ -263,13 +286,14 @@ impl Builder<'_> {
                     )
                 }
                 LayerSpec::Residual { layers: body, .. } => {
-                    let (inner, out) = self.build(
+                    let (inner, inner_shapes) = self.build(
                         body,
                         &format!("{pname}.body."),
                         &format!("{label}.body."),
                         Some(owner),
                         shape,
                     )?;
+                    let out = inner_shapes[inner_shapes.len() - 1];
                     if out != shape {
                         return Err(err(format!(
                             "the body maps {shape:?} to {out:?}; a residual block must keep the shape"
@@ -446,7 +470,8 @@ impl Builder<'_> {
             layers.push(layer);
             shape = next;
         }
-        Ok((layers, shape))
+        shapes.push(shape);
+        Ok((layers, shapes))
     }
 }
 
@@ -465,7 +490,7 @@ impl Network {
             },
         };
         let mut params = Vec::new();
-        let (layers, output) = Builder {
+        let (layers, shapes) = Builder {
             params: &mut params,
             n_outputs,
         }
@@ -473,9 +498,27 @@ impl Network {
         Ok(Network {
             layers,
             params,
-            input,
-            output,
+            shapes,
         })
+    }
+
+    /// The top-level layers, in order, with resolved geometry and parameter indices.
+    pub fn layers(&self) -> &[Layer] {
+        &self.layers
+    }
+
+    /// The per-example shape entering top-level layer `i` (the output for `i == layers().len()`).
+    pub fn shape_in(&self, i: usize) -> Option<Shape> {
+        self.shapes.get(i).copied()
+    }
+
+    /// The index of the first parameter of layers `layer..` (the parameter count when they
+    /// have none): parameters are listed layer by layer.
+    pub fn first_param(&self, layer: usize) -> usize {
+        self.params
+            .iter()
+            .position(|p| p.layer >= layer)
+            .unwrap_or(self.params.len())
     }
 
     /// Parameter and buffer names, shapes and initialisations, in order.
@@ -485,17 +528,17 @@ impl Network {
 
     /// The per-example input shape.
     pub fn input_shape(&self) -> Shape {
-        self.input
+        self.shapes[0]
     }
 
     /// The per-example output shape.
     pub fn output_shape(&self) -> Shape {
-        self.output
+        self.shapes[self.shapes.len() - 1]
     }
 
     /// Number of output units (the length of a flat output).
     pub fn n_outputs(&self) -> Option<usize> {
-        match self.output {
+        match self.output_shape() {
             Shape::Flat(f) => Some(f),
             Shape::Seq { .. } | Shape::Image { .. } => None,
         }
@@ -547,7 +590,7 @@ impl Network {
     /// `params` are the parameter nodes in [`Network::params`] order. Every inference path
     /// (prediction, scoring, interpretation, mutagenesis) runs the network through this.
     pub fn infer(&self, tape: &mut Tape, x: Var, params: &[Var]) -> Result<Var> {
-        Ok(self.run(tape, x, params, None)?.0)
+        Ok(self.run(tape, 0, x, params, None)?.0)
     }
 
     /// Runs the network on `x [N, C, L]`; `params` are the parameter nodes in [`Network::params`]
@@ -574,26 +617,43 @@ impl Network {
         train: bool,
         rng: &mut Rng,
     ) -> Result<(Var, BufferUpdates)> {
-        self.run(tape, x, params, train.then_some(rng))
+        self.run(tape, 0, x, params, train.then_some(rng))
     }
 
-    /// The network on `x`, training when `train` holds the dropout generator.
+    /// Layers `start..` of the network in evaluation mode on `x`, the activation entering layer
+    /// `start` (`[N]` plus [`Network::shape_in`]`(start)`); `params` are the nodes of parameters
+    /// [`Network::first_param`]`(start)..` in [`Network::params`] order. What follows a part of
+    /// the network computed another way (fast ISM's convolutional prefix) runs through this.
+    pub fn infer_from(&self, tape: &mut Tape, start: usize, x: Var, params: &[Var]) -> Result<Var> {
+        if start > self.layers.len() {
+            return Err(Error::Arch(format!(
+                "layer {start} of a network of {} layers",
+                self.layers.len()
+            )));
+        }
+        Ok(self.run(tape, start, x, params, None)?.0)
+    }
+
+    /// Layers `start..` on `x`, training when `train` holds the dropout generator; `params` are
+    /// the nodes of parameters `first_param(start)..`.
     fn run(
         &self,
         tape: &mut Tape,
+        start: usize,
         x: Var,
         params: &[Var],
         mut train: Option<&mut Rng>,
     ) -> Result<(Var, BufferUpdates)> {
-        if params.len() != self.params.len() {
+        let first = self.first_param(start);
+        if params.len() != self.params.len() - first {
             return Err(Error::Arch(format!(
                 "{} parameter nodes for {} parameters",
                 params.len(),
-                self.params.len()
+                self.params.len() - first
             )));
         }
         let s = tape.shape(x);
-        let (fits, want) = match self.input {
+        let (fits, want) = match self.shapes[start] {
             Shape::Seq { channels, length } => (
                 s.len() == 3 && s[1] == channels && length.is_none_or(|l| l == s[2]),
                 match length {
@@ -608,14 +668,45 @@ impl Network {
             Shape::Flat(f) => (s.len() == 2 && s[1] == f, format!("[N, {f}]")),
         };
         if !fits {
-            return Err(Error::shape(
-                "network input",
-                format!("expected {want}, got {s:?}"),
-            ));
+            return Err(if start == 0 {
+                Error::shape("network input", format!("expected {want}, got {s:?}"))
+            } else {
+                Error::shape(
+                    "layer input",
+                    format!("layer {start} expects {want}, got {s:?}"),
+                )
+            });
         }
         let mut updates = Vec::new();
-        let y = run_layers(&self.layers, tape, x, params, &mut train, &mut updates)?;
+        let nodes = Nodes {
+            vars: params,
+            first,
+        };
+        let y = run_layers(
+            &self.layers[start..],
+            tape,
+            x,
+            nodes,
+            &mut train,
+            &mut updates,
+        )?;
         Ok((y, updates))
+    }
+}
+
+/// Parameter nodes indexed as in [`Network::params`], those before `first` left out (the layers
+/// run read none of them).
+#[derive(Clone, Copy)]
+struct Nodes<'a> {
+    vars: &'a [Var],
+    first: usize,
+}
+
+impl std::ops::Index<usize> for Nodes<'_> {
+    type Output = Var;
+
+    fn index(&self, i: usize) -> &Var {
+        &self.vars[i - self.first]
     }
 }
 
@@ -627,7 +718,7 @@ fn run_layers(
     layers: &[Layer],
     tape: &mut Tape,
     x: Var,
-    params: &[Var],
+    params: Nodes,
     rng: &mut Option<&mut Rng>,
     updates: &mut BufferUpdates,
 ) -> Result<Var> {
@@ -994,6 +1085,180 @@ mod tests {
         )
         .unwrap();
         assert_eq!(net.n_outputs(), Some(4 * 16 * 12));
+    }
+
+    /// A sequence network over every top-level kind fast ISM reads: `same` padding, stride and
+    /// dilation, a pooling with its stride defaulted, batch norm, a residual block, flatten and
+    /// linear.
+    fn prefix_arch() -> Arch {
+        Arch::from_toml(
+            "name='p'\ninput={channels=4, length=40}\n\
+             [[layers]]\ntype='conv1d'\nout_channels=3\nkernel_size=4\ndilation=2\npadding='same'\n\
+             [[layers]]\ntype='batchnorm1d'\n[[layers]]\ntype='relu'\n\
+             [[layers]]\ntype='max_pool1d'\nkernel_size=2\n\
+             [[layers]]\ntype='conv1d'\nout_channels=5\nkernel_size=3\nstride=2\nbias=false\n\
+             [[layers]]\ntype='residual'\nlayers=[{type='relu'}, {type='conv1d', out_channels=5, kernel_size=3, padding=1}]\n\
+             [[layers]]\ntype='flatten'\n[[layers]]\ntype='dropout'\np=0.2\n\
+             [[layers]]\ntype='linear'\nout_features=6\n[[layers]]\ntype='sigmoid'\n[[layers]]\ntype='linear'\n",
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn layers_show_resolved_geometry_shapes_and_param_indices() {
+        let net = Network::build(&prefix_arch(), 2).unwrap();
+        let layers = net.layers();
+        assert_eq!(layers.len(), 11);
+        // `same` with span 2 * 3 + 1 = 7: 3 on each side.
+        let geom = Conv1dGeom {
+            stride: 1,
+            pad_left: 3,
+            pad_right: 3,
+            dilation: 2,
+        };
+        assert!(
+            matches!(layers[0], Layer::Conv1d { w: 0, b: Some(1), geom: g } if g == geom),
+            "{:?}",
+            layers[0]
+        );
+        assert!(matches!(
+            layers[1],
+            Layer::BatchNorm {
+                w: 2,
+                b: 3,
+                mean: 4,
+                var: 5,
+                count: 6,
+                ..
+            }
+        ));
+        let pool = Pool1dGeom {
+            kernel: 2,
+            stride: 2,
+            padding: 0,
+        };
+        assert!(matches!(layers[3], Layer::MaxPool1d(g) if g == pool));
+        assert!(matches!(
+            layers[4],
+            Layer::Conv1d {
+                w: 7,
+                b: None,
+                geom: Conv1dGeom { stride: 2, .. }
+            }
+        ));
+        let Layer::Residual(body) = &layers[5] else {
+            panic!("{:?}", layers[5]);
+        };
+        assert!(matches!(
+            body[1],
+            Layer::Conv1d {
+                w: 8,
+                b: Some(9),
+                ..
+            }
+        ));
+        assert!(matches!(layers[6], Layer::Flatten));
+        assert!(matches!(layers[7], Layer::Dropout(p) if p == 0.2));
+        assert!(matches!(layers[8], Layer::Linear { w: 10, b: Some(11) }));
+        assert_eq!(net.params()[10].shape, vec![6, 5 * 9]);
+        // 40 -> conv 40 -> pool 20 -> conv (20 - 3) / 2 + 1 = 9.
+        let seq = |channels, length| Shape::Seq {
+            channels,
+            length: Some(length),
+        };
+        let shapes: Vec<Shape> = (0..=11).map(|i| net.shape_in(i).unwrap()).collect();
+        assert_eq!(
+            shapes,
+            vec![
+                seq(4, 40),
+                seq(3, 40),
+                seq(3, 40),
+                seq(3, 40),
+                seq(3, 20),
+                seq(5, 9),
+                seq(5, 9),
+                Shape::Flat(45),
+                Shape::Flat(45),
+                Shape::Flat(6),
+                Shape::Flat(6),
+                Shape::Flat(2),
+            ]
+        );
+        assert_eq!(net.shape_in(12), None);
+        assert_eq!(
+            (net.input_shape(), net.output_shape()),
+            (shapes[0], shapes[11])
+        );
+        // Parameters of layers 5.. start with the residual body's; none after the last linear.
+        let firsts: Vec<usize> = (0..=11).map(|i| net.first_param(i)).collect();
+        assert_eq!(firsts, vec![0, 2, 7, 7, 7, 8, 10, 10, 10, 12, 12, 14]);
+    }
+
+    #[test]
+    fn infer_from_continues_a_run_stopped_at_any_layer() {
+        let arch = prefix_arch();
+        let net = Network::build(&arch, 2).unwrap();
+        let mut params = net.init_params(&mut rng::seeded(2), 1.0);
+        params[4].fill(0.2);
+        params[5].fill(1.7);
+        let x = crate::tensor::gradcheck::random(&[3, 4, 40], 9);
+        let whole = {
+            let mut tape = Tape::inference();
+            let xv = tape.constant(x.clone());
+            let pv: Vec<Var> = params.iter().map(|p| tape.param(p.clone())).collect();
+            let y = net.infer(&mut tape, xv, &pv).unwrap();
+            tape.value(y).clone()
+        };
+        for start in 0..=net.layers().len() {
+            // The first `start` layers as a network of their own, then the rest from there.
+            let mut head = arch.clone();
+            head.layers.truncate(start);
+            let first = net.first_param(start);
+            let front = Network::build(&head, 2).unwrap();
+            let mut tape = Tape::inference();
+            let xv = tape.constant(x.clone());
+            let pv: Vec<Var> = params[..first]
+                .iter()
+                .map(|p| tape.param(p.clone()))
+                .collect();
+            let h = front.infer(&mut tape, xv, &pv).unwrap();
+            let pv: Vec<Var> = params[first..]
+                .iter()
+                .map(|p| tape.param(p.clone()))
+                .collect();
+            let y = net.infer_from(&mut tape, start, h, &pv).unwrap();
+            assert_eq!(tape.value(y), &whole, "split at layer {start}");
+        }
+    }
+
+    #[test]
+    fn infer_from_checks_its_input_and_parameters() {
+        let net = Network::build(&prefix_arch(), 2).unwrap();
+        let params = net.init_params(&mut rng::seeded(2), 1.0);
+        let mut tape = Tape::inference();
+        let pv: Vec<Var> = params[10..].iter().map(|p| tape.param(p.clone())).collect();
+        let x = tape.constant(Array::zeros(ndarray::IxDyn(&[2, 44])));
+        let err = net
+            .infer_from(&mut tape, 7, x, &pv)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("layer 7 expects [N, 45], got [2, 44]"),
+            "{err}"
+        );
+        let x = tape.constant(Array::zeros(ndarray::IxDyn(&[2, 45])));
+        let err = net
+            .infer_from(&mut tape, 7, x, &pv[1..])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("3 parameter nodes for 4 parameters"), "{err}");
+        let err = net
+            .infer_from(&mut tape, 12, x, &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("layer 12 of a network of 11 layers"), "{err}");
+        let y = net.infer_from(&mut tape, 7, x, &pv).unwrap();
+        assert_eq!(tape.shape(y), &[2, 2]);
     }
 
     #[test]

@@ -1,11 +1,13 @@
 //! Compute kernels on ndarray: the matrix product, convolution, pooling and losses. The tape
-//! (`tensor/mod.rs`) calls these for values and `tensor/backward.rs` for gradients; nothing else
-//! implements arithmetic on tensors.
+//! (`tensor/mod.rs`) calls these for values and `tensor/backward.rs` for gradients; fast ISM
+//! (`mutate/fast.rs`) calls the delta kernels of [`delta`]; nothing else implements arithmetic on
+//! tensors.
 
 pub mod conv;
 pub mod conv2d;
 mod conv_lookup;
 pub mod deepbind_scan;
+pub mod delta;
 pub mod gemm;
 pub mod loss;
 pub mod norm;
