@@ -48,6 +48,21 @@ impl Session {
     }
 }
 
+impl Session {
+    /// Writes the trained sequence model and its closing line: the best epoch, the output and
+    /// the seconds the run took.
+    pub(super) fn save(&self, model: &Model, report: &fit::FitReport, secs: f64) -> Result<()> {
+        model.save(&self.out)?;
+        eprintln!(
+            "seqcnn: best epoch {} of {}; wrote {} ({secs:.1}s)",
+            report.best_epoch,
+            report.epochs_run,
+            self.out.display(),
+        );
+        Ok(())
+    }
+}
+
 /// An error unless the training and validation sets both hold examples.
 pub(super) fn check_split(train: usize, valid: usize, valid_fraction: f64) -> Result<()> {
     if train == 0 || valid == 0 {

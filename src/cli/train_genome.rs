@@ -134,13 +134,5 @@ pub(super) fn run(
         p.insert("valid_auroc".into(), serde_json::to_value(&best.auroc)?);
         p.insert("valid_auprc".into(), serde_json::to_value(&best.auprc)?);
     }
-    model.save(&s.out)?;
-    eprintln!(
-        "seqcnn: best epoch {} of {}; wrote {} ({:.1}s)",
-        report.best_epoch,
-        report.epochs_run,
-        s.out.display(),
-        started.elapsed().as_secs_f64()
-    );
-    Ok(())
+    s.save(&model, &report, started.elapsed().as_secs_f64())
 }

@@ -138,13 +138,5 @@ pub(super) fn run(
             p.insert("valid_auroc".into(), a.into());
         }
     }
-    model.save(&s.out)?;
-    eprintln!(
-        "seqcnn: best epoch {} of {}; wrote {} ({:.1}s)",
-        report.best_epoch,
-        report.epochs_run,
-        s.out.display(),
-        secs
-    );
-    Ok(())
+    s.save(&model, &report, secs)
 }
