@@ -217,6 +217,22 @@ fn forward_avx2(
 }
 
 #[inline(always)]
+/// The blocks of output channels (of `cp`, a multiple of [`LANES`]) the kernels take in turn:
+/// `(first channel, width)`, 32 wide while 32 remain, then 16, then [`LANES`].
+fn channel_blocks(cp: usize) -> impl Iterator<Item = (usize, usize)> {
+    let mut cb = 0;
+    std::iter::from_fn(move || {
+        let width = match cp.checked_sub(cb)? {
+            0 => return None,
+            32.. => 32,
+            16.. => 16,
+            _ => LANES,
+        };
+        cb += width;
+        Some((cb - width, width))
+    })
+}
+
 fn forward_impl(
     x: &[f32],
     cols: &Columns,
@@ -230,21 +246,11 @@ fn forward_impl(
     // would wait on the add's latency at every tap: positions go in tiles of P with B channels,
     // P * B / 8 independent registers (8 with these sizes).
     let cp = padded(s.c_out);
-    let mut cb = 0;
-    while cb < cp {
-        match cp - cb {
-            32.. => {
-                forward_block::<2, 32>(&cols.row, table, s, g, ps.clone(), out, cb);
-                cb += 32;
-            }
-            16.. => {
-                forward_block::<4, 16>(&cols.row, table, s, g, ps.clone(), out, cb);
-                cb += 16;
-            }
-            _ => {
-                forward_block::<8, LANES>(&cols.row, table, s, g, ps.clone(), out, cb);
-                cb += LANES;
-            }
+    for (cb, width) in channel_blocks(cp) {
+        match width {
+            32 => forward_block::<2, 32>(&cols.row, table, s, g, ps.clone(), out, cb),
+            16 => forward_block::<4, 16>(&cols.row, table, s, g, ps.clone(), out, cb),
+            _ => forward_block::<8, LANES>(&cols.row, table, s, g, ps.clone(), out, cb),
         }
     }
     // The other columns looked up zeros; add what they contribute.
@@ -375,21 +381,11 @@ fn weight_grad_impl(
     dt: &mut [f32],
 ) {
     let cp = padded(s.c_out);
-    let mut cb = 0;
-    while cb < cp {
-        match cp - cb {
-            32.. => {
-                weight_grad_block::<32>(&cols.row, dy, s, g, dt, cb);
-                cb += 32;
-            }
-            16.. => {
-                weight_grad_block::<16>(&cols.row, dy, s, g, dt, cb);
-                cb += 16;
-            }
-            _ => {
-                weight_grad_block::<LANES>(&cols.row, dy, s, g, dt, cb);
-                cb += LANES;
-            }
+    for (cb, width) in channel_blocks(cp) {
+        match width {
+            32 => weight_grad_block::<32>(&cols.row, dy, s, g, dt, cb),
+            16 => weight_grad_block::<16>(&cols.row, dy, s, g, dt, cb),
+            _ => weight_grad_block::<LANES>(&cols.row, dy, s, g, dt, cb),
         }
     }
     // The other columns added into the zero rows (never read back); their terms go here.
