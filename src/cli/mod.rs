@@ -101,6 +101,10 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
     }
 }
 
+/// The most worker threads a command starts: far above any CPU count seqcnn runs on, far below
+/// what would exhaust the machine's threads or memory for stacks.
+const MAX_THREADS: usize = 1024;
+
 /// Runs `f` inside a rayon pool of `threads` workers (default: all CPUs): the one pool every
 /// kernel uses.
 pub fn with_threads<T: Send>(
@@ -111,8 +115,45 @@ pub fn with_threads<T: Send>(
     if n == 0 {
         return Err(seqcnn::Error::Config("--threads must be at least 1".into()).into());
     }
+    if n > MAX_THREADS {
+        return Err(seqcnn::Error::Config(format!(
+            "--threads {n}: at most {MAX_THREADS} (this machine has {} CPUs)",
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        ))
+        .into());
+    }
     let pool = rayon::ThreadPoolBuilder::new().num_threads(n).build()?;
     pool.install(f)
+}
+
+/// Fails before any work, naming both, when the output `out` is one of the command's `inputs`
+/// (the same file, by device and inode, however it is spelled): the output would replace the
+/// input it is read from.
+pub fn check_not_input(
+    flag: &str,
+    out: &std::path::Path,
+    inputs: &[&std::path::Path],
+) -> anyhow::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(o) = std::fs::metadata(out) else {
+        return Ok(());
+    };
+    if !o.is_file() {
+        return Ok(());
+    }
+    for input in inputs {
+        if let Ok(i) = std::fs::metadata(input)
+            && (i.dev(), i.ino()) == (o.dev(), o.ino())
+        {
+            return Err(seqcnn::Error::Config(format!(
+                "{flag} {} is the input {}: writing it would destroy the input; choose another output",
+                out.display(),
+                input.display()
+            ))
+            .into());
+        }
+    }
+    Ok(())
 }
 
 /// Fails early, naming the path, when an output's directory does not exist.

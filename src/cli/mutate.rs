@@ -244,6 +244,9 @@ fn plot(
 
 fn mutate(args: &Args) -> Result<()> {
     super::check_output_dir(&args.out)?;
+    let mut inputs = vec![args.input.as_path(), args.model.as_path()];
+    inputs.extend(args.genome.as_deref());
+    super::check_not_input("--out", &args.out, &inputs)?;
     let model = Model::load(&args.model)?;
     let mut scorer = Scorer::new(&model);
     if let Some(s) = args.strand {

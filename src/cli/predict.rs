@@ -107,6 +107,11 @@ pub fn run(args: Args) -> Result<()> {
 }
 
 fn predict(args: &Args) -> Result<()> {
+    let mut inputs: Vec<&std::path::Path> = args.model.iter().map(|p| p.as_path()).collect();
+    inputs.extend(args.input.as_deref());
+    inputs.extend(args.genome.as_deref());
+    inputs.extend(args.models.as_deref());
+    super::check_not_input("--out", &args.out, &inputs)?;
     if let Some(input) = &args.input
         && super::images::is_images(input, &args.image.image)?
     {

@@ -84,6 +84,7 @@ fn saliency_cmd(args: &Args) -> Result<()> {
         .map(|&t| model.meta.tasks[t].as_str())
         .collect();
     super::check_output_dir(&args.out)?;
+    super::check_not_input("--out", &args.out, &[&args.input, &args.model])?;
     if let Some(dir) = &args.plot {
         std::fs::create_dir_all(dir).map_err(|e| seqcnn::Error::io(dir, e))?;
     }

@@ -105,16 +105,16 @@ pub fn run(args: Args) -> Result<()> {
 }
 
 fn variants(args: &Args) -> Result<()> {
-    for p in [
-        Some(&args.out),
-        args.skipped.as_ref(),
-        args.out_vcf.as_ref(),
-        args.report.as_ref(),
-    ]
-    .into_iter()
-    .flatten()
-    {
-        super::check_output_dir(p)?;
+    for (flag, p) in [
+        ("--out", Some(&args.out)),
+        ("--skipped", args.skipped.as_ref()),
+        ("--out-vcf", args.out_vcf.as_ref()),
+        ("--report", args.report.as_ref()),
+    ] {
+        if let Some(p) = p {
+            super::check_output_dir(p)?;
+            super::check_not_input(flag, p, &[&args.vcf, &args.genome, &args.model])?;
+        }
     }
     let model = Model::load(&args.model)?;
     let window = window_length(&model, &args.model.display().to_string(), args.window)?;

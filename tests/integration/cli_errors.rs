@@ -463,3 +463,69 @@ fn valid_inputs_pass_the_same_commands() {
     let report = ok(&["eval", "--model", &model_out, &input]);
     assert!(report.starts_with("task\tauroc"), "{report}");
 }
+
+/// An output that is one of the command's inputs (however it is spelled: here through a
+/// symlink) is refused before any work, exit 2, and the input is left as it was; so is a thread
+/// count no machine has.
+#[test]
+fn an_output_that_is_an_input_is_refused_and_the_input_kept() {
+    let dir = tempdir();
+    let d = dir.path();
+    let input = d.join("seqs.seq");
+    std::fs::copy(data("REST_B.head50.seq"), &input).unwrap();
+    let before = std::fs::read(&input).unwrap();
+    let link = d.join("link.seq");
+    std::os::unix::fs::symlink(&input, &link).unwrap();
+    ok(&[
+        "import",
+        "deepbind",
+        "--out",
+        d.to_str().unwrap(),
+        data("deepbind/D00328.003.txt").to_str().unwrap(),
+    ]);
+    let model = d.join("D00328.003.safetensors");
+    let (m, i, l) = (
+        model.to_str().unwrap(),
+        input.to_str().unwrap(),
+        link.to_str().unwrap(),
+    );
+    for cmd in ["predict", "mutate", "saliency"] {
+        fails_with(
+            2,
+            &[cmd, "--model", m, i, "--out", l],
+            &["--out", "is the input", "seqs.seq"],
+        );
+        assert_eq!(
+            std::fs::read(&input).unwrap(),
+            before,
+            "{cmd} left its input as it was"
+        );
+    }
+    let vcf = d.join("v.vcf");
+    std::fs::copy(data("variants/chr20_30M_snvs.vcf"), &vcf).unwrap();
+    let vcf_before = std::fs::read(&vcf).unwrap();
+    let genome = data("genome/chr20_30M.fa.gz");
+    fails_with(
+        2,
+        &[
+            "variants",
+            "--model",
+            m,
+            "--genome",
+            genome.to_str().unwrap(),
+            "--window",
+            "101",
+            "--vcf",
+            vcf.to_str().unwrap(),
+            "--out-vcf",
+            vcf.to_str().unwrap(),
+        ],
+        &["--out-vcf", "is the input", "v.vcf"],
+    );
+    assert_eq!(std::fs::read(&vcf).unwrap(), vcf_before);
+    fails_with(
+        2,
+        &["predict", "--model", m, i, "--threads", "99999999999"],
+        &["--threads", "at most"],
+    );
+}
