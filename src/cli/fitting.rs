@@ -46,9 +46,7 @@ impl Session {
         p.insert("optimizer".into(), serde_json::to_value(&cfg.optimizer)?);
         Ok(())
     }
-}
 
-impl Session {
     /// Writes the trained sequence model and its closing line: the best epoch, the output and
     /// the seconds the run took.
     pub(super) fn save(&self, model: &Model, report: &fit::FitReport, secs: f64) -> Result<()> {

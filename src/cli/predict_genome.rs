@@ -99,8 +99,7 @@ pub(super) fn run(args: &GenomePredict, scorer: &Panel) -> Result<()> {
         let block = shard_items(count_bins(&regions, bin), args.shard, chunk_size);
         let regions = shard_regions(&regions, bin, block.scored.clone());
         let mut tiler = Tiler::new(&genome, regions, &[], config)?;
-        let total = block.written.end.min(block.scored.end) - block.written.start;
-        let mut meter = Meter::new("predict", "bins", Some(total as u64));
+        let mut meter = Meter::new("predict", "bins", Some(block.written.len() as u64));
         let mut chunk: Vec<(usize, Tile)> = Vec::new();
         let mut emitted = 0;
         let mut flush = |chunk: &mut Vec<(usize, Tile)>| -> Result<()> {

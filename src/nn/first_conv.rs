@@ -20,16 +20,30 @@ pub struct FirstConv {
     pub geom: Conv1dGeom,
 }
 
+fn not_conv() -> Error {
+    Error::Config(
+        "interpretation needs a model whose first layer is a conv1d over the 4 bases".into(),
+    )
+}
+
 impl FirstConv {
+    /// Bases one placement of the first layer of `arch` covers (`dilation * (k - 1) + 1`),
+    /// from the architecture alone (no weights read); an error unless that layer is a `conv1d`
+    /// over 4 channels. Scoring asks this for DeepBind's N padding on every call.
+    pub fn span_of(arch: &Arch) -> Result<usize> {
+        match arch.layers.first() {
+            Some(LayerSpec::Conv1d {
+                kernel_size,
+                dilation,
+                ..
+            }) if arch.input.channels == 4 => Ok(dilation * ((*kernel_size).max(1) - 1) + 1),
+            _ => Err(not_conv()),
+        }
+    }
+
     /// The first layer of a network built from `arch` with `params`; an error unless it is a
     /// `conv1d` over 4 channels.
     pub fn of(arch: &Arch, params: &[Array]) -> Result<FirstConv> {
-        let not_conv = || {
-            Error::Config(
-                "interpretation needs a model whose first layer is a conv1d over the 4 bases"
-                    .into(),
-            )
-        };
         let Some(LayerSpec::Conv1d {
             kernel_size,
             stride,

@@ -69,7 +69,7 @@ impl Presentation {
                 }
                 Presentation {
                     strand,
-                    pad: model.first_conv()?.span() - 1,
+                    pad: crate::nn::FirstConv::span_of(&model.arch)? - 1,
                     window,
                     average,
                 }
