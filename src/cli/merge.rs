@@ -10,7 +10,10 @@ use std::path::PathBuf;
 /// in order gives exactly the output of the unsharded run. Every shard's header must equal the
 /// first's (VCF meta lines naming a command line excepted): a shard from another command, model
 /// or option set is an error naming the file and line. A shard that is empty or ends without a
-/// newline (a cut file) is an error too, as is a shard given twice. Without --out the first file
+/// newline (a cut file) is an error too, as is a shard given twice. Every output of a --shard
+/// run starts with a marker line, `##seqcnn_shard=I/N` (a VCF has it before `#CHROM`), which
+/// merge checks and drops: the shards must be 1/N to N/N of one split, each once and in order,
+/// or the error names the shard missing, repeated or out of place. Without --out the first file
 /// is the output (as in `samtools merge OUT IN...`). An output file that exists is never
 /// overwritten unless --force is given (`seqcnn merge shards/*.tsv` would otherwise replace the
 /// first shard); the output is written atomically, and `.gz` gzip-compresses it.

@@ -10,7 +10,7 @@ use seqcnn::model::Model;
 use seqcnn::model::Strand;
 use seqcnn::mutate::{FastIsm, IsmScores, MapOptions, mutation_map_svg, naive_ism};
 use seqcnn::score::{Scorer, resolve_window};
-use seqcnn::shard::{Shard, check_shardable, shard_items, sharded_records};
+use seqcnn::shard::{Shard, check_shardable, shard_items, sharded_records, write_tsv_marker};
 use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::io::Write;
@@ -273,6 +273,7 @@ fn mutate(args: &Args) -> Result<()> {
         args.input.clone()
     };
     let mut out = AtomicOutput::create(&args.out)?;
+    write_tsv_marker(&mut out, args.shard)?;
     let mut header = String::from("name\tpos");
     if genome.is_some() {
         header.push_str("\tchrom\tgpos");

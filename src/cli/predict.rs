@@ -6,7 +6,7 @@ use anyhow::Result;
 use seqcnn::io::output::AtomicOutput;
 use seqcnn::model::Strand;
 use seqcnn::score::{Ensemble, Panel, Scorer};
-use seqcnn::shard::{Shard, sharded_records};
+use seqcnn::shard::{Shard, sharded_records, write_tsv_marker};
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -173,6 +173,7 @@ fn predict(args: &Args) -> Result<()> {
     let (block, records) = sharded_records(input_path, Some(&[]), args.shard, chunk_size)?;
     let mut first = block.scored.start;
     let mut out = AtomicOutput::create(&args.out)?;
+    write_tsv_marker(&mut out, args.shard)?;
     let mut header = String::from("name");
     for t in scorer.columns() {
         header.push('\t');

@@ -9,7 +9,9 @@ use seqcnn::io::bed::{self, read_bed_checked};
 use seqcnn::io::genome::Genome;
 use seqcnn::io::output::AtomicOutput;
 use seqcnn::score::Panel;
-use seqcnn::shard::{Block, Shard, check_shardable, count_bins, shard_items, shard_regions};
+use seqcnn::shard::{
+    Block, Shard, check_shardable, count_bins, shard_items, shard_regions, write_tsv_marker,
+};
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -77,6 +79,7 @@ pub(super) fn run(args: &GenomePredict, scorer: &Panel) -> Result<()> {
     let genome = Genome::open(genome_path)?;
     let score = |seqs: &[&[u8]]| scorer.score(seqs, args.raw);
     let mut out = AtomicOutput::create(&args.out)?;
+    write_tsv_marker(&mut out, args.shard)?;
     let chunk_size = args.chunk.max(1);
     let meter = if let Some(bin) = args.tile {
         writeln!(out, "{}", header("#chrom\tstart\tend", columns)).map_err(|e| out.error(e))?;

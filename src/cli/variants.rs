@@ -9,7 +9,9 @@ use seqcnn::io::vcf::VcfReader;
 use seqcnn::model::Model;
 use seqcnn::model::Strand;
 use seqcnn::score::{Scorer, window_length};
-use seqcnn::shard::{Shard, count_items, scored_items, stream_block};
+use seqcnn::shard::{
+    Shard, count_items, scored_items, stream_block, vcf_header_with_marker, write_tsv_marker,
+};
 use seqcnn::variants::report::{Report, mutation_map};
 use seqcnn::variants::{InfoKeys, SKIPPED_HEADER, Summary, VariantScorer, tsv_header};
 use std::io::Write;
@@ -136,10 +138,12 @@ fn variants(args: &Args) -> Result<()> {
     let tasks = &model.meta.tasks;
 
     let mut out = AtomicOutput::create(&args.out)?;
+    write_tsv_marker(&mut out, args.shard)?;
     writeln!(out, "{}", tsv_header(tasks)).map_err(|e| out.error(e))?;
     let mut skipped = match &args.skipped {
         Some(p) => {
             let mut o = AtomicOutput::create(p)?;
+            write_tsv_marker(&mut o, args.shard)?;
             writeln!(o, "{SKIPPED_HEADER}").map_err(|e| o.error(e))?;
             Some(o)
         }
@@ -155,7 +159,8 @@ fn variants(args: &Args) -> Result<()> {
         Some(p) => {
             let mut o = AtomicOutput::create(p)?;
             let provenance = format!("model={model_name} window={window} strand={strand}");
-            o.write_all(keys.header(reader.header(), &provenance).as_bytes())
+            let header = keys.header(reader.header(), &provenance);
+            o.write_all(vcf_header_with_marker(header, args.shard).as_bytes())
                 .map_err(|e| o.error(e))?;
             Some(o)
         }

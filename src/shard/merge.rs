@@ -1,10 +1,12 @@
 //! Joining the outputs of a command's shards ([`merge`], `seqcnn merge`): the first shard's
 //! header once, then every shard's data lines unchanged, after checking that every shard's
-//! header equals the first's. TSV shards have one header row; VCF shards a block of `#` lines.
+//! header equals the first's and that the shards' markers ([`MARKER`](super::MARKER)) run
+//! `1/N` to `N/N` in order. TSV shards have one header row; VCF shards a block of `#` lines.
 
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 
+use super::Shard;
 use crate::error::{Error, Result};
 use crate::io::input::{input_name, is_dash, open_input, read_error};
 use crate::io::output::AtomicOutput;
@@ -27,19 +29,29 @@ pub struct MergeSummary {
     pub lines: Vec<u64>,
 }
 
-/// A shard's header: the header row of a TSV, or every leading `#` line of a VCF.
+/// A shard's header: the header row of a TSV, or every leading `#` line of a VCF, without the
+/// shard's marker line, which is kept apart.
 struct Header {
     lines: Vec<Vec<u8>>,
+    /// The 1-based line number of each of `lines` in the file.
+    numbers: Vec<u64>,
+    /// The shard the marker line names, if the file has one.
+    shard: Option<Shard>,
+    /// Lines read, the marker included: the 1-based number of the last header line.
+    read: u64,
 }
 
 impl Header {
     /// Reads the header of `reader` (named `path` in errors).
     fn read(reader: &mut dyn BufRead, path: &Path) -> Result<Header> {
         let mut lines = Vec::new();
+        let mut numbers = Vec::new();
+        let mut shard = None;
+        let mut read = 0u64;
         loop {
             let buf = reader
                 .fill_buf()
-                .map_err(|e| read_error(path, lines.len() as u64 + 1, e))?;
+                .map_err(|e| read_error(path, read + 1, e))?;
             let vcf = lines
                 .first()
                 .is_some_and(|l: &Vec<u8>| l.starts_with(b"##fileformat=VCF"));
@@ -50,27 +62,45 @@ impl Header {
             let mut line = Vec::new();
             let n = reader
                 .read_until(b'\n', &mut line)
-                .map_err(|e| read_error(path, lines.len() as u64 + 1, e))?;
+                .map_err(|e| read_error(path, read + 1, e))?;
             if n == 0 {
                 break;
             }
+            read += 1;
             if line.last() != Some(&b'\n') {
                 return Err(Error::parse(
                     path,
-                    lines.len() as u64 + 1,
+                    read,
                     "the header line has no newline: the file looks truncated",
                 ));
             }
+            if let Some(s) = Shard::from_marker(&line) {
+                if shard.is_some() {
+                    return Err(Error::parse(
+                        path,
+                        read,
+                        "a second shard marker line: the file is not one shard's output",
+                    ));
+                }
+                shard = Some(s);
+                continue;
+            }
             lines.push(line);
+            numbers.push(read);
         }
         if lines.is_empty() {
             return Err(Error::parse(
                 path,
-                0,
+                read,
                 "empty file: a shard output has at least its header line",
             ));
         }
-        Ok(Header { lines })
+        Ok(Header {
+            lines,
+            numbers,
+            shard,
+            read,
+        })
     }
 
     fn format(&self) -> MergedFormat {
@@ -95,7 +125,7 @@ impl Header {
                     .map(|k| String::from_utf8_lossy(k).to_ascii_lowercase());
                 !key.is_some_and(|k| k.contains("command"))
             })
-            .map(|(i, l)| (i as u64 + 1, l.as_slice()))
+            .map(|(i, l)| (self.numbers[i], l.as_slice()))
             .collect()
     }
 }
@@ -151,13 +181,94 @@ pub fn check_inputs(out: &Path, shards: &[PathBuf]) -> Result<()> {
     Ok(())
 }
 
+/// The shards' markers as [`merge`] meets them: all shards have one or none does, and marked
+/// shards run `1/N`, `2/N` ... `N/N`, each once.
+#[derive(Default)]
+struct Order {
+    /// The shards met so far: file and marker.
+    met: Vec<(PathBuf, Option<Shard>)>,
+}
+
+impl Order {
+    /// Checks the next shard, `name` with `marker`, against those met before it.
+    fn next(&mut self, name: &Path, marker: Option<Shard>) -> Result<()> {
+        let position = self.met.len() + 1;
+        let fail = |why: String| Err(Error::Config(format!("merge: {}: {why}", name.display())));
+        if let Some((first, first_marker)) = self.met.first() {
+            match (first_marker, marker) {
+                (Some(f), None) => {
+                    return fail(format!(
+                        "no shard marker line, but {} has one ({}): is it a shard of the same \
+                         run (made with --shard)?",
+                        first.display(),
+                        f.marker()
+                    ));
+                }
+                (None, Some(m)) => {
+                    let n = m.count;
+                    return fail(format!(
+                        "shard {m}, but {} has no shard marker line: give the shards of one \
+                         run, 1/{n} to {n}/{n}, in order",
+                        first.display()
+                    ));
+                }
+                (Some(f), Some(m)) if f.count != m.count => {
+                    return fail(format!(
+                        "shard {m}, but {} is shard {f}: the shards come from runs split in \
+                         different numbers of shards",
+                        first.display()
+                    ));
+                }
+                _ => {}
+            }
+        }
+        if let Some(m) = marker {
+            if m.index != position {
+                let again = self.met.iter().find(|(_, e)| *e == Some(m));
+                return match again {
+                    Some((earlier, _)) => fail(format!(
+                        "shard {m} again ({} is shard {m} too); give each shard once, in order",
+                        earlier.display()
+                    )),
+                    None => {
+                        let n = m.count;
+                        fail(format!(
+                            "shard {m} where shard {position}/{n} is due: shard {position}/{n} \
+                             is missing, or the shards are out of order (give 1/{n} to {n}/{n} \
+                             in order)"
+                        ))
+                    }
+                };
+            }
+        }
+        self.met.push((name.to_path_buf(), marker));
+        Ok(())
+    }
+
+    /// After the last shard: every marked shard up to `N/N` was given.
+    fn finish(&self) -> Result<()> {
+        match self.met.last() {
+            Some((last, Some(m))) if m.index < m.count => Err(Error::Config(format!(
+                "merge: shard {}/{} is missing: the last shard given, {}, is shard {m}",
+                m.index + 1,
+                m.count,
+                last.display()
+            ))),
+            _ => Ok(()),
+        }
+    }
+}
+
 /// Joins the outputs of a command's shards, in order, into `out` (`-` = stdout, `.gz` = gzip;
 /// written atomically): the first shard's header once, then every shard's data lines unchanged.
 /// Shards may be gzip-compressed. A TSV shard's first line is its header; a VCF shard's header
 /// is its block of leading `#` lines. Every shard's header must equal the first's (for VCF,
 /// meta lines naming a command line excepted), else the error names the shard and the line;
 /// an empty shard, or one whose last line has no newline (a cut file), is an error too. `out`
-/// may not be one of the shards.
+/// may not be one of the shards. Outputs of `--shard I/N` runs carry a marker line
+/// ([`MARKER`](super::MARKER)), which is dropped: they must be shards `1/N` to `N/N` of one
+/// split, each once and in order, or the error names the shard missing, repeated or out of
+/// place. Files without markers are joined as they are.
 ///
 /// ```
 /// let dir = tempfile::tempdir().unwrap();
@@ -182,10 +293,12 @@ pub fn merge(out: &Path, shards: &[PathBuf]) -> Result<MergeSummary> {
     let mut output = AtomicOutput::create(out)?;
     let mut first: Option<(PathBuf, Header)> = None;
     let mut lines = Vec::with_capacity(shards.len());
+    let mut order = Order::default();
     for shard in shards {
         let name = input_name(shard);
         let mut reader = open_input(shard)?;
         let header = Header::read(&mut reader, &name)?;
+        order.next(&name, header.shard)?;
         match &first {
             None => {
                 for l in &header.lines {
@@ -207,11 +320,7 @@ pub fn merge(out: &Path, shards: &[PathBuf]) -> Result<MergeSummary> {
                         }
                         std::cmp::Ordering::Greater => {
                             let w = want[got.len()];
-                            Some((
-                                header.lines.len() as u64 + 1,
-                                "no such line".into(),
-                                show_line(w.1),
-                            ))
+                            Some((header.read + 1, "no such line".into(), show_line(w.1)))
                         }
                     });
                 if let Some((line, got, want)) = differ {
@@ -227,7 +336,7 @@ pub fn merge(out: &Path, shards: &[PathBuf]) -> Result<MergeSummary> {
                 }
             }
         }
-        let data_line = header.lines.len() as u64;
+        let data_line = header.read;
         let (mut count, mut last) = (0u64, b'\n');
         loop {
             let buf = reader
@@ -254,6 +363,7 @@ pub fn merge(out: &Path, shards: &[PathBuf]) -> Result<MergeSummary> {
             first = Some((name, header));
         }
     }
+    order.finish()?;
     output.commit()?;
     let format = first.map_or(MergedFormat::Tsv, |(_, h)| h.format());
     Ok(MergeSummary { format, lines })

@@ -3,8 +3,10 @@
 //! in order with the header kept once, are exactly the unsharded output.
 //!
 //! Two jobs, one file each: choosing what a shard computes (here) and joining the shards' outputs
-//! again ([`merge`]: TSV with one header row, or VCF with one header block). They share no code,
-//! only the promise that the join of the shards is the unsharded output.
+//! again ([`merge`]: TSV with one header row, or VCF with one header block). They share the
+//! promise that the join of the shards is the unsharded output, and the marker line
+//! ([`MARKER`]) that names each shard's `I/N` in its outputs, so that [`merge`] finds a shard
+//! missing, repeated or out of order.
 //!
 //! The partition lives here and nowhere else: [`Shard::range`] for any counted input,
 //! [`sharded_records`] for sequence files (a first pass counts the records, then the block is
@@ -26,6 +28,7 @@ use std::str::FromStr;
 use crate::error::{Error, Result};
 use crate::interval::Interval;
 use crate::io::input::is_dash;
+use crate::io::output::AtomicOutput;
 use crate::io::sequence::{SeqRecord, sequence_records};
 
 /// Block `index` (1-based) of `count` contiguous blocks of an input, written `I/N` on the
@@ -152,6 +155,57 @@ impl Block {
         let end = self.written.end.clamp(first, first + n) - first;
         start..end
     }
+}
+
+/// The start of the line naming a shard in its outputs: `##seqcnn_shard=I/N`. It is the first
+/// line of a TSV made with `--shard` (before the column header) and a meta line of a VCF (before
+/// `#CHROM`); [`merge`] checks and drops it, so the merged output is the unsharded one. `##` lines
+/// are comments to `tabix` and to VCF readers.
+pub const MARKER: &str = "##seqcnn_shard=";
+
+impl Shard {
+    /// The marker line of this shard's outputs, without its newline.
+    ///
+    /// ```
+    /// let s = seqcnn::shard::Shard::new(2, 8).unwrap();
+    /// assert_eq!(s.marker(), "##seqcnn_shard=2/8");
+    /// ```
+    pub fn marker(&self) -> String {
+        format!("{MARKER}{self}")
+    }
+
+    /// The shard a marker line names (`None` for any other line).
+    ///
+    /// ```
+    /// use seqcnn::shard::Shard;
+    /// assert_eq!(Shard::from_marker(b"##seqcnn_shard=3/4\n"), Some(Shard::new(3, 4).unwrap()));
+    /// assert_eq!(Shard::from_marker(b"name\tREST\n"), None);
+    /// ```
+    pub fn from_marker(line: &[u8]) -> Option<Shard> {
+        let text = std::str::from_utf8(line.strip_prefix(MARKER.as_bytes())?).ok()?;
+        text.trim_end_matches(['\n', '\r']).parse().ok()
+    }
+}
+
+/// Starts a TSV output of a `--shard` run with its marker line (nothing for an unsharded run).
+pub fn write_tsv_marker(out: &mut AtomicOutput, shard: Option<Shard>) -> Result<()> {
+    use std::io::Write;
+    match shard {
+        Some(s) => writeln!(out, "{}", s.marker()).map_err(|e| out.error(e)),
+        None => Ok(()),
+    }
+}
+
+/// A VCF header (`##` lines, then `#CHROM`) with the marker line of a `--shard` run added before
+/// the `#CHROM` line (unchanged for an unsharded run).
+pub fn vcf_header_with_marker(header: String, shard: Option<Shard>) -> String {
+    let Some(s) = shard else { return header };
+    let at = std::iter::once(0)
+        .chain(header.match_indices('\n').map(|(i, _)| i + 1))
+        .filter(|&i| header[i..].starts_with("#CHROM"))
+        .last()
+        .unwrap_or(header.len());
+    format!("{}{}\n{}", &header[..at], s.marker(), &header[at..])
 }
 
 impl fmt::Display for Shard {

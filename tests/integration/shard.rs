@@ -45,7 +45,8 @@ fn text(path: &Path) -> String {
 /// Runs `args --out FULL` once, then `args --shard I/N --out SHARD` for every I of N = 1..=5, and
 /// checks the shards against the full output: each has the header, their row counts are the
 /// balanced block sizes (when every record gives `rows_per_record` rows), and both `seqcnn merge`
-/// and a plain concatenation dropping the repeated headers give the full output byte for byte.
+/// and a plain concatenation dropping the marker lines and the repeated headers give the full
+/// output byte for byte.
 fn check_shards(dir: &Path, name: &str, args: &[&str], ext: &str, rows_per_record: Option<usize>) {
     let full = dir.join(format!("{name}.full{ext}"));
     ok(&[args, &["--out", s(&full)]].concat());
@@ -61,6 +62,9 @@ fn check_shards(dir: &Path, name: &str, args: &[&str], ext: &str, rows_per_recor
             let shard = format!("{i}/{n}");
             ok(&[args, &["--shard", &shard, "--out", s(&p)]].concat());
             let t = text(&p);
+            // The marker line naming the shard, then the unsharded output's header.
+            let (marker, t) = t.split_once('\n').unwrap();
+            assert_eq!(marker, format!("##seqcnn_shard={shard}"), "{name}");
             let (head, body) = t.split_once('\n').unwrap();
             assert_eq!(head, header, "{name} shard {shard}");
             if let Some(per) = rows_per_record {
@@ -70,7 +74,7 @@ fn check_shards(dir: &Path, name: &str, args: &[&str], ext: &str, rows_per_recor
                 assert_eq!(body.lines().count(), size * per, "{name} {shard}");
             }
             if i == 1 {
-                concatenated.push_str(&t);
+                concatenated.push_str(t);
             } else {
                 concatenated.push_str(body);
             }
@@ -353,10 +357,10 @@ fn shard_errors_are_bad_usage() {
         .output()
         .unwrap();
     assert!(stdin_ok.status.success());
-    assert_eq!(
-        String::from_utf8_lossy(&stdin_ok.stdout).lines().count(),
-        51
-    );
+    // The marker line, the header and 50 rows.
+    let stdout = String::from_utf8_lossy(&stdin_ok.stdout);
+    assert_eq!(stdout.lines().next(), Some("##seqcnn_shard=1/1"));
+    assert_eq!(stdout.lines().count(), 52);
     // A bad record anywhere fails every shard, as it fails the whole run.
     let bad = dir.path().join("bad.fa");
     std::fs::write(&bad, ">a\nACGT\n>b\nAC7T\n>c\nGGGG\n").unwrap();
@@ -461,4 +465,75 @@ fn merge_through_the_cli() {
         .filter(|n| n.starts_with('.'))
         .collect();
     assert!(names.is_empty(), "temporary files left: {names:?}");
+}
+
+#[test]
+fn merge_finds_a_shard_missing_repeated_or_out_of_order() {
+    let dir = tempdir();
+    let d = dir.path();
+    let m = model(d);
+    let input = data("REST_B.head50.seq");
+    let shard = |i: usize, n: usize| {
+        let p = d.join(format!("s{i}-of-{n}.tsv"));
+        let spec = format!("{i}/{n}");
+        ok(&[
+            "predict",
+            "--model",
+            s(&m),
+            s(&input),
+            "--shard",
+            &spec,
+            "--out",
+            s(&p),
+        ]);
+        p
+    };
+    let (s1, s2, s3) = (shard(1, 3), shard(2, 3), shard(3, 3));
+    let other = shard(2, 2);
+    let copy = d.join("copy-of-2.tsv");
+    std::fs::copy(&s2, &copy).unwrap();
+    let full = d.join("full.tsv");
+    ok(&["predict", "--model", s(&m), s(&input), "--out", s(&full)]);
+    let out = d.join("merged.tsv");
+    let cases: [(&[&PathBuf], &[&str]); 7] = [
+        (
+            &[&s1, &s2],
+            &["shard 3/3 is missing", "s2-of-3.tsv", "shard 2/3"],
+        ),
+        (
+            &[&s1, &s3],
+            &["s3-of-3.tsv", "shard 3/3 where shard 2/3 is due"],
+        ),
+        (
+            &[&s2, &s1, &s3],
+            &["s2-of-3.tsv", "shard 2/3 where shard 1/3 is due"],
+        ),
+        (
+            &[&s1, &s2, &copy],
+            &["copy-of-2.tsv", "shard 2/3 again", "s2-of-3.tsv"],
+        ),
+        (
+            &[&s1, &other],
+            &[
+                "s2-of-2.tsv",
+                "shard 2/2",
+                "is shard 1/3",
+                "different numbers",
+            ],
+        ),
+        (&[&full, &s2], &["s2-of-3.tsv", "no shard marker line"]),
+        (
+            &[&s1, &full],
+            &["full.tsv", "no shard marker line", "##seqcnn_shard=1/3"],
+        ),
+    ];
+    for (shards, needles) in cases {
+        let mut args = vec!["merge", "--out", s(&out)];
+        args.extend(shards.iter().map(|p| s(p)));
+        fails_with(2, &args, needles);
+        assert!(!out.exists(), "{needles:?}: output written");
+    }
+    // In order and complete: the unsharded output, marker lines dropped.
+    ok(&["merge", "--out", s(&out), s(&s1), s(&s2), s(&s3)]);
+    assert_eq!(text(&out), text(&full));
 }
