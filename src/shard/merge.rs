@@ -222,24 +222,24 @@ impl Order {
                 _ => {}
             }
         }
-        if let Some(m) = marker {
-            if m.index != position {
-                let again = self.met.iter().find(|(_, e)| *e == Some(m));
-                return match again {
-                    Some((earlier, _)) => fail(format!(
-                        "shard {m} again ({} is shard {m} too); give each shard once, in order",
-                        earlier.display()
-                    )),
-                    None => {
-                        let n = m.count;
-                        fail(format!(
-                            "shard {m} where shard {position}/{n} is due: shard {position}/{n} \
+        if let Some(m) = marker
+            && m.index != position
+        {
+            let again = self.met.iter().find(|(_, e)| *e == Some(m));
+            return match again {
+                Some((earlier, _)) => fail(format!(
+                    "shard {m} again ({} is shard {m} too); give each shard once, in order",
+                    earlier.display()
+                )),
+                None => {
+                    let n = m.count;
+                    fail(format!(
+                        "shard {m} where shard {position}/{n} is due: shard {position}/{n} \
                              is missing, or the shards are out of order (give 1/{n} to {n}/{n} \
                              in order)"
-                        ))
-                    }
-                };
-            }
+                    ))
+                }
+            };
         }
         self.met.push((name.to_path_buf(), marker));
         Ok(())

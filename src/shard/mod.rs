@@ -202,8 +202,7 @@ pub fn vcf_header_with_marker(header: String, shard: Option<Shard>) -> String {
     let Some(s) = shard else { return header };
     let at = std::iter::once(0)
         .chain(header.match_indices('\n').map(|(i, _)| i + 1))
-        .filter(|&i| header[i..].starts_with("#CHROM"))
-        .last()
+        .rfind(|&i| header[i..].starts_with("#CHROM"))
         .unwrap_or(header.len());
     format!("{}{}\n{}", &header[..at], s.marker(), &header[at..])
 }
