@@ -73,9 +73,19 @@ pub struct Args {
     /// interval's summit or centre (or each bin's centre).
     #[arg(long, requires = "genome", value_name = "N")]
     pub(super) window: Option<usize>,
-    /// With --tile: skip bins whose window has more than this fraction of N.
+    /// With --genome: skip windows (of BED intervals or tiled bins) with more than this fraction
+    /// of N; BED intervals whose window runs past a contig end are skipped too.
     #[arg(long, default_value_t = 0.5)]
     pub(super) max_n: f64,
+    /// With --genome and BED input: list the intervals not scored (window past a contig end, or
+    /// over --max-n N), TSV `#chrom start end name reason` (`.gz` = gzip).
+    #[arg(
+        long,
+        requires = "genome",
+        conflicts_with = "tile",
+        value_name = "FILE"
+    )]
+    pub(super) skipped: Option<PathBuf>,
     /// Output TSV (`-` = stdout; `.gz` = gzip).
     #[arg(long, default_value = "-")]
     pub(super) out: PathBuf,
@@ -158,6 +168,7 @@ fn predict(args: &Args) -> Result<()> {
             chunk: args.chunk,
             shard: args.shard,
             out: args.out.clone(),
+            skipped: args.skipped.clone(),
         };
         return super::predict_genome::run(&plan, &scorer);
     }

@@ -3,7 +3,7 @@
 
 use super::progress::Meter;
 use anyhow::Result;
-use seqcnn::data::tiling::{Tile, TileConfig, Tiler};
+use seqcnn::data::tiling::{Tile, TileConfig, Tiler, WindowSkip, check_window};
 use seqcnn::interval::Interval;
 use seqcnn::io::bed::{self, read_bed_checked};
 use seqcnn::io::genome::Genome;
@@ -13,7 +13,7 @@ use seqcnn::shard::{
     Block, Shard, check_shardable, count_bins, shard_items, shard_regions, write_tsv_marker,
 };
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 fn header(first: &str, columns: &[String]) -> String {
     let mut h = first.to_string();
@@ -22,6 +22,28 @@ fn header(first: &str, columns: &[String]) -> String {
         h.push_str(t);
     }
     h
+}
+
+/// The summary line's note on the BED intervals not scored: how many, why, and where they are
+/// listed.
+fn skipped_note(skips: &[WindowSkip], listed: Option<&Path>) -> String {
+    if skips.is_empty() {
+        return String::new();
+    }
+    let near = skips
+        .iter()
+        .filter(|w| matches!(w, WindowSkip::NearContigEnd))
+        .count();
+    let where_ = match listed {
+        Some(p) => format!("listed in {}", p.display()),
+        None => "list them with --skipped FILE".into(),
+    };
+    format!(
+        "; {} intervals not scored ({near} with the window past a contig end, {} over --max-n N); \
+         {where_}",
+        skips.len(),
+        skips.len() - near
+    )
 }
 
 /// Writes the rows of a scored chunk whose record indices (`index`) `block` says to write;
@@ -69,6 +91,8 @@ pub(super) struct GenomePredict {
     pub chunk: usize,
     pub shard: Option<Shard>,
     pub out: PathBuf,
+    /// The list of BED intervals not scored, with the reason.
+    pub skipped: Option<PathBuf>,
 }
 
 /// Scores the intervals or bins of `args` with `scorer` and writes them.
@@ -81,7 +105,7 @@ pub(super) fn run(args: &GenomePredict, scorer: &Panel) -> Result<()> {
     let mut out = AtomicOutput::create(&args.out)?;
     write_tsv_marker(&mut out, args.shard)?;
     let chunk_size = args.chunk.max(1);
-    let meter = if let Some(bin) = args.tile {
+    let (meter, note) = if let Some(bin) = args.tile {
         writeln!(out, "{}", header("#chrom\tstart\tend", columns)).map_err(|e| out.error(e))?;
         let regions: Vec<Interval> = if args.region.is_empty() {
             genome.whole()
@@ -132,7 +156,7 @@ pub(super) fn run(args: &GenomePredict, scorer: &Panel) -> Result<()> {
         if !chunk.is_empty() {
             flush(&mut chunk)?;
         }
-        meter
+        (meter, String::new())
     } else {
         let bed = args
             .input
@@ -144,39 +168,70 @@ pub(super) fn run(args: &GenomePredict, scorer: &Panel) -> Result<()> {
         let block = shard_items(intervals.len(), args.shard, chunk_size);
         writeln!(out, "{}", header("#chrom\tstart\tend\tname", columns))
             .map_err(|e| out.error(e))?;
+        let mut skipped = match &args.skipped {
+            Some(p) => {
+                let mut o = AtomicOutput::create(p)?;
+                write_tsv_marker(&mut o, args.shard)?;
+                writeln!(o, "#chrom\tstart\tend\tname\treason").map_err(|e| o.error(e))?;
+                Some(o)
+            }
+            None => None,
+        };
+        let mut skips: Vec<WindowSkip> = Vec::new();
         let mut meter = Meter::new("predict", "intervals", Some(block.written.len() as u64));
         let scored = &intervals[block.scored.clone()];
         let stranded = scorer.single_strand();
         for (k, chunk) in scored.chunks(chunk_size).enumerate() {
-            let seqs: Vec<Vec<u8>> = chunk
-                .iter()
-                .map(|iv| {
-                    // Centred on the summit (narrowPeak) or the interval's centre.
-                    let (start, end) = iv.window(window);
-                    let seq = genome.fetch_padded(&iv.contig, start, end)?;
-                    // A `-` interval reads its reverse strand when the models score one strand.
-                    Ok(if stranded && iv.strand == Some(bed::Strand::Reverse) {
-                        seqcnn::encode::reverse_complement(&seq)
-                    } else {
-                        seq
-                    })
-                })
-                .collect::<seqcnn::Result<_>>()?;
-            let refs: Vec<&[u8]> = seqs.iter().map(|s| s.as_slice()).collect();
-            let keys: Vec<String> = chunk
-                .iter()
-                .map(|iv| {
-                    let contig = iv.written_contig();
-                    format!("{contig}\t{}\t{}\t{}", iv.start, iv.end, iv.label())
-                })
-                .collect();
             let first = block.scored.start + k * chunk_size;
-            let index = first..first + chunk.len();
-            meter.add(write_rows(&mut out, &keys, &score(&refs)?, &block, index)?);
+            let (mut seqs, mut keys, mut index) = (Vec::new(), Vec::new(), Vec::new());
+            for (i, iv) in (first..).zip(chunk) {
+                // Centred on the summit (narrowPeak) or the interval's centre.
+                let (start, end) = iv.window(window);
+                let seq = genome.fetch_padded(&iv.contig, start, end)?;
+                let contig = iv.written_contig();
+                let key = format!("{contig}\t{}\t{}\t{}", iv.start, iv.end, iv.label());
+                let len = genome.contig_len(&iv.contig)?;
+                if let Err(why) = check_window(&seq, start, end, len, args.max_n) {
+                    if block.written.contains(&i) {
+                        skips.push(why);
+                        meter.add(1);
+                        if let Some(o) = &mut skipped {
+                            writeln!(o, "{key}\t{why}").map_err(|e| o.error(e))?;
+                        }
+                    }
+                    continue;
+                }
+                // A `-` interval reads its reverse strand when the models score one strand.
+                seqs.push(if stranded && iv.strand == Some(bed::Strand::Reverse) {
+                    seqcnn::encode::reverse_complement(&seq)
+                } else {
+                    seq
+                });
+                keys.push(key);
+                index.push(i);
+            }
+            if seqs.is_empty() {
+                continue;
+            }
+            let refs: Vec<&[u8]> = seqs.iter().map(|s| s.as_slice()).collect();
+            let scores = score(&refs)?;
+            meter.add(write_rows(
+                &mut out,
+                &keys,
+                &scores,
+                &block,
+                index.into_iter(),
+            )?);
         }
-        meter
+        if let Some(o) = skipped {
+            o.commit()?;
+        }
+        (meter, skipped_note(&skips, args.skipped.as_deref()))
     };
     out.commit()?;
-    meter.finish(None, &[&args.out], "");
+    let outputs: Vec<&Path> = std::iter::once(args.out.as_path())
+        .chain(args.skipped.as_deref())
+        .collect();
+    meter.finish(None, &outputs, &note);
     Ok(())
 }

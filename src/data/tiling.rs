@@ -18,6 +18,60 @@ use crate::io::genome::Genome;
 /// Bins fetched in one read of the genome.
 const CHUNK_BINS: u64 = 512;
 
+/// Why a genome window is not scored: the one rule for windows of BED intervals (and, for the
+/// `N` share, of tiled bins). Displayed as the code of a skipped list's `reason` column
+/// (`near_contig_end`, as `variants` writes it, or `mostly_n`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum WindowSkip {
+    /// The window starts before the contig or ends past its end (it would be padded with `N`).
+    NearContigEnd,
+    /// More than the allowed share of the window is `N` (any base but A, C, G, T).
+    MostlyN(f64),
+}
+
+impl std::fmt::Display for WindowSkip {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WindowSkip::NearContigEnd => write!(f, "near_contig_end"),
+            WindowSkip::MostlyN(_) => write!(f, "mostly_n"),
+        }
+    }
+}
+
+/// The number of bases of `seq` other than A, C, G, T (upper case, as the genome reader gives
+/// them): `N`, other IUPAC codes and padding past a contig's ends.
+pub fn n_count(seq: &[u8]) -> usize {
+    seq.iter()
+        .filter(|&&c| !matches!(c, b'A' | b'C' | b'G' | b'T'))
+        .count()
+}
+
+/// Whether the window `start..end` of a contig of `contig_len` bp, read as `seq`, is scored:
+/// not if it runs past either end of the contig, nor if more than `max_n` of it is `N`.
+///
+/// ```
+/// use seqcnn::data::tiling::{WindowSkip, check_window};
+/// assert_eq!(check_window(b"ACGT", 0, 4, 10, 0.5), Ok(()));
+/// assert_eq!(check_window(b"NNAC", -2, 2, 10, 0.5), Err(WindowSkip::NearContigEnd));
+/// assert_eq!(check_window(b"ANNN", 6, 10, 10, 0.5), Err(WindowSkip::MostlyN(0.75)));
+/// ```
+pub fn check_window(
+    seq: &[u8],
+    start: i64,
+    end: i64,
+    contig_len: u64,
+    max_n: f64,
+) -> std::result::Result<(), WindowSkip> {
+    if start < 0 || end > contig_len as i64 {
+        return Err(WindowSkip::NearContigEnd);
+    }
+    let n = n_count(seq);
+    if n as f64 > max_n * seq.len() as f64 {
+        return Err(WindowSkip::MostlyN(n as f64 / seq.len().max(1) as f64));
+    }
+    Ok(())
+}
+
 /// Sorted, merged (overlapping or touching intervals joined) 0-based half-open intervals per
 /// contig, for coverage queries in `O(log n + k)`.
 ///
@@ -376,11 +430,7 @@ impl<'a> Tiler<'a> {
             let ws = self.config.window_start(start);
             let off = (ws - self.chunk_start) as usize;
             let window = &self.chunk[off..off + self.config.window as usize];
-            let n = window
-                .iter()
-                .filter(|&&c| !matches!(c, b'A' | b'C' | b'G' | b'T'))
-                .count();
-            if n as f64 > self.config.max_n * self.config.window as f64 {
+            if n_count(window) as f64 > self.config.max_n * self.config.window as f64 {
                 self.skipped += 1;
                 continue;
             }

@@ -381,6 +381,80 @@ fn all_published_models_import() {
     );
 }
 
+/// `predict --genome` scores no window that runs past a contig end or is mostly N: those intervals
+/// are left out of the scores, counted on stderr and listed with their reason by `--skipped`.
+#[test]
+fn genome_windows_past_a_contig_end_or_mostly_n_are_skipped_and_listed() {
+    let dir = tempdir();
+    let d = dir.path();
+    import(d, &["D00328.003"]);
+    let model = d.join("D00328.003.safetensors");
+    // One contig: 300 bp of sequence, 200 N, 300 bp of sequence.
+    let mut state = 7u32;
+    let mut bases = |n: usize| -> String {
+        (0..n)
+            .map(|_| {
+                state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                b"ACGT"[(state >> 16) as usize % 4] as char
+            })
+            .collect()
+    };
+    let seq = format!("{}{}{}", bases(300), "N".repeat(200), bases(300));
+    let genome = d.join("g.fa");
+    std::fs::write(&genome, format!(">chrT\n{seq}\n")).unwrap();
+    ok(&["index", s(&genome)]);
+    // Windows of 101 bp around each centre: -35..66 (past the start), 100..201, 350..451 (all
+    // N), 550..651, 735..836 (past the end).
+    let bed = d.join("i.bed");
+    std::fs::write(
+        &bed,
+        "chrT\t10\t20\ta\nchrT\t100\t200\tb\nchrT\t380\t420\tc\nchrT\t560\t640\te\nchrT\t780\t790\tf\n",
+    )
+    .unwrap();
+    let (out, skipped) = (d.join("scores.tsv"), d.join("skipped.tsv"));
+    let args = [
+        "predict",
+        "--model",
+        s(&model),
+        "--genome",
+        s(&genome),
+        s(&bed),
+        "--window",
+        "101",
+        "--out",
+        s(&out),
+    ];
+    let run = seqcnn(&[&args[..], &["--skipped", s(&skipped)]].concat());
+    assert!(run.status.success());
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        stderr.contains(
+            "3 intervals not scored (2 with the window past a contig end, 1 over --max-n N)"
+        ),
+        "{stderr}"
+    );
+    let rows: Vec<String> = std::fs::read_to_string(&out)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| l.split('\t').take(4).collect::<Vec<_>>().join(" "))
+        .collect();
+    assert_eq!(rows, ["chrT 100 200 b", "chrT 560 640 e"]);
+    assert_eq!(
+        std::fs::read_to_string(&skipped).unwrap(),
+        "#chrom\tstart\tend\tname\treason\nchrT\t10\t20\ta\tnear_contig_end\n\
+         chrT\t380\t420\tc\tmostly_n\nchrT\t780\t790\tf\tnear_contig_end\n"
+    );
+    // The N rule follows --max-n; without --skipped, stderr says how to list them.
+    let run = seqcnn(&[&args[..], &["--max-n", "1"]].concat());
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        stderr.contains("2 intervals not scored") && stderr.contains("--skipped FILE"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read_to_string(&out).unwrap().lines().count(), 4);
+}
+
 /// `predict --genome --window 101` with a DeepBind model (any input length): each BED interval
 /// scored on the 101 bp around its centre equals `predict` on those windows cut by hand from the
 /// genome FASTA, rows keep the BED's `chr20` (the genome says `20`), and a `-` interval is read
