@@ -1,11 +1,12 @@
 //! `seqcnn eval`: a model's (or an ensemble's) AUROC, AUPRC and loss on labelled sequences.
 
+use super::progress::Meter;
 use anyhow::Result;
 use seqcnn::data::Dataset;
 use seqcnn::model::Model;
 use seqcnn::model::Strand;
 use seqcnn::score::{Ensemble, Scorer};
-use seqcnn::train::fit::evaluate_ensemble;
+use seqcnn::train::fit::evaluate_observed;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -130,8 +131,7 @@ fn eval(args: &Args) -> Result<()> {
             1.0,
             &mut seqcnn::rng::seeded(0),
         )?;
-        let e = evaluate_ensemble(&ensemble, &windows)?;
-        return report(args, model, &e);
+        return evaluate_and_report(args, model, &ensemble, &windows, "windows");
     }
     let input = args
         .input
@@ -147,8 +147,23 @@ fn eval(args: &Args) -> Result<()> {
         );
         return Err(seqcnn::Error::parse(input, 0, msg).into());
     }
-    let e = evaluate_ensemble(&ensemble, &data)?;
-    report(args, model, &e)
+    evaluate_and_report(args, model, &ensemble, &data, "sequences")
+}
+
+/// Evaluates `ensemble` on `ds` (`unit`: what its examples are), with a bar on a terminal, and
+/// prints the report, then the summary line on stderr.
+fn evaluate_and_report(
+    args: &Args,
+    model: &Model,
+    ensemble: &Ensemble,
+    ds: &dyn seqcnn::data::Examples,
+    unit: &'static str,
+) -> Result<()> {
+    let mut meter = Meter::new("eval", unit, Some(ds.len() as u64));
+    let e = evaluate_observed(ensemble, ds, &mut |n| meter.add(n as u64))?;
+    report(args, model, &e)?;
+    meter.finish(None, &[], "");
+    Ok(())
 }
 
 /// Prints the evaluation as TSV or JSON.

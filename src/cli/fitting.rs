@@ -105,17 +105,18 @@ pub(super) fn fit_reported(
         ckpt.resume.as_ref().map(|c| c.epoch),
     )?;
     let report =
-        fit::fit_with_checkpoints(model, train, Some(valid), cfg, rng, &ckpt, &mut |log| {
-            progress.seq_epoch(log)
-        })?;
+        fit::fit_with_checkpoints(model, train, Some(valid), cfg, rng, &ckpt, &mut progress)?;
     progress.finish()?;
     Ok(report)
 }
 
-/// Epoch reporting: a bar on a terminal, one log line per epoch otherwise (with each task's
-/// figures under it for a few tasks), and the `--log` table.
+/// Epoch reporting: a bar on a terminal (moving with every batch: the epoch, and the examples
+/// of the current epoch done), one log line per epoch otherwise (with each task's figures under
+/// it for a few tasks), and the `--log` table.
 pub(super) struct Progress {
     bar: Option<indicatif::ProgressBar>,
+    /// When the bar's batch count was last redrawn (batches can be thousands a second).
+    drawn: std::time::Instant,
     table: Option<EpochTable>,
     tasks: Vec<String>,
     /// The first failure to write the table, reported when training ends.
@@ -147,14 +148,26 @@ impl Progress {
             .transpose()?;
         Ok(Progress {
             bar,
+            drawn: std::time::Instant::now(),
             table,
             tasks: tasks.to_vec(),
             failed: None,
         })
     }
 
+    /// `done` of the epoch's `total` training examples are through: the bar's message, redrawn
+    /// at most ten times a second.
+    fn batch(&mut self, done: usize, total: usize) {
+        if let Some(b) = &self.bar
+            && (done == total || self.drawn.elapsed().as_millis() >= 100)
+        {
+            self.drawn = std::time::Instant::now();
+            b.set_message(format!("{done}/{total} examples"));
+        }
+    }
+
     /// Reports one epoch: its line, `detail` under it, and its row in the table.
-    pub(super) fn epoch<V: Validation>(&mut self, log: &Epoch<V>, detail: Option<String>) {
+    pub(super) fn report_epoch<V: Validation>(&mut self, log: &Epoch<V>, detail: Option<String>) {
         let mut text = log.to_string();
         if let Some(d) = detail {
             text = format!("{text}\n{d}");
@@ -174,12 +187,6 @@ impl Progress {
         }
     }
 
-    /// A sequence-training epoch, with its per-task figures.
-    pub(super) fn seq_epoch(&mut self, log: &fit::EpochLog) {
-        let detail = log.per_task(&self.tasks);
-        self.epoch(log, detail);
-    }
-
     /// Clears the bar; an error if the table could not be written.
     pub(super) fn finish(self) -> Result<()> {
         if let Some(b) = &self.bar {
@@ -189,5 +196,28 @@ impl Progress {
             Some(e) => Err(anyhow::Error::new(e).context("--log")),
             None => Ok(()),
         }
+    }
+}
+
+/// Sequence training: each epoch's line with its per-task figures.
+impl fit::Observer<seqcnn::train::fit::Evaluation> for Progress {
+    fn batch(&mut self, done: usize, total: usize) {
+        Progress::batch(self, done, total);
+    }
+
+    fn epoch(&mut self, log: &fit::EpochLog) {
+        let detail = log.per_task(&self.tasks);
+        self.report_epoch(log, detail);
+    }
+}
+
+/// Image training: each epoch's line.
+impl fit::Observer<seqcnn::vision::classify::ClassEval> for Progress {
+    fn batch(&mut self, done: usize, total: usize) {
+        Progress::batch(self, done, total);
+    }
+
+    fn epoch(&mut self, log: &Epoch<seqcnn::vision::classify::ClassEval>) {
+        self.report_epoch(log, None);
     }
 }

@@ -182,7 +182,7 @@ pub(super) fn train(
         &cfg,
         aug,
         &mut rng,
-        &mut |log| progress.epoch(log, None),
+        &mut progress,
     )?;
     progress.finish()?;
     let secs = started.elapsed().as_secs_f64();

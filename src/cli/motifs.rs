@@ -1,6 +1,7 @@
 //! `seqcnn motifs`: a model's first-layer filters as motifs (MEME), their weights as PWMs, per
 //! filter statistics, matches against a motif database and logos.
 
+use super::progress::Meter;
 use anyhow::Result;
 use seqcnn::interpret::compare::{self, CompareOptions, Metric};
 use seqcnn::interpret::logo;
@@ -158,7 +159,14 @@ fn motifs_cmd(args: &Args) -> Result<()> {
         );
         return Err(seqcnn::Error::parse(input, r.line, msg).into());
     }
-    let found = motifs::filter_motifs(&model, &pres, &seqs, &opts)?;
+    let n = seqs.len() as u64;
+    let mut meter = Meter::new("motifs", "sequences", Some(n));
+    let mut shown = 0;
+    let found = motifs::filter_motifs_observed(&model, &pres, &seqs, &opts, &mut |share| {
+        let now = (share * n as f64) as u64;
+        meter.add(now.saturating_sub(shown));
+        shown = shown.max(now);
+    })?;
     let bg = opts.background;
     let mut file = MemeFile::new(found.iter().map(|f| f.motif.clone()).collect());
     file.background = bg;
@@ -213,5 +221,12 @@ fn motifs_cmd(args: &Args) -> Result<()> {
             super::write_svg(&dir.join(format!("{}.svg", q.id)), &svg)?;
         }
     }
+    let outputs: Vec<&std::path::Path> = std::iter::once(args.out.as_path())
+        .chain(args.weights.as_deref())
+        .chain(args.stats.as_deref())
+        .chain(args.matches.as_deref().filter(|_| db.is_some()))
+        .chain(args.logos.as_deref())
+        .collect();
+    meter.finish(None, &outputs, "");
     Ok(())
 }

@@ -242,6 +242,7 @@ fn scan(
     seqs: &[&[u8]],
     pres: &Presentation,
     batch: usize,
+    progress: &mut dyn FnMut(usize, usize),
     mut f: impl FnMut(usize, &[u8], ndarray::ArrayView2<f32>),
 ) -> Result<()> {
     let mut items: Vec<(usize, Vec<u8>)> = Vec::new();
@@ -251,6 +252,7 @@ fn scan(
         }
     }
     items.sort_by_key(|(i, p)| (p.len(), *i));
+    let mut done = 0;
     for group in items.chunk_by(|a, b| a.1.len() == b.1.len()) {
         if !conv.fits(group[0].1.len()) {
             let (i, _) = group[0];
@@ -267,6 +269,8 @@ fn scan(
             for ((i, p), a) in chunk.iter().zip(act.outer_iter()) {
                 f(*i, p, a);
             }
+            done += chunk.len();
+            progress(done, items.len());
         }
     }
     Ok(())
@@ -280,6 +284,18 @@ pub fn filter_motifs(
     pres: &Presentation,
     seqs: &[&[u8]],
     opts: &MotifOptions,
+) -> Result<Vec<FilterMotif>> {
+    filter_motifs_observed(model, pres, seqs, opts, &mut |_| {})
+}
+
+/// [`filter_motifs`], telling `progress` the share of the work done (0 to 1) after every batch:
+/// the sequences are scanned twice, for each filter's maximum and then for its sites.
+pub fn filter_motifs_observed(
+    model: &Model,
+    pres: &Presentation,
+    seqs: &[&[u8]],
+    opts: &MotifOptions,
+    progress: &mut dyn FnMut(f64),
 ) -> Result<Vec<FilterMotif>> {
     if !(opts.threshold > 0.0 && opts.threshold <= 1.0) {
         return Err(Error::Config(format!(
@@ -305,7 +321,8 @@ pub fn filter_motifs(
         };
         nf
     ];
-    scan(&conv, seqs, pres, opts.batch, |_, _, act| {
+    let mut first = |done: usize, total: usize| progress(0.5 * done as f64 / total as f64);
+    scan(&conv, seqs, pres, opts.batch, &mut first, |_, _, act| {
         for (r, row) in run.iter_mut().zip(act.outer_iter()) {
             for &v in row {
                 r.max = r.max.max(v);
@@ -331,31 +348,39 @@ pub fn filter_motifs(
     let mut seq_hits = vec![0usize; nf];
     let mut last_seq = vec![usize::MAX; nf];
     let dil = conv.geom.dilation as isize;
-    scan(&conv, seqs, pres, opts.batch, |i, input, act| {
-        for (f, row) in act.outer_iter().enumerate() {
-            for (p, &v) in row.iter().enumerate() {
-                if v <= cutoff[f] {
-                    continue;
-                }
-                sites[f] += 1;
-                if last_seq[f] != i {
-                    last_seq[f] = i;
-                    seq_hits[f] += 1;
-                }
-                let t0 = conv.tap0(p);
-                for (j, col) in counts[f].iter_mut().enumerate() {
-                    let q = t0 + j as isize * dil;
-                    if let Some(c) = usize::try_from(q)
-                        .ok()
-                        .and_then(|q| input.get(q))
-                        .and_then(|&b| encode::base_index(b))
-                    {
-                        col[c] += 1.0;
+    let mut second = |done: usize, total: usize| progress(0.5 + 0.5 * done as f64 / total as f64);
+    scan(
+        &conv,
+        seqs,
+        pres,
+        opts.batch,
+        &mut second,
+        |i, input, act| {
+            for (f, row) in act.outer_iter().enumerate() {
+                for (p, &v) in row.iter().enumerate() {
+                    if v <= cutoff[f] {
+                        continue;
+                    }
+                    sites[f] += 1;
+                    if last_seq[f] != i {
+                        last_seq[f] = i;
+                        seq_hits[f] += 1;
+                    }
+                    let t0 = conv.tap0(p);
+                    for (j, col) in counts[f].iter_mut().enumerate() {
+                        let q = t0 + j as isize * dil;
+                        if let Some(c) = usize::try_from(q)
+                            .ok()
+                            .and_then(|q| input.get(q))
+                            .and_then(|&b| encode::base_index(b))
+                        {
+                            col[c] += 1.0;
+                        }
                     }
                 }
             }
-        }
-    })?;
+        },
+    )?;
     let bg = opts.background;
     let pc = opts.pseudocount;
     let mut out = Vec::with_capacity(nf);

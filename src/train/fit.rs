@@ -364,6 +364,15 @@ pub fn evaluate(model: &Model, ds: &dyn Examples, strand: Strand) -> Result<Eval
 /// [`evaluate`] for an ensemble, on the mean of its members' raw outputs (logits for `bce`), as
 /// `mean` averages a model's two strands.
 pub fn evaluate_ensemble(ensemble: &Ensemble, ds: &dyn Examples) -> Result<Evaluation> {
+    evaluate_observed(ensemble, ds, &mut |_| {})
+}
+
+/// [`evaluate_ensemble`], telling `scored` how many examples each pass scored (for progress).
+pub fn evaluate_observed(
+    ensemble: &Ensemble,
+    ds: &dyn Examples,
+    scored: &mut dyn FnMut(usize),
+) -> Result<Evaluation> {
     let model = ensemble.model();
     let t = model.meta.tasks.len();
     if ds.tasks().len() != t {
@@ -381,6 +390,7 @@ pub fn evaluate_ensemble(ensemble: &Ensemble, ds: &dyn Examples) -> Result<Evalu
         for (row, &i) in chunk.iter().enumerate() {
             raw.row_mut(i).assign(&scores.row(row));
         }
+        scored(chunk.len());
     }
     let y = Array::from_shape_fn(ndarray::IxDyn(&[ds.len(), t]), |d| ds.label_row(d[0])[d[1]]);
     // The loss the training minimises, on the raw outputs.
@@ -479,6 +489,21 @@ impl FitTask for SequenceTask<'_> {
     }
 }
 
+/// What the training loop tells its caller as it goes: every batch, and every epoch's log.
+/// A closure over the epoch's log is an observer that ignores the batches.
+pub trait Observer<V> {
+    /// `done` of the epoch's `total` training examples have been through a step.
+    fn batch(&mut self, _done: usize, _total: usize) {}
+    /// An epoch ended (validation included).
+    fn epoch(&mut self, log: &Epoch<V>);
+}
+
+impl<V, F: FnMut(&Epoch<V>)> Observer<V> for F {
+    fn epoch(&mut self, log: &Epoch<V>) {
+        self(log)
+    }
+}
+
 /// Trains `model` on `train`, validating on `valid` after every epoch and keeping the best
 /// weights. `on_epoch` sees each epoch's log.
 pub fn fit(
@@ -496,7 +521,7 @@ pub fn fit(
         cfg,
         rng,
         &Checkpointing::default(),
-        on_epoch,
+        &mut |log: &EpochLog| on_epoch(log),
     )
 }
 
@@ -511,6 +536,7 @@ pub struct Checkpointing<V = Evaluation> {
 
 /// [`fit`] with a checkpoint after every epoch and, optionally, a start from a checkpoint: a run
 /// resumed from the checkpoint of epoch k ends with the same weights as an uninterrupted run.
+/// `observer` sees every batch and every epoch's log.
 pub fn fit_with_checkpoints(
     model: &mut Model,
     train: &dyn Examples,
@@ -518,7 +544,7 @@ pub fn fit_with_checkpoints(
     cfg: &FitConfig,
     rng: &mut Rng,
     ckpt: &Checkpointing,
-    on_epoch: &mut dyn FnMut(&EpochLog),
+    observer: &mut dyn Observer<Evaluation>,
 ) -> Result<FitReport> {
     fit_task(
         model,
@@ -526,20 +552,20 @@ pub fn fit_with_checkpoints(
         cfg,
         rng,
         ckpt,
-        on_epoch,
+        observer,
     )
 }
 
 /// The training loop: trains `model` on `task`'s examples, validating after every epoch and
 /// keeping the best weights, with a checkpoint after every epoch if `ckpt` says so and a start
-/// from its checkpoint if it has one. `on_epoch` sees each epoch's log.
+/// from its checkpoint if it has one. `observer` sees every batch and every epoch's log.
 pub fn fit_task<T: FitTask>(
     model: &mut Model,
     task: &T,
     cfg: &FitConfig,
     rng: &mut Rng,
     ckpt: &Checkpointing<T::Eval>,
-    on_epoch: &mut dyn FnMut(&Epoch<T::Eval>),
+    observer: &mut dyn Observer<T::Eval>,
 ) -> Result<FitReport<T::Eval>> {
     if task.n_train() == 0 {
         return Err(Error::Config(format!("no training {}", T::EXAMPLES)));
@@ -586,6 +612,7 @@ pub fn fit_task<T: FitTask>(
             })?;
             total += l as f64 * idx.len() as f64;
             count += idx.len();
+            observer.batch(count, order.len());
         }
         let eval = task.validate(model, cfg)?;
         let improved = match (&eval, &best) {
@@ -605,7 +632,7 @@ pub fn fit_task<T: FitTask>(
             seconds: start.elapsed().as_secs_f64(),
             improved,
         };
-        on_epoch(&log);
+        observer.epoch(&log);
         history.push(log);
         if improved {
             since_best = 0;

@@ -14,7 +14,9 @@ use super::dataset::{ImageSet, Preprocess};
 use crate::model::Model;
 use crate::rng::{self, Rng};
 use crate::tensor::Array;
-use crate::train::fit::{Checkpointing, FitConfig, FitReport, FitTask, Monitor, fit_task};
+use crate::train::fit::{
+    Checkpointing, FitConfig, FitReport, FitTask, Monitor, Observer, fit_task,
+};
 use crate::train::log::{Epoch, Validation};
 use crate::{Error, Result};
 
@@ -132,7 +134,7 @@ impl FitTask for ImageTask<'_> {
 
 /// Trains the image classifier `model` on `train` (augmented as `aug` says), validating on
 /// `valid` after every epoch and keeping the best weights. Pixels are scaled as the model's
-/// architecture says. `on_epoch` sees each epoch's log.
+/// architecture says. `observer` sees every batch and each epoch's log.
 pub fn fit_images(
     model: &mut Model,
     train: &ImageSet,
@@ -140,7 +142,7 @@ pub fn fit_images(
     cfg: &FitConfig,
     aug: Augment,
     rng: &mut Rng,
-    on_epoch: &mut dyn FnMut(&ImageEpochLog),
+    observer: &mut dyn Observer<ClassEval>,
 ) -> Result<ImageFitReport> {
     let task = ImageTask {
         train,
@@ -148,5 +150,5 @@ pub fn fit_images(
         aug,
         pre: Preprocess::from_input(&model.arch.input),
     };
-    fit_task(model, &task, cfg, rng, &Checkpointing::default(), on_epoch)
+    fit_task(model, &task, cfg, rng, &Checkpointing::default(), observer)
 }

@@ -101,4 +101,25 @@ fn long_commands_end_with_one_summary_line_and_no_bar() {
         err.starts_with("seqcnn saliency: 50 sequences in "),
         "{err}"
     );
+    let err = summary(&[
+        "motifs",
+        "--model",
+        m,
+        s(&seqs),
+        "--out",
+        s(&dir.path().join("f.meme")),
+    ]);
+    assert!(
+        err.starts_with("seqcnn motifs: 50 sequences in ") && err.contains("f.meme"),
+        "{err}"
+    );
+    // eval prints its report on stdout, and its summary on stderr after it.
+    let out = seqcnn(&["eval", "--model", m, s(&data("REST_B.head50.seq"))]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.lines().count() == 1 && err.starts_with("seqcnn eval: 50 sequences in "),
+        "{err}"
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("task\tauroc"));
 }
