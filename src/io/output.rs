@@ -1,5 +1,5 @@
 //! Outputs: [`AtomicOutput`], a file that appears whole or not at all (BGZF for `.gz`, `-` for
-//! standard output).
+//! standard output); devices, pipes and other files that are not regular are written in place.
 
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -14,6 +14,20 @@ enum Sink {
     Stdout(BufWriter<io::Stdout>),
     Plain(BufWriter<NamedTempFile>),
     Gzip(noodles_bgzf::io::Writer<BufWriter<NamedTempFile>>),
+    /// A file that is not regular (`/dev/null`, a FIFO, `/dev/stdout`), opened and written as it
+    /// is: a rename would replace it with a regular file.
+    InPlace(BufWriter<std::fs::File>),
+    InPlaceGzip(noodles_bgzf::io::Writer<BufWriter<std::fs::File>>),
+}
+
+/// Whether `path` is written in place rather than through a temporary file and a rename: it
+/// exists and either (following symbolic links) is not a regular file, or lies under `/dev` or
+/// `/proc` (`/dev/stdout` redirected to a file), where a rename would put a regular file in the
+/// place of a device or a link to one.
+fn in_place(path: &Path) -> Option<std::fs::Metadata> {
+    let meta = std::fs::metadata(path).ok()?;
+    let special = path.starts_with("/dev") || path.starts_with("/proc");
+    (special || !meta.is_file()).then_some(meta)
 }
 
 /// An output file that appears whole or not at all: bytes go to a temporary file in the target's
@@ -21,7 +35,10 @@ enum Sink {
 /// commit (an error on the way, a panic), the temporary file is removed and any existing file at
 /// the path is left untouched. A path ending in `.gz` is compressed as BGZF, the blocked gzip of
 /// `bgzip` and htslib: any gzip reader reads it, and `tabix` can index a sorted VCF or bedGraph
-/// written so. `-` is standard output (written through, flushed on commit).
+/// written so. `-` is standard output (written through, flushed on commit). A symbolic link to a
+/// regular file is followed: the file it names is replaced, the link kept. A path that is not a
+/// regular file (`/dev/null`, a FIFO, `/dev/stdout`, `/dev/fd/N`, anything under `/dev`) is
+/// written in place, and its write errors (`/dev/full`: no space left) are errors of the run.
 ///
 /// ```
 /// use std::io::Write;
@@ -50,7 +67,34 @@ impl AtomicOutput {
                 sink,
             });
         }
-        let parent = match path.parent() {
+        let gz = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("gz"));
+        if let Some(meta) = in_place(path) {
+            // A regular file reached through /dev or /proc is emptied first, as `>` would.
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .truncate(meta.is_file())
+                .open(path)
+                .map_err(|e| Error::io(path, e))?;
+            let file = BufWriter::with_capacity(BUF_SIZE, file);
+            let sink = if gz {
+                Sink::InPlaceGzip(noodles_bgzf::io::Writer::new(file))
+            } else {
+                Sink::InPlace(file)
+            };
+            return Ok(AtomicOutput {
+                path: path.to_path_buf(),
+                sink,
+            });
+        }
+        // A link to a regular file: the file is replaced, not the link.
+        let resolved = match std::fs::symlink_metadata(path) {
+            Ok(m) if m.file_type().is_symlink() => path.canonicalize().ok(),
+            _ => None,
+        };
+        let target = resolved.as_deref().unwrap_or(path);
+        let parent = match target.parent() {
             Some(p) if !p.as_os_str().is_empty() => p,
             _ => Path::new("."),
         };
@@ -74,16 +118,13 @@ impl AtomicOutput {
             .tempfile_in(parent)
             .map_err(|e| Error::io(path, e))?;
         let file = BufWriter::with_capacity(BUF_SIZE, tmp);
-        let gz = path
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("gz"));
         let sink = if gz {
             Sink::Gzip(noodles_bgzf::io::Writer::new(file))
         } else {
             Sink::Plain(file)
         };
         Ok(AtomicOutput {
-            path: path.to_path_buf(),
+            path: target.to_path_buf(),
             sink,
         })
     }
@@ -104,6 +145,11 @@ impl AtomicOutput {
         let path = self.path;
         let tmp = match self.sink {
             Sink::Stdout(mut w) => return w.flush().map_err(|e| Error::io(&path, e)),
+            Sink::InPlace(mut w) => return w.flush().map_err(|e| Error::io(&path, e)),
+            Sink::InPlaceGzip(gz) => {
+                let mut w = gz.finish().map_err(|e| Error::io(&path, e))?;
+                return w.flush().map_err(|e| Error::io(&path, e));
+            }
             Sink::Plain(w) => w
                 .into_inner()
                 .map_err(|e| Error::io(&path, e.into_error()))?,
@@ -125,6 +171,8 @@ impl Write for AtomicOutput {
             Sink::Stdout(w) => w.write(buf),
             Sink::Plain(w) => w.write(buf),
             Sink::Gzip(w) => w.write(buf),
+            Sink::InPlace(w) => w.write(buf),
+            Sink::InPlaceGzip(w) => w.write(buf),
         }
     }
 
@@ -133,6 +181,8 @@ impl Write for AtomicOutput {
             Sink::Stdout(w) => w.write_all(buf),
             Sink::Plain(w) => w.write_all(buf),
             Sink::Gzip(w) => w.write_all(buf),
+            Sink::InPlace(w) => w.write_all(buf),
+            Sink::InPlaceGzip(w) => w.write_all(buf),
         }
     }
 
@@ -141,6 +191,8 @@ impl Write for AtomicOutput {
             Sink::Stdout(w) => w.flush(),
             Sink::Plain(w) => w.flush(),
             Sink::Gzip(w) => w.flush(),
+            Sink::InPlace(w) => w.flush(),
+            Sink::InPlaceGzip(w) => w.flush(),
         }
     }
 }

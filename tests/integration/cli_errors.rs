@@ -529,3 +529,97 @@ fn an_output_that_is_an_input_is_refused_and_the_input_kept() {
         &["--threads", "at most"],
     );
 }
+
+/// Outputs that are not regular files are written in place, never replaced by a regular file:
+/// a FIFO gets the rows, a device stays a device (a null device takes the rows, a full one fails
+/// the run with exit 1 and "No space left"), a link to a device stays a link; a link to a
+/// regular file keeps pointing at the file, which gets the new contents.
+#[cfg(unix)]
+#[test]
+fn outputs_that_are_not_regular_files_are_written_in_place() {
+    use std::os::unix::fs::FileTypeExt;
+    let dir = tempdir();
+    let d = dir.path();
+    let input = utf8(&data("REST_B.head50.seq"));
+    let predict = |out: &Path| {
+        crate::common::seqcnn(&["predict", "--model", model(), &input, "--out", &utf8(out)])
+    };
+
+    let fifo = d.join("scores.fifo");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read_to_string(fifo).unwrap())
+    };
+    let run = predict(&fifo);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert_eq!(reader.join().unwrap().lines().count(), 51);
+    assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
+
+    let file = d.join("real.tsv");
+    std::fs::write(&file, "old\n").unwrap();
+    let link = d.join("link.tsv");
+    std::os::unix::fs::symlink(&file, &link).unwrap();
+    assert!(predict(&link).status.success());
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap().lines().count(), 51);
+
+    // Character devices need root to make (as in CI and containers, where a rename onto
+    // /dev/null would break the machine).
+    let (null, full) = (d.join("null"), d.join("full"));
+    let made = ["1 3", "1 7"].iter().zip([&null, &full]).all(|(nums, p)| {
+        let mut args = vec![utf8(p), "c".into()];
+        args.extend(nums.split(' ').map(String::from));
+        std::process::Command::new("mknod")
+            .args(&args)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    });
+    if !made {
+        eprintln!("not root: the character-device cases are skipped");
+        return;
+    }
+    assert!(predict(&null).status.success());
+    let to_full = d.join("to_full.tsv");
+    std::os::unix::fs::symlink(&full, &to_full).unwrap();
+    for out in [&full, &to_full] {
+        let run = predict(out);
+        let err = String::from_utf8_lossy(&run.stderr);
+        assert_eq!(run.status.code(), Some(1), "{err}");
+        assert!(err.contains("No space left"), "{err}");
+    }
+    for p in [&null, &full] {
+        assert!(
+            std::fs::metadata(p).unwrap().file_type().is_char_device(),
+            "{p:?}"
+        );
+    }
+    assert!(
+        std::fs::symlink_metadata(&to_full)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    let names: Vec<_> = std::fs::read_dir(d)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(names.is_empty(), "temporary files left: {names:?}");
+}
