@@ -5,6 +5,10 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     seqcnn::alloc::tune();
+    // Interrupted (SIGINT, SIGTERM): unfinished outputs' temporary files are removed, exit 130/143.
+    if let Err(e) = seqcnn::io::cleanup::remove_pending_on_signals() {
+        eprintln!("seqcnn: warning: cannot watch for SIGINT/SIGTERM: {e}");
+    }
     let cli = <seqcnn_cli::Cli as clap::Parser>::parse();
     match seqcnn_cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,

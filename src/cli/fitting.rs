@@ -183,7 +183,14 @@ impl Progress {
             && self.failed.is_none()
             && let Err(e) = t.write(log, &self.tasks)
         {
-            self.failed = Some(e);
+            let closed = matches!(&e, seqcnn::Error::Io { source, .. }
+                if source.kind() == std::io::ErrorKind::BrokenPipe);
+            if closed {
+                // `--log - | head`: the table ends there, the training and the model do not.
+                self.table = None;
+            } else {
+                self.failed = Some(e);
+            }
         }
     }
 

@@ -7,7 +7,7 @@ use seqcnn::interpret::compare::{self, CompareOptions, Metric};
 use seqcnn::interpret::logo;
 use seqcnn::interpret::motifs::{self, MotifOptions, WeightMode};
 use seqcnn::io::meme::{self, MemeFile};
-use seqcnn::io::output::AtomicOutput;
+use seqcnn::io::output::{AtomicDir, AtomicOutput};
 use seqcnn::io::sequence::sequence_records;
 use seqcnn::model::Model;
 use seqcnn::model::Strand;
@@ -210,16 +210,17 @@ fn motifs_cmd(args: &Args) -> Result<()> {
         }
         _ => None,
     };
-    if let Some(dir) = &args.logos {
-        std::fs::create_dir_all(dir).map_err(|e| seqcnn::Error::io(dir, e))?;
+    if let Some(target) = &args.logos {
+        let dir = AtomicDir::create(target)?;
         for (i, q) in queries.iter().enumerate() {
             let best = match (&db, &matches) {
                 (Some(db), Some(m)) => m[i].first().map(|m| (&db.motifs[m.target], m)),
                 _ => None,
             };
             let svg = logo::filter_logo_svg(q, best, &bg);
-            super::write_svg(&dir.join(format!("{}.svg", q.id)), &svg)?;
+            super::write_svg(&dir.path().join(format!("{}.svg", q.id)), &svg)?;
         }
+        dir.commit()?;
     }
     let outputs: Vec<&std::path::Path> = std::iter::once(args.out.as_path())
         .chain(args.weights.as_deref())

@@ -5,7 +5,7 @@ use super::progress::Meter;
 use anyhow::Result;
 use seqcnn::io::bed::read_bed_checked;
 use seqcnn::io::genome::Genome;
-use seqcnn::io::output::AtomicOutput;
+use seqcnn::io::output::{AtomicDir, AtomicOutput};
 use seqcnn::model::Model;
 use seqcnn::model::Strand;
 use seqcnn::mutate::{FastIsm, IsmScores, MapOptions, mutation_map_svg, naive_ism};
@@ -262,9 +262,7 @@ fn mutate(args: &Args) -> Result<()> {
         FastIsm::new(&model)?
     };
     let tasks = plot_tasks(&model, &args.plot_task)?;
-    if let Some(dir) = &args.plot {
-        std::fs::create_dir_all(dir).map_err(|e| seqcnn::Error::io(dir, e))?;
-    }
+    let plots = args.plot.as_deref().map(AtomicDir::create).transpose()?;
     let genome = args.genome.as_deref().map(Genome::open).transpose()?;
     let items = items(args, &model, genome.as_ref())?;
     let input = if args.input.as_os_str() == "-" {
@@ -273,6 +271,10 @@ fn mutate(args: &Args) -> Result<()> {
         args.input.clone()
     };
     let mut out = AtomicOutput::create(&args.out)?;
+    if plots.is_some() {
+        // `| head` ends the table, not the maps.
+        out.discard_if_closed();
+    }
     write_tsv_marker(&mut out, args.shard)?;
     let mut header = String::from("name\tpos");
     if genome.is_some() {
@@ -332,11 +334,14 @@ fn mutate(args: &Args) -> Result<()> {
             text.push('\n');
         }
         out.write_all(text.as_bytes()).map_err(|e| out.error(e))?;
-        if let Some(dir) = &args.plot {
-            plot(args, &model, dir, &tasks, &item, &ism, &mut used)?;
+        if let Some(dir) = &plots {
+            plot(args, &model, dir.path(), &tasks, &item, &ism, &mut used)?;
         }
         mutants += ism.mutations.len();
         meter.add(1);
+    }
+    if let Some(dir) = plots {
+        dir.commit()?;
     }
     out.commit()?;
     let mut outputs = vec![args.out.as_path()];

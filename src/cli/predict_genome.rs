@@ -103,6 +103,10 @@ pub(super) fn run(args: &GenomePredict, scorer: &Panel) -> Result<()> {
     let genome = Genome::open(genome_path)?;
     let score = |seqs: &[&[u8]]| scorer.score(seqs, args.raw);
     let mut out = AtomicOutput::create(&args.out)?;
+    if args.skipped.is_some() {
+        // `| head` ends the scores, not the skipped list.
+        out.discard_if_closed();
+    }
     write_tsv_marker(&mut out, args.shard)?;
     let chunk_size = args.chunk.max(1);
     let (meter, note) = if let Some(bin) = args.tile {

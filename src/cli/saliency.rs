@@ -4,7 +4,7 @@ use super::progress::Meter;
 use anyhow::Result;
 use seqcnn::interpret::logo;
 use seqcnn::interpret::saliency::{self, Saliency};
-use seqcnn::io::output::AtomicOutput;
+use seqcnn::io::output::{AtomicDir, AtomicOutput};
 use seqcnn::io::sequence::sequence_records;
 use seqcnn::model::Model;
 use seqcnn::model::Strand;
@@ -85,9 +85,7 @@ fn saliency_cmd(args: &Args) -> Result<()> {
         .collect();
     super::check_output_dir(&args.out)?;
     super::check_not_input("--out", &args.out, &[&args.input, &args.model])?;
-    if let Some(dir) = &args.plot {
-        std::fs::create_dir_all(dir).map_err(|e| seqcnn::Error::io(dir, e))?;
-    }
+    let plots = args.plot.as_deref().map(AtomicDir::create).transpose()?;
     let input = if args.input.as_os_str() == "-" {
         PathBuf::from("<stdin>")
     } else {
@@ -95,6 +93,10 @@ fn saliency_cmd(args: &Args) -> Result<()> {
     };
     let mut records = sequence_records(&args.input, Some(&[]))?.peekable();
     let mut out = AtomicOutput::create(&args.out)?;
+    if plots.is_some() {
+        // `| head` ends the table, not the plots.
+        out.discard_if_closed();
+    }
     let mut used = HashSet::new();
     let mut first = true;
     let mut chunk = Vec::with_capacity(args.chunk.max(1));
@@ -127,12 +129,16 @@ fn saliency_cmd(args: &Args) -> Result<()> {
             saliency::write_tsv(&mut out, &r.name, &r.seq, s, &names, args.wide, first)
                 .map_err(|e| out.error(e))?;
             first = false;
-            if let Some(dir) = &args.plot {
+            if let Some(dir) = &plots {
                 let svg = logo::saliency_svg(&r.name, &r.seq, &s.values, &names);
-                super::write_svg(&dir.join(super::file_name(&r.name, &mut used)), &svg)?;
+                let file = super::file_name(&r.name, &mut used);
+                super::write_svg(&dir.path().join(file), &svg)?;
             }
         }
         meter.add(chunk.len() as u64);
+    }
+    if let Some(dir) = plots {
+        dir.commit()?;
     }
     out.commit()?;
     let mut outputs = vec![args.out.as_path()];

@@ -138,6 +138,10 @@ fn variants(args: &Args) -> Result<()> {
     let tasks = &model.meta.tasks;
 
     let mut out = AtomicOutput::create(&args.out)?;
+    if args.out_vcf.is_some() || args.skipped.is_some() || args.report.is_some() {
+        // `| head` ends the table, not the other outputs.
+        out.discard_if_closed();
+    }
     write_tsv_marker(&mut out, args.shard)?;
     writeln!(out, "{}", tsv_header(tasks)).map_err(|e| out.error(e))?;
     let mut skipped = match &args.skipped {

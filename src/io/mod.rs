@@ -1,8 +1,10 @@
-//! File input and output: opening inputs ([`input`]), atomic outputs ([`output`]), the sequence
+//! File input and output: opening inputs ([`input`]), atomic outputs ([`output`]) and their
+//! removal when the run is interrupted ([`cleanup`]), the sequence
 //! reader that accepts FASTA, DeepBind-style tables or one sequence per line ([`sequence`]), and
 //! one module per file format.
 
 pub mod bed;
+pub mod cleanup;
 pub mod fasta;
 pub mod genome;
 pub mod input;

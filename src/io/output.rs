@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use tempfile::NamedTempFile;
 
+use super::cleanup::Pending;
 use super::input::{BUF_SIZE, is_dash};
 use crate::error::{Error, Result};
 
@@ -54,6 +55,12 @@ fn in_place(path: &Path) -> Option<std::fs::Metadata> {
 pub struct AtomicOutput {
     path: PathBuf,
     sink: Sink,
+    /// The temporary file, registered for removal on SIGINT / SIGTERM until committed.
+    _pending: Option<Pending>,
+    /// Standard output whose reader went away is discarded, not an error.
+    discard_closed: bool,
+    /// Standard output's reader went away: nothing more is written.
+    closed: bool,
 }
 
 impl AtomicOutput {
@@ -65,6 +72,9 @@ impl AtomicOutput {
             return Ok(AtomicOutput {
                 path: PathBuf::from("<stdout>"),
                 sink,
+                _pending: None,
+                discard_closed: false,
+                closed: false,
             });
         }
         let gz = path
@@ -86,6 +96,9 @@ impl AtomicOutput {
             return Ok(AtomicOutput {
                 path: path.to_path_buf(),
                 sink,
+                _pending: None,
+                discard_closed: false,
+                closed: false,
             });
         }
         // A link to a regular file: the file is replaced, not the link.
@@ -117,6 +130,7 @@ impl AtomicOutput {
         let tmp = builder
             .tempfile_in(parent)
             .map_err(|e| Error::io(path, e))?;
+        let pending = Pending::new(tmp.path());
         let file = BufWriter::with_capacity(BUF_SIZE, tmp);
         let sink = if gz {
             Sink::Gzip(noodles_bgzf::io::Writer::new(file))
@@ -126,6 +140,9 @@ impl AtomicOutput {
         Ok(AtomicOutput {
             path: target.to_path_buf(),
             sink,
+            _pending: Some(pending),
+            discard_closed: false,
+            closed: false,
         })
     }
 
@@ -142,9 +159,17 @@ impl AtomicOutput {
     /// Finishes the output: flushes (and ends the gzip stream), syncs, and renames the temporary
     /// file onto the path, replacing any file there.
     pub fn commit(self) -> Result<()> {
-        let path = self.path;
+        let (path, _pending) = (self.path, self._pending);
         let tmp = match self.sink {
-            Sink::Stdout(mut w) => return w.flush().map_err(|e| Error::io(&path, e)),
+            Sink::Stdout(_) if self.closed => return Ok(()),
+            Sink::Stdout(mut w) => {
+                return match w.flush() {
+                    Err(e) if self.discard_closed && e.kind() == io::ErrorKind::BrokenPipe => {
+                        Ok(())
+                    }
+                    r => r.map_err(|e| Error::io(&path, e)),
+                };
+            }
             Sink::InPlace(mut w) => return w.flush().map_err(|e| Error::io(&path, e)),
             Sink::InPlaceGzip(gz) => {
                 let mut w = gz.finish().map_err(|e| Error::io(&path, e))?;
@@ -165,35 +190,140 @@ impl AtomicOutput {
     }
 }
 
+/// A directory of outputs (plots) that appears with all its files or not at all: files are
+/// written into a temporary directory beside it ([`path`](AtomicDir::path)), which
+/// [`commit`](AtomicDir::commit) renames into place, or, when the directory exists already,
+/// whose files it moves into it. Dropped without a commit (a failed run), or on SIGINT /
+/// SIGTERM, the temporary directory is removed with what was drawn in it.
+pub struct AtomicDir {
+    target: PathBuf,
+    tmp: tempfile::TempDir,
+    _pending: Pending,
+}
+
+impl AtomicDir {
+    /// Starts the directory `dir` (its parent directories are created). `dir` may exist as a
+    /// directory; an existing file there is an error.
+    pub fn create(dir: &Path) -> Result<Self> {
+        if dir.exists() && !dir.is_dir() {
+            return Err(Error::Config(format!(
+                "{} exists and is not a directory: name a directory for the plots",
+                dir.display()
+            )));
+        }
+        let parent = match dir.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+        let tmp = tempfile::Builder::new()
+            .prefix(".seqcnn-")
+            .suffix(".tmp")
+            .tempdir_in(parent)
+            .map_err(|e| Error::io(dir, e))?;
+        let pending = Pending::new(tmp.path());
+        Ok(AtomicDir {
+            target: dir.to_path_buf(),
+            tmp,
+            _pending: pending,
+        })
+    }
+
+    /// Where the files are written until the commit.
+    pub fn path(&self) -> &Path {
+        self.tmp.path()
+    }
+
+    /// Makes the files visible: the temporary directory becomes `dir`, or its files move into
+    /// `dir` if it exists (replacing files of the same names).
+    pub fn commit(self) -> Result<()> {
+        let AtomicDir {
+            target,
+            tmp,
+            _pending,
+        } = self;
+        if !target.exists() {
+            let kept = tmp.keep();
+            return std::fs::rename(&kept, &target).map_err(|e| {
+                let _ = std::fs::remove_dir_all(&kept);
+                Error::io(&target, e)
+            });
+        }
+        for entry in std::fs::read_dir(tmp.path()).map_err(|e| Error::io(tmp.path(), e))? {
+            let entry = entry.map_err(|e| Error::io(tmp.path(), e))?;
+            let to = target.join(entry.file_name());
+            std::fs::rename(entry.path(), &to).map_err(|e| Error::io(&to, e))?;
+        }
+        Ok(())
+    }
+}
+
+impl AtomicOutput {
+    /// For a command with outputs besides this one: if this is standard output and its reader
+    /// goes away (`| head`), the rest is discarded instead of failing the run, so the other
+    /// outputs (a model, plots) are still written.
+    pub fn discard_if_closed(&mut self) {
+        self.discard_closed = true;
+    }
+
+    /// A write error, unless it is standard output closed under
+    /// [`discard_if_closed`](Self::discard_if_closed), which then takes nothing more.
+    fn failed(&mut self, e: io::Error) -> io::Result<()> {
+        if self.discard_closed
+            && matches!(self.sink, Sink::Stdout(_))
+            && e.kind() == io::ErrorKind::BrokenPipe
+        {
+            self.closed = true;
+            return Ok(());
+        }
+        Err(e)
+    }
+}
+
 impl Write for AtomicOutput {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match &mut self.sink {
+        if self.closed {
+            return Ok(buf.len());
+        }
+        let r = match &mut self.sink {
             Sink::Stdout(w) => w.write(buf),
             Sink::Plain(w) => w.write(buf),
             Sink::Gzip(w) => w.write(buf),
             Sink::InPlace(w) => w.write(buf),
             Sink::InPlaceGzip(w) => w.write(buf),
+        };
+        match r {
+            Err(e) => self.failed(e).map(|()| buf.len()),
+            ok => ok,
         }
     }
 
     fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
-        match &mut self.sink {
+        if self.closed {
+            return Ok(());
+        }
+        let r = match &mut self.sink {
             Sink::Stdout(w) => w.write_all(buf),
             Sink::Plain(w) => w.write_all(buf),
             Sink::Gzip(w) => w.write_all(buf),
             Sink::InPlace(w) => w.write_all(buf),
             Sink::InPlaceGzip(w) => w.write_all(buf),
-        }
+        };
+        r.or_else(|e| self.failed(e))
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        match &mut self.sink {
+        if self.closed {
+            return Ok(());
+        }
+        let r = match &mut self.sink {
             Sink::Stdout(w) => w.flush(),
             Sink::Plain(w) => w.flush(),
             Sink::Gzip(w) => w.flush(),
             Sink::InPlace(w) => w.flush(),
             Sink::InPlaceGzip(w) => w.flush(),
-        }
+        };
+        r.or_else(|e| self.failed(e))
     }
 }
 

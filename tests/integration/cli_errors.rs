@@ -623,3 +623,143 @@ fn outputs_that_are_not_regular_files_are_written_in_place() {
         .collect();
     assert!(names.is_empty(), "temporary files left: {names:?}");
 }
+
+/// SIGTERM or SIGINT while an output is being written: its temporary file is removed, the
+/// output never appears, and the exit code is 128 + the signal (143, 130).
+#[cfg(unix)]
+#[test]
+fn a_signal_removes_the_unfinished_output() {
+    use std::io::Write;
+    let input = std::fs::read_to_string(data("REST_B.head50.seq")).unwrap();
+    for (sig, code) in [(libc::SIGTERM, 143), (libc::SIGINT, 130)] {
+        let dir = tempdir();
+        let out = dir.path().join("scores.tsv");
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_seqcnn"))
+            .args(["predict", "--model", model(), "-", "--out", &utf8(&out)])
+            .stdin(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Some records, with stdin kept open: the run waits for more, its output unfinished.
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(input.as_bytes()).unwrap();
+        stdin.flush().unwrap();
+        let started = std::time::Instant::now();
+        while std::fs::read_dir(dir.path()).unwrap().count() == 0 {
+            assert!(
+                started.elapsed().as_secs() < 30,
+                "no temporary output appeared"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        unsafe { libc::kill(child.id() as libc::pid_t, sig) };
+        let status = child.wait().unwrap();
+        drop(stdin);
+        assert_eq!(status.code(), Some(code), "signal {sig}");
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert!(left.is_empty(), "signal {sig}: left {left:?}");
+    }
+}
+
+/// Standard output closed early (`| head`) ends the table, never the files: `train --log -`
+/// still writes its model, `mutate --plot` draws every map.
+#[cfg(unix)]
+#[test]
+fn a_closed_stdout_still_writes_the_files() {
+    let dir = tempdir();
+    let d = dir.path();
+    let closed = |args: &[&str]| {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_seqcnn"))
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let trained = d.join("m.safetensors");
+    let input = utf8(&data("REST_B.head50.seq"));
+    closed(&[
+        "train",
+        "--arch",
+        "deepbind",
+        "--train",
+        &input,
+        "--epochs",
+        "2",
+        "--threads",
+        "1",
+        "--log",
+        "-",
+        "--out",
+        &utf8(&trained),
+    ]);
+    assert!(
+        trained.exists(),
+        "train --log - into a closed pipe wrote no model"
+    );
+    let maps = d.join("maps");
+    let fa = d.join("three.fa");
+    std::fs::write(&fa, format!(">a\n{SEQ}\n>b\n{SEQ}\n>c\n{SEQ}\n")).unwrap();
+    closed(&[
+        "mutate",
+        "--model",
+        model(),
+        &utf8(&fa),
+        "--plot",
+        &utf8(&maps),
+    ]);
+    assert_eq!(std::fs::read_dir(&maps).unwrap().count(), 3);
+}
+
+/// A run that fails leaves none of its plots, and a --plot that names a file is bad usage.
+#[test]
+fn a_failed_run_leaves_no_plots() {
+    let dir = tempdir();
+    let d = dir.path();
+    let fa = d.join("bad.fa");
+    std::fs::write(&fa, format!(">a\n{SEQ}\n>b\n{SEQ}\n>c\nAC7T\n")).unwrap();
+    let maps = d.join("maps");
+    for cmd in ["mutate", "saliency"] {
+        fails_with(
+            2,
+            &[
+                cmd,
+                "--model",
+                model(),
+                &utf8(&fa),
+                "--plot",
+                &utf8(&maps),
+                "--out",
+                &utf8(&d.join("o.tsv")),
+            ],
+            &["bad.fa", "'7'"],
+        );
+        assert!(!maps.exists(), "{cmd}: maps left");
+    }
+    let file = d.join("file.txt");
+    std::fs::write(&file, "x").unwrap();
+    fails_with(
+        2,
+        &[
+            "mutate",
+            "--model",
+            model(),
+            &utf8(&fa),
+            "--plot",
+            &utf8(&file),
+        ],
+        &["file.txt", "not a directory"],
+    );
+    let names: Vec<_> = std::fs::read_dir(d)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(names.len(), 2, "left: {names:?}");
+}
