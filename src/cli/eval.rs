@@ -45,10 +45,10 @@ pub struct Args {
     #[arg(long, default_value_t = 200)]
     bin: u64,
     /// Genome mode: a bin is positive when this fraction of it overlaps a target interval.
-    #[arg(long, default_value_t = 0.5)]
+    #[arg(long, default_value_t = 0.5, value_parser = super::fraction, allow_negative_numbers = true)]
     threshold: f64,
     /// Genome mode: skip windows with more than this fraction of N.
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = 0.1, value_parser = super::fraction, allow_negative_numbers = true)]
     max_n: f64,
     /// Genome mode, for models that take any length (DeepBind): the window (bp) centred on each
     /// bin.

@@ -281,6 +281,7 @@ pub fn tasks(
     targets: &[String],
     genome: &seqcnn::io::genome::Genome,
 ) -> anyhow::Result<Vec<seqcnn::data::tiling::Task>> {
+    let mut names: Vec<&str> = Vec::new();
     targets
         .iter()
         .map(|t| {
@@ -290,10 +291,38 @@ pub fn tasks(
                 .ok_or_else(|| {
                     seqcnn::Error::Config(format!("--targets '{t}': expected NAME=FILE.bed"))
                 })?;
+            if names.contains(&name) {
+                return Err(seqcnn::Error::Config(format!(
+                    "--targets: task '{name}' is named twice; give each task its own name"
+                ))
+                .into());
+            }
+            names.push(name);
             let intervals = seqcnn::io::bed::read_bed_checked(std::path::Path::new(path), genome)?;
+            if intervals.is_empty() {
+                return Err(seqcnn::Error::parse(
+                    path,
+                    0,
+                    format!("no intervals: task '{name}' would have no positive bin"),
+                )
+                .into());
+            }
             Ok(seqcnn::data::tiling::Task::new(name, &intervals))
         })
         .collect()
+}
+
+/// A clap value parser for a fraction: a number from 0 to 1.
+pub fn fraction(text: &str) -> Result<f64, String> {
+    let v: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{text}' is not a number"))?;
+    if (0.0..=1.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("{v} is not a fraction from 0 to 1"))
+    }
 }
 
 /// Parses region arguments against the genome.

@@ -75,7 +75,7 @@ pub struct Args {
     pub(super) window: Option<usize>,
     /// With --genome: skip windows (of BED intervals or tiled bins) with more than this fraction
     /// of N; BED intervals whose window runs past a contig end are skipped too.
-    #[arg(long, default_value_t = 0.5)]
+    #[arg(long, default_value_t = 0.5, value_parser = super::fraction, allow_negative_numbers = true)]
     pub(super) max_n: f64,
     /// With --genome and BED input: list the intervals not scored (window past a contig end, or
     /// over --max-n N), TSV `#chrom start end name reason` (`.gz` = gzip).

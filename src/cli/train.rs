@@ -58,13 +58,13 @@ pub struct Args {
     #[arg(long, default_value_t = 1000)]
     pub(super) window: u64,
     /// Genome mode: a bin is positive when this fraction of it overlaps a target interval.
-    #[arg(long, default_value_t = 0.5)]
+    #[arg(long, default_value_t = 0.5, value_parser = super::fraction, allow_negative_numbers = true)]
     pub(super) threshold: f64,
     /// Genome mode: skip windows with more than this fraction of N.
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = 0.1, value_parser = super::fraction, allow_negative_numbers = true)]
     pub(super) max_n: f64,
     /// Genome mode: keep this fraction of the training windows that are negative for every task.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = super::fraction, allow_negative_numbers = true)]
     pub(super) keep_negatives: f64,
     /// Genome mode: shift augmentation, moving each training window by a random offset of up to
     /// this many bp either way every epoch (labels unchanged; 0: none)

@@ -673,3 +673,75 @@ fn bad_genome_inputs_through_the_cli() {
     );
     assert!(!out.exists());
 }
+
+/// Settings that would train on nonsense are refused before any work (exit 2): a task named
+/// twice, a target BED without intervals, and fractions outside 0..1.
+#[test]
+fn nonsense_settings_are_refused() {
+    let dir = tempdir();
+    let out = dir.path().join("m.safetensors");
+    let out_s = out.to_str().unwrap();
+    let genome = g("chr20_30M.fa.gz");
+    let arch = g("tiny_genome_arch.toml");
+    let empty = dir.path().join("empty.bed");
+    std::fs::write(&empty, "# no intervals\n").unwrap();
+    let (ctcf, cpg) = (g("chr20_30M_CTCF.bed"), g("chr20_30M_CpG_islands.bed"));
+    let base = [
+        "train",
+        "--arch",
+        &arch,
+        "--genome",
+        &genome,
+        "--valid-region",
+        "20:1-50000",
+        "--out",
+        out_s,
+    ];
+    let twice = [format!("T={ctcf}"), format!("T={cpg}")];
+    let cases: Vec<(Vec<String>, Vec<&str>)> = vec![
+        (
+            vec![
+                "--targets".into(),
+                twice[0].clone(),
+                "--targets".into(),
+                twice[1].clone(),
+            ],
+            vec!["task 'T' is named twice"],
+        ),
+        (
+            vec!["--targets".into(), format!("E={}", empty.display())],
+            vec!["empty.bed", "no intervals"],
+        ),
+        (
+            vec![
+                "--targets".into(),
+                twice[0].clone(),
+                "--keep-negatives".into(),
+                "-1".into(),
+            ],
+            vec!["--keep-negatives", "not a fraction"],
+        ),
+        (
+            vec![
+                "--targets".into(),
+                twice[0].clone(),
+                "--max-n".into(),
+                "1.5".into(),
+            ],
+            vec!["--max-n", "not a fraction"],
+        ),
+    ];
+    for (extra, needles) in cases {
+        let mut args: Vec<&str> = base.to_vec();
+        args.extend(extra.iter().map(String::as_str));
+        // Usage errors of the argument parser (a value out of range) are its own few lines.
+        let run = seqcnn(&args);
+        let err = String::from_utf8_lossy(&run.stderr);
+        assert_eq!(run.status.code(), Some(2), "{args:?}: {err}");
+        for n in &needles {
+            assert!(err.contains(n), "{args:?}: {err}");
+        }
+        assert!(!err.contains("panicked"), "{err}");
+        assert!(!out.exists(), "{needles:?}: a model was written");
+    }
+}
