@@ -65,6 +65,67 @@ pub struct Checkpoint<V = Evaluation> {
     pub best: Option<(V, Vec<Array>, usize)>,
     /// Epochs since the best one.
     pub since_best: usize,
+    /// What fixes the run: a checkpoint resumes only the run that made it.
+    pub run: RunId,
+}
+
+/// What fixes a training run, so that `--resume` continues only the run that wrote the
+/// checkpoint: a fingerprint of the training and validation examples (sequences and labels)
+/// and the settings that shape every step (all of [`FitConfig`](super::fit::FitConfig) but the
+/// number of epochs, which a resumed run may raise), with the architecture.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunId {
+    /// FNV-1a (64 bit) over every example's sequence and labels, training then validation.
+    pub data: u64,
+    /// The settings, one `name: value` per line.
+    pub settings: String,
+}
+
+impl RunId {
+    /// Why `other` (the current run) may not resume from a checkpoint of `self`: `None` when
+    /// they are the same run.
+    pub fn differs(&self, other: &RunId) -> Option<String> {
+        if self.data != other.data {
+            return Some(
+                "it was made on other training or validation data (sequences or labels differ)"
+                    .into(),
+            );
+        }
+        let (was, now): (Vec<&str>, Vec<&str>) = (
+            self.settings.lines().collect(),
+            other.settings.lines().collect(),
+        );
+        let first = was.iter().zip(&now).find(|(a, b)| a != b);
+        match first {
+            Some((a, b)) => Some(format!("it was made with {a}, this run has {b}")),
+            None if was.len() != now.len() => Some("it was made with other settings".into()),
+            None => None,
+        }
+    }
+}
+
+/// FNV-1a, 64 bit: a fingerprint stable across builds and platforms.
+#[derive(Clone, Copy, Debug)]
+pub struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Fnv {
+    /// Adds `bytes`.
+    pub fn add(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+
+    /// The fingerprint so far.
+    pub fn value(&self) -> u64 {
+        self.0
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -80,9 +141,37 @@ struct Header<V> {
     rng: RngState,
     best: Option<(V, usize)>,
     since_best: usize,
+    run: RunId,
 }
 
-const FORMAT: &str = "seqcnn-checkpoint-1";
+/// Format 2 added the checksum and the run fingerprint.
+const FORMAT: &str = "seqcnn-checkpoint-2";
+
+/// The metadata key of the checksum: CRC-32 of the whole file with these 8 hex digits zero.
+const CHECKSUM_KEY: &str = "seqcnn_crc32";
+
+/// Where the checksum's 8 hex digits sit in a checkpoint's bytes (in its JSON header).
+fn checksum_at(bytes: &[u8]) -> Option<usize> {
+    let key = format!("\"{CHECKSUM_KEY}\":\"");
+    let header_len = bytes
+        .get(..8)
+        .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")) as usize)?;
+    let header = bytes.get(8..8usize.checked_add(header_len)?)?;
+    let at = header
+        .windows(key.len())
+        .position(|w| w == key.as_bytes())?;
+    let digits = 8 + at + key.len();
+    bytes.get(digits..digits + 8).map(|_| digits)
+}
+
+/// CRC-32 of `bytes` with the checksum's digits (at `at`) read as zeros.
+fn checksum(bytes: &[u8], at: usize) -> u32 {
+    let mut h = crc32fast::Hasher::new();
+    h.update(&bytes[..at]);
+    h.update(b"00000000");
+    h.update(&bytes[at + 8..]);
+    h.finalize()
+}
 
 impl<V: Clone + Serialize + DeserializeOwned> Checkpoint<V> {
     /// Writes the checkpoint atomically.
@@ -115,6 +204,7 @@ impl<V: Clone + Serialize + DeserializeOwned> Checkpoint<V> {
             rng: self.rng.clone(),
             best: self.best.as_ref().map(|(e, _, n)| (e.clone(), *n)),
             since_best: self.since_best,
+            run: self.run.clone(),
         };
         let json = serde_json::to_string(&header).map_err(|e| Error::Config(e.to_string()))?;
         let owned: Vec<(String, Vec<u8>, Vec<usize>)> = tensors
@@ -132,11 +222,18 @@ impl<V: Clone + Serialize + DeserializeOwned> Checkpoint<V> {
             .map(|(n, d, s)| TensorView::new(Dtype::F32, s.clone(), d).map(|v| (n.clone(), v)))
             .collect::<std::result::Result<_, _>>()
             .map_err(|e| Error::Config(e.to_string()))?;
-        let bytes = safetensors::serialize(
+        let mut bytes = safetensors::serialize(
             views,
-            Some(HashMap::from([("seqcnn_checkpoint".to_string(), json)])),
+            Some(HashMap::from([
+                ("seqcnn_checkpoint".to_string(), json),
+                (CHECKSUM_KEY.to_string(), "00000000".to_string()),
+            ])),
         )
         .map_err(|e| Error::Config(e.to_string()))?;
+        let at = checksum_at(&bytes)
+            .ok_or_else(|| Error::Config("checkpoint: no room for the checksum".into()))?;
+        let crc = format!("{:08x}", checksum(&bytes, at));
+        bytes[at..at + 8].copy_from_slice(crc.as_bytes());
         let mut out = crate::io::output::AtomicOutput::create(path)?;
         std::io::Write::write_all(&mut out, &bytes).map_err(|e| out.error(e))?;
         out.commit()
@@ -148,6 +245,18 @@ impl<V: Clone + Serialize + DeserializeOwned> Checkpoint<V> {
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
         let (_, md) = SafeTensors::read_metadata(&bytes)
             .map_err(|e| bad(format!("not a checkpoint: {e}")))?;
+        if let Some(at) = checksum_at(&bytes) {
+            let stored = std::str::from_utf8(&bytes[at..at + 8])
+                .ok()
+                .and_then(|d| u32::from_str_radix(d, 16).ok());
+            if stored != Some(checksum(&bytes, at)) {
+                return Err(bad(
+                    "the checksum does not match: the checkpoint is damaged; resume from \
+                     another copy or start afresh"
+                        .into(),
+                ));
+            }
+        }
         let json = md
             .metadata()
             .as_ref()
@@ -156,7 +265,13 @@ impl<V: Clone + Serialize + DeserializeOwned> Checkpoint<V> {
         let h: Header<V> = serde_json::from_str(json)
             .map_err(|e| bad(format!("corrupt checkpoint header: {e}")))?;
         if h.format != FORMAT {
-            return Err(bad(format!("unsupported checkpoint format {}", h.format)));
+            return Err(bad(format!(
+                "checkpoint format {} where this seqcnn reads {FORMAT}: start the run afresh",
+                h.format
+            )));
+        }
+        if checksum_at(&bytes).is_none() {
+            return Err(bad("no checksum: the checkpoint is damaged".into()));
         }
         let st = SafeTensors::deserialize(&bytes)
             .map_err(|e| bad(format!("corrupt checkpoint: {e}")))?;
@@ -200,6 +315,7 @@ impl<V: Clone + Serialize + DeserializeOwned> Checkpoint<V> {
             rng: h.rng,
             best,
             since_best: h.since_best,
+            run: h.run,
         })
     }
 }

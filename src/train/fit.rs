@@ -11,7 +11,7 @@
 //! generator passed in, on the calling thread, and every kernel reduces in a fixed order, so the
 //! same data and seed give the same weights whatever the number of threads.
 
-use super::checkpoint::{Checkpoint, RngState};
+use super::checkpoint::{Checkpoint, Fnv, RngState, RunId};
 use super::log::{Epoch, Validation};
 use super::optim::{Optimizer, OptimizerConfig, clip_grad_norm};
 use super::schedule::{PlateauConfig, PlateauMode, Schedule, Scheduler};
@@ -215,6 +215,40 @@ pub trait FitTask {
     /// The higher-is-better figure a plateau schedule follows under a monitor other than the
     /// loss (see [`Monitor::plateau_metric`]).
     fn score(eval: &Self::Eval) -> f64;
+
+    /// A fingerprint of the training and validation examples and their labels (see
+    /// [`RunId`](crate::train::checkpoint::RunId)).
+    fn fingerprint(&self) -> Result<u64>;
+}
+
+/// What fixes a run of `task` under `cfg`: its examples' fingerprint and every setting but the
+/// number of epochs.
+fn run_id<T: FitTask>(task: &T, cfg: &FitConfig) -> Result<RunId> {
+    let settings = format!("{cfg:#?}")
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("epochs:"))
+        .map(|l| l.trim().trim_end_matches(','))
+        .collect::<Vec<_>>()
+        .join("\n");
+    Ok(RunId {
+        data: task.fingerprint()?,
+        settings,
+    })
+}
+
+/// Adds the sequences and labels of `ds` to a fingerprint, a chunk at a time.
+fn fingerprint_examples(ds: &dyn Examples, h: &mut Fnv) -> Result<()> {
+    let all: Vec<usize> = (0..ds.len()).collect();
+    for chunk in all.chunks(crate::score::VALID_CHUNK) {
+        for (&i, s) in chunk.iter().zip(ds.sequences(chunk)?) {
+            h.add(&(s.len() as u64).to_le_bytes());
+            h.add(&s);
+            for v in ds.label_row(i) {
+                h.add(&v.to_le_bytes());
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The optimiser for a model, with weight decay on weights only (never on biases).
@@ -442,6 +476,16 @@ impl FitTask for SequenceTask<'_> {
         Ok(())
     }
 
+    fn fingerprint(&self) -> Result<u64> {
+        let mut h = Fnv::default();
+        fingerprint_examples(self.train, &mut h)?;
+        h.add(b"valid");
+        if let Some(v) = self.valid {
+            fingerprint_examples(v, &mut h)?;
+        }
+        Ok(h.value())
+    }
+
     fn epoch_examples(&self, cfg: &FitConfig, rng: &mut Rng) -> Vec<usize> {
         epoch_examples(self.train, cfg.resample_negatives, rng)
     }
@@ -585,7 +629,23 @@ pub fn fit_task<T: FitTask>(
     let mut history = Vec::new();
     let mut since_best = 0;
     let mut first = 1;
+    // Checkpoints name their run; a run resumes only from its own.
+    let run = if ckpt.path.is_some() || ckpt.resume.is_some() {
+        run_id(task, cfg)?
+    } else {
+        RunId::default()
+    };
     if let Some(c) = &ckpt.resume {
+        if let Some(why) = c.run.differs(&run) {
+            let name = ckpt
+                .path
+                .as_ref()
+                .map_or_else(|| "the checkpoint".into(), |p| p.display().to_string());
+            return Err(Error::Config(format!(
+                "--resume: {name} is not of this run: {why}; resume with the data and settings \
+                 it was made with, or start afresh"
+            )));
+        }
         model.net.check_params(&c.params)?;
         model.params = c.params.clone();
         opt.load_state(c.optimizer.clone())?;
@@ -650,6 +710,7 @@ pub fn fit_task<T: FitTask>(
                 rng: RngState::of(rng),
                 best: best.clone(),
                 since_best,
+                run: run.clone(),
             }
             .save(path)?;
         }

@@ -70,6 +70,24 @@ impl FitTask for ImageTask<'_> {
     type Eval = ClassEval;
     const EXAMPLES: &'static str = "images";
 
+    fn fingerprint(&self) -> Result<u64> {
+        let mut h = crate::train::checkpoint::Fnv::default();
+        for set in std::iter::once(self.train).chain(self.valid) {
+            let raw = &set.raw;
+            for d in raw.shape {
+                h.add(&(d as u64).to_le_bytes());
+            }
+            for p in &raw.pixels {
+                h.add(&p.to_le_bytes());
+            }
+            for l in raw.labels.iter().flatten() {
+                h.add(&(*l as u64).to_le_bytes());
+            }
+            h.add(b"set");
+        }
+        Ok(h.value())
+    }
+
     fn n_train(&self) -> usize {
         self.train.len()
     }

@@ -94,3 +94,52 @@ fn resume_from_a_missing_or_corrupt_checkpoint_is_an_error() {
     fails(&args, &["nope.ckpt"]);
     assert!(!out.exists());
 }
+
+/// A checkpoint resumes only its own run: other training data or other settings are refused
+/// with what differs, and a checkpoint with a flipped bit is refused by its checksum (exit 2,
+/// no model written). More epochs than the first run asked for are fine.
+#[test]
+fn resume_refuses_another_runs_or_a_damaged_checkpoint() {
+    let dir = tempdir();
+    let d = dir.path();
+    let input = data("REST_B.head50.seq");
+    let input = input.to_str().unwrap();
+    let out = d.join("m.safetensors");
+    let out_s = out.to_str().unwrap();
+    let ck = d.join("run.ckpt");
+    let ck_s = ck.to_str().unwrap();
+    let mut first = train_args(input, out_s, "1");
+    first.extend(["--checkpoint", ck_s]);
+    ok(&first);
+    std::fs::remove_file(&out).unwrap();
+    // Other data: the same records with one label flipped.
+    let text = std::fs::read_to_string(input).unwrap();
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    let last = lines.last_mut().unwrap();
+    let flipped = if last.ends_with('1') { "0" } else { "1" };
+    last.replace_range(last.len() - 1.., flipped);
+    let other = d.join("other.seq");
+    std::fs::write(&other, lines.join("\n") + "\n").unwrap();
+    let mut args = train_args(other.to_str().unwrap(), out_s, "3");
+    args.extend(["--checkpoint", ck_s, "--resume"]);
+    fails_with(2, &args, &["run.ckpt", "not of this run", "other training"]);
+    // Other settings: another batch size.
+    let mut args = train_args(input, out_s, "3");
+    args.extend(["--checkpoint", ck_s, "--resume", "--batch-size", "7"]);
+    fails_with(2, &args, &["not of this run", "batch_size"]);
+    assert!(!out.exists());
+    // A flipped bit in the tensors.
+    let mut bytes = std::fs::read(&ck).unwrap();
+    let n = bytes.len();
+    bytes[n - 3] ^= 0x10;
+    std::fs::write(&ck, &bytes).unwrap();
+    let mut args = train_args(input, out_s, "3");
+    args.extend(["--checkpoint", ck_s, "--resume"]);
+    fails_with(2, &args, &["run.ckpt", "checksum does not match"]);
+    assert!(!out.exists());
+    // Repaired, the same run resumes with more epochs.
+    bytes[n - 3] ^= 0x10;
+    std::fs::write(&ck, &bytes).unwrap();
+    ok(&args);
+    assert!(out.exists());
+}
