@@ -763,3 +763,110 @@ fn a_failed_run_leaves_no_plots() {
         .collect();
     assert_eq!(names.len(), 2, "left: {names:?}");
 }
+
+/// A damaged genome or index is bad input (exit 2) whose message says how to rebuild the index:
+/// a truncated or binary index, a block that fails its checksum, an index whose offsets do not
+/// match the blocks, a plain FASTA edited after indexing.
+#[test]
+fn damaged_genomes_and_indexes_are_input_errors_with_the_fix() {
+    let dir = tempdir();
+    let d = dir.path();
+    let src = data("genome/chr20_30M.fa.gz");
+    let fa = d.join("g.fa.gz");
+    let (fai, gzi) = (d.join("g.fa.gz.fai"), d.join("g.fa.gz.gzi"));
+    let reset = || {
+        std::fs::copy(&src, &fa).unwrap();
+        std::fs::copy(src.with_extension("gz.fai"), &fai).unwrap();
+        std::fs::copy(src.with_extension("gz.gzi"), &gzi).unwrap();
+    };
+    let bed = d.join("one.bed");
+    std::fs::write(&bed, "chr20\t1000\t1101\n").unwrap();
+    // A 101 bp model over the first block of the slice.
+    let m = d.join("m.safetensors");
+    let mut arch = seqcnn::arch::Arch::builtin("deepbind").unwrap();
+    arch.set("input.length=101").unwrap();
+    seqcnn::model::Model::new(arch, vec!["t".into()], &mut seqcnn::rng::seeded(1), 1.0)
+        .unwrap()
+        .save(&m)
+        .unwrap();
+    let args = [
+        "predict",
+        "--model",
+        &utf8(&m),
+        "--genome",
+        &utf8(&fa),
+        &utf8(&bed),
+    ];
+    reset();
+    ok(&args);
+    let cases: [(&str, &dyn Fn(), &[&str]); 4] = [
+        (
+            "truncated .gzi",
+            &|| {
+                let b = std::fs::read(&gzi).unwrap();
+                std::fs::write(&gzi, &b[..40]).unwrap();
+            },
+            &["g.fa.gz.gzi", "damaged", "seqcnn index --force"],
+        ),
+        (
+            "binary .fai",
+            &|| std::fs::write(&fai, [0xff, 0xfe, 0, 1, 2, 3]).unwrap(),
+            &["g.fa.gz.fai", "not a .fai", "seqcnn index"],
+        ),
+        (
+            "a flipped bit in a block",
+            &|| {
+                let mut b = std::fs::read(&fa).unwrap();
+                b[200] ^= 1;
+                std::fs::write(&fa, b).unwrap();
+            },
+            &[
+                "g.fa.gz",
+                "block at byte 0",
+                "damaged",
+                "seqcnn index --force",
+            ],
+        ),
+        (
+            "offsets of another file",
+            &|| {
+                let mut b = std::fs::read(&gzi).unwrap();
+                let u = u64::from_le_bytes(b[16..24].try_into().unwrap()) + 7;
+                b[16..24].copy_from_slice(&u.to_le_bytes());
+                std::fs::write(&gzi, b).unwrap();
+            },
+            &["g.fa.gz", "where the index says", "seqcnn index --force"],
+        ),
+    ];
+    for (what, damage, needles) in cases {
+        reset();
+        damage();
+        let err = fails_with(2, &args, needles);
+        assert!(!err.is_empty(), "{what}");
+    }
+    // A plain FASTA edited after indexing.
+    let plain = d.join("p.fa");
+    let text = String::from_utf8(
+        std::process::Command::new("gzip")
+            .arg("-dc")
+            .arg(&src)
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    std::fs::write(&plain, &text).unwrap();
+    ok(&["index", &utf8(&plain)]);
+    // Ten bases cut from the first sequence line: the file is shorter than its index says.
+    let (head, rest) = text.split_once('\n').unwrap();
+    std::fs::write(&plain, format!("{head}\n{}", &rest[10..])).unwrap();
+    let args = [
+        "predict",
+        "--model",
+        &utf8(&m),
+        "--genome",
+        &utf8(&plain),
+        &utf8(&bed),
+    ];
+    fails_with(2, &args, &["p.fa", "stale", "seqcnn index --force"]);
+}

@@ -98,8 +98,16 @@ pub(super) fn not_bgzf(path: &Path) -> Error {
 
 /// Reads a `.fai`: its records in file order, at least one.
 pub(super) fn read_fai(fai: &Path) -> Result<Vec<fasta::fai::Record>> {
-    let index = fasta::fai::fs::read(fai)
-        .map_err(|e| Error::parse(fai, 0, format!("cannot read the FASTA index: {e}")))?;
+    let index = fasta::fai::fs::read(fai).map_err(|e| {
+        Error::parse(
+            fai,
+            0,
+            format!(
+                "cannot read the FASTA index ({e}): it is damaged or not a .fai; delete it \
+                     and rebuild it with `seqcnn index`"
+            ),
+        )
+    })?;
     let records: Vec<fasta::fai::Record> = index.into();
     if records.is_empty() {
         return Err(Error::parse(fai, 0, "the FASTA index lists no contigs"));
@@ -178,8 +186,17 @@ pub(super) fn fai_contigs(
 /// uncompressed)` start offsets of every block, `(0, 0)` put in front, checked to increase and to
 /// stay inside the file.
 pub(super) fn read_gzi(path: &Path, gzi: &Path, file_len: u64) -> Result<Vec<(u64, u64)>> {
-    let gz = bgzf::gzi::fs::read(gzi)
-        .map_err(|e| Error::parse(gzi, 0, format!("cannot read the BGZF index: {e}")))?;
+    let gz = bgzf::gzi::fs::read(gzi).map_err(|e| {
+        Error::parse(
+            gzi,
+            0,
+            format!(
+                "cannot read the BGZF index ({e}): it is damaged or not a .gzi; rebuild it \
+                     with `seqcnn index --force {}`",
+                path.display()
+            ),
+        )
+    })?;
     let mut blocks = vec![(0u64, 0u64)];
     blocks.extend(gz.as_ref().iter().copied());
     if blocks

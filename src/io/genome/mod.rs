@@ -302,17 +302,16 @@ impl Genome {
         Ok(())
     }
 
+    /// The genome and its index disagree: an input error, with how to rebuild the index.
     fn stale(&self, i: usize, e: io::Error) -> Error {
-        Error::io(
+        Error::parse(
             &self.path,
-            io::Error::new(
-                e.kind(),
-                format!(
-                    "reading contig '{}': {e}; if the file changed, rebuild the index with \
-                     `seqcnn index --force {}`",
-                    self.contigs[i].0,
-                    self.path.display()
-                ),
+            0,
+            format!(
+                "reading contig '{}': {e}; if the file changed, rebuild the index with \
+                 `seqcnn index --force {}`",
+                self.contigs[i].0,
+                self.path.display()
             ),
         )
     }
@@ -341,17 +340,38 @@ impl Genome {
         let from = blocks[k].0;
         let to = blocks.get(k + 1).map_or(*file_len, |b| b.0);
         let mut raw = vec![0u8; (to - from) as usize];
-        let corrupt = |e: io::Error| {
+        read_exact_at(&self.file, &mut raw, from).map_err(|e| {
             Error::io(
                 &self.path,
                 io::Error::new(e.kind(), format!("BGZF block at byte {from}: {e}")),
             )
+        })?;
+        // A block that does not inflate, or inflates to another length than the index says, is a
+        // damaged file or an index made for another one: input errors.
+        let damaged = |what: String| {
+            Error::parse(
+                &self.path,
+                0,
+                format!(
+                    "BGZF block at byte {from} {what}: the file is damaged, or its .gzi index was \
+                     made for another file (rebuild it with `seqcnn index --force {}`)",
+                    self.path.display()
+                ),
+            )
         };
-        read_exact_at(&self.file, &mut raw, from).map_err(corrupt)?;
         let mut data = Vec::with_capacity(bgzf_max_block());
         bgzf::io::Reader::new(&raw[..])
             .read_to_end(&mut data)
-            .map_err(corrupt)?;
+            .map_err(|e| damaged(format!("does not inflate ({e})")))?;
+        if let Some(next) = blocks.get(k + 1) {
+            let want = next.1 - blocks[k].1;
+            if data.len() as u64 != want {
+                return Err(damaged(format!(
+                    "holds {} bases where the index says {want}",
+                    data.len()
+                )));
+            }
+        }
         let data = Arc::new(data);
         let mut c = cache.lock().unwrap_or_else(|p| p.into_inner());
         if c.len() >= BLOCK_CACHE {
