@@ -799,7 +799,9 @@ fn damaged_genomes_and_indexes_are_input_errors_with_the_fix() {
     ];
     reset();
     ok(&args);
-    let cases: [(&str, &dyn Fn(), &[&str]); 4] = [
+    /// What is damaged, how, and what the message must say.
+    type Case<'a> = (&'a str, &'a dyn Fn(), &'a [&'a str]);
+    let cases: [Case; 4] = [
         (
             "truncated .gzi",
             &|| {
