@@ -444,12 +444,42 @@ impl Arch {
         if self.input.channels == 0 {
             return Err(Error::Arch("input.channels must be positive".into()));
         }
+        if let Some((key, n)) = oversized(&serde_json::to_value(&self.input).unwrap_or_default()) {
+            return Err(Error::Arch(format!(
+                "input.{key} = {n} is larger than seqcnn allows ({MAX_SIZE})"
+            )));
+        }
         if self.layers.is_empty() {
             return Err(Error::Arch("no layers".into()));
         }
         self.input.validate_image()?;
         validate_layers(&self.layers, "")
     }
+}
+
+/// The largest size (channels, length, kernel, stride, dilation, padding, features) an
+/// architecture may give: far above any network that fits in memory, far below what would
+/// overflow the shape arithmetic.
+pub const MAX_SIZE: u64 = 1 << 24;
+
+/// The first whole number in a layer's or input's settings (nested lists included) above
+/// [`MAX_SIZE`], with its key.
+fn oversized(v: &serde_json::Value) -> Option<(String, u64)> {
+    fn walk(key: &str, v: &serde_json::Value) -> Option<(String, u64)> {
+        match v {
+            serde_json::Value::Number(n) => n
+                .as_u64()
+                .filter(|&u| u > MAX_SIZE)
+                .map(|u| (key.to_string(), u)),
+            serde_json::Value::Array(a) => a.iter().find_map(|x| walk(key, x)),
+            serde_json::Value::Object(m) => m
+                .iter()
+                .filter(|(k, _)| k.as_str() != "layers")
+                .find_map(|(k, x)| walk(k, x)),
+            _ => None,
+        }
+    }
+    walk("", v)
 }
 
 /// Checks a layer list (and nested residual bodies); `path` prefixes layer numbers in messages.
@@ -463,6 +493,12 @@ fn validate_layers(layers: &[LayerSpec], path: &str) -> Result<()> {
             let i = format!("{path}{idx}");
             if let LayerSpec::Residual { layers, .. } = l {
                 validate_layers(layers, &format!("{i}.body."))?;
+            }
+            if let Some((key, n)) = oversized(&serde_json::to_value(l).unwrap_or_default()) {
+                return Err(Error::Arch(format!(
+                    "layer {i} ({}): {key} = {n} is larger than seqcnn allows ({MAX_SIZE})",
+                    l.type_name()
+                )));
             }
             if let LayerSpec::Batchnorm1d { eps, momentum, .. } = l
                 && (*eps <= 0.0 || !(0.0..=1.0).contains(momentum))

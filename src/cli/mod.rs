@@ -312,6 +312,24 @@ pub fn tasks(
         .collect()
 }
 
+/// The largest count a user may give for records in memory at once (batch sizes, report rows,
+/// an image scale): far above any useful setting, far below what exhausts memory.
+pub const MAX_COUNT: usize = 1 << 20;
+
+/// A clap value parser for a count of records held at once: a whole number from 1 to
+/// [`MAX_COUNT`].
+pub fn count(text: &str) -> Result<usize, String> {
+    let v: usize = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{text}' is not a whole number"))?;
+    if (1..=MAX_COUNT).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("{v} is not from 1 to {MAX_COUNT}"))
+    }
+}
+
 /// A clap value parser for a fraction: a number from 0 to 1.
 pub fn fraction(text: &str) -> Result<f64, String> {
     let v: f64 = text

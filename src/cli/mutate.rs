@@ -75,7 +75,7 @@ pub struct Args {
     #[arg(long)]
     naive: bool,
     /// Mutant sequences scored per forward pass (old name: --batch).
-    #[arg(long = "batch-size", alias = "batch", default_value_t = 256)]
+    #[arg(long = "batch-size", alias = "batch", default_value_t = 256, value_parser = super::count)]
     batch: usize,
     /// Indexed genome FASTA (plain, gzip or BGZF with .fai/.gzi; see `seqcnn index`): INPUT is
     /// then a BED or narrowPeak file of intervals to mutate.

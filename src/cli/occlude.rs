@@ -48,8 +48,9 @@ pub struct Args {
     /// Raw pixel value of the square [default: mid-grey, half the model's pixel scale].
     #[arg(long)]
     fill: Option<f32>,
-    /// Size of an image pixel in the picture [default: the picture is about 280 pixels wide].
-    #[arg(long)]
+    /// Size of an image pixel in the picture, 1 to 64 [default: the picture is about 280 pixels
+    /// wide].
+    #[arg(long, value_parser = pixel_scale)]
     scale: Option<usize>,
     /// Output picture: `.png` or `.svg`.
     #[arg(long)]
@@ -144,4 +145,12 @@ fn occlude(args: &Args) -> Result<()> {
         args.out.display()
     );
     Ok(())
+}
+
+/// `--scale`: picture pixels per image pixel, 1 to 64.
+fn pixel_scale(text: &str) -> std::result::Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(v) if (1..=64).contains(&v) => Ok(v),
+        _ => Err(format!("'{text}' is not a whole number from 1 to 64")),
+    }
 }

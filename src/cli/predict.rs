@@ -99,7 +99,7 @@ pub struct Args {
     #[arg(long)]
     pub(super) average: bool,
     /// Sequences (BED intervals, bins) read and scored at a time (old name: --chunk).
-    #[arg(long = "batch-size", alias = "chunk", default_value_t = 1024)]
+    #[arg(long = "batch-size", alias = "chunk", default_value_t = 1024, value_parser = super::count)]
     pub(super) chunk: usize,
     /// Score only block I of N contiguous, equal-sized blocks of the input records, in input
     /// order (1 <= I <= N); needs a file, not stdin.

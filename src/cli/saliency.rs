@@ -50,7 +50,7 @@ pub struct Args {
     #[arg(long, value_enum)]
     strand: Option<Strand>,
     /// Sequences read and explained at a time (old name: --chunk).
-    #[arg(long = "batch-size", alias = "chunk", default_value_t = 256)]
+    #[arg(long = "batch-size", alias = "chunk", default_value_t = 256, value_parser = super::count)]
     chunk: usize,
     /// Worker threads (default: all CPUs).
     #[arg(long)]

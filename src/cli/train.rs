@@ -99,7 +99,7 @@ pub struct Args {
     #[arg(long, default_value_t = 60)]
     pub(super) epochs: usize,
     /// Sequences per optimiser step.
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = 64, value_parser = super::count)]
     pub(super) batch_size: usize,
     /// Learning rate.
     #[arg(long, default_value_t = 3e-3)]

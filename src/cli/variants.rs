@@ -74,10 +74,10 @@ pub struct Args {
     #[arg(long)]
     report: Option<PathBuf>,
     /// Mutation maps in the report: this many variants of largest effect.
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = 20, value_parser = super::count)]
     report_top: usize,
     /// Rows of the report's table: this many variants of largest effect.
-    #[arg(long, default_value_t = 500)]
+    #[arg(long, default_value_t = 500, value_parser = super::count)]
     report_rows: usize,
     /// Fail on an unknown contig or a REF that disagrees with the genome (naming file, line and
     /// bases) instead of skipping or flagging the record.
@@ -90,7 +90,7 @@ pub struct Args {
     #[arg(long)]
     average: bool,
     /// Records scored together (old name: --batch).
-    #[arg(long = "batch-size", alias = "batch", default_value_t = 128)]
+    #[arg(long = "batch-size", alias = "batch", default_value_t = 128, value_parser = super::count)]
     batch: usize,
     /// Only block I of N contiguous, equal-sized blocks of the VCF records, in input order
     /// (1 <= I <= N; a first pass counts the records, so not from stdin); `seqcnn merge` joins

@@ -31,6 +31,22 @@ pub enum Shape {
     Image { c: usize, h: usize, w: usize },
 }
 
+/// The most values one example's activations at a layer, or one parameter tensor, may hold
+/// (8 GiB of f32): beyond it a network cannot be held, and its sizes would overflow.
+pub const MAX_VALUES: usize = 1 << 31;
+
+impl Shape {
+    /// The values one example holds in this shape (saturating; 1 per position of a sequence of
+    /// unknown length).
+    pub fn values(&self) -> usize {
+        match *self {
+            Shape::Seq { channels, length } => channels.saturating_mul(length.unwrap_or(1)),
+            Shape::Flat(f) => f,
+            Shape::Image { c, h, w } => c.saturating_mul(h).saturating_mul(w),
+        }
+    }
+}
+
 /// How a parameter starts.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Init {
@@ -164,6 +180,7 @@ impl Builder<'_> {
         let mut shapes = Vec::with_capacity(specs.len() + 1);
         for (i, spec) in specs.iter().enumerate() {
             shapes.push(shape);
+            let first_param = self.params.len();
             let label = format!("{torch_prefix}{i}");
             let err =
                 |msg: String| Error::Arch(format!("layer {label} ({}): {msg}", spec.type_name()));
@@ -224,7 +241,7 @@ impl Builder<'_> {
                         None => None,
                     };
                     let init = Init::Uniform {
-                        fan_in: c * kernel_size,
+                        fan_in: c.saturating_mul(*kernel_size),
                     };
                     let w = add("weight", vec![*out_channels, c, *kernel_size], init, true);
                     let b = bias.then(|| add("bias", vec![*out_channels], init, true));
@@ -366,7 +383,7 @@ impl Builder<'_> {
                     };
                     // PyTorch takes the fan-in of a transposed convolution from weight.size(1).
                     let init = Init::Uniform {
-                        fan_in: out_channels * k[0] * k[1],
+                        fan_in: out_channels.saturating_mul(k[0]).saturating_mul(k[1]),
                     };
                     let w = add("weight", vec![c, *out_channels, k[0], k[1]], init, true);
                     let b = bias.then(|| add("bias", vec![*out_channels], init, true));
@@ -456,17 +473,35 @@ impl Builder<'_> {
                         Shape::Seq {
                             channels,
                             length: Some(l),
-                        } => channels * l,
+                        } => channels.saturating_mul(l),
                         Shape::Seq { length: None, .. } => {
                             return Err(err(
                                 "flatten needs a fixed input length: set input.length".into(),
                             ));
                         }
-                        Shape::Image { c, h, w } => c * h * w,
+                        Shape::Image { c, h, w } => c.saturating_mul(h).saturating_mul(w),
                     };
                     (Layer::Flatten, Shape::Flat(f))
                 }
             };
+            // Sizes are bounded one by one (arch::MAX_SIZE); their products must fit too.
+            let values = next.values();
+            if values > MAX_VALUES {
+                return Err(err(format!(
+                    "its output holds {values} values per example, more than seqcnn allows \
+                     ({MAX_VALUES}): use fewer channels or a shorter input"
+                )));
+            }
+            if let Some(p) = self.params[first_param..]
+                .iter()
+                .find(|p| p.shape.iter().fold(1usize, |n, &d| n.saturating_mul(d)) > MAX_VALUES)
+            {
+                return Err(err(format!(
+                    "its parameter {} of shape {:?} holds more than {MAX_VALUES} values: use \
+                     fewer channels or features",
+                    p.name, p.shape
+                )));
+            }
             layers.push(layer);
             shape = next;
         }

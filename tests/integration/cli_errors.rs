@@ -872,3 +872,112 @@ fn damaged_genomes_and_indexes_are_input_errors_with_the_fix() {
     ];
     fails_with(2, &args, &["p.fa", "stale", "seqcnn index --force"]);
 }
+
+/// Sizes from the user are checked before anything is allocated: an architecture's huge channel
+/// count or kernel, a network whose activations no machine holds, a batch size or report size in
+/// the trillions. Each is bad input (exit 2) naming the file or flag, never an abort.
+#[test]
+fn absurd_sizes_are_refused_before_allocating() {
+    let dir = tempdir();
+    let d = dir.path();
+    let input = utf8(&data("REST_B.head50.seq"));
+    let out = utf8(&d.join("m.safetensors"));
+    let arch = |name: &str, input_line: &str, layer: &str| {
+        let p = d.join(name);
+        std::fs::write(
+            &p,
+            format!(
+                "name = \"x\"\ninput = {input_line}\n[[layers]]\ntype = \"conv1d\"\n{layer}\n\
+                 [[layers]]\ntype = \"flatten\"\n[[layers]]\ntype = \"linear\"\n"
+            ),
+        )
+        .unwrap();
+        utf8(&p)
+    };
+    let cases = [
+        (
+            arch(
+                "channels.toml",
+                "{ channels = 4, length = 101 }",
+                "out_channels = 100000000000\nkernel_size = 3",
+            ),
+            vec![
+                "channels.toml",
+                "out_channels = 100000000000",
+                "larger than seqcnn allows",
+            ],
+        ),
+        (
+            arch(
+                "kernel.toml",
+                "{ channels = 4, length = 101 }",
+                "out_channels = 8\nkernel_size = 9223372036854775000",
+            ),
+            vec!["kernel.toml", "kernel_size", "larger than seqcnn allows"],
+        ),
+        (
+            arch(
+                "wide.toml",
+                "{ channels = 4, length = 16000000 }",
+                "out_channels = 16000000\nkernel_size = 3",
+            ),
+            vec![
+                "layer 0 (conv1d)",
+                "values per example",
+                "more than seqcnn allows",
+            ],
+        ),
+    ];
+    for (a, needles) in cases {
+        fails_with(
+            2,
+            &[
+                "train", "--arch", &a, "--train", &input, "--out", &out, "--epochs", "1",
+            ],
+            &needles,
+        );
+    }
+    // Flags: the argument parser's own usage error, exit 2.
+    for args in [
+        vec![
+            "predict",
+            "--model",
+            model(),
+            &input,
+            "--batch-size",
+            "1000000000000",
+        ],
+        vec![
+            "mutate",
+            "--model",
+            model(),
+            &input,
+            "--batch-size",
+            "1000000000000",
+        ],
+        vec![
+            "train",
+            "--arch",
+            "deepbind",
+            "--train",
+            &input,
+            "--out",
+            &out,
+            "--batch-size",
+            "0",
+        ],
+    ] {
+        let run = crate::common::seqcnn(&args);
+        let err = String::from_utf8_lossy(&run.stderr);
+        assert_eq!(run.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains("--batch-size") && err.contains("1048576"),
+            "{err}"
+        );
+        assert!(
+            !err.contains("panicked") && !err.contains("memory allocation"),
+            "{err}"
+        );
+    }
+    assert!(!d.join("m.safetensors").exists());
+}
