@@ -68,14 +68,24 @@ pub struct Model {
 }
 
 impl Model {
+    /// Why a network's output does not give one value per task.
+    fn outputs_mismatch(n: Option<usize>, tasks: usize) -> String {
+        match n {
+            Some(n) => format!("the network ends in {n} outputs for {tasks} tasks"),
+            None => format!(
+                "the network ends in a [channels, length] output, not one value per task ({tasks} \
+                 tasks): end it with a global pooling or flatten layer and a linear layer"
+            ),
+        }
+    }
+
     /// A freshly initialised model (PyTorch default init, bounds times `init_scale`).
     pub fn new(arch: Arch, tasks: Vec<String>, rng: &mut Rng, init_scale: f32) -> Result<Model> {
         let net = Network::build(&arch, tasks.len())?;
         if net.n_outputs() != Some(tasks.len()) {
-            return Err(Error::Arch(format!(
-                "the network has {:?} outputs for {} tasks",
+            return Err(Error::Arch(Self::outputs_mismatch(
                 net.n_outputs(),
-                tasks.len()
+                tasks.len(),
             )));
         }
         let params = net.init_params(rng, init_scale);
@@ -99,10 +109,9 @@ impl Model {
     pub fn from_parts(arch: Arch, meta: Meta, params: Vec<Array>) -> Result<Model> {
         let net = Network::build(&arch, meta.tasks.len())?;
         if net.n_outputs() != Some(meta.tasks.len()) {
-            return Err(Error::Arch(format!(
-                "the network has {:?} outputs but {} task names",
+            return Err(Error::Arch(Self::outputs_mismatch(
                 net.n_outputs(),
-                meta.tasks.len()
+                meta.tasks.len(),
             )));
         }
         net.check_params(&params)?;

@@ -113,9 +113,12 @@ fn entries(q: &Query) -> Result<Vec<Entry>> {
     let index = q.index.as_deref().map(Index::read).transpose()?;
     let Some(dir) = &q.dir else {
         let Some(index) = index else {
-            anyhow::bail!(
-                "nothing to search: give --index db.tsv (DeepBind's model index) or --dir DIR (imported models)"
-            );
+            return Err(seqcnn::Error::Config(
+                "nothing to search: give --index db.tsv (DeepBind's model index) or --dir DIR \
+                 (imported models)"
+                    .into(),
+            )
+            .into());
         };
         return Ok(index
             .entries
