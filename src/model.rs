@@ -206,15 +206,7 @@ impl Model {
                     spec.name, spec.shape
                 ))
             })?;
-            if view.shape() != spec.shape.as_slice() {
-                return Err(bad(format!(
-                    "weight '{}' has shape {:?} but the architecture needs {:?}",
-                    spec.name,
-                    view.shape(),
-                    spec.shape
-                )));
-            }
-            params.push(to_array(&view).map_err(|m| bad(format!("weight '{}': {m}", spec.name)))?);
+            params.push(weight(&view, &spec.name, &spec.shape).map_err(bad)?);
         }
         if st.len() != params.len() {
             let known: Vec<&str> = net.params().iter().map(|p| p.name.as_str()).collect();
@@ -276,14 +268,7 @@ impl Model {
                         spec.shape, spec.layer
                     ))
                 })?;
-            if view.shape() != spec.shape.as_slice() {
-                return Err(bad(format!(
-                    "'{key}' has shape {:?}, the architecture needs {:?}",
-                    view.shape(),
-                    spec.shape
-                )));
-            }
-            params.push(to_array(&view).map_err(|m| bad(format!("'{key}': {m}")))?);
+            params.push(weight(&view, &key, &spec.shape).map_err(bad)?);
             used.push(key);
         }
         let extra: Vec<String> = st
@@ -373,6 +358,17 @@ fn write_tensors<'a>(
         })
         .collect::<Result<_>>()?;
     safetensors::serialize(views, metadata).map_err(|e| Error::Config(e.to_string()))
+}
+
+/// The weight `key` read from a file, as an array of the `shape` the architecture needs.
+fn weight(view: &TensorView, key: &str, shape: &[usize]) -> std::result::Result<Array, String> {
+    if view.shape() != shape {
+        return Err(format!(
+            "weight '{key}' has shape {:?} but the architecture needs {shape:?}",
+            view.shape()
+        ));
+    }
+    to_array(view).map_err(|m| format!("weight '{key}': {m}"))
 }
 
 fn to_array(view: &TensorView) -> std::result::Result<Array, String> {
