@@ -459,6 +459,19 @@ mod tests {
         assert!(
             err("c\t0\t18446744073709551615\n").starts_with("t.bed:1: end 18446744073709551615")
         );
+        // The input the fuzzer found: whitespace-separated columns, an end of 2^64 - 1 with
+        // leading zeros (the window is centred near 2^63).
+        let found = b"r%25browss1  5                  0000000000000000000000000000000000000000\
+                      0000000018446744073709551615\r\x000000000000000000\t4\n\n~     ";
+        let e = BedReader::new(&found[..], "t.bed")
+            .next()
+            .unwrap()
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("t.bed:1: end 18446744073709551615 in column 3 is past"),
+            "{e}"
+        );
         // The largest position itself is read, and everything computed from it fits.
         let ivs = parse(&format!("c\t{MAX_POSITION}\t{MAX_POSITION}\n")).unwrap();
         assert_eq!(
