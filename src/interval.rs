@@ -8,6 +8,11 @@
 
 use std::fmt;
 
+/// The largest coordinate the parsers accept (a BED start or end, a VCF POS): 2^62. The longest
+/// known genomes are near 1.5e11 bases; the bound keeps the arithmetic done on positions (signed
+/// windows around a centre, 1-based display) from overflowing.
+pub const MAX_POSITION: u64 = 1 << 62;
+
 /// A stretch of one contig: bases `start..end`, 0-based half-open.
 ///
 /// ```

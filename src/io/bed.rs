@@ -12,7 +12,7 @@ use std::ops::Deref;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::interval::Interval;
+use crate::interval::{Interval, MAX_POSITION};
 use crate::io::genome::Genome;
 
 /// The strand column of BED6 and narrowPeak (`.` = no strand, stored as `None`).
@@ -209,12 +209,19 @@ fn parse_line(raw: &[u8], line: u64) -> std::result::Result<Option<BedRecord>, S
     }
     let pos = |i: usize, what: &str| -> std::result::Result<u64, String> {
         let s = cols[i].trim();
-        s.parse::<u64>().map_err(|_| {
+        let v = s.parse::<u64>().map_err(|_| {
             format!(
                 "{what} '{s}' in column {} is not a whole number >= 0",
                 i + 1
             )
-        })
+        })?;
+        if v > MAX_POSITION {
+            return Err(format!(
+                "{what} {v} in column {} is past the largest position seqcnn reads ({MAX_POSITION}): is the file BED?",
+                i + 1
+            ));
+        }
+        Ok(v)
     };
     let start = pos(1, "start")?;
     let end = pos(2, "end")?;
@@ -433,6 +440,48 @@ mod tests {
         let mut it = BedReader::new(&b"a\t1\nb\t1\t2\n"[..], "t.bed");
         assert!(it.next().unwrap().is_err());
         assert!(it.next().is_none());
+    }
+
+    #[test]
+    fn coordinates_past_max_position_are_errors_not_overflows() {
+        // Fuzz target `bed`: a start of 2^63 passed the parser and overflowed the window
+        // arithmetic (`window`) and the 1-based label.
+        let crash = b"c\t9223372036854775808\t9223372036854775808\n";
+        let e = BedReader::new(&crash[..], "t.bed")
+            .next()
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "t.bed:1: start 9223372036854775808 in column 2 is past the largest position seqcnn \
+             reads (4611686018427387904): is the file BED?"
+        );
+        assert!(
+            err("c\t0\t18446744073709551615\n").starts_with("t.bed:1: end 18446744073709551615")
+        );
+        // The input the fuzzer found: whitespace-separated columns, an end of 2^64 - 1 with
+        // leading zeros (the window is centred near 2^63).
+        let found = b"r%25browss1  5                  0000000000000000000000000000000000000000\
+                      0000000018446744073709551615\r\x000000000000000000\t4\n\n~     ";
+        let e = BedReader::new(&found[..], "t.bed")
+            .next()
+            .unwrap()
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("t.bed:1: end 18446744073709551615 in column 3 is past"),
+            "{e}"
+        );
+        // The largest position itself is read, and everything computed from it fits.
+        let ivs = parse(&format!("c\t{MAX_POSITION}\t{MAX_POSITION}\n")).unwrap();
+        assert_eq!(
+            ivs[0].window(1000),
+            (MAX_POSITION as i64 - 500, MAX_POSITION as i64 + 500)
+        );
+        assert_eq!(
+            ivs[0].label(),
+            format!("c:{}-{MAX_POSITION}", MAX_POSITION + 1)
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@ use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::interval::MAX_POSITION;
 use crate::io::input::{input_name, open_input, read_error, show_byte};
 
 /// The header of a VCF file: every `##` meta line and the `#CHROM` column line, as written
@@ -179,6 +180,11 @@ fn parse_record(text: &str, line: u64) -> std::result::Result<VcfRecord, String>
     let pos: u64 = cols[1]
         .parse()
         .map_err(|_| format!("POS '{}' is not a whole number", cols[1]))?;
+    if pos > MAX_POSITION {
+        return Err(format!(
+            "POS {pos} is past the largest position seqcnn reads ({MAX_POSITION})"
+        ));
+    }
     let reference = cols[3];
     if reference.is_empty() {
         return Err("empty REF".into());
@@ -428,6 +434,31 @@ mod tests {
         }
         let e = error("20\t5\t.\tA\tG\t.\t.\t.\n#late header\n");
         assert!(e.starts_with("t.vcf:4: a header line after"), "{e}");
+    }
+
+    #[test]
+    fn pos_past_max_position_is_an_error_not_an_overflow() {
+        // Fuzz target `vcf`: POS 2^63 passed the parser and overflowed the placement of the
+        // variant's windows (`variants::Placement::new`).
+        let crash = b"#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n\
+                      1\t9223372036854775808\t.\tA\tG\t.\t.\t.\n";
+        let e = VcfReader::new(&crash[..], "t.vcf")
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "t.vcf:2: POS 9223372036854775808 is past the largest position seqcnn reads \
+             (4611686018427387904)"
+        );
+        // The largest position is read and its windows placed.
+        let rec = read(&format!("1\t{MAX_POSITION}\t.\tACG\tA\t.\t.\t.\n"))
+            .pop()
+            .unwrap()
+            .unwrap();
+        let p = crate::variants::Placement::new(rec.pos, 3, 1000).unwrap();
+        assert_eq!(p.start, MAX_POSITION as i64 - 500);
     }
 
     #[test]

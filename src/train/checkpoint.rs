@@ -38,7 +38,8 @@ impl RngState {
     pub fn restore(&self) -> Result<Rng> {
         use rand::SeedableRng;
         let bad = || Error::Config("checkpoint: corrupt generator state".into());
-        if self.seed.len() != 64 {
+        // 64 hex digits: ASCII, so the two-byte slices below fall on character boundaries.
+        if self.seed.len() != 64 || !self.seed.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(bad());
         }
         let mut seed = [0u8; 32];
@@ -273,6 +274,9 @@ impl<V: Clone + Serialize + DeserializeOwned> Checkpoint<V> {
         if checksum_at(&bytes).is_none() {
             return Err(bad("no checksum: the checkpoint is damaged".into()));
         }
+        h.rng.restore().map_err(|_| {
+            bad("corrupt generator state (seed, stream or position): the run cannot resume from this checkpoint; train again without --resume".into())
+        })?;
         let st = SafeTensors::deserialize(&bytes)
             .map_err(|e| bad(format!("corrupt checkpoint: {e}")))?;
         let get = |name: &str| -> Result<Array> {
@@ -324,6 +328,41 @@ impl<V: Clone + Serialize + DeserializeOwned> Checkpoint<V> {
 mod tests {
     use super::*;
     use rand::Rng as _;
+
+    /// A checkpoint with no tensors whose generator seed is 64 bytes but not 64 hex digits
+    /// ("a" and 21 three-byte '€'): restoring it sliced the seed inside a character (fuzz
+    /// target `checkpoint`).
+    const MULTIBYTE_SEED: &[u8] = b"\xa3\x01\x00\x00\x00\x00\x00\x00\
+        {\"__metadata__\":{\"seqcnn_checkpoint\":\"{\\\"format\\\":\\\"seqcnn-checkpoint-1\\\",\
+        \\\"epoch\\\":1,\\\"n_params\\\":0,\\\"optimizer_step\\\":0,\\\"optimizer_lr\\\":0.1,\
+        \\\"optimizer_tensors\\\":[],\\\"scheduler\\\":{\\\"epoch\\\":1,\\\"lr\\\":0.1,\
+        \\\"best\\\":null,\\\"num_bad_epochs\\\":0,\\\"cooldown_counter\\\":0},\
+        \\\"rng\\\":{\\\"seed\\\":\\\"a\
+        \xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\
+        \xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\
+        \xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\
+        \\\",\\\"stream\\\":0,\\\"word_pos\\\":\\\"0\\\"},\\\"best\\\":null,\\\"since_best\\\":0}\"}}";
+
+    #[test]
+    fn checkpoint_seed_not_hex_digits_is_an_error_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("run.ckpt");
+        std::fs::write(&path, MULTIBYTE_SEED).unwrap();
+        let e = Checkpoint::<Evaluation>::load(&path)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with(&format!("{}: corrupt generator state", path.display())),
+            "{e}"
+        );
+        let rng = RngState {
+            seed: format!("a{}", "\u{20ac}".repeat(21)),
+            stream: 0,
+            word_pos: "0".into(),
+        };
+        assert_eq!(rng.seed.len(), 64);
+        assert!(rng.restore().is_err());
+    }
 
     #[test]
     fn generator_state_round_trips_mid_stream() {
