@@ -329,25 +329,36 @@ mod tests {
     use super::*;
     use rand::Rng as _;
 
-    /// A checkpoint with no tensors whose generator seed is 64 bytes but not 64 hex digits
-    /// ("a" and 21 three-byte '€'): restoring it sliced the seed inside a character (fuzz
-    /// target `checkpoint`).
-    const MULTIBYTE_SEED: &[u8] = b"\xa3\x01\x00\x00\x00\x00\x00\x00\
-        {\"__metadata__\":{\"seqcnn_checkpoint\":\"{\\\"format\\\":\\\"seqcnn-checkpoint-1\\\",\
-        \\\"epoch\\\":1,\\\"n_params\\\":0,\\\"optimizer_step\\\":0,\\\"optimizer_lr\\\":0.1,\
-        \\\"optimizer_tensors\\\":[],\\\"scheduler\\\":{\\\"epoch\\\":1,\\\"lr\\\":0.1,\
-        \\\"best\\\":null,\\\"num_bad_epochs\\\":0,\\\"cooldown_counter\\\":0},\
-        \\\"rng\\\":{\\\"seed\\\":\\\"a\
-        \xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\
-        \xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\
-        \xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\
-        \\\",\\\"stream\\\":0,\\\"word_pos\\\":\\\"0\\\"},\\\"best\\\":null,\\\"since_best\\\":0}\"}}";
-
     #[test]
     fn checkpoint_seed_not_hex_digits_is_an_error_naming_the_file() {
+        // A checkpoint with no tensors, a valid checksum and a generator seed of 64 bytes that
+        // are not 64 hex digits ("a" and 21 three-byte '€'): restoring it sliced the seed inside
+        // a character (fuzz target `checkpoint`).
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("run.ckpt");
-        std::fs::write(&path, MULTIBYTE_SEED).unwrap();
+        let bad_seed = RngState {
+            seed: format!("a{}", "\u{20ac}".repeat(21)),
+            stream: 0,
+            word_pos: "0".into(),
+        };
+        Checkpoint::<Evaluation> {
+            epoch: 1,
+            params: Vec::new(),
+            optimizer: OptimState::default(),
+            scheduler: SchedulerState {
+                epoch: 1,
+                lr: 0.1,
+                best: None,
+                num_bad_epochs: 0,
+                cooldown_counter: 0,
+            },
+            rng: bad_seed,
+            best: None,
+            since_best: 0,
+            run: RunId::default(),
+        }
+        .save(&path)
+        .unwrap();
         let e = Checkpoint::<Evaluation>::load(&path)
             .unwrap_err()
             .to_string();
