@@ -465,10 +465,10 @@ fn validate_layers(layers: &[LayerSpec], path: &str) -> Result<()> {
                 validate_layers(layers, &format!("{i}.body."))?;
             }
             if let LayerSpec::Batchnorm1d { eps, momentum, .. } = l
-                && (*eps <= 0.0 || !(0.0..=1.0).contains(momentum))
+                && !(eps.is_finite() && *eps > 0.0 && (0.0..=1.0).contains(momentum))
             {
                 return Err(Error::Arch(format!(
-                    "layer {i}: batchnorm1d needs eps > 0 and momentum in [0, 1]"
+                    "layer {i}: batchnorm1d needs a finite eps > 0 and momentum in [0, 1]"
                 )));
             }
             if let Some(msg) = l.image_layer_problem() {
@@ -726,9 +726,9 @@ impl LayerSpec {
                 Some("sizes must be positive".into())
             }
             LayerSpec::Batchnorm2d { eps, momentum, .. }
-                if *eps <= 0.0 || !(0.0..=1.0).contains(momentum) =>
+                if !(eps.is_finite() && *eps > 0.0 && (0.0..=1.0).contains(momentum)) =>
             {
-                Some("needs eps > 0 and momentum in [0, 1]".into())
+                Some("needs a finite eps > 0 and momentum in [0, 1]".into())
             }
             _ => None,
         }
@@ -746,6 +746,27 @@ mod tests {
             assert_eq!(Arch::from_toml(&a.to_toml()).unwrap(), a);
             assert_eq!(Arch::from_json(&a.to_json()).unwrap(), a);
         }
+    }
+
+    #[test]
+    fn batchnorm_eps_that_is_not_finite_is_an_error() {
+        // Fuzz target `arch`: eps = inf passed the check (`eps <= 0.0` is false for inf and
+        // NaN), and the model file then held `"eps":null`, which no longer read back.
+        let toml = "name = \"x\"\ninput = { channels = 4 }\n[[layers]]\ntype = \"batchnorm1d\"\n\
+                    eps = inf\n[[layers]]\ntype = \"global_max_pool\"\n[[layers]]\ntype = \"linear\"\n";
+        let e = Arch::from_toml(toml).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "architecture: layer 0: batchnorm1d needs a finite eps > 0 and momentum in [0, 1]"
+        );
+        assert!(Arch::from_toml(&toml.replace("inf", "nan")).is_err());
+        let image = "name = \"x\"\ninput = { channels = 1, height = 4, width = 4 }\n\
+                     [[layers]]\ntype = \"batchnorm2d\"\neps = -inf\n";
+        let e = Arch::from_toml(image).unwrap_err().to_string();
+        assert!(e.contains("needs a finite eps > 0"), "{e}");
+        // A finite eps still reads back from the model header's JSON form.
+        let ok = Arch::from_toml(&toml.replace("inf", "1e-3")).unwrap();
+        assert_eq!(Arch::from_json(&ok.to_json()).unwrap(), ok);
     }
 
     #[test]
