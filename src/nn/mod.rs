@@ -224,7 +224,7 @@ impl Builder<'_> {
                         None => None,
                     };
                     let init = Init::Uniform {
-                        fan_in: c * kernel_size,
+                        fan_in: c.saturating_mul(*kernel_size),
                     };
                     let w = add("weight", vec![*out_channels, c, *kernel_size], init, true);
                     let b = bias.then(|| add("bias", vec![*out_channels], init, true));
@@ -328,7 +328,7 @@ impl Builder<'_> {
                         )));
                     };
                     let init = Init::Uniform {
-                        fan_in: c * k[0] * k[1],
+                        fan_in: c.saturating_mul(k[0]).saturating_mul(k[1]),
                     };
                     let w = add("weight", vec![*out_channels, c, k[0], k[1]], init, true);
                     let b = bias.then(|| add("bias", vec![*out_channels], init, true));
@@ -366,7 +366,7 @@ impl Builder<'_> {
                     };
                     // PyTorch takes the fan-in of a transposed convolution from weight.size(1).
                     let init = Init::Uniform {
-                        fan_in: out_channels * k[0] * k[1],
+                        fan_in: out_channels.saturating_mul(k[0]).saturating_mul(k[1]),
                     };
                     let w = add("weight", vec![c, *out_channels, k[0], k[1]], init, true);
                     let b = bias.then(|| add("bias", vec![*out_channels], init, true));
@@ -467,6 +467,7 @@ impl Builder<'_> {
                     (Layer::Flatten, Shape::Flat(f))
                 }
             };
+            check_values(next).map_err(|m| err(format!("output {m}")))?;
             layers.push(layer);
             shape = next;
         }
@@ -475,8 +476,45 @@ impl Builder<'_> {
     }
 }
 
+/// The most values one example may have between two layers: 2^32. With every size of an
+/// architecture at most [`crate::arch::MAX_SIZE`], no layer's shape arithmetic can overflow.
+const MAX_VALUES: u64 = 1 << 32;
+
+/// The most weights (parameters and buffers) a network may have: 2^32 (16 GiB of float32).
+const MAX_WEIGHTS: u64 = 1 << 32;
+
+/// Values per example in `shape` (a sequence of any length counts its channels).
+fn shape_values(shape: Shape) -> Option<u64> {
+    let dims: &[usize] = match &shape {
+        Shape::Seq {
+            channels,
+            length: None,
+        } => &[*channels],
+        Shape::Seq {
+            channels,
+            length: Some(l),
+        } => &[*channels, *l],
+        Shape::Flat(f) => &[*f],
+        Shape::Image { c, h, w } => &[*c, *h, *w],
+    };
+    dims.iter()
+        .try_fold(1u64, |n, &d| n.checked_mul(u64::try_from(d).ok()?))
+}
+
+/// An error unless `shape` holds at most [`MAX_VALUES`] values.
+fn check_values(shape: Shape) -> std::result::Result<(), String> {
+    match shape_values(shape) {
+        Some(n) if n <= MAX_VALUES => Ok(()),
+        _ => Err(format!(
+            "{shape:?} has more than {MAX_VALUES} values per example"
+        )),
+    }
+}
+
 impl Network {
     /// Builds `arch` with `n_outputs` units wherever a linear layer leaves `out_features` unset.
+    /// An error when a layer's output has more than 2^32 values per example or the network more
+    /// than 2^32 weights.
     pub fn build(arch: &Arch, n_outputs: usize) -> Result<Network> {
         let input = match (arch.input.height, arch.input.width) {
             (Some(h), Some(w)) => Shape::Image {
@@ -489,12 +527,25 @@ impl Network {
                 length: arch.input.length,
             },
         };
+        check_values(input).map_err(|m| Error::Arch(format!("input: {m}")))?;
         let mut params = Vec::new();
         let (layers, shapes) = Builder {
             params: &mut params,
             n_outputs,
         }
         .build(&arch.layers, "", "", None, input)?;
+        let weights = params.iter().try_fold(0u64, |total, p| {
+            let n = p
+                .shape
+                .iter()
+                .try_fold(1u64, |n, &d| n.checked_mul(u64::try_from(d).ok()?))?;
+            total.checked_add(n)
+        });
+        if weights.is_none_or(|w| w > MAX_WEIGHTS) {
+            return Err(Error::Arch(format!(
+                "the network has more than {MAX_WEIGHTS} weights"
+            )));
+        }
         Ok(Network {
             layers,
             params,
