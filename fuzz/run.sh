@@ -5,7 +5,8 @@
 #   fuzz/run.sh [SECONDS_PER_TARGET] [TARGET...]     (default: 600 s, every target)
 #
 # Each target's corpus (fuzz/corpus/<target>/, kept between runs) is seeded from the matching
-# files of tests/data and data/ and from fuzz/seeds/<target>/. One libFuzzer worker at a time
+# files of tests/data and data/ and from fuzz/seeds/<target>/, with fuzz/dicts/<target>.dict (the
+# format's keywords and boundary numbers) as libFuzzer's dictionary. One libFuzzer worker at a time
 # (-fork=1: one process fuzzes while the parent records crashes and keeps going, so one run can
 # find several defects). libFuzzer's output goes to $FUZZ_LOG_DIR/<target>.log (default
 # fuzz/logs). Needs cargo-fuzz (`cargo install cargo-fuzz --locked`); stable Rust works through
@@ -127,6 +128,7 @@ else
     done
 fi
 
+bin=$here/target/$(rustc -vV | sed -n 's/^host: //p')/release
 summary=()
 for t in "$@"; do
     seed_target "$t"
@@ -138,10 +140,15 @@ for t in "$@"; do
     start=$(date +%s)
     # -timeout: an input taking 10 s is a hang; -rss_limit_mb: libFuzzer's default (2 GB), so
     # an allocation sized from a file without a check is reported as an out-of-memory crash.
-    cargo fuzz run -a "$t" "corpus/$t" -- \
-        -fork=1 -ignore_crashes=1 -ignore_ooms=1 -ignore_timeouts=1 \
+    # The binary directly, not `cargo fuzz run`: after a crash that re-runs the input through a
+    # second build with other flags, which rebuilds the crate.
+    dict=()
+    if [[ -f $here/dicts/$t.dict ]]; then
+        dict=(-dict="$here/dicts/$t.dict")
+    fi
+    "$bin/$t" -fork=1 -ignore_crashes=1 -ignore_ooms=1 -ignore_timeouts=1 \
         -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-        -artifact_prefix="$art/" >"$log" 2>&1 || true
+        "${dict[@]}" -artifact_prefix="$art/" "corpus/$t" >"$log" 2>&1 || true
     took=$(($(date +%s) - start))
     # Fork mode's status lines start '#<executions>: cov: ...'; the last is the total.
     execs=$(grep -oE '^#[0-9]+' "$log" | tail -n 1 | tr -d '#')

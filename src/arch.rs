@@ -39,6 +39,11 @@ use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
+/// The largest integer an architecture may hold (a size, stride, padding, dilation...): 2^24.
+/// Far above any real network's, and small enough that the shape arithmetic of
+/// [`crate::nn::Network::build`] cannot overflow.
+pub const MAX_SIZE: u64 = 1 << 24;
+
 /// A whole architecture.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -440,46 +445,51 @@ impl Arch {
         self.validate()
     }
 
-    fn validate(&self) -> Result<()> {
+    /// Checks what the types cannot: positive sizes, probabilities in range, unique names, every
+    /// integer at most [`MAX_SIZE`]. Every way of making an architecture (TOML, JSON, a model
+    /// file's header, `--set`) goes through it.
+    pub(crate) fn validate(&self) -> Result<()> {
         if self.input.channels == 0 {
             return Err(Error::Arch("input.channels must be positive".into()));
         }
-        if let Some((key, n)) = oversized(&serde_json::to_value(&self.input).unwrap_or_default()) {
-            return Err(Error::Arch(format!(
-                "input.{key} = {n} is larger than seqcnn allows ({MAX_SIZE})"
-            )));
-        }
         if self.layers.is_empty() {
             return Err(Error::Arch("no layers".into()));
+        }
+        let doc = serde_json::to_value(self).map_err(|e| Error::Arch(e.to_string()))?;
+        if let Some((path, v)) = too_large(&doc, "") {
+            return Err(Error::Arch(format!(
+                "{path} = {v} is larger than {MAX_SIZE}, the largest size an architecture may hold"
+            )));
         }
         self.input.validate_image()?;
         validate_layers(&self.layers, "")
     }
 }
 
-/// The largest size (channels, length, kernel, stride, dilation, padding, features) an
-/// architecture may give: far above any network that fits in memory, far below what would
-/// overflow the shape arithmetic.
-pub const MAX_SIZE: u64 = 1 << 24;
-
-/// The first whole number in a layer's or input's settings (nested lists included) above
-/// [`MAX_SIZE`], with its key.
-fn oversized(v: &serde_json::Value) -> Option<(String, u64)> {
-    fn walk(key: &str, v: &serde_json::Value) -> Option<(String, u64)> {
-        match v {
-            serde_json::Value::Number(n) => n
-                .as_u64()
-                .filter(|&u| u > MAX_SIZE)
-                .map(|u| (key.to_string(), u)),
-            serde_json::Value::Array(a) => a.iter().find_map(|x| walk(key, x)),
-            serde_json::Value::Object(m) => m
-                .iter()
-                .filter(|(k, _)| k.as_str() != "layers")
-                .find_map(|(k, x)| walk(k, x)),
-            _ => None,
+/// The first integer above [`MAX_SIZE`] in an architecture's JSON form, with its path
+/// (`layers.3.kernel_size`).
+fn too_large(v: &serde_json::Value, path: &str) -> Option<(String, u64)> {
+    let join = |key: &str| {
+        if path.is_empty() {
+            key.to_string()
+        } else {
+            format!("{path}.{key}")
         }
+    };
+    match v {
+        serde_json::Value::Number(n) => n
+            .as_u64()
+            .filter(|&n| n > MAX_SIZE)
+            .map(|n| (path.to_string(), n)),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| too_large(item, &join(&i.to_string()))),
+        serde_json::Value::Object(map) => {
+            map.iter().find_map(|(k, item)| too_large(item, &join(k)))
+        }
+        _ => None,
     }
-    walk("", v)
 }
 
 /// Checks a layer list (and nested residual bodies); `path` prefixes layer numbers in messages.
@@ -494,17 +504,11 @@ fn validate_layers(layers: &[LayerSpec], path: &str) -> Result<()> {
             if let LayerSpec::Residual { layers, .. } = l {
                 validate_layers(layers, &format!("{i}.body."))?;
             }
-            if let Some((key, n)) = oversized(&serde_json::to_value(l).unwrap_or_default()) {
-                return Err(Error::Arch(format!(
-                    "layer {i} ({}): {key} = {n} is larger than seqcnn allows ({MAX_SIZE})",
-                    l.type_name()
-                )));
-            }
             if let LayerSpec::Batchnorm1d { eps, momentum, .. } = l
-                && (*eps <= 0.0 || !(0.0..=1.0).contains(momentum))
+                && !(eps.is_finite() && *eps > 0.0 && (0.0..=1.0).contains(momentum))
             {
                 return Err(Error::Arch(format!(
-                    "layer {i}: batchnorm1d needs eps > 0 and momentum in [0, 1]"
+                    "layer {i}: batchnorm1d needs a finite eps > 0 and momentum in [0, 1]"
                 )));
             }
             if let Some(msg) = l.image_layer_problem() {
@@ -762,9 +766,9 @@ impl LayerSpec {
                 Some("sizes must be positive".into())
             }
             LayerSpec::Batchnorm2d { eps, momentum, .. }
-                if *eps <= 0.0 || !(0.0..=1.0).contains(momentum) =>
+                if !(eps.is_finite() && *eps > 0.0 && (0.0..=1.0).contains(momentum)) =>
             {
-                Some("needs eps > 0 and momentum in [0, 1]".into())
+                Some("needs a finite eps > 0 and momentum in [0, 1]".into())
             }
             _ => None,
         }
@@ -782,6 +786,82 @@ mod tests {
             assert_eq!(Arch::from_toml(&a.to_toml()).unwrap(), a);
             assert_eq!(Arch::from_json(&a.to_json()).unwrap(), a);
         }
+    }
+
+    #[test]
+    fn batchnorm_eps_that_is_not_finite_is_an_error() {
+        // Fuzz target `arch`: eps = inf passed the check (`eps <= 0.0` is false for inf and
+        // NaN), and the model file then held `"eps":null`, which no longer read back.
+        let toml = "name = \"x\"\ninput = { channels = 4 }\n[[layers]]\ntype = \"batchnorm1d\"\n\
+                    eps = inf\n[[layers]]\ntype = \"global_max_pool\"\n[[layers]]\ntype = \"linear\"\n";
+        let e = Arch::from_toml(toml).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "architecture: layer 0: batchnorm1d needs a finite eps > 0 and momentum in [0, 1]"
+        );
+        assert!(Arch::from_toml(&toml.replace("inf", "nan")).is_err());
+        let image = "name = \"x\"\ninput = { channels = 1, height = 4, width = 4 }\n\
+                     [[layers]]\ntype = \"batchnorm2d\"\neps = -inf\n";
+        let e = Arch::from_toml(image).unwrap_err().to_string();
+        assert!(e.contains("needs a finite eps > 0"), "{e}");
+        // A finite eps still reads back from the model header's JSON form.
+        let ok = Arch::from_toml(&toml.replace("inf", "1e-3")).unwrap();
+        assert_eq!(Arch::from_json(&ok.to_json()).unwrap(), ok);
+    }
+
+    #[test]
+    fn sizes_past_max_size_and_shapes_past_max_values_are_errors_not_overflows() {
+        // Fuzz target `arch`: flatten multiplied 2^32 channels by a length of 2^32.
+        let toml = "name = \"x\"\ninput = { channels = 4294967296, length = 4294967296 }\n\
+                    [[layers]]\ntype = \"flatten\"\n";
+        let e = Arch::from_toml(toml).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "architecture: input.channels = 4294967296 is larger than 16777216, the largest \
+             size an architecture may hold"
+        );
+        let nested = "name = \"x\"\ninput = { channels = 4 }\n[[layers]]\ntype = \"residual\"\n\
+                      layers = [{ type = \"conv1d\", out_channels = 4, kernel_size = 99999999999 }]\n";
+        let e = Arch::from_toml(nested).unwrap_err().to_string();
+        assert!(
+            e.contains("layers.0.layers.0.kernel_size = 99999999999"),
+            "{e}"
+        );
+        // Sizes within bounds whose products are too large: the network says which layer.
+        let wide = Arch::from_toml(
+            "name = \"x\"\ninput = { channels = 16777216, length = 16777216 }\n\
+             [[layers]]\ntype = \"flatten\"\n",
+        )
+        .unwrap();
+        let e = crate::nn::Network::build(&wide, 1).unwrap_err().to_string();
+        assert!(e.starts_with("architecture: input: Seq"), "{e}");
+        assert!(
+            e.ends_with("has more than 4294967296 values per example"),
+            "{e}"
+        );
+        let deep = Arch::from_toml(
+            "name = \"x\"\ninput = { channels = 1, height = 4, width = 4 }\n\
+             [[layers]]\ntype = \"conv_transpose2d\"\nout_channels = 16777216\nkernel_size = 1\n\
+             stride = 16777216\n",
+        )
+        .unwrap();
+        let e = crate::nn::Network::build(&deep, 1).unwrap_err().to_string();
+        assert!(
+            e.starts_with("architecture: layer 0 (conv_transpose2d): output Image"),
+            "{e}"
+        );
+        let heavy = Arch::from_toml(
+            "name = \"x\"\ninput = { channels = 16777216 }\n[[layers]]\ntype = \"global_max_pool\"\n\
+             [[layers]]\ntype = \"linear\"\nout_features = 16777216\n",
+        )
+        .unwrap();
+        let e = crate::nn::Network::build(&heavy, 1)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "architecture: the network has more than 4294967296 weights"
+        );
     }
 
     #[test]

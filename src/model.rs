@@ -195,6 +195,8 @@ impl Model {
                 header.format, header.version
             )));
         }
+        // The header's architecture is read as data: check it as a TOML one is.
+        header.arch.validate().map_err(|e| bad(e.to_string()))?;
         let st = SafeTensors::deserialize(bytes).map_err(|e| bad(describe(e)))?;
         let net = Network::build(&header.arch, header.meta.tasks.len())
             .map_err(|e| bad(e.to_string()))?;
@@ -500,6 +502,25 @@ mod tests {
         assert_eq!(back.meta, m.meta);
         assert_eq!(back.arch, m.arch);
         assert_eq!(back.to_bytes().unwrap(), bytes);
+    }
+
+    #[test]
+    fn header_architecture_is_checked_before_it_is_built() {
+        // Fuzz target `model`: a model file whose header architecture flattens 2^32 channels of
+        // length 2^32 overflowed building the network; the header is now checked as TOML is.
+        let crash = b"\xff\x00\x00\x00\x00\x00\x00\x00{\"__metadata__\":{\"seqcnn\":\"{\\\"format\\\":\
+            \\\"seqcnn-model\\\",\\\"version\\\":1,\\\"arch\\\":{\\\"name\\\":\\\"x\\\",\\\"input\\\":\
+            {\\\"channels\\\":4294967296,\\\"length\\\":4294967296},\\\"layers\\\":\
+            [{\\\"type\\\":\\\"flatten\\\"}]},\\\"meta\\\":{\\\"tasks\\\":[],\
+            \\\"alphabet\\\":\\\"ACGT\\\"},\\\"crc32\\\":\\\"0\\\"}\"}}";
+        let e = Model::from_bytes(crash, Path::new("m.safetensors"))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "m.safetensors: architecture: input.channels = 4294967296 is larger than 16777216, \
+             the largest size an architecture may hold"
+        );
     }
 
     #[test]

@@ -31,22 +31,6 @@ pub enum Shape {
     Image { c: usize, h: usize, w: usize },
 }
 
-/// The most values one example's activations at a layer, or one parameter tensor, may hold
-/// (8 GiB of f32): beyond it a network cannot be held, and its sizes would overflow.
-pub const MAX_VALUES: usize = 1 << 31;
-
-impl Shape {
-    /// The values one example holds in this shape (saturating; 1 per position of a sequence of
-    /// unknown length).
-    pub fn values(&self) -> usize {
-        match *self {
-            Shape::Seq { channels, length } => channels.saturating_mul(length.unwrap_or(1)),
-            Shape::Flat(f) => f,
-            Shape::Image { c, h, w } => c.saturating_mul(h).saturating_mul(w),
-        }
-    }
-}
-
 /// How a parameter starts.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Init {
@@ -180,7 +164,6 @@ impl Builder<'_> {
         let mut shapes = Vec::with_capacity(specs.len() + 1);
         for (i, spec) in specs.iter().enumerate() {
             shapes.push(shape);
-            let first_param = self.params.len();
             let label = format!("{torch_prefix}{i}");
             let err =
                 |msg: String| Error::Arch(format!("layer {label} ({}): {msg}", spec.type_name()));
@@ -345,7 +328,7 @@ impl Builder<'_> {
                         )));
                     };
                     let init = Init::Uniform {
-                        fan_in: c * k[0] * k[1],
+                        fan_in: c.saturating_mul(k[0]).saturating_mul(k[1]),
                     };
                     let w = add("weight", vec![*out_channels, c, k[0], k[1]], init, true);
                     let b = bias.then(|| add("bias", vec![*out_channels], init, true));
@@ -473,35 +456,18 @@ impl Builder<'_> {
                         Shape::Seq {
                             channels,
                             length: Some(l),
-                        } => channels.saturating_mul(l),
+                        } => channels * l,
                         Shape::Seq { length: None, .. } => {
                             return Err(err(
                                 "flatten needs a fixed input length: set input.length".into(),
                             ));
                         }
-                        Shape::Image { c, h, w } => c.saturating_mul(h).saturating_mul(w),
+                        Shape::Image { c, h, w } => c * h * w,
                     };
                     (Layer::Flatten, Shape::Flat(f))
                 }
             };
-            // Sizes are bounded one by one (arch::MAX_SIZE); their products must fit too.
-            let values = next.values();
-            if values > MAX_VALUES {
-                return Err(err(format!(
-                    "its output holds {values} values per example, more than seqcnn allows \
-                     ({MAX_VALUES}): use fewer channels or a shorter input"
-                )));
-            }
-            if let Some(p) = self.params[first_param..]
-                .iter()
-                .find(|p| p.shape.iter().fold(1usize, |n, &d| n.saturating_mul(d)) > MAX_VALUES)
-            {
-                return Err(err(format!(
-                    "its parameter {} of shape {:?} holds more than {MAX_VALUES} values: use \
-                     fewer channels or features",
-                    p.name, p.shape
-                )));
-            }
+            check_values(next).map_err(|m| err(format!("output {m}")))?;
             layers.push(layer);
             shape = next;
         }
@@ -510,8 +476,45 @@ impl Builder<'_> {
     }
 }
 
+/// The most values one example may have between two layers: 2^32. With every size of an
+/// architecture at most [`crate::arch::MAX_SIZE`], no layer's shape arithmetic can overflow.
+const MAX_VALUES: u64 = 1 << 32;
+
+/// The most weights (parameters and buffers) a network may have: 2^32 (16 GiB of float32).
+const MAX_WEIGHTS: u64 = 1 << 32;
+
+/// Values per example in `shape` (a sequence of any length counts its channels).
+fn shape_values(shape: Shape) -> Option<u64> {
+    let dims: &[usize] = match &shape {
+        Shape::Seq {
+            channels,
+            length: None,
+        } => &[*channels],
+        Shape::Seq {
+            channels,
+            length: Some(l),
+        } => &[*channels, *l],
+        Shape::Flat(f) => &[*f],
+        Shape::Image { c, h, w } => &[*c, *h, *w],
+    };
+    dims.iter()
+        .try_fold(1u64, |n, &d| n.checked_mul(u64::try_from(d).ok()?))
+}
+
+/// An error unless `shape` holds at most [`MAX_VALUES`] values.
+fn check_values(shape: Shape) -> std::result::Result<(), String> {
+    match shape_values(shape) {
+        Some(n) if n <= MAX_VALUES => Ok(()),
+        _ => Err(format!(
+            "{shape:?} has more than {MAX_VALUES} values per example"
+        )),
+    }
+}
+
 impl Network {
     /// Builds `arch` with `n_outputs` units wherever a linear layer leaves `out_features` unset.
+    /// An error when a layer's output has more than 2^32 values per example or the network more
+    /// than 2^32 weights.
     pub fn build(arch: &Arch, n_outputs: usize) -> Result<Network> {
         let input = match (arch.input.height, arch.input.width) {
             (Some(h), Some(w)) => Shape::Image {
@@ -524,12 +527,25 @@ impl Network {
                 length: arch.input.length,
             },
         };
+        check_values(input).map_err(|m| Error::Arch(format!("input: {m}")))?;
         let mut params = Vec::new();
         let (layers, shapes) = Builder {
             params: &mut params,
             n_outputs,
         }
         .build(&arch.layers, "", "", None, input)?;
+        let weights = params.iter().try_fold(0u64, |total, p| {
+            let n = p
+                .shape
+                .iter()
+                .try_fold(1u64, |n, &d| n.checked_mul(u64::try_from(d).ok()?))?;
+            total.checked_add(n)
+        });
+        if weights.is_none_or(|w| w > MAX_WEIGHTS) {
+            return Err(Error::Arch(format!(
+                "the network has more than {MAX_WEIGHTS} weights"
+            )));
+        }
         Ok(Network {
             layers,
             params,

@@ -904,7 +904,7 @@ fn absurd_sizes_are_refused_before_allocating() {
             vec![
                 "channels.toml",
                 "out_channels = 100000000000",
-                "larger than seqcnn allows",
+                "larger than 16777216",
             ],
         ),
         (
@@ -913,7 +913,7 @@ fn absurd_sizes_are_refused_before_allocating() {
                 "{ channels = 4, length = 101 }",
                 "out_channels = 8\nkernel_size = 9223372036854775000",
             ),
-            vec!["kernel.toml", "kernel_size", "larger than seqcnn allows"],
+            vec!["kernel.toml", "kernel_size", "larger than 16777216"],
         ),
         (
             arch(
@@ -924,7 +924,7 @@ fn absurd_sizes_are_refused_before_allocating() {
             vec![
                 "layer 0 (conv1d)",
                 "values per example",
-                "more than seqcnn allows",
+                "more than 4294967296",
             ],
         ),
     ];
