@@ -114,6 +114,16 @@ seed_target() {
     checkpoint)
         seed "$dir" 0 "$d/optim_fixture.safetensors"
         ;;
+    genome)
+        # The first byte 0: the rest is a FASTA genome.
+        { printf '\x00'; gzip -dc "$d/genome/chr20_30M.fa.gz" | head -c 4096 || true; } \
+            >"$dir/seed-chr20_30M.head.fa"
+        ;;
+    image_csv)
+        # The first two bytes pick the shape: 3 and 63 are [1, 8, 8] with the label last.
+        { printf '\x03\x3f'; gzip -dc "$d/images/digits.head100.csv.gz" | head -n 40 || true; } \
+            >"$dir/seed-digits.head.csv"
+        ;;
     esac
     if [[ -d $here/seeds/$t ]]; then
         seed "$dir" 0 "$here/seeds/$t"/*

@@ -191,6 +191,17 @@ pub fn read_csv_file(path: &Path, shape: [usize; 3], label: LabelColumn) -> Resu
 /// channel: `[1, rows, cols]`.
 pub fn read_idx_files(images: &Path, labels: Option<&Path>) -> Result<RawImages> {
     let im = super::idx::read_images(images)?;
+    if im.rows == 0 || im.cols == 0 {
+        // Images of no pixels take no bytes, so the count is not bounded by the file's size.
+        return Err(Error::parse(
+            crate::io::input::input_name(images),
+            0,
+            format!(
+                "the header says {} images of {}x{} pixels: an image needs at least one row and one column",
+                im.count, im.rows, im.cols
+            ),
+        ));
+    }
     let labels = match labels {
         Some(p) => {
             let l = super::idx::read_labels(p)?;
@@ -228,6 +239,25 @@ pub fn read_idx_files(images: &Path, labels: Option<&Path>) -> Result<RawImages>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn idx_images_of_no_pixels_are_an_error_not_a_huge_allocation() {
+        // Fuzz target `idx`: 2^32 - 1 images of 0x0 pixels fit in a 16-byte file, and one line
+        // number per image asked for 32 GiB.
+        let crash = b"\x00\x00\x08\x03\xff\xff\xff\xff\x00\x00\x00\x00\x00\x00\x00\x00";
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("images.idx");
+        std::fs::write(&p, crash).unwrap();
+        let e = read_idx_files(&p, None).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            format!(
+                "{}: the header says 4294967295 images of 0x0 pixels: an image needs at least \
+                 one row and one column",
+                p.display()
+            )
+        );
+    }
 
     #[test]
     fn rows_of_differing_length_name_their_line() {

@@ -12,6 +12,7 @@ use noodles_bgzf as bgzf;
 use noodles_fasta as fasta;
 
 use crate::error::{Error, Result};
+use crate::interval::MAX_POSITION;
 use crate::io::output::AtomicOutput;
 
 /// How a contig's bases sit in the (uncompressed) file: the `.fai` columns.
@@ -30,6 +31,16 @@ impl Layout {
     /// last base's line).
     pub(super) fn byte(&self, pos: u64) -> u64 {
         self.offset + pos / self.line_bases * self.line_width + pos % self.line_bases
+    }
+}
+
+impl Layout {
+    /// [`byte`](Self::byte), or `None` when it does not fit in 64 bits (a corrupt index).
+    fn checked_byte(&self, pos: u64) -> Option<u64> {
+        (pos / self.line_bases)
+            .checked_mul(self.line_width)?
+            .checked_add(pos % self.line_bases)?
+            .checked_add(self.offset)
     }
 }
 
@@ -153,7 +164,27 @@ pub(super) fn fai_contigs(
                 format!("contig '{name}': line width must exceed bases per line"),
             ));
         }
-        if compression == Compression::None && layout.byte(r.length()) > file_len + 1 {
+        // `byte` grows with the position, so every position of the contig fits when its end does.
+        let end = layout
+            .checked_byte(r.length())
+            .filter(|_| r.length() <= MAX_POSITION);
+        let Some(end) = end else {
+            return Err(Error::parse(
+                fai,
+                i as u64 + 1,
+                format!(
+                    "contig '{name}': {} bp at offset {} with {} bases in lines of {} bytes \
+                     cannot be in a file: the index is corrupt, rebuild it with \
+                     `seqcnn index --force {}`",
+                    r.length(),
+                    layout.offset,
+                    layout.line_bases,
+                    layout.line_width,
+                    path.display()
+                ),
+            ));
+        };
+        if compression == Compression::None && end > file_len + 1 {
             return Err(Error::parse(
                 fai,
                 i as u64 + 1,
@@ -396,6 +427,39 @@ mod tests {
         ] {
             assert!(msg.contains("not BGZF") && msg.contains("bgzip"), "{msg}");
         }
+    }
+
+    #[test]
+    fn fai_layout_past_64_bits_is_an_error_not_an_overflow() {
+        // Fuzz target `genome`: a `.fai` contig of 2^64 - 1 bases overflowed the byte offset of
+        // its end (on opening a plain FASTA, on every read of a BGZF one).
+        let crash = b"chr1\t18446744073709551615\t0\t4\t5\n";
+        let dir = tempfile::tempdir().unwrap();
+        for (name, fasta) in [
+            ("g.fa", b">chr1\nACGT\n".to_vec()),
+            ("g.fa.gz", bgzip(b">chr1\nACGT\n")),
+        ] {
+            let p = dir.path().join(name);
+            std::fs::write(&p, fasta).unwrap();
+            write_index(&p, false).unwrap();
+            std::fs::write(fai_path(&p), crash).unwrap();
+            let e = Genome::open(&p).err().unwrap().to_string();
+            assert!(
+                e.starts_with(&format!(
+                    "{}:1: contig 'chr1': 18446744073709551615 bp at offset 0",
+                    fai_path(&p).display()
+                )),
+                "{e}"
+            );
+            assert!(
+                e.ends_with(&format!("seqcnn index --force {}`", p.display())),
+                "{e}"
+            );
+        }
+        // A length that fits in 64 bits but past interval::MAX_POSITION, in a BGZF genome.
+        let p = dir.path().join("g.fa.gz");
+        std::fs::write(fai_path(&p), b"chr1\t4611686018427387905\t6\t4\t5\n").unwrap();
+        assert!(Genome::open(&p).is_err());
     }
 
     #[test]
