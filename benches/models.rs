@@ -27,6 +27,9 @@
 //! processes on a shared machine took away. `rss_kb` is the process's `VmHWM`
 //! (Linux), meaningful when the process measured one model and mode.
 
+mod common;
+
+use common::cpu_secs;
 use seqcnn::arch::Arch;
 use seqcnn::model::Model;
 use seqcnn::rng::{self, Rng};
@@ -174,17 +177,6 @@ fn setup(name: &str, batch: usize, rng: &mut Rng) -> (Model, Vec<(Array, Array)>
         })
         .collect();
     (model, batches)
-}
-
-/// CPU seconds (user + system) this process has used, from `/proc/self/stat` (Linux; 100 ticks
-/// a second).
-fn cpu_secs() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
-    Some(ticks / 100.0)
 }
 
 /// One measurement: samples per wall-clock second and per CPU second, and timed steps.

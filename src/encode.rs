@@ -211,6 +211,29 @@ pub fn encode_into(seq: &[u8], n: NMode, out: &mut [f32]) -> Result<(), EncodeEr
     Ok(())
 }
 
+/// Appends the base codes of `seq` to `out`: 0..=3 for A, C, G, T (U), 4 for N and the other
+/// IUPAC codes (what [`NMode::Quarter`] encodes as 0.25 in every channel). One byte per position
+/// instead of four floats: DeepBind scoring reads its tables by these codes. On error `out` may
+/// have grown.
+///
+/// ```
+/// use seqcnn::encode::push_codes;
+/// let mut out = Vec::new();
+/// push_codes(b"ACgTuNr", &mut out).unwrap();
+/// assert_eq!(out, [0, 1, 2, 3, 3, 4, 4]);
+/// assert_eq!(push_codes(b"AC-", &mut out).unwrap_err().pos, 2);
+/// ```
+pub fn push_codes(seq: &[u8], out: &mut Vec<u8>) -> Result<(), BadBase> {
+    out.reserve(seq.len());
+    for (pos, &byte) in seq.iter().enumerate() {
+        match CODE[byte as usize] {
+            INVALID => return Err(BadBase { pos, byte }),
+            c => out.push(c),
+        }
+    }
+    Ok(())
+}
+
 /// One-hot encodes `seq` as an array of shape `[4, L]` (see [`encode_into`]).
 ///
 /// ```

@@ -3,21 +3,35 @@
 //! windows. Two ways with the same numbers up to float rounding: each padded window through the
 //! whole network ([`Scorer::deepbind_windows`], the definition), or the first stage
 //! (convolution, ReLU, global pooling) scanned once over a stretch of windows
-//! ([`tensor::ops::deepbind_scan`](crate::tensor::ops::deepbind_scan)) and the rest of the
-//! network run on the pooled features ([`Scorer::deepbind_fast`]), used whenever the network
-//! has that shape.
+//! ([`tensor::ops::deepbind_scan`](crate::tensor::ops::deepbind_scan)) and the layers after it
+//! run on each window's pooled features as plain f32 products ([`Fast`]), used whenever the
+//! network has that shape.
+//!
+//! [`score_fast`] scores any number of such models over one batch of sequences: the base codes
+//! are read once, and one parallel loop runs over models x stretches of windows, so a panel of
+//! the 927 published models (`predict --model-dir`) keeps every thread busy whatever the batch.
 
 use ndarray::Array2;
+use rayon::prelude::*;
+use std::ops::Range;
 
 use super::Scorer;
 use super::presentation::Presentation;
-use crate::encode::{self, NMode};
-use crate::model::Model;
-use crate::tensor::ops::deepbind_scan::ScanConv;
+use crate::encode;
+use crate::model::{Model, Strand};
+use crate::tensor::ops::deepbind_scan::{Head, Scan, ScanWork};
 use crate::{Error, Result};
 
 /// DeepBind models: windows scored per forward pass, times the batch size.
 const WINDOWS_PER_BATCH: usize = 8;
+
+/// Windows of one sequence scanned together (a longer sequence is scanned in stretches of this
+/// many windows, so memory stays bounded).
+const STRETCH: usize = 256;
+
+/// Windows per parallel task: stretches are grouped up to this many (about 60 sequences of
+/// 101 bp), in input order.
+const TASK_WINDOWS: usize = 4096;
 
 impl Scorer<'_> {
     /// [`Scoring::DeepBind`]: every window, padded with N, scored on its own (so a score never
@@ -29,12 +43,29 @@ impl Scorer<'_> {
         seqs: &[&[u8]],
         pres: &Presentation,
     ) -> Result<Array2<f32>> {
-        let mut pool = WindowPool::new(seqs.len(), self.model.meta.tasks.len());
-        match FirstStage::new(self.model)? {
-            Some(fast) => self.deepbind_fast(&fast, seqs, pres, &mut pool)?,
-            None => self.deepbind_windows(seqs, pres, &mut pool)?,
+        if self.fast().is_some() {
+            let mut out = score_fast(&[self], seqs)?;
+            return Ok(out.pop().unwrap_or_default());
         }
+        let mut pool = WindowPool::new(seqs.len(), self.model.meta.tasks.len());
+        self.deepbind_windows(seqs, pres, &mut pool)?;
         Ok(pool.finish(pres.average))
+    }
+
+    /// The fast form of this scorer's model if it is scored by DeepBind's rules and its
+    /// network has the shape ([`Fast::new`]); made at the first call.
+    pub(super) fn fast(&self) -> Option<&Fast> {
+        self.fast
+            .get_or_init(|| {
+                if self.scoring.is_plain() {
+                    return None;
+                }
+                let pres = self.presentation().ok()?;
+                // A model whose parameters do not fit its network is left to the definition,
+                // which reports it.
+                Fast::new(self.model, pres).ok().flatten()
+            })
+            .as_ref()
     }
 
     /// DeepBind scoring by definition: each padded window through the whole network.
@@ -70,90 +101,283 @@ impl Scorer<'_> {
         }
         flush(&mut pending)
     }
+}
 
-    /// DeepBind scoring with the first stage (convolution, ReLU, pooling) computed for all of a
-    /// stretch's windows at once: the same numbers as [`Scorer::deepbind_windows`] up to float
-    /// rounding, far fewer operations. The rest of the network runs as usual on the pooled
-    /// features.
-    fn deepbind_fast(
-        &self,
-        fast: &FirstStage,
-        seqs: &[&[u8]],
-        pres: &Presentation,
-        pool: &mut WindowPool,
-    ) -> Result<()> {
-        use rayon::prelude::*;
-        // Stretches of at most BLOCK windows: (sequence, first window, window length, windows).
-        const BLOCK: usize = 256;
-        let limit = self.batch_size.max(1) * WINDOWS_PER_BATCH;
-        let mut items: Vec<(usize, usize, usize, usize)> = Vec::new();
-        let mut queued = 0;
-        let both = pres.both_strands();
-        let mut flush = |items: &mut Vec<(usize, usize, usize, usize)>| -> Result<()> {
-            // Features of every window, forward strand then (if needed) reverse strand, in
-            // the same window order.
-            let feats: Vec<(Vec<f32>, Vec<f32>)> = items
-                .par_iter()
-                .map(|&(i, start, w, n)| {
-                    let stretch = &seqs[i][start..start + n + w - 1];
-                    let fwd = fast.features(stretch, w)?;
-                    let rev = if both {
-                        let rc = encode::reverse_complement(stretch);
-                        // Window k of the stretch is window n - 1 - k of its reverse complement.
-                        let r = fast.features(&rc, w)?;
-                        r.chunks_exact(fast.n_features())
-                            .rev()
-                            .flatten()
-                            .copied()
-                            .collect()
-                    } else {
-                        Vec::new()
-                    };
-                    Ok((fwd, rev))
-                })
-                .collect::<Result<_>>()?;
-            let total: usize = items.iter().map(|it| it.3).sum();
-            let mut all = Vec::with_capacity(total * fast.n_features() * 2);
-            for (f, _) in &feats {
-                all.extend_from_slice(f);
+/// Raw scores `[n, tasks]` of each scorer (every one with a [`Scorer::fast`] form) over `seqs`:
+/// the same numbers as [`Scorer::deepbind_windows`] up to float rounding. The base codes are
+/// read once for all scorers, and one parallel loop runs over scorers x groups of stretches;
+/// scores do not depend on the batch, the other scorers or the thread count.
+pub(super) fn score_fast(scorers: &[&Scorer], seqs: &[&[u8]]) -> Result<Vec<Array2<f32>>> {
+    let fast: Vec<&Fast> = scorers
+        .iter()
+        .map(|s| {
+            s.fast()
+                .ok_or_else(|| Error::Config("not a DeepBind-shaped model".into()))
+        })
+        .collect::<Result<_>>()?;
+    let mut codes = Vec::new();
+    let mut starts = Vec::with_capacity(seqs.len() + 1);
+    for s in seqs {
+        starts.push(codes.len());
+        encode::push_codes(s, &mut codes).map_err(encode::EncodeError::from)?;
+    }
+    starts.push(codes.len());
+    let seq_codes = |i: usize| &codes[starts[i]..starts[i + 1]];
+    // Per window rule: the stretches in input order, and the groups of them a task scores
+    // (models of one detector length share them).
+    let mut plans: Vec<Plan> = Vec::new();
+    let mut plan_of = Vec::with_capacity(fast.len());
+    for f in &fast {
+        let p = match plans.iter().position(|p| p.window == f.pres.window) {
+            Some(p) => p,
+            None => {
+                let pieces = pieces(&f.pres, seqs);
+                let groups = groups(&pieces);
+                plans.push(Plan {
+                    window: f.pres.window,
+                    pieces,
+                    groups,
+                });
+                plans.len() - 1
             }
-            for (_, r) in &feats {
-                all.extend_from_slice(r);
-            }
-            let y = fast.rest(self.model, all)?;
-            let mut row = 0;
-            for &(i, _, _, n) in items.iter() {
-                for _ in 0..n {
-                    let f = y.row(row);
-                    if both {
-                        let r = y.row(total + row);
-                        let pick = |(&a, &b): (&f32, &f32)| pres.combine_one(a, b);
-                        pool.add(i, f.iter().zip(r.iter()).map(pick));
-                    } else {
-                        pool.add(i, f.iter().copied());
-                    }
-                    row += 1;
-                }
-            }
-            items.clear();
-            Ok(())
         };
-        for (i, s) in seqs.iter().enumerate() {
-            let w = pres.window_len(s.len());
-            let windows = s.len() - w + 1;
-            let mut start = 0;
-            while start < windows {
-                let n = BLOCK.min(windows - start);
-                items.push((i, start, w, n));
-                queued += n;
-                start += n;
-                if queued >= limit {
-                    flush(&mut items)?;
-                    queued = 0;
+        plan_of.push(p);
+    }
+    let tasks: Vec<(usize, Range<usize>)> = plan_of
+        .iter()
+        .enumerate()
+        .flat_map(|(m, &p)| plans[p].groups.iter().map(move |g| (m, g.clone())))
+        .collect();
+    // Per task, each stretch's (maximum, sum) of window scores per model task.
+    let results: Vec<Vec<(f32, f64)>> = tasks
+        .par_iter()
+        .map_init(Work::default, |work, (m, group)| {
+            let (f, pieces) = (fast[*m], &plans[plan_of[*m]].pieces[group.clone()]);
+            let mut pooled = vec![(f32::NEG_INFINITY, 0.0); pieces.len() * f.tasks];
+            for (piece, out) in pieces.iter().zip(pooled.chunks_exact_mut(f.tasks)) {
+                f.score_piece(seq_codes(piece.seq), piece, work, out);
+            }
+            pooled
+        })
+        .collect();
+    // Stretches back to their sequences, in input order.
+    let mut out: Vec<WindowPool> = fast
+        .iter()
+        .map(|f| WindowPool::new(seqs.len(), f.tasks))
+        .collect();
+    for ((m, group), pooled) in tasks.iter().zip(results) {
+        let pieces = &plans[plan_of[*m]].pieces[group.clone()];
+        for (piece, p) in pieces.iter().zip(pooled.chunks_exact(fast[*m].tasks)) {
+            out[*m].merge(piece.seq, p, piece.windows);
+        }
+    }
+    Ok(out
+        .into_iter()
+        .zip(&fast)
+        .map(|(pool, f)| pool.finish(f.pres.average))
+        .collect())
+}
+
+/// The stretches of every sequence's windows under `pres`'s window rule, in input order.
+fn pieces(pres: &Presentation, seqs: &[&[u8]]) -> Vec<Piece> {
+    let mut out = Vec::with_capacity(seqs.len());
+    for (seq, s) in seqs.iter().enumerate() {
+        let w = pres.window_len(s.len());
+        let windows = s.len() - w + 1;
+        for first in (0..windows).step_by(STRETCH) {
+            out.push(Piece {
+                seq,
+                first,
+                windows: STRETCH.min(windows - first),
+                w,
+            });
+        }
+    }
+    out
+}
+
+/// Consecutive stretches grouped into tasks of about [`TASK_WINDOWS`] windows.
+fn groups(pieces: &[Piece]) -> Vec<Range<usize>> {
+    let mut out = Vec::new();
+    let (mut start, mut windows) = (0, 0);
+    for (i, p) in pieces.iter().enumerate() {
+        windows += p.windows;
+        if windows >= TASK_WINDOWS {
+            out.push(start..i + 1);
+            (start, windows) = (i + 1, 0);
+        }
+    }
+    if start < pieces.len() {
+        out.push(start..pieces.len());
+    }
+    out
+}
+
+/// The stretches of a batch under one window rule, and the groups of them a task scores.
+struct Plan {
+    window: Option<usize>,
+    pieces: Vec<Piece>,
+    groups: Vec<Range<usize>>,
+}
+
+/// A stretch of one sequence's windows: `windows` windows of `w` bp from window `first` on.
+#[derive(Clone, Copy, Debug)]
+struct Piece {
+    seq: usize,
+    first: usize,
+    windows: usize,
+    w: usize,
+}
+
+/// Buffers of one task, kept across its stretches.
+#[derive(Default)]
+struct Work {
+    scan: ScanWork,
+    scores: Vec<f32>,
+}
+
+/// A DeepBind-shaped model (an unpadded convolution over 4 channels with at least 2 taps, ReLU,
+/// global max or max-and-mean pooling, then linear layers and activations) in the form
+/// [`score_fast`] runs: the scan of its first stage ([`Scan`], with the filters' reverse
+/// complements when both strands are scored) and the layers after it ([`Head`]).
+pub(super) struct Fast {
+    scan: Scan,
+    head: Head,
+    pres: Presentation,
+    tasks: usize,
+}
+
+impl Fast {
+    /// The fast form of `model` presented by `pres`, or `None` if its layers do not have that
+    /// shape.
+    fn new(model: &Model, pres: Presentation) -> Result<Option<Fast>> {
+        use crate::arch::{Arch, InputSpec, LayerSpec as L};
+        let layers = &model.arch.layers;
+        let (Some(L::Relu {}), Some(pool)) = (layers.get(1), layers.get(2)) else {
+            return Ok(None);
+        };
+        let avg = match pool {
+            L::GlobalMaxPool {} => false,
+            L::GlobalMaxAvgPool {} => true,
+            _ => return Ok(None),
+        };
+        let Ok(conv) = model.first_conv() else {
+            return Ok(None);
+        };
+        let (out, k) = (conv.filters(), conv.k());
+        if model.meta.input_length.is_some()
+            || k < 2
+            || conv.geom.stride != 1
+            || conv.geom.dilation != 1
+            || (conv.geom.pad_left, conv.geom.pad_right) != (0, 0)
+        {
+            return Ok(None);
+        }
+        let weight: Vec<f32> = conv.weight.iter().copied().collect();
+        let bias = conv.bias.as_deref();
+        if !weight
+            .iter()
+            .chain(bias.unwrap_or_default())
+            .all(|v| v.is_finite())
+        {
+            // The scan's fixed point needs finite weights; the definition takes any.
+            return Ok(None);
+        }
+        let first_param = if conv.bias.is_some() { 2 } else { 1 };
+        let features = if avg { 2 * out } else { out };
+        // The layers after pooling, checked against the model's parameters as a network of
+        // their own (input [N, features, 1]).
+        let rest_arch = Arch {
+            name: format!("{} after pooling", model.arch.name),
+            description: String::new(),
+            input: InputSpec {
+                channels: features,
+                length: Some(1),
+                ..Default::default()
+            },
+            loss: model.arch.loss,
+            layers: std::iter::once(L::Flatten {})
+                .chain(layers[3..].iter().cloned())
+                .collect(),
+        };
+        let tasks = model.meta.tasks.len();
+        let rest = crate::nn::Network::build(&rest_arch, tasks)?;
+        let params = &model.params[first_param..];
+        rest.check_params(params)?;
+        let mut head = Head::new(features);
+        let mut next = params.iter();
+        let mut take = || -> Result<&[f32]> {
+            next.next()
+                .and_then(|p| p.as_slice())
+                .ok_or_else(|| Error::Config("deepbind scoring: a missing parameter".into()))
+        };
+        // Activations before the first linear layer act on each feature alone.
+        let mut first_linear = true;
+        for layer in &layers[3..] {
+            match layer {
+                L::Linear { bias, .. } => {
+                    let w = take()?;
+                    let b = if *bias { Some(take()?) } else { None };
+                    let outputs = w.len() / head.outputs().max(1);
+                    if avg && std::mem::take(&mut first_linear) {
+                        // The scan gives all maxima, then all means; the weights read them
+                        // interleaved (max, mean per detector).
+                        let w: Vec<f32> = (0..outputs * features)
+                            .map(|i| {
+                                let (row, col) = (i / features, i % features);
+                                let (mean, d) = (col / out, col % out);
+                                w[row * features + 2 * d + mean]
+                            })
+                            .collect();
+                        head.linear(&w, b, outputs);
+                    } else {
+                        first_linear = false;
+                        head.linear(w, b, outputs);
+                    }
                 }
+                L::Relu {} => head.relu(),
+                L::Sigmoid {} => head.sigmoid(),
+                L::Tanh {} => head.tanh(),
+                L::Dropout { .. } | L::Flatten {} => {}
+                _ => return Ok(None),
             }
         }
-        flush(&mut items)
+        if head.outputs() != tasks {
+            return Ok(None);
+        }
+        let scan = Scan::new(&weight, bias, out, k, avg, pres.both_strands());
+        Ok(Some(Fast {
+            scan,
+            head,
+            pres,
+            tasks,
+        }))
+    }
+
+    /// The maximum and sum of the window scores of one stretch of the sequence with base codes
+    /// `codes`, per task, into `out` (filled with `(-inf, 0)`).
+    fn score_piece(&self, codes: &[u8], piece: &Piece, work: &mut Work, out: &mut [(f32, f64)]) {
+        let stretch = &codes[piece.first..piece.first + piece.windows + piece.w - 1];
+        let feats = self.scan.features(stretch, piece.w, &mut work.scan);
+        let rows = piece.windows * self.scan.strands();
+        if work.scores.len() < rows * self.tasks {
+            work.scores.resize(rows * self.tasks, 0.0);
+        }
+        let scores = &mut work.scores[..rows * self.tasks];
+        self.head.forward(feats, scores);
+        let t = self.tasks;
+        let strands = self.scan.strands();
+        let combine = |y: &[f32], task: usize| match self.pres.strand {
+            Strand::None => y[task],
+            _ => self.pres.combine_one(y[task], y[t + task]),
+        };
+        for y in scores.chunks_exact(strands * t) {
+            for (task, (best, sum)) in out.iter_mut().enumerate() {
+                let v = combine(y, task);
+                *best = best.max(v);
+                *sum += v as f64;
+            }
+        }
     }
 }
 
@@ -182,6 +406,15 @@ impl WindowPool {
         self.count[i] += 1;
     }
 
+    /// A stretch of `windows` windows of sequence `i`: its maximum and sum per task.
+    fn merge(&mut self, i: usize, pooled: &[(f32, f64)], windows: usize) {
+        for (t, &(b, s)) in pooled.iter().enumerate() {
+            self.best[[i, t]] = self.best[[i, t]].max(b);
+            self.sum[[i, t]] += s;
+        }
+        self.count[i] += windows;
+    }
+
     /// The maximum, or with `average` the mean, over each sequence's windows.
     fn finish(self, average: bool) -> Array2<f32> {
         if !average {
@@ -193,99 +426,6 @@ impl WindowPool {
             row.mapv_inplace(|v| v / c.max(1) as f64);
         }
         sum.mapv(|v| v as f32)
-    }
-}
-
-/// The first stage of a DeepBind-shaped network (an unpadded convolution over 4 channels, ReLU,
-/// then global max or max-and-mean pooling) as a scan over windows, and the layers after it.
-struct FirstStage {
-    scan: ScanConv,
-    /// The layers after pooling, taking `[N, features, 1]`, and the index of their first
-    /// parameter in the model's.
-    rest: crate::nn::Network,
-    first_param: usize,
-}
-
-impl FirstStage {
-    /// The first stage of `model`, or `None` if its layers do not have that shape.
-    fn new(model: &Model) -> Result<Option<FirstStage>> {
-        use crate::arch::{Arch, InputSpec, LayerSpec as L};
-        let layers = &model.arch.layers;
-        let (Some(L::Relu {}), Some(pool)) = (layers.get(1), layers.get(2)) else {
-            return Ok(None);
-        };
-        let avg = match pool {
-            L::GlobalMaxPool {} => false,
-            L::GlobalMaxAvgPool {} => true,
-            _ => return Ok(None),
-        };
-        let Ok(conv) = model.first_conv() else {
-            return Ok(None);
-        };
-        let (out, k) = (conv.filters(), conv.k());
-        if model.meta.input_length.is_some()
-            || k < 2
-            || conv.geom.stride != 1
-            || conv.geom.dilation != 1
-            || (conv.geom.pad_left, conv.geom.pad_right) != (0, 0)
-        {
-            return Ok(None);
-        }
-        let first_param = if conv.bias.is_some() { 2 } else { 1 };
-        let rest_arch = Arch {
-            name: format!("{} after pooling", model.arch.name),
-            description: String::new(),
-            input: InputSpec {
-                channels: if avg { 2 * out } else { out },
-                length: Some(1),
-                ..Default::default()
-            },
-            loss: model.arch.loss,
-            layers: std::iter::once(L::Flatten {})
-                .chain(layers[3..].iter().cloned())
-                .collect(),
-        };
-        let rest = crate::nn::Network::build(&rest_arch, model.meta.tasks.len())?;
-        rest.check_params(&model.params[first_param..])?;
-        let weight: Vec<f32> = conv.weight.iter().copied().collect();
-        let scan = ScanConv::new(&weight, conv.bias.as_deref(), out, k, avg);
-        Ok(Some(FirstStage {
-            scan,
-            rest,
-            first_param,
-        }))
-    }
-
-    /// Pooled features per window.
-    fn n_features(&self) -> usize {
-        self.scan.n_features()
-    }
-
-    /// Pooled features `[windows, features]` of every `w`-bp window of `seq`, in order.
-    fn features(&self, seq: &[u8], w: usize) -> Result<Vec<f32>> {
-        let len = seq.len();
-        let mut x = vec![0f32; 4 * len];
-        encode::encode_into(seq, NMode::Quarter, &mut x)?;
-        Ok(self.scan.features(&x, len, w))
-    }
-
-    /// The layers after pooling on features `[N * features]`: raw outputs `[N, tasks]`.
-    fn rest(&self, model: &Model, feats: Vec<f32>) -> Result<Array2<f32>> {
-        let f = self.n_features();
-        let n = feats.len() / f;
-        let x = crate::tensor::Array::from_shape_vec(ndarray::IxDyn(&[n, f, 1]), feats)
-            .map_err(|e| Error::shape("deepbind scoring", e.to_string()))?;
-        let mut tape = crate::tensor::Tape::inference();
-        let xv = tape.constant(x);
-        let pv: Vec<_> = model.params[self.first_param..]
-            .iter()
-            .map(|p| tape.param(p.clone()))
-            .collect();
-        let y = self.rest.infer(&mut tape, xv, &pv)?;
-        tape.value(y)
-            .clone()
-            .into_dimensionality::<ndarray::Ix2>()
-            .map_err(|_| Error::Config("the model's output is not [N, tasks]".into()))
     }
 }
 
@@ -349,16 +489,15 @@ pub(super) mod tests {
         .unwrap()
     }
 
-    /// Both implementations of DeepBind scoring.
+    /// Both implementations of DeepBind scoring: (fast, definition).
     fn both_ways(s: &Scorer, seqs: &[&[u8]]) -> (Array2<f32>, Array2<f32>) {
         assert!(!s.scoring.is_plain(), "not a DeepBind model");
         let pres = s.presentation().unwrap();
-        let fast = FirstStage::new(s.model).unwrap().expect("DeepBind-shaped");
-        let mut a = WindowPool::new(seqs.len(), 1);
-        s.deepbind_fast(&fast, seqs, &pres, &mut a).unwrap();
-        let mut b = WindowPool::new(seqs.len(), 1);
+        assert!(s.fast().is_some(), "DeepBind-shaped");
+        let a = score_fast(&[s], seqs).unwrap().pop().unwrap();
+        let mut b = WindowPool::new(seqs.len(), s.model.meta.tasks.len());
         s.deepbind_windows(seqs, &pres, &mut b).unwrap();
-        (a.finish(pres.average), b.finish(pres.average))
+        (a, b.finish(pres.average))
     }
 
     #[test]
@@ -406,18 +545,31 @@ pub(super) mod tests {
         assert!((got - (2.0 + 4.5 / 6.0)).abs() < 1e-6, "{got}");
     }
 
+    /// The fast form (the scan, then the head per window) against the definition (each padded
+    /// window through the whole network) over a grid of shapes, window and strand rules.
     #[test]
-    fn fast_first_stage_matches_scoring_each_window() {
+    fn fast_scoring_matches_scoring_each_window() {
+        // A sequence with more windows than a stretch, and one as long as a window.
+        let long: Vec<u8> = b"ACGTTGCANNAGCTTAGCGCAT"
+            .iter()
+            .cycle()
+            .take(270)
+            .copied()
+            .collect();
         let seqs: Vec<&[u8]> = vec![
             b"A",
             b"ACGTACGTAC",
             b"acgtnNNacgtRYacggggtttacgatcgatcgatcgACGTTAGCTAGC",
-            b"TTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTGCA",
+            b"TTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTGCA",
             b"",
             b"GATTACA",
+            &long,
+            b"CCGGTTAACCGG",
         ];
         let mut case = 0;
-        for (d, m) in [(3, 4), (2, 7)] {
+        // Detectors in one, two and three registers, and (both strands) in two blocks; 2 to
+        // 7 taps.
+        for (d, m) in [(3, 4), (2, 7), (1, 2), (12, 5), (20, 3)] {
             for avg in [false, true] {
                 for hidden in [0, 5] {
                     for rc in [false, true] {

@@ -52,6 +52,14 @@ impl<'m> Ensemble<'m> {
         Ok(Ensemble { members })
     }
 
+    /// The one member of an ensemble of one.
+    pub(super) fn only(&self) -> Option<&Scorer<'m>> {
+        match self.members.as_slice() {
+            [one] => Some(one),
+            _ => None,
+        }
+    }
+
     /// The first member's model; tasks and loss are the same for all.
     pub fn model(&self) -> &'m Model {
         self.members[0].model

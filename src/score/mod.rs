@@ -44,6 +44,9 @@ pub struct Scorer<'m> {
     model: &'m Model,
     /// The model's parameters, shared by every batch (made at the first one).
     params: std::sync::OnceLock<Vec<std::sync::Arc<crate::tensor::Array>>>,
+    /// DeepBind models: the fast form of the model under this scorer's rules (made at the first
+    /// batch; `None` when the network does not have DeepBind's shape).
+    fast: std::sync::OnceLock<Option<deepbind::Fast>>,
     strand: Strand,
     scoring: Scoring,
     batch_size: usize,
@@ -55,6 +58,7 @@ impl<'m> Scorer<'m> {
         Scorer {
             model,
             params: std::sync::OnceLock::new(),
+            fast: std::sync::OnceLock::new(),
             strand: model.meta.strand,
             scoring: model.meta.scoring,
             batch_size: INFER_BATCH,
@@ -64,6 +68,7 @@ impl<'m> Scorer<'m> {
     /// Overrides the strand rule.
     pub fn with_strand(mut self, strand: Strand) -> Self {
         self.strand = strand;
+        self.fast = std::sync::OnceLock::new();
         self
     }
 
@@ -86,7 +91,10 @@ impl<'m> Scorer<'m> {
     /// maximum (`false`). Asking a model without windows for the mean is an error.
     pub fn with_window_average(mut self, average: bool) -> Result<Self> {
         match &mut self.scoring {
-            Scoring::DeepBind { average: a, .. } => *a = average,
+            Scoring::DeepBind { average: a, .. } => {
+                *a = average;
+                self.fast = std::sync::OnceLock::new();
+            }
             Scoring::Plain if average => {
                 return Err(Error::Config(
                     "averaging over windows applies to DeepBind models only; this model scores each sequence whole".into(),

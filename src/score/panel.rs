@@ -6,7 +6,7 @@
 
 use ndarray::{Array2, Axis};
 
-use super::{Ensemble, Scorer};
+use super::{Ensemble, Scorer, deepbind};
 use crate::model::Model;
 use crate::{Error, Result};
 
@@ -56,12 +56,35 @@ impl<'m> Panel<'m> {
     }
 
     /// Outputs `[n, columns]`: raw network outputs with `raw`, else on each member's output
-    /// scale (see [`Scorer::score`]).
+    /// scale (see [`Scorer::score`]). Imported DeepBind members (alone in their column, not in
+    /// an ensemble) score together ([`deepbind::score_fast`]): the sequences are read once for
+    /// all of them and one parallel loop runs over members and sequences.
     pub fn score(&self, seqs: &[&[u8]], raw: bool) -> Result<Array2<f32>> {
+        let fast: Vec<(usize, &Scorer)> = self
+            .members
+            .iter()
+            .enumerate()
+            .filter_map(|(i, m)| m.only().filter(|s| s.fast().is_some()).map(|s| (i, s)))
+            .collect();
+        let mut together = if fast.is_empty() {
+            Vec::new()
+        } else {
+            let scorers: Vec<&Scorer> = fast.iter().map(|&(_, s)| s).collect();
+            deepbind::score_fast(&scorers, seqs)?
+        }
+        .into_iter();
+        let mut fast = fast.iter().map(|&(i, _)| i).peekable();
         let parts: Vec<Array2<f32>> = self
             .members
             .iter()
-            .map(|m| {
+            .enumerate()
+            .map(|(i, m)| {
+                if fast.next_if_eq(&i).is_some() {
+                    // DeepBind scores are raw on either scale.
+                    return together
+                        .next()
+                        .ok_or_else(|| Error::Config("a DeepBind member without scores".into()));
+                }
                 if raw {
                     m.score_raw(seqs)
                 } else {
@@ -103,5 +126,69 @@ fn column_names(id: &str, model: &Model) -> Vec<String> {
     match model.meta.tasks.as_slice() {
         [_] => vec![id.to_string()],
         tasks => tasks.iter().map(|t| format!("{id}:{t}")).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::score::deepbind::tests::random_model;
+
+    /// DeepBind members scored together (one encoding, one parallel loop) give each member's
+    /// scores alone, bit for bit, beside a plain model and an ensemble, whatever the batch.
+    #[test]
+    fn deepbind_members_together_score_as_alone() {
+        let models: Vec<Model> = (0..5)
+            .map(|i| {
+                random_model(
+                    40 + i,
+                    3 + i as usize,
+                    4 + i as usize,
+                    i % 2 == 0,
+                    3 * (i as usize % 2),
+                    i < 3,
+                )
+            })
+            .collect();
+        let arch = crate::arch::Arch::builtin("deepbind").unwrap();
+        let plain = Model::new(arch, vec!["p".into()], &mut crate::rng::seeded(3), 1.0).unwrap();
+        let seqs: Vec<Vec<u8>> = (0..30)
+            .map(|i| {
+                b"ACGTTGCAAGTNCA"
+                    .iter()
+                    .cycle()
+                    .skip(i)
+                    .take(24 + 3 * i)
+                    .copied()
+                    .collect()
+            })
+            .collect();
+        let refs: Vec<&[u8]> = seqs.iter().map(|s| s.as_slice()).collect();
+        let mut members: Vec<(String, Scorer)> = models
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (format!("m{i}"), Scorer::new(m)))
+            .collect();
+        members.insert(2, ("plain".into(), Scorer::new(&plain)));
+        let panel = Panel::side_by_side(members).unwrap();
+        let all = panel.score(&refs, false).unwrap();
+        let mut col = 0;
+        for (i, m) in models.iter().enumerate() {
+            if i == 2 {
+                let alone = Scorer::new(&plain).score(&refs).unwrap();
+                assert_eq!(all.column(col), alone.column(0), "the plain model");
+                col += 1;
+            }
+            let alone = Scorer::new(m).score(&refs).unwrap();
+            assert_eq!(all.column(col), alone.column(0), "model {i}");
+            // In batches of 7 sequences, the same numbers.
+            for (b, chunk) in refs.chunks(7).enumerate() {
+                let part = Scorer::new(m).score(chunk).unwrap();
+                for (r, v) in part.column(0).iter().enumerate() {
+                    assert_eq!(*v, alone[[b * 7 + r, 0]], "model {i}, batch {b}");
+                }
+            }
+            col += 1;
+        }
     }
 }
