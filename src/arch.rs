@@ -318,6 +318,31 @@ const BUILTIN: &[(&str, &str)] = &[
     ("smallcnn", include_str!("arch/smallcnn.toml")),
 ];
 
+/// The 1-based line of byte offset `at` in `text`: one more than the newlines before it.
+fn line_of(text: &str, at: usize) -> usize {
+    let before = &text.as_bytes()[..at.min(text.len())];
+    before.iter().filter(|&&b| b == b'\n').count() + 1
+}
+
+/// The key named by toml's "unknown field `KEY`, expected ..." message.
+fn unknown_key(msg: &str) -> Option<&str> {
+    msg.strip_prefix("unknown field `")?.split('`').next()
+}
+
+/// The 1-based line, at or after byte offset `from`, that sets `key` (`key = ...`).
+fn key_line(text: &str, from: usize, key: &str) -> Option<usize> {
+    let start = line_of(text, from);
+    text.lines()
+        .enumerate()
+        .skip(start - 1)
+        .find(|(_, l)| {
+            l.trim_start()
+                .strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with('='))
+        })
+        .map(|(i, _)| i + 1)
+}
+
 impl Arch {
     /// Names of the built-in architectures.
     pub fn builtin_names() -> Vec<&'static str> {
@@ -336,10 +361,12 @@ impl Arch {
     pub fn from_toml(text: &str) -> Result<Arch> {
         let arch: Arch = toml::from_str(text).map_err(|e| {
             // One line: "line N: message" (the toml crate's own text spans several lines).
-            let line = e
-                .span()
-                .map(|s| text[..s.start.min(text.len())].lines().count().max(1));
             let msg = e.message().trim().replace('\n', " ");
+            // An unknown key's span is its whole table: point at the key's own line.
+            let line = e.span().map(|s| match unknown_key(&msg) {
+                Some(key) => key_line(text, s.start, key).unwrap_or_else(|| line_of(text, s.start)),
+                None => line_of(text, s.start),
+            });
             Error::Arch(match line {
                 Some(l) => format!("line {l}: {msg}"),
                 None => msg,
@@ -786,6 +813,31 @@ mod tests {
             assert_eq!(Arch::from_toml(&a.to_toml()).unwrap(), a);
             assert_eq!(Arch::from_json(&a.to_json()).unwrap(), a);
         }
+    }
+
+    #[test]
+    fn toml_errors_name_the_line_of_the_fault() {
+        // The fault starts its line: counting the lines of the text before it gave the line
+        // above.
+        let toml = "name = \"x\"\ninput = { channels = 4 }\n[[layers]]\ntype = \"relu\"\n\
+                    bogus = 1\n";
+        let e = Arch::from_toml(toml).unwrap_err().to_string();
+        assert!(e.contains("line 5:"), "{e}");
+        assert!(e.contains("bogus"), "{e}");
+        // Mid-line faults and the first line.
+        let e = Arch::from_toml("name = \"x\"\ninput = { channels = \"four\" }\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line 2:"), "{e}");
+        // An unknown key is reported by toml at its table's header: the key's own line.
+        let toml = "name = \"x\"\ninput = { channels = 4 }\n[[layers]]\ntype = \"conv1d\"\n\
+                    out_channels = 2\nkernel_size = 3\nin_channels = 4\n";
+        let e = Arch::from_toml(toml).unwrap_err().to_string();
+        assert!(e.contains("line 7: unknown field `in_channels`"), "{e}");
+        let e = Arch::from_toml("name = 3\n").unwrap_err().to_string();
+        assert!(e.contains("line 1:"), "{e}");
+        assert_eq!(line_of("a\nb", 2), 2);
+        assert_eq!(line_of("a\nb", 99), 2);
     }
 
     #[test]

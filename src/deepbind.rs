@@ -598,11 +598,7 @@ pub fn param_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
 
 /// A value cut to a readable length for an error message.
 fn shorten(s: &str) -> String {
-    const MAX: usize = 40;
-    match s.char_indices().nth(MAX) {
-        Some((i, _)) => format!("{}...", &s[..i]),
-        None => s.to_string(),
-    }
+    crate::error::excerpt(s, 40)
 }
 
 /// Comma-separated numbers (an empty value is an empty list); on failure the 0-based index and

@@ -80,3 +80,34 @@ impl Error {
         }
     }
 }
+
+/// Text from a file quoted in an error message: control characters escaped, cut after `max`
+/// characters of the message (then `...`), so that a binary or overlong line still gives a
+/// short one-line message.
+///
+/// ```
+/// use seqcnn::error::excerpt;
+/// assert_eq!(excerpt("ACGT", 40), "ACGT");
+/// assert_eq!(excerpt("ACGTACGT", 4), "ACGT...");
+/// assert_eq!(excerpt("a\tb\u{0}\n", 40), "a\\tb\\u{0}\\n");
+/// assert_eq!(excerpt("\u{0}\u{0}\u{0}", 8), "\\u{0}...");
+/// ```
+pub fn excerpt(text: &str, max: usize) -> String {
+    let mut out = String::new();
+    let mut shown = 0;
+    for c in text.chars() {
+        let piece: String = if c.is_control() {
+            c.escape_default().collect()
+        } else {
+            c.to_string()
+        };
+        let n = piece.chars().count();
+        if shown + n > max {
+            out.push_str("...");
+            break;
+        }
+        out.push_str(&piece);
+        shown += n;
+    }
+    out
+}

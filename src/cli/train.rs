@@ -274,6 +274,32 @@ fn train(args: &Args) -> Result<()> {
     if let Some(p) = args.dropout {
         arch.set_dropout(p)?;
     }
+    train_arch(args, arch).map_err(|e| name_arch(e, args))
+}
+
+/// An architecture error found while building the network (a layer that does not fit the shape
+/// it receives) names the architecture it came from, as a parse error of the file does.
+fn name_arch(e: anyhow::Error, args: &Args) -> anyhow::Error {
+    if !matches!(
+        e.downcast_ref::<seqcnn::Error>(),
+        Some(seqcnn::Error::Arch(_))
+    ) {
+        return e;
+    }
+    let from = if Arch::builtin(&args.arch).is_some() {
+        format!("built-in architecture '{}'", args.arch)
+    } else {
+        args.arch.clone()
+    };
+    let changed = if args.set.is_empty() {
+        String::new()
+    } else {
+        format!(" (with --set {})", args.set.join(" --set "))
+    };
+    e.context(format!("{from}{changed}"))
+}
+
+fn train_arch(args: &Args, arch: Arch) -> Result<()> {
     // Fail on an unwritable output before any work is done.
     super::check_output_dir(&args.out)?;
     let inputs: Vec<&std::path::Path> = [&args.train, &args.valid, &args.genome]

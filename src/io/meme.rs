@@ -270,6 +270,8 @@ struct Parser {
     current: Option<(Motif, bool)>,
     /// Declared `w=` of the current matrix and the line it was declared on.
     declared: Option<(usize, u64)>,
+    /// The line that opened the current alphabet or background section.
+    opened: u64,
     state: State,
 }
 
@@ -284,6 +286,7 @@ impl Parser {
             motifs: Vec::new(),
             current: None,
             declared: None,
+            opened: 0,
             state: State::Top,
         }
     }
@@ -433,6 +436,7 @@ impl Parser {
         if let Some(rest) = t.strip_prefix("ALPHABET") {
             let Some(rest) = rest.trim_start().strip_prefix('=') else {
                 self.state = State::Alphabet(Vec::new());
+                self.opened = self.line;
                 return Ok(());
             };
             let a = rest.trim().to_ascii_uppercase();
@@ -463,6 +467,7 @@ impl Parser {
                 return Err(self.err("a second background letter frequencies section"));
             }
             self.state = State::Background(Vec::new());
+            self.opened = self.line;
             return Ok(());
         }
         if let Some(rest) = t.strip_prefix("MOTIF") {
@@ -635,9 +640,13 @@ impl Parser {
                 )));
             }
             State::Background(_) => {
+                self.line = self.opened;
                 return Err(self.err("background letter frequencies must give A, C, G and T"));
             }
-            State::Alphabet(_) => return Err(self.err("alphabet block has no 'END ALPHABET'")),
+            State::Alphabet(_) => {
+                self.line = self.opened;
+                return Err(self.err("alphabet block has no 'END ALPHABET'"));
+            }
             _ => {}
         }
         self.state = State::Top;
@@ -744,11 +753,7 @@ fn is_row(t: &str) -> bool {
 
 /// A line cut to 40 characters for messages.
 fn short(t: &str) -> String {
-    let mut s: String = t.chars().take(40).collect();
-    if t.chars().count() > 40 {
-        s.push_str("...");
-    }
-    s
+    crate::error::excerpt(t, 40)
 }
 
 #[cfg(test)]
@@ -945,7 +950,12 @@ mod tests {
             ),
             (
                 "MEME version 4\nBackground letter frequencies\nA 0.5 C 0.5\n".into(),
-                "t.meme:4: background letter frequencies must give A, C, G and T",
+                // At the end of the file: the line that opened the section, not one past the end.
+                "t.meme:2: background letter frequencies must give A, C, G and T",
+            ),
+            (
+                "MEME version 4\n\nALPHABET \"x\" DNA-LIKE\nA\nC\nG\nT\n\nMOTIF a\n".into(),
+                "t.meme:3: alphabet block has no 'END ALPHABET'",
             ),
             (
                 "MEME version 4\nALPHABET \"x\" PROTEIN-LIKE\nA\nB\nEND ALPHABET\n".into(),

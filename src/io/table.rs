@@ -123,7 +123,10 @@ impl<R: BufRead> TableReader<R> {
             Error::parse(
                 &t.path,
                 t.line,
-                format!("{what}; columns found: {}", t.columns.join(", ")),
+                format!(
+                    "{what}; columns found: {}",
+                    crate::error::excerpt(&t.columns.join(", "), 120)
+                ),
             )
         };
         let seq_col = find(SEQ_COLUMN).ok_or_else(|| {

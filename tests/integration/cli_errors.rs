@@ -4,6 +4,7 @@
 
 use crate::common::{data, fails_with, ok, tempdir};
 use std::collections::BTreeSet;
+use std::io::Read;
 use std::path::Path;
 use std::sync::OnceLock;
 
@@ -922,6 +923,7 @@ fn absurd_sizes_are_refused_before_allocating() {
                 "out_channels = 16000000\nkernel_size = 3",
             ),
             vec![
+                "wide.toml",
                 "layer 0 (conv1d)",
                 "values per example",
                 "more than 4294967296",
@@ -980,4 +982,61 @@ fn absurd_sizes_are_refused_before_allocating() {
         );
     }
     assert!(!d.join("m.safetensors").exists());
+}
+
+/// Errors stay one short line that points at the right place: an architecture's unknown key at
+/// its own line (toml reports the table's header), a layer that does not fit its input under
+/// the file's name, a binary file read as a table without its bytes dumped.
+#[test]
+fn messages_name_the_right_line_and_stay_short() {
+    let dir = tempdir();
+    let d = dir.path();
+    let input = utf8(&data("REST_B.head50.seq"));
+    let out = utf8(&d.join("m.safetensors"));
+    let write = |name: &str, text: &str| {
+        let p = d.join(name);
+        std::fs::write(&p, text).unwrap();
+        utf8(&p)
+    };
+    let head = "name = \"x\"\ninput = { channels = 4, length = 101 }\n[[layers]]\n\
+                type = \"conv1d\"\nout_channels = 8\n";
+    let tail = "[[layers]]\ntype = \"global_max_pool\"\n[[layers]]\ntype = \"linear\"\n";
+    let unknown = write(
+        "unknown.toml",
+        &format!("{head}kernel_size = 5\nin_channels = 4\n{tail}"),
+    );
+    let long = write("long.toml", &format!("{head}kernel_size = 200\n{tail}"));
+    let train = |arch: &str, needles: &[&str]| {
+        let args = [
+            "train", "--arch", arch, "--train", &input, "--out", &out, "--epochs", "1",
+        ];
+        fails_with(2, &args, needles);
+        assert!(!Path::new(&out).exists());
+    };
+    train(&unknown, &["unknown.toml", "line 7", "in_channels"]);
+    train(
+        &long,
+        &[
+            "long.toml",
+            "layer 0 (conv1d)",
+            "shorter than the kernel span",
+        ],
+    );
+    // An IDX image file whose magic number is damaged reads as a table: the columns it
+    // "found" are its binary header and pixels.
+    let images = data("images/mnist-test100-images-idx3-ubyte.gz");
+    let mut bytes = Vec::new();
+    flate2::read::GzDecoder::new(std::fs::File::open(images).unwrap())
+        .read_to_end(&mut bytes)
+        .unwrap();
+    bytes[3] = 9;
+    let bad = d.join("bad.idx");
+    std::fs::write(&bad, &bytes).unwrap();
+    let err = fails_with(
+        2,
+        &["predict", "--model", model(), &utf8(&bad)],
+        &["bad.idx:1"],
+    );
+    let line = err.lines().last().unwrap();
+    assert!(line.len() < 300, "{} bytes: {line}", line.len());
 }
