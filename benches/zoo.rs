@@ -9,7 +9,9 @@
 //! strands), the native model on its own under each strand rule (`none`, its default, and `max`,
 //! both strands as DeepBind), timed before and after the zoo. The ratio (`zoo/it`) is zoo
 //! scores/s over the native model's (the mean of before and after), per wall-clock second and
-//! per CPU second of the process (on a busy machine the second is the steadier).
+//! per CPU second of the process (on a busy machine the second is the steadier). Then the same
+//! work on both sides: the zoo's one-strand models (DeepBind's `reverse_complement = 0`) against
+//! the native model on one strand, its both-strand models against the native model on both.
 //!
 //! Sequences: `--seqs N` (default 10,000) of 101 bp (DeepBind's ChIP-seq length), uniform random
 //! bases from a ChaCha8 generator seeded with 1.
@@ -239,6 +241,26 @@ fn main() -> ExitCode {
         let scores = (models.len() * seqs.len()) as f64;
         let (zoo_rate, zoo_cpu) = zoo_secs.rates(scores);
 
+        // The same work on each side: the zoo's one-strand models against the native model on
+        // one strand, its both-strand models against the native model on both.
+        let by_strand = |strand: Strand| {
+            let members: Vec<_> = models
+                .iter()
+                .filter(|m| m.meta.strand == strand)
+                .map(|m| (m.meta.tasks[0].clone(), Scorer::new(m)))
+                .collect();
+            let n = members.len();
+            if n == 0 {
+                return (0, (0.0, 0.0));
+            }
+            let panel = Panel::side_by_side(members).expect("a panel");
+            (
+                n,
+                score_all(&panel, &seqs, o.batch).rates((n * seqs.len()) as f64),
+            )
+        };
+        let parts = [by_strand(Strand::None), by_strand(Strand::Max)];
+
         let after = [native_rate(Strand::None), native_rate(Strand::Max)];
         let load_after = load();
 
@@ -271,6 +293,18 @@ fn main() -> ExitCode {
                 zoo_cpu / c
             );
             println!("  (before the zoo {:.0}, after {:.0})", b.0, a.0);
+        }
+        println!("the same work on both sides: the zoo's models by strand rule");
+        for (i, rule) in ["none", "max"].iter().enumerate() {
+            let (n, (zr, zc)) = parts[i];
+            let (b, a) = (before[i], after[i]);
+            let (r, c) = ((b.0 + a.0) / 2.0, (b.1 + a.1) / 2.0);
+            println!(
+                "{:<30} {zr:>10.0} {:>8.3} {zc:>13.0} {:>8.3}",
+                format!("zoo, {n} models on strand {rule}"),
+                zr / r,
+                zc / c
+            );
         }
         if models.len() < all {
             println!(
