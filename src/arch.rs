@@ -395,7 +395,16 @@ impl Arch {
                 Arch::builtin_names().join(", ")
             )));
         }
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let bytes = crate::io::input::read_file(path)?;
+        let text = String::from_utf8(bytes).map_err(|e| {
+            Error::model(
+                path,
+                format!(
+                    "architecture: not UTF-8 text (byte {}): an architecture is a TOML file",
+                    e.utf8_error().valid_up_to()
+                ),
+            )
+        })?;
         let parsed = if name_or_path.ends_with(".json") {
             Arch::from_json(&text)
         } else {

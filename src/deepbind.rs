@@ -102,7 +102,7 @@ struct Field<'a> {
 impl Params {
     /// Reads a parameter file; errors name the file, the line, the field and what was expected.
     pub fn read(path: &Path) -> Result<Params> {
-        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let bytes = crate::io::input::read_file(path)?;
         let text = std::str::from_utf8(&bytes)
             .map_err(|e| Error::parse(path, 0, format!("not a text file ({e})")))?;
         Params::parse(text, path)

@@ -5,6 +5,8 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     seqcnn::alloc::tune();
+    // One command's outputs never replace its inputs.
+    seqcnn::io::input::guard_inputs();
     // Interrupted (SIGINT, SIGTERM): unfinished outputs' temporary files are removed, exit 130/143.
     if let Err(e) = seqcnn::io::cleanup::remove_pending_on_signals() {
         eprintln!("seqcnn: warning: cannot watch for SIGINT/SIGTERM: {e}");

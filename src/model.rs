@@ -244,7 +244,7 @@ impl Model {
 
     /// Reads a model file.
     pub fn load(path: &Path) -> Result<Model> {
-        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let bytes = crate::io::input::read_file(path)?;
         Model::from_bytes(&bytes, path)
     }
 
@@ -253,7 +253,7 @@ impl Model {
     /// `nn.Sequential` indices of the architecture (`0.weight`, ...) or the layers' names.
     pub fn from_torch(arch: Arch, tasks: Vec<String>, path: &Path) -> Result<Model> {
         let bad = |msg: String| Error::model(path, msg);
-        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let bytes = crate::io::input::read_file(path)?;
         let st = SafeTensors::deserialize(&bytes).map_err(|e| bad(describe(e)))?;
         let net = Network::build(&arch, tasks.len()).map_err(|e| bad(e.to_string()))?;
         let mut used = Vec::new();

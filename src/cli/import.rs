@@ -97,6 +97,14 @@ fn import_deepbind(
 ) -> Result<()> {
     use seqcnn::deepbind;
     let index = index.map(deepbind::Index::read).transpose()?;
+    if out.exists() && !out.is_dir() {
+        return Err(seqcnn::Error::Config(format!(
+            "--out {} exists and is not a directory: DeepBind models are written one file per ID \
+             into a directory",
+            out.display()
+        ))
+        .into());
+    }
     let files = deepbind::param_files(params)?;
     let mut models = Vec::with_capacity(files.len());
     let mut seen = std::collections::HashMap::new();
@@ -140,7 +148,7 @@ fn default_tasks(arch: &Arch, weights: &std::path::Path) -> Result<Vec<String>> 
         .rev()
         .find(|p| p.suffix == "weight")
         .map(|p| (p.name.clone(), p.torch_name()));
-    let bytes = std::fs::read(weights).map_err(|e| seqcnn::Error::io(weights, e))?;
+    let bytes = seqcnn::io::input::read_file(weights)?;
     let st = safetensors::SafeTensors::deserialize(&bytes)
         .map_err(|e| seqcnn::Error::model(weights, format!("invalid safetensors file: {e}")))?;
     let n = last

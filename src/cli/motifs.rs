@@ -118,17 +118,25 @@ fn motifs_cmd(args: &Args) -> Result<()> {
         Some(p) => Some(meme::read_meme(p)?),
         None => None,
     };
-    for p in [
-        Some(&args.out),
-        args.weights.as_ref(),
-        args.stats.as_ref(),
-        args.matches.as_ref(),
-    ]
-    .into_iter()
-    .flatten()
-    {
-        super::check_output_dir(p)?;
+    let inputs: Vec<&std::path::Path> = [Some(input), Some(&args.model), args.compare.as_ref()]
+        .into_iter()
+        .flatten()
+        .map(|p| p.as_path())
+        .collect();
+    for (flag, p) in [
+        ("--out", Some(&args.out)),
+        ("--weights", args.weights.as_ref()),
+        ("--stats", args.stats.as_ref()),
+        ("--matches", args.matches.as_ref()),
+    ] {
+        if let Some(p) = p {
+            super::check_output_dir(p)?;
+            super::check_not_input(flag, p, &inputs)?;
+        }
     }
+    // The logo directory is made (empty, beside its target) before any output is written: a
+    // --logos that cannot be a directory fails first.
+    let logos = args.logos.as_deref().map(AtomicDir::create).transpose()?;
     let weights = match &args.weights {
         Some(_) => Some(motifs::weight_motifs(&model, args.weights_mode)?),
         None => None,
@@ -210,8 +218,7 @@ fn motifs_cmd(args: &Args) -> Result<()> {
         }
         _ => None,
     };
-    if let Some(target) = &args.logos {
-        let dir = AtomicDir::create(target)?;
+    if let Some(dir) = logos {
         for (i, q) in queries.iter().enumerate() {
             let best = match (&db, &matches) {
                 (Some(db), Some(m)) => m[i].first().map(|m| (&db.motifs[m.target], m)),

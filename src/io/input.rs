@@ -44,9 +44,74 @@ pub fn open_input(path: &Path) -> Result<Box<dyn BufRead>> {
     let raw: Box<dyn Read> = if is_dash(path) {
         Box::new(io::stdin().lock())
     } else {
-        Box::new(File::open(path).map_err(|e| Error::io(path, e))?)
+        Box::new(open_file(path)?)
     };
     sniff_gzip(raw).map_err(|e| Error::io(input_name(path), e))
+}
+
+/// Regular files this process has read, by device and inode, with the path they were read as:
+/// an output that would replace one of them is refused ([`read_as`]).
+static READ: std::sync::Mutex<Vec<(u64, u64, PathBuf)>> = std::sync::Mutex::new(Vec::new());
+
+/// Whether inputs are noted ([`guard_inputs`]).
+static GUARD: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// From now on, the files this process reads as inputs are noted, and an output that would
+/// replace one of them is an error ([`crate::io::output::AtomicOutput`]). The `seqcnn` binary
+/// turns this on: one command's outputs must never replace its inputs. A program that loads a
+/// model and saves it back in place leaves it off.
+pub fn guard_inputs() {
+    GUARD.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Opens an input file, noting it as read ([`read_as`]). Errors name the file.
+pub fn open_file(path: &Path) -> Result<File> {
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    if let Ok(m) = file.metadata() {
+        note(path, &m);
+    }
+    Ok(file)
+}
+
+/// Reads a whole input file, noting it as read ([`read_as`]). Errors name the file.
+pub fn read_file(path: &Path) -> Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    open_file(path)?
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io(path, e))?;
+    Ok(bytes)
+}
+
+fn note(path: &Path, m: &std::fs::Metadata) {
+    use std::os::unix::fs::MetadataExt;
+    if m.is_file() && GUARD.load(std::sync::atomic::Ordering::Relaxed) {
+        let mut read = READ.lock().unwrap_or_else(|e| e.into_inner());
+        if !read.iter().any(|(d, i, _)| (*d, *i) == (m.dev(), m.ino())) {
+            read.push((m.dev(), m.ino(), path.to_path_buf()));
+        }
+    }
+}
+
+/// The path an input was read as, when `path` names the same file (by device and inode,
+/// however it is spelled): writing `path` would replace that input.
+///
+/// ```
+/// let dir = tempfile::tempdir().unwrap();
+/// let (a, b) = (dir.path().join("a.txt"), dir.path().join("b.txt"));
+/// std::fs::write(&a, "x\n").unwrap();
+/// std::fs::write(&b, "y\n").unwrap();
+/// seqcnn::io::input::guard_inputs();
+/// seqcnn::io::input::read_file(&a).unwrap();
+/// assert_eq!(seqcnn::io::input::read_as(&dir.path().join(".").join("a.txt")), Some(a));
+/// assert_eq!(seqcnn::io::input::read_as(&b), None);
+/// ```
+pub fn read_as(path: &Path) -> Option<PathBuf> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(path).ok().filter(|m| m.is_file())?;
+    let read = READ.lock().unwrap_or_else(|e| e.into_inner());
+    read.iter()
+        .find(|(d, i, _)| (*d, *i) == (m.dev(), m.ino()))
+        .map(|(_, _, p)| p.clone())
 }
 
 /// Reads the first two bytes of `raw` to look for the gzip magic, then puts them back in front.

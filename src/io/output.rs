@@ -77,6 +77,7 @@ impl AtomicOutput {
                 closed: false,
             });
         }
+        refuse_input(path)?;
         let gz = path
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("gz"));
@@ -185,8 +186,24 @@ impl AtomicOutput {
             }
         };
         tmp.as_file().sync_all().map_err(|e| Error::io(&path, e))?;
+        // An input read after the output was started: the temporary file goes, the input stays.
+        refuse_input(&path)?;
         tmp.persist(&path).map_err(|e| Error::io(&path, e.error))?;
         Ok(())
+    }
+}
+
+/// An error when `path` is a file this process has read as an input: replacing it would lose
+/// the input (`predict --out INPUT`, an export onto the model it reads).
+fn refuse_input(path: &Path) -> Result<()> {
+    match crate::io::input::read_as(path) {
+        Some(input) => Err(Error::Config(format!(
+            "{}: this output is the input {}: writing it would replace that input; name another \
+             output",
+            path.display(),
+            input.display()
+        ))),
+        None => Ok(()),
     }
 }
 

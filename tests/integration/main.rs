@@ -18,6 +18,7 @@
 //! - [`help`]: every command's `--help` shows an example.
 //! - [`images`]: image classification on the vendored MNIST and digits slices.
 //! - [`interpret`]: `seqcnn motifs` and `seqcnn saliency`.
+//! - [`matrix`]: the bad-input matrix: every class of fault across the commands, nothing changed.
 //! - [`model_files`]: damaged model files fail cleanly.
 //! - [`mutate`]: `seqcnn mutate`, in silico mutagenesis.
 //! - [`progress`]: no bar off a terminal, one summary line per long command.
@@ -37,6 +38,7 @@ mod genome_train;
 mod help;
 mod images;
 mod interpret;
+mod matrix;
 mod model_files;
 mod mutate;
 mod optim_parity;

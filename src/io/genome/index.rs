@@ -285,11 +285,27 @@ pub fn write_index(path: &Path, force: bool) -> Result<Vec<IndexFile>> {
         return Err(not_bgzf(path));
     }
     let mut done = Vec::new();
-    if compression == Compression::Bgzf {
-        let gzi = gzi_path(path);
-        let written = force || !gzi.exists();
-        if written {
-            let index = scan_bgzf_blocks(path)?;
+    // Both indexes are built before either is written: a FASTA that cannot be indexed leaves
+    // neither.
+    let gzi = (compression == Compression::Bgzf).then(|| gzi_path(path));
+    let gzi_index = match &gzi {
+        Some(gzi) if force || !gzi.exists() => Some(scan_bgzf_blocks(path)?),
+        _ => None,
+    };
+    let fai = fai_path(path);
+    let fai_index = if force || !fai.exists() {
+        let file = File::open(path).map_err(|e| Error::io(path, e))?;
+        let reader: Box<dyn BufRead> = match compression {
+            Compression::Bgzf => Box::new(bgzf::io::Reader::new(BufReader::new(file))),
+            _ => Box::new(BufReader::with_capacity(1 << 16, file)),
+        };
+        Some(build_fai(path, reader)?)
+    } else {
+        None
+    };
+    if let Some(gzi) = gzi {
+        let written = gzi_index.is_some();
+        if let Some(index) = gzi_index {
             let mut out = AtomicOutput::create(&gzi)?;
             bgzf::gzi::io::Writer::new(&mut out)
                 .write_index(&index)
@@ -298,15 +314,8 @@ pub fn write_index(path: &Path, force: bool) -> Result<Vec<IndexFile>> {
         }
         done.push(IndexFile { path: gzi, written });
     }
-    let fai = fai_path(path);
-    let written = force || !fai.exists();
-    if written {
-        let file = File::open(path).map_err(|e| Error::io(path, e))?;
-        let reader: Box<dyn BufRead> = match compression {
-            Compression::Bgzf => Box::new(bgzf::io::Reader::new(BufReader::new(file))),
-            _ => Box::new(BufReader::with_capacity(1 << 16, file)),
-        };
-        let index = build_fai(path, reader)?;
+    let written = fai_index.is_some();
+    if let Some(index) = fai_index {
         let mut out = AtomicOutput::create(&fai)?;
         fasta::fai::io::Writer::new(&mut out)
             .write_index(&index)
@@ -344,6 +353,20 @@ fn build_fai(path: &Path, reader: Box<dyn BufRead>) -> Result<fasta::fai::Index>
     }
     if records.is_empty() {
         return Err(Error::parse(path, 0, "no FASTA records to index"));
+    }
+    let mut seen = std::collections::HashMap::new();
+    for (i, r) in records.iter().enumerate() {
+        if let Some(first) = seen.insert(r.name(), i + 1) {
+            return Err(Error::parse(
+                path,
+                0,
+                format!(
+                    "records {first} and {} are both named '{}': contig names must be unique",
+                    i + 1,
+                    String::from_utf8_lossy(r.name())
+                ),
+            ));
+        }
     }
     Ok(fasta::fai::Index::from(records))
 }

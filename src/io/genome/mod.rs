@@ -144,7 +144,7 @@ impl Genome {
             )));
         }
         let records = index::read_fai(&fai)?;
-        let file = File::open(path).map_err(|e| Error::io(path, e))?;
+        let file = crate::io::input::open_file(path)?;
         let file_len = file.metadata().map_err(|e| Error::io(path, e))?.len();
         let FaiContigs {
             contigs,
