@@ -13,6 +13,21 @@ use std::fmt;
 /// windows around a centre, 1-based display) from overflowing.
 pub const MAX_POSITION: u64 = 1 << 62;
 
+/// The 0-based offset, in a window of `len` bases centred on a base, of that base: the middle
+/// one when `len` is odd, the left of the two middle ones when it is even. Selene (and ExPecto,
+/// which it follows) centre a variant's window this way: a 1000-bp window holds the centre base
+/// at offset 499, a 101-bp window at offset 50. Variant windows, `predict --genome` and `mutate
+/// --genome` windows around an interval's centre or summit all place their centre with this.
+///
+/// ```
+/// use seqcnn::interval::centre_offset;
+/// assert_eq!((centre_offset(1000), centre_offset(101), centre_offset(4)), (499, 50, 1));
+/// assert_eq!((centre_offset(1), centre_offset(0)), (0, 0));
+/// ```
+pub fn centre_offset(len: usize) -> usize {
+    len.saturating_sub(1) / 2
+}
+
 /// A stretch of one contig: bases `start..end`, 0-based half-open.
 ///
 /// ```

@@ -28,8 +28,8 @@ use std::path::PathBuf;
 ///
 /// Windows: N bp (the model's input length, or --window N for models that take any length,
 /// such as imported DeepBind models), with genome position POS + len(REF)/2 (1-based, integer
-/// division, as Selene centres variants; for a SNV the variant itself) at 0-based offset N/2,
-/// the centre when N is odd. The ALT window keeps the same left flank up to REF's first base,
+/// division, as Selene centres variants; for a SNV the variant itself) at 0-based offset
+/// (N-1)/2: the centre when N is odd, 499 of 1000 when N is even. The ALT window keeps the same left flank up to REF's first base,
 /// then ALT, then the genome after REF up to N bases: an insertion trims the right flank, a
 /// deletion extends it further into the genome; an ALT longer than the rest of the window is cut
 /// at the window's end. Both windows are exactly N bp.
@@ -57,7 +57,7 @@ pub struct Args {
     #[arg(long)]
     genome: PathBuf,
     /// Window length for models without a fixed input length (DeepBind models); the variant
-    /// sits at 0-based offset N/2.
+    /// sits at 0-based offset (N-1)/2 (50 of 101, 499 of 1000), as Selene places it.
     #[arg(long)]
     window: Option<usize>,
     /// Output TSV (`-` = stdout; `.gz` = gzip).

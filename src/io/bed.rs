@@ -67,19 +67,24 @@ impl BedRecord {
         self.summit.unwrap_or(self.start + self.len() / 2)
     }
 
-    /// The `len`-bp window a fixed-length model scores for this interval: `len / 2` bases before
-    /// the [`centre`](Self::centre) to `len - len / 2` after it, 0-based half-open. It may start
-    /// before 0 or end past the contig: [`Genome::fetch_padded`] reads those positions as N.
+    /// The `len`-bp window a fixed-length model scores for this interval, 0-based half-open,
+    /// with the [`centre`](Self::centre) at offset [`centre_offset`](crate::interval::centre_offset)
+    /// (`(len - 1) / 2`: the middle base, or the left of the two middle ones, as Selene centres
+    /// variants). It may start before 0 or end past the contig: [`Genome::fetch_padded`] reads
+    /// those positions as N.
     ///
     /// ```
     /// use seqcnn::io::bed::BedReader;
     /// let text = b"chr1\t100\t200\nchr1\t100\t200\tp\t0\t.\t1\t-1\t-1\t10\n";
     /// let ivs: Vec<_> = BedReader::new(&text[..], "x.bed").collect::<Result<_, _>>().unwrap();
-    /// assert_eq!(ivs[0].window(1000), (-350, 650));
+    /// // Centre 150 at offset 499 of 1000.
+    /// assert_eq!(ivs[0].window(1000), (-349, 651));
+    /// // Summit 110 at offset 2 of 5.
     /// assert_eq!(ivs[1].window(5), (108, 113));
     /// ```
     pub fn window(&self, len: u64) -> (i64, i64) {
-        let start = self.centre() as i64 - (len / 2) as i64;
+        let len = usize::try_from(len).unwrap_or(usize::MAX);
+        let start = self.centre() as i64 - crate::interval::centre_offset(len) as i64;
         (start, start + len as i64)
     }
 
@@ -476,7 +481,7 @@ mod tests {
         let ivs = parse(&format!("c\t{MAX_POSITION}\t{MAX_POSITION}\n")).unwrap();
         assert_eq!(
             ivs[0].window(1000),
-            (MAX_POSITION as i64 - 500, MAX_POSITION as i64 + 500)
+            (MAX_POSITION as i64 - 499, MAX_POSITION as i64 + 501)
         );
         assert_eq!(
             ivs[0].label(),

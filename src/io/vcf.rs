@@ -458,7 +458,7 @@ mod tests {
             .unwrap()
             .unwrap();
         let p = crate::variants::Placement::new(rec.pos, 3, 1000).unwrap();
-        assert_eq!(p.start, MAX_POSITION as i64 - 500);
+        assert_eq!(p.start, MAX_POSITION as i64 - 499);
     }
 
     #[test]

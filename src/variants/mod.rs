@@ -2,9 +2,11 @@
 //! genome, scored through a [`Scorer`] (so strand and DeepBind window rules are `predict`'s),
 //! one batch of records at a time; plus the TSV, skipped-list and annotated-VCF writers.
 //!
-//! The window rule ([`Placement`]): an `N`-bp window whose 0-based offset `N / 2` (the centre
-//! when `N` is odd) holds genome position `POS + len(REF) / 2` (1-based, integer division:
-//! Selene's centring; for a SNV the variant itself). The reference window is the genome there.
+//! The window rule ([`Placement`]): an `N`-bp window whose 0-based offset `(N - 1) / 2`
+//! ([`crate::interval::centre_offset`]: the centre when `N` is odd, the left of the two middle
+//! bases when it is even) holds genome position `POS + len(REF) / 2` (1-based, integer division;
+//! for a SNV the variant itself): Selene's and ExPecto's centring, so a 1000-bp window holds a
+//! SNV at offset 499 and a 101-bp window at offset 50. The reference window is the genome there.
 //! The alternative window keeps the same left flank up to REF's first base, then ALT, then the
 //! genome after REF for as many bases as make `N`: the right flank is trimmed by an insertion's
 //! extra bases and extended into the genome by a deletion's missing ones (an ALT longer than the
@@ -45,15 +47,17 @@ impl Placement {
     /// // A SNV at POS 11 (0-based 10) in a 5-bp window: bases 8..13, the SNV at offset 2.
     /// let p = Placement::new(11, 1, 5).unwrap();
     /// assert_eq!((p.start, p.ref_offset), (8, 2));
-    /// // Even windows: offset N/2, one more base on the left.
-    /// assert_eq!(Placement::new(11, 1, 4).unwrap().start, 8);
+    /// // Even windows: offset N/2 - 1, one more base on the right (Selene's rule).
+    /// let e = Placement::new(11, 1, 4).unwrap();
+    /// assert_eq!((e.start, e.ref_offset), (9, 1));
+    /// assert_eq!(Placement::new(1_000_000, 1, 1000).unwrap().ref_offset, 499);
     /// // A 3-bp REF (deletion GTG>G): centred on its middle base.
     /// let d = Placement::new(11, 3, 5).unwrap();
     /// assert_eq!((d.start, d.ref_offset), (9, 1));
     /// assert!(Placement::new(11, 7, 5).is_none());
     /// ```
     pub fn new(pos: u64, ref_len: usize, len: usize) -> Option<Placement> {
-        let half = len / 2;
+        let half = crate::interval::centre_offset(len);
         let ref_offset = half.checked_sub(ref_len / 2)?;
         if ref_len == 0 || ref_offset + ref_len > len {
             return None;
@@ -702,11 +706,12 @@ mod tests {
             for pos in 8..20u64 {
                 for ref_len in 1..4 {
                     let Some(p) = Placement::new(pos, ref_len, len) else {
-                        assert!(ref_len / 2 > len / 2 || ref_len > len, "{len} {ref_len}");
+                        let half = crate::interval::centre_offset(len);
+                        assert!(ref_len / 2 > half || ref_len > len, "{len} {ref_len}");
                         continue;
                     };
-                    // REF's middle base sits at offset len / 2.
-                    assert_eq!(p.ref_offset + ref_len / 2, len / 2);
+                    // REF's middle base sits at offset (len - 1) / 2.
+                    assert_eq!(p.ref_offset + ref_len / 2, (len - 1) / 2);
                     assert_eq!(p.start + p.ref_offset as i64, pos as i64 - 1);
                     let stretch = &genome[p.start as usize..];
                     for alt in [&b"A"[..], b"AC", b"ACGTACG", b"ACGTACGTACGTACG"] {

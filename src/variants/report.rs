@@ -287,7 +287,7 @@ pub fn mutation_map(
         None => naive_ism(scorer, &e.window, false, batch)?,
     };
     let len = e.window.len();
-    let centre = len / 2;
+    let centre = crate::interval::centre_offset(len);
     let range = (len > 2 * ZOOM + 1).then(|| (centre - ZOOM, (centre + ZOOM + 1).min(len)));
     let opts = MapOptions {
         range,

@@ -501,8 +501,9 @@ mod genome {
         // The same windows as FASTA: identical scores.
         let mut fasta = String::new();
         for (k, iv) in ivs.iter().enumerate() {
-            // A DeepBind model takes any length: 20 bp around the centre (10 before it).
-            let start = iv.start + iv.len() / 2 - 10;
+            // A DeepBind model takes any length: 20 bp around the centre, the centre at offset
+            // (20 - 1) / 2 = 9 (Selene's rule for even windows).
+            let start = iv.start + iv.len() / 2 - 9;
             let name = format!("chr20:{}-{}", iv.start + 1, iv.end);
             let seq = genome.fetch("20", start, start + 20).expect("fetch");
             fasta.push_str(&format!(
@@ -527,10 +528,10 @@ mod genome {
             assert_eq!(a[..2], b[..2]);
             assert_eq!(a[4..], b[2..], "BED and FASTA input give the same scores");
         }
-        // Maps labelled with genomic positions: the first peak's window starts at 1531 (0-based).
+        // Maps labelled with genomic positions: the first peak's window starts at 1532 (0-based).
         let svg = std::fs::read_to_string(maps.join("chr20_1340-1743.D00328.003.svg"))
             .expect("map of the first peak");
-        assert!(svg.contains(">1540</text>") && svg.contains("positions 1532-1551"));
+        assert!(svg.contains(">1540</text>") && svg.contains("positions 1533-1552"));
         assert_eq!(std::fs::read_dir(&maps).expect("maps").count(), 32);
     }
 
@@ -569,11 +570,11 @@ mod genome {
             s(&bed),
         ]));
         assert_eq!(header[2..4], ["chrom", "gpos"]);
-        // Window starts (0-based): centre - 500, summit - 500, 50 - 500.
+        // Window starts (0-based): the centre or summit at offset 499 of 1000.
         let starts: [(&str, i64); 3] = [
-            ("chr20:1340-1743", 1339 + 202 - 500),
-            ("pk", 28011 + 30 - 500),
-            ("edge", 50 - 500),
+            ("chr20:1340-1743", 1339 + 202 - 499),
+            ("pk", 28011 + 30 - 499),
+            ("edge", 50 - 499),
         ];
         let mut at = 0;
         for (name, start) in starts {

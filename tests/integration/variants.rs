@@ -138,11 +138,12 @@ impl Table {
 }
 
 /// The windows of a record by the rule in `seqcnn variants --help`, cut here from the genome:
-/// REF's middle base (`POS + len(REF)/2`, 1-based) at 0-based offset `w / 2`; the ALT window is
+/// REF's middle base (`POS + len(REF)/2`, 1-based) at 0-based offset `(w - 1) / 2`; the ALT window is
 /// the same left flank, ALT, then the genome after REF, `w` bases in all.
 fn windows(g: &Genome, pos: u64, reference: &str, alt: &str, w: usize) -> (Vec<u8>, Vec<u8>) {
     let p0 = pos as i64 - 1;
-    let start = p0 + (reference.len() / 2) as i64 - (w / 2) as i64;
+    // The centre base at offset (w - 1) / 2: Selene's rule (see below).
+    let start = p0 + (reference.len() / 2) as i64 - ((w - 1) / 2) as i64;
     assert!(start >= 0, "test windows stay inside the contig");
     let start = start as u64;
     let r = g.fetch("20", start, start + w as u64).expect("fetch");
@@ -346,27 +347,33 @@ fn window_offsets_for_odd_and_even_windows_and_indel_centring() {
         ),
     )
     .expect("write");
+    // Selene's window, written out from its source (selene_sdk/predict/model_predict.py,
+    // `AnalyzeSequences.__init__` and `variant_effect_prediction`): `start_radius = N // 2`,
+    // plus one when N is odd, `end_radius = N // 2`; `center = pos + len(ref) // 2` with POS
+    // 1-based; the window is genome[center - start_radius : center + end_radius], 0-based.
+    let selene_start = |pos: u64, ref_len: u64, n: u64| pos + ref_len / 2 - (n / 2 + n % 2);
     for (w, snv_start) in [
         (101u64, 7712 - 50),
-        (100, 7712 - 50),
+        (100, 7712 - 49),
         (7, 7712 - 3),
-        (6, 7712 - 3),
+        (6, 7712 - 2),
     ] {
+        assert_eq!(snv_start, selene_start(7713, 1, w));
         let t = variants(&model, &input, &["--window", &w.to_string()]);
         let snv_ref = fetch(snv_start, snv_start + w);
         let mut snv_alt = snv_ref.clone();
-        let off = (w / 2) as usize;
+        let off = ((w - 1) / 2) as usize;
         assert_eq!(snv_alt[off], b'T');
         snv_alt[off] = b'C';
         // Deletion: centred on REF's middle base (0-based 28301); the ALT window is the left
         // flank to 28299, `A`, then the genome from 28304 on, extended by the 4 deleted bases.
-        let del_start = 28301 - w / 2;
+        let del_start = selene_start(28300, 5, w);
         let del_ref = fetch(del_start, del_start + w);
         let mut del_alt = fetch(del_start, 28299);
         del_alt.push(b'A');
         del_alt.extend(fetch(28304, 28304 + (w as usize - del_alt.len()) as u64));
         // Insertion: centred on the C at 0-based 28199; the right flank trimmed by 5 bases.
-        let ins_start = 28199 - w / 2;
+        let ins_start = selene_start(28200, 1, w);
         let ins_ref = fetch(ins_start, ins_start + w);
         let mut ins_alt = fetch(ins_start, 28199);
         ins_alt.extend(b"CGGCGC");
@@ -961,4 +968,55 @@ fn help_states_the_window_and_indel_rules_with_examples() {
     ] {
         assert!(help.contains(needle), "--help lacks '{needle}'");
     }
+}
+
+/// A 1000-bp model (DeepSEA's length): a SNV sits at window offset 499, in the window Selene
+/// cuts (`start_radius = end_radius = N // 2` for even N, `center = POS + len(REF) // 2`,
+/// window `[center - start_radius, center + end_radius)` 0-based: selene_sdk/predict/
+/// model_predict.py), and the scores are `predict`'s on that window and not on the window one
+/// base to the right (where the rule of offset N/2 put it).
+#[test]
+fn a_1000_bp_model_holds_a_snv_at_offset_499_as_selene_does() {
+    let dir = tempdir();
+    // Average pooling: every base counts, so a window one base off scores differently.
+    let arch = Arch::from_toml(
+        "name = \"avg1000\"\ninput = { channels = 4, length = 1000 }\nloss = \"bce\"\n\
+         [[layers]]\ntype = \"conv1d\"\nout_channels = 6\nkernel_size = 3\n\
+         [[layers]]\ntype = \"relu\"\n[[layers]]\ntype = \"global_avg_pool\"\n\
+         [[layers]]\ntype = \"linear\"\n",
+    )
+    .expect("arch");
+    let model = dir.path().join("m1000.safetensors");
+    Model::new(arch, vec!["t".into()], &mut seqcnn::rng::seeded(5), 4.0)
+        .expect("model")
+        .save(&model)
+        .expect("save");
+    let input = dir.path().join("snv.vcf");
+    let head = "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n";
+    std::fs::write(&input, format!("{head}chr20\t7713\tsnv\tT\tC\t.\t.\t.\n")).expect("write");
+    let (pos, n) = (7713u64, 1000u64);
+    let centre = pos; // + len(REF) // 2 = 0
+    let start = centre - n / 2;
+    let p = seqcnn::variants::Placement::new(pos, 1, n as usize).expect("placement");
+    assert_eq!((p.start, p.ref_offset), (start as i64, 499));
+    let g = genome();
+    let reference = g.fetch("20", start, start + n).expect("fetch");
+    assert_eq!(reference[499], b'T', "the SNV's REF at offset 499");
+    let mut alt = reference.clone();
+    alt[499] = b'C';
+    let mut shifted = g.fetch("20", start - 1, start - 1 + n).expect("fetch");
+    assert_eq!(shifted[500], b'T', "the N/2 rule's window");
+    let want = predict(dir.path(), &model, &[reference, alt, shifted.clone()], &[]);
+    let t = variants(&model, &input, &[]);
+    let (r, a) = (t.num(&t.rows[0], "t:ref"), t.num(&t.rows[0], "t:alt"));
+    assert!(
+        close(r, want[0][0]) && close(a, want[1][0]),
+        "{r} {a} {want:?}"
+    );
+    shifted[500] = b'C';
+    let old = predict(dir.path(), &model, &[shifted], &[]);
+    assert!(
+        !close(a, old[0][0]),
+        "the shifted window scores the same: the test cannot tell"
+    );
 }
