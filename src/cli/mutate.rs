@@ -8,7 +8,7 @@ use seqcnn::io::genome::Genome;
 use seqcnn::io::output::{AtomicDir, AtomicOutput};
 use seqcnn::model::Model;
 use seqcnn::model::Strand;
-use seqcnn::mutate::{FastIsm, IsmScores, MapOptions, mutation_map_svg, naive_ism};
+use seqcnn::mutate::{FastIsm, IsmScores, MapOptions, PlotScale, mutation_map_svg, naive_ism};
 use seqcnn::score::{Scorer, resolve_window};
 use seqcnn::shard::{Shard, check_shardable, shard_items, sharded_records, write_tsv_marker};
 use std::collections::HashSet;
@@ -97,6 +97,11 @@ pub struct Args {
         requires = "plot"
     )]
     plot_task: Vec<String>,
+    /// What the maps' colours show, mutant minus reference: `logit` (the default for sigmoid
+    /// models: their probabilities saturate), `prob` (predict's scale) or `raw` (the network's
+    /// output; the default for DeepBind models, on DeepBind's score).
+    #[arg(long, value_enum, requires = "plot")]
+    plot_scale: Option<PlotScale>,
     /// Draw only positions START to END (1-based, inclusive, as the `pos` column).
     #[arg(long, value_name = "START-END", requires = "plot", value_parser = parse_span)]
     plot_window: Option<(usize, usize)>,
@@ -213,9 +218,10 @@ fn plot_tasks(model: &Model, names: &[String]) -> seqcnn::Result<Vec<usize>> {
         .collect()
 }
 
-/// Writes the mutation maps of one sequence into `dir`.
+/// Writes the mutation maps of one sequence into `dir`, with `base`'s options (wrap, zoom,
+/// scale) and the sequence's own position labels.
 fn plot(
-    args: &Args,
+    base: &MapOptions,
     model: &Model,
     dir: &Path,
     tasks: &[usize],
@@ -224,14 +230,12 @@ fn plot(
     used: &mut HashSet<String>,
 ) -> Result<()> {
     let opts = MapOptions {
-        wrap: args.wrap,
-        range: args.plot_window,
         offset: item
             .locus
             .as_ref()
             .and_then(|l| u64::try_from(l.start).ok())
             .unwrap_or(0),
-        ..MapOptions::default()
+        ..base.clone()
     };
     for &t in tasks {
         let task = &model.meta.tasks[t];
@@ -262,6 +266,16 @@ fn mutate(args: &Args) -> Result<()> {
         FastIsm::new(&model)?
     };
     let tasks = plot_tasks(&model, &args.plot_task)?;
+    let scale = args
+        .plot_scale
+        .unwrap_or_else(|| PlotScale::default_for(&model));
+    scale.check(&model)?;
+    let map_opts = MapOptions {
+        wrap: args.wrap,
+        range: args.plot_window,
+        scale: scale.label(&model).to_string(),
+        ..MapOptions::default()
+    };
     let plots = args.plot.as_deref().map(AtomicDir::create).transpose()?;
     let genome = args.genome.as_deref().map(Genome::open).transpose()?;
     let items = items(args, &model, genome.as_ref())?;
@@ -307,8 +321,13 @@ fn mutate(args: &Args) -> Result<()> {
             naive_ism(&scorer, &item.seq, raw, args.batch)
         };
         let ism = ism_of(false).map_err(named)?;
+        let raw_ism = if args.logit || (plots.is_some() && scale.raw()) {
+            Some(ism_of(true).map_err(named)?)
+        } else {
+            None
+        };
         let logit = if args.logit {
-            Some(ism_of(true).map_err(named)?.diff())
+            raw_ism.as_ref().map(|r| r.diff())
         } else {
             None
         };
@@ -335,7 +354,19 @@ fn mutate(args: &Args) -> Result<()> {
         }
         out.write_all(text.as_bytes()).map_err(|e| out.error(e))?;
         if let Some(dir) = &plots {
-            plot(args, &model, dir.path(), &tasks, &item, &ism, &mut used)?;
+            let drawn = match &raw_ism {
+                Some(r) if scale.raw() => r,
+                _ => &ism,
+            };
+            plot(
+                &map_opts,
+                &model,
+                dir.path(),
+                &tasks,
+                &item,
+                drawn,
+                &mut used,
+            )?;
         }
         mutants += ism.mutations.len();
         meter.add(1);

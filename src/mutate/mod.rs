@@ -6,7 +6,9 @@
 pub mod fast;
 pub mod ism;
 pub mod plot;
+pub mod scale;
 
 pub use fast::{FastIsm, Unsupported, fast_ism};
 pub use ism::{IsmScores, Mutation, mutations, naive_ism};
 pub use plot::{MapOptions, mutation_map_svg};
+pub use scale::PlotScale;

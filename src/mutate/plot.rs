@@ -51,6 +51,9 @@ pub struct MapOptions {
     /// largest |change| in the drawn range, so maps of different sequences are comparable only
     /// when this is set.
     pub limit: Option<f32>,
+    /// The quantity drawn, named on the colour bar and in the subtitle (`logit`, `probability`,
+    /// `DeepBind score`; see [`crate::mutate::PlotScale`]).
+    pub scale: String,
 }
 
 impl Default for MapOptions {
@@ -61,6 +64,7 @@ impl Default for MapOptions {
             mark: None,
             offset: 0,
             limit: None,
+            scale: "score".into(),
         }
     }
 }
@@ -230,11 +234,19 @@ pub fn mutation_map_svg(
     };
     let _ = write!(
         svg,
-        r##"<text x="{LEFT}" y="34" font-size="10" fill="#444">{span}reference score {}  ·  letters: reference base, height = largest loss (max {})</text>"##,
+        r##"<text x="{LEFT}" y="34" font-size="10" fill="#444">{span}reference {} {}  ·  letters: reference base, height = largest loss (max {})</text>"##,
+        esc(&opts.scale),
         num(reference as f64),
         num(max_imp)
     );
-    legend(&mut svg, width - RIGHT - 200.0, 10.0, 200.0, lim);
+    legend(
+        &mut svg,
+        width - RIGHT - 200.0,
+        10.0,
+        200.0,
+        lim,
+        &opts.scale,
+    );
 
     for r in 0..rows {
         let top = HEADER + r as f64 * block;
@@ -370,7 +382,7 @@ pub fn mutation_map_svg(
 
 /// A horizontal colour bar `w` wide at `(x, y)` from `-lim` to `+lim`, with tick labels and a
 /// caption; drawn as small rects (no gradient ids, so several maps can share one HTML page).
-fn legend(svg: &mut String, x: f64, y: f64, w: f64, lim: f64) {
+fn legend(svg: &mut String, x: f64, y: f64, w: f64, lim: f64, scale: &str) {
     let steps = 50;
     let h = 9.0;
     svg.push_str(r#"<g class="legend">"#);
@@ -401,9 +413,10 @@ fn legend(svg: &mut String, x: f64, y: f64, w: f64, lim: f64) {
     }
     let _ = write!(
         svg,
-        r##"<text x="{:.1}" y="{:.1}" font-size="9" fill="#444" text-anchor="middle">score change (mutant − reference)</text>"##,
+        r##"<text x="{:.1}" y="{:.1}" font-size="9" fill="#444" text-anchor="middle">{} change (mutant − reference)</text>"##,
         x + w / 2.0,
-        y + h + 24.0
+        y + h + 24.0,
+        esc(scale)
     );
     svg.push_str("</g>");
 }

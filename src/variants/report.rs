@@ -282,9 +282,12 @@ pub fn mutation_map(
     e: &Entry,
     batch: usize,
 ) -> Result<(String, String)> {
-    let ism = match fast_ism(model, scorer, &e.window, false, batch)? {
+    // Sigmoid models on the logit (their probabilities saturate), DeepBind models on their score.
+    let scale = crate::mutate::PlotScale::default_for(model);
+    let raw = scale.raw();
+    let ism = match fast_ism(model, scorer, &e.window, raw, batch)? {
         Some(ism) => ism,
-        None => naive_ism(scorer, &e.window, false, batch)?,
+        None => naive_ism(scorer, &e.window, raw, batch)?,
     };
     let len = e.window.len();
     let centre = crate::interval::centre_offset(len);
@@ -293,6 +296,7 @@ pub fn mutation_map(
         range,
         mark: Some(e.ref_offset),
         offset: e.window_start,
+        scale: scale.label(model).to_string(),
         ..MapOptions::default()
     };
     let name = format!(

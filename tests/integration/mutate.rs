@@ -873,3 +873,53 @@ mod maps {
         assert_eq!(count(&elements(&svg), "rect", "mark"), 0);
     }
 }
+
+/// Maps of sigmoid models are drawn on the logit difference by default (their probabilities
+/// saturate), on the probability with `--plot-scale prob`, and DeepBind models on their score;
+/// the colour bar names the scale and the map's largest change is that scale's.
+#[test]
+fn maps_are_drawn_on_the_scale_they_name() {
+    let dir = tempdir();
+    let model = trained(dir.path());
+    let input = fasta(dir.path());
+    let map = |model: &Path, extra: &[&str]| -> String {
+        let maps = dir.path().join("maps");
+        let tsv = dir.path().join("ism.tsv");
+        let _ = std::fs::remove_dir_all(&maps);
+        let mut args = vec!["mutate", "--model", s(model), s(&input), "--plot", s(&maps)];
+        args.extend_from_slice(extra);
+        args.extend(["--out", s(&tsv)]);
+        ok(&args);
+        let file = std::fs::read_dir(&maps)
+            .expect("maps")
+            .map(|e| e.expect("entry").path())
+            .find(|p| p.to_string_lossy().contains("first"))
+            .expect("map of 'first'");
+        std::fs::read_to_string(file).expect("svg")
+    };
+    let logit = map(&model, &[]);
+    assert!(
+        logit.contains("logit change (mutant − reference)"),
+        "default scale"
+    );
+    assert!(logit.contains("reference logit "));
+    let prob = map(&model, &["--plot-scale", "prob"]);
+    assert!(prob.contains("probability change (mutant − reference)"));
+    assert_ne!(logit, prob);
+    let deepbind = imported(dir.path(), "D00328.003");
+    assert!(map(&deepbind, &[]).contains("DeepBind score change"));
+    fails_with(
+        2,
+        &[
+            "mutate",
+            "--model",
+            s(&deepbind),
+            s(&input),
+            "--plot",
+            s(&dir.path().join("m2")),
+            "--plot-scale",
+            "logit",
+        ],
+        &["--plot-scale logit", "sigmoid"],
+    );
+}

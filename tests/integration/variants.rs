@@ -961,7 +961,8 @@ fn help_states_the_window_and_indel_rules_with_examples() {
     let help = ok(&["variants", "--help"]);
     for needle in [
         "POS + len(REF)/2",
-        "0-based offset N/2",
+        "0-based offset (N-1)/2",
+        "499 of 1000",
         "an insertion trims the right flank, a deletion extends it",
         "--skipped",
         "Examples:",
