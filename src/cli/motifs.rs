@@ -28,8 +28,9 @@ use std::path::PathBuf;
 /// offsets overlapping by --min-overlap columns, summing column similarities (--metric). The
 /// score is calibrated against --shuffles column-shuffled copies of the filter: the best
 /// alignment's z-score; the p-value comes from a Gumbel fit to the shuffled copies' best
-/// z-scores. --matches gets the --top matches per filter: TSV `filter rank target_id
-/// target_name score pvalue`.
+/// z-scores. --matches gets the --top matches per filter, in Tomtom's columns: TSV `query rank
+/// target target_name offset orientation overlap score pvalue evalue qvalue` (E = p x the
+/// targets in the database; q by Benjamini-Hochberg over them).
 #[derive(clap::Args)]
 #[command(after_help = "Examples:\n  \
     seqcnn motifs --model rest.safetensors REST_B.seq.gz --out rest_filters.meme\n  \

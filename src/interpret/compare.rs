@@ -86,6 +86,11 @@ pub struct Match {
     pub similarity: f64,
     /// p-value against the shuffled null (`None` without shuffles).
     pub pvalue: Option<f64>,
+    /// E-value: the p-value times the number of targets compared (as Tomtom reports it).
+    pub evalue: Option<f64>,
+    /// q-value: the smallest false discovery rate (Benjamini-Hochberg, over every target compared
+    /// with this query) at which this match would be called.
+    pub qvalue: Option<f64>,
     /// The best alignment.
     pub alignment: Alignment,
 }
@@ -339,6 +344,8 @@ pub fn compare(
                         score,
                         similarity,
                         pvalue,
+                        evalue: None,
+                        qvalue: None,
                         alignment,
                     },
                 )
@@ -351,6 +358,7 @@ pub fn compare(
                 .then(b.score.total_cmp(&a.score))
                 .then(a.target.cmp(&b.target))
         });
+        adjust(&mut found, targets.len());
         found.truncate(opts.top);
         for (r, m) in found.iter_mut().enumerate() {
             m.rank = r + 1;
@@ -360,27 +368,66 @@ pub fn compare(
     Ok(out)
 }
 
-/// Writes the TSV `filter rank target_id target_name score pvalue`, one row per match (`filter`
-/// is the query's id; `pvalue` empty when not computed).
+/// E-values (p times the `targets` compared) and Benjamini-Hochberg q-values of one query's
+/// matches, sorted by p-value ascending (matches without a p-value get neither).
+///
+/// ```
+/// use seqcnn::interpret::compare::{adjust, Alignment, Match};
+/// let m = |p: f64| Match { target: 0, rank: 0, score: 0.0, similarity: 0.0, pvalue: Some(p),
+///     evalue: None, qvalue: None, alignment: Alignment { reverse: false, offset: 0, overlap: 1 } };
+/// let mut ms = vec![m(0.01), m(0.04), m(0.03), m(0.5)];
+/// ms.sort_by(|a, b| a.pvalue.unwrap().total_cmp(&b.pvalue.unwrap()));
+/// adjust(&mut ms, 4);
+/// // q = min over j >= i of p_j * 4 / j: 0.04, 0.04 * 4 / 3 = 0.0533 twice, 0.5.
+/// let q: Vec<f64> = ms.iter().map(|m| m.qvalue.unwrap()).collect();
+/// assert!((q[0] - 0.04).abs() < 1e-12 && (q[1] - 0.16 / 3.0).abs() < 1e-12);
+/// assert!((q[2] - 0.16 / 3.0).abs() < 1e-12 && (q[3] - 0.5).abs() < 1e-12);
+/// assert!((ms[0].evalue.unwrap() - 0.04).abs() < 1e-12);
+/// ```
+pub fn adjust(matches: &mut [Match], targets: usize) {
+    let n = targets.max(1) as f64;
+    let with_p = matches.iter().take_while(|m| m.pvalue.is_some()).count();
+    let mut running = 1.0f64;
+    for i in (0..with_p).rev() {
+        let p = matches[i].pvalue.unwrap_or(1.0);
+        running = running.min(p * n / (i + 1) as f64).min(1.0);
+        matches[i].qvalue = Some(running);
+        matches[i].evalue = Some(p * n);
+    }
+}
+
+/// Writes the TSV `query rank target target_name offset orientation overlap score pvalue
+/// evalue qvalue`, Tomtom's columns, one row per match: `query` is the filter's id; `offset` the
+/// 0-based query column facing the target's first column in the aligned orientation (negative:
+/// the target starts before the query); `orientation` `+` or `-` (the target reverse
+/// complemented); `overlap` the aligned columns; the p-, E- and q-values empty when not computed
+/// (no shuffles).
 pub fn write_matches(
     out: &mut impl Write,
     queries: &[Motif],
     targets: &[Motif],
     matches: &[Vec<Match>],
 ) -> std::io::Result<()> {
-    let mut s = String::from("filter\trank\ttarget_id\ttarget_name\tscore\tpvalue\n");
+    let mut s = String::from(
+        "query\trank\ttarget\ttarget_name\toffset\torientation\toverlap\tscore\tpvalue\tevalue\tqvalue\n",
+    );
+    let sci = |v: Option<f64>| v.map(|v| format!("{v:.3e}")).unwrap_or_default();
     for (q, ms) in queries.iter().zip(matches) {
         for m in ms {
             let t = &targets[m.target];
-            let p = m.pvalue.map(|p| format!("{p:.3e}")).unwrap_or_default();
             s.push_str(&format!(
-                "{}\t{}\t{}\t{}\t{:.3}\t{}\n",
+                "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{:.3}\t{}\t{}\t{}\n",
                 q.id,
                 m.rank,
                 t.id,
                 t.name.as_deref().unwrap_or(""),
+                m.alignment.offset,
+                if m.alignment.reverse { '-' } else { '+' },
+                m.alignment.overlap,
                 m.score,
-                p
+                sci(m.pvalue),
+                sci(m.evalue),
+                sci(m.qvalue),
             ));
         }
     }
@@ -551,9 +598,11 @@ mod tests {
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(
             lines[0],
-            "filter\trank\ttarget_id\ttarget_name\tscore\tpvalue"
+            "query\trank\ttarget\ttarget_name\toffset\torientation\toverlap\tscore\tpvalue\t\
+             evalue\tqvalue"
         );
-        assert_eq!(lines[1], "MA0138.3\t1\tMA0138.3\tREST\t20.000\t");
+        // The motif against itself: whole overlap at offset 0, forward; no p-, E- or q-value.
+        assert_eq!(lines[1], "MA0138.3\t1\tMA0138.3\tREST\t0\t+\t20\t20.000\t\t\t");
     }
 
     #[test]

@@ -177,8 +177,8 @@ pub fn filter_logo_svg(query: &Motif, best: Option<(&Motif, &Match)>, bg: &[f64;
             title.push_str(" (reverse complement)");
         }
         title.push_str(&format!("  score {:.2}", m.score));
-        if let Some(p) = m.pvalue {
-            title.push_str(&format!("  p {p:.2e}"));
+        if let (Some(p), Some(e)) = (m.pvalue, m.evalue) {
+            title.push_str(&format!("  p {p:.2e}  E {e:.2e}"));
         }
         let y0 = track + 20.0 + 2.0 * BITS_PX;
         let _ = write!(
@@ -287,6 +287,8 @@ mod tests {
             score: 3.5,
             similarity: 0.9,
             pvalue: Some(0.001),
+            evalue: Some(0.879),
+            qvalue: Some(0.2),
             alignment: Alignment {
                 reverse: true,
                 offset: -2,

@@ -191,22 +191,42 @@ fn motifs_recovers_planted_ctcf_and_rest_and_matches_them_in_jaspar() {
     assert_eq!(
         rows[0],
         [
-            "filter",
+            "query",
             "rank",
-            "target_id",
+            "target",
             "target_name",
+            "offset",
+            "orientation",
+            "overlap",
             "score",
-            "pvalue"
+            "pvalue",
+            "evalue",
+            "qvalue"
         ]
     );
     let top = |f: &str| -> Vec<&str> { rows.iter().filter(|r| r[0] == f).map(|r| r[2]).collect() };
     assert!(top("filter0").contains(&"MA0139.2"), "{matches}");
     assert_eq!(top("filter1").first(), Some(&"MA0138.3"), "{matches}");
     assert!(top("filter2").is_empty());
-    let p1: f64 = rows.iter().find(|r| r[0] == "filter1").unwrap()[5]
-        .parse()
-        .unwrap();
+    let best = rows.iter().find(|r| r[0] == "filter1").unwrap();
+    let p1: f64 = best[8].parse().unwrap();
     assert!(p1 < 1e-3, "{matches}");
+    // Tomtom's columns: an orientation, an overlap within both motifs, E = p x targets and a
+    // q-value between p and 1.
+    assert!(["+", "-"].contains(&best[5]), "{matches}");
+    let overlap: usize = best[6].parse().unwrap();
+    assert!(overlap >= 1, "{matches}");
+    let (e, q): (f64, f64) = (best[9].parse().unwrap(), best[10].parse().unwrap());
+    let targets =
+        seqcnn::io::meme::read_meme(&data("motifs/JASPAR2024_CORE_vertebrates.subset.meme"))
+            .unwrap()
+            .motifs
+            .len() as f64;
+    assert!(
+        (e / (p1 * targets) - 1.0).abs() < 0.01,
+        "E {e} p {p1} targets {targets}"
+    );
+    assert!(q >= p1 * 0.999 && q <= 1.0, "{matches}");
     // Logos: one per filter, with the best match named.
     let logo = std::fs::read_to_string(dir.path().join("logos/filter1.svg")).unwrap();
     assert!(logo.starts_with("<svg") && logo.contains("best match: MA0138.3 REST"));
@@ -364,8 +384,8 @@ fn hits(matches: &Path, ids: &[&str]) -> Vec<(String, usize, String, f64, f64)> 
                 r[0].clone(),
                 r[1].parse().unwrap(),
                 r[2].clone(),
-                r[4].parse().unwrap(),
-                r[5].parse().unwrap(),
+                r[7].parse().unwrap(),
+                r[8].parse().unwrap(),
             )
         })
         .collect()
