@@ -220,7 +220,24 @@ fn motifs_cmd(args: &Args) -> Result<()> {
         _ => None,
     };
     if let Some(dir) = logos {
+        // Dead filters (no site above the threshold) have no motif to draw.
+        let dead: Vec<&str> = found
+            .iter()
+            .filter(|f| f.stats.sites == 0)
+            .map(|f| f.motif.id.as_str())
+            .collect();
+        if !dead.is_empty() {
+            eprintln!(
+                "seqcnn motifs: no logo for {} dead filter{} (no site above --threshold): {}",
+                dead.len(),
+                if dead.len() == 1 { "" } else { "s" },
+                dead.join(", ")
+            );
+        }
         for (i, q) in queries.iter().enumerate() {
+            if found[i].stats.sites == 0 {
+                continue;
+            }
             let best = match (&db, &matches) {
                 (Some(db), Some(m)) => m[i].first().map(|m| (&db.motifs[m.target], m)),
                 _ => None,

@@ -602,7 +602,10 @@ mod tests {
              evalue\tqvalue"
         );
         // The motif against itself: whole overlap at offset 0, forward; no p-, E- or q-value.
-        assert_eq!(lines[1], "MA0138.3\t1\tMA0138.3\tREST\t0\t+\t20\t20.000\t\t\t");
+        assert_eq!(
+            lines[1],
+            "MA0138.3\t1\tMA0138.3\tREST\t0\t+\t20\t20.000\t\t\t"
+        );
     }
 
     #[test]

@@ -47,7 +47,8 @@ impl Default for MotifOptions {
 pub struct FilterMotif {
     /// Filter index in the first layer (0-based).
     pub filter: usize,
-    /// The trimmed motif: id `filter<i>`, name the IUPAC consensus, `nsites` the site count.
+    /// The trimmed motif: id [`filter_id`], name the IUPAC consensus (`dead_filter_no_sites`
+    /// when the filter has no site), `nsites` the site count.
     pub motif: Motif,
     /// The untrimmed frequency matrix, one row per tap. shape: [k][4]
     pub full: Vec<[f64; 4]>,
@@ -288,6 +289,19 @@ pub fn filter_motifs(
     filter_motifs_observed(model, pres, seqs, opts, &mut |_| {})
 }
 
+/// The id of filter `f` of `n`: `filter` and its index, zero-padded to the width of the largest
+/// (`filter00` to `filter15` for 16 filters), so that file listings sort in filter order.
+///
+/// ```
+/// use seqcnn::interpret::motifs::filter_id;
+/// assert_eq!((filter_id(3, 16), filter_id(3, 10), filter_id(2, 3)), ("filter03".into(), "filter3".into(), "filter2".into()));
+/// assert_eq!(filter_id(7, 320), "filter007");
+/// ```
+pub fn filter_id(f: usize, n: usize) -> String {
+    let width = n.saturating_sub(1).max(1).to_string().len();
+    format!("filter{f:0width$}")
+}
+
 /// [`filter_motifs`], telling `progress` the share of the work done (0 to 1) after every batch:
 /// the sequences are scanned twice, for each filter's maximum and then for its sites.
 pub fn filter_motifs_observed(
@@ -405,8 +419,13 @@ pub fn filter_motifs_observed(
             0..k
         };
         let probs = full[keep.clone()].to_vec();
-        let mut motif = Motif::new(format!("filter{f}"), probs);
-        motif.name = Some(consensus(&motif.probs));
+        let mut motif = Motif::new(filter_id(f, nf), probs);
+        // A dead filter (no site above the threshold) says so where a consensus would be.
+        motif.name = Some(if sites[f] > 0 {
+            consensus(&motif.probs)
+        } else {
+            "dead_filter_no_sites".into()
+        });
         motif.nsites = Some(sites[f] as f64);
         motif.evalue = Some(0.0);
         let r = run[f];
@@ -446,7 +465,8 @@ pub enum WeightMode {
 /// consensus, no site count), untrimmed.
 pub fn weight_motifs(model: &Model, mode: WeightMode) -> Result<Vec<Motif>> {
     let conv = model.first_conv()?;
-    let mut out = Vec::with_capacity(conv.filters());
+    let nf = conv.filters();
+    let mut out = Vec::with_capacity(nf);
     for (f, w) in conv.weight.outer_iter().enumerate() {
         let probs: Vec<[f64; 4]> = (0..conv.k())
             .map(|j| {
@@ -472,7 +492,7 @@ pub fn weight_motifs(model: &Model, mode: WeightMode) -> Result<Vec<Motif>> {
                 "filter {f} has weights that are not finite numbers"
             )));
         }
-        let mut m = Motif::new(format!("filter{f}"), probs);
+        let mut m = Motif::new(filter_id(f, nf), probs);
         m.name = Some(consensus(&m.probs));
         m.evalue = Some(0.0);
         out.push(m);

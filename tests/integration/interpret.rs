@@ -146,7 +146,7 @@ fn motifs_recovers_planted_ctcf_and_rest_and_matches_them_in_jaspar() {
     let input = dir.path().join("seqs.fa");
     std::fs::write(&input, fa).unwrap();
     let p = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
-    ok(&[
+    let run = seqcnn(&[
         "motifs",
         "--model",
         model.to_str().unwrap(),
@@ -169,6 +169,12 @@ fn motifs_recovers_planted_ctcf_and_rest_and_matches_them_in_jaspar() {
         "--top",
         "3",
     ]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&run.stderr);
     // The MEME output follows the spec and reads back with our parser.
     let text = std::fs::read_to_string(p("f.meme")).unwrap();
     check_meme_spec(&text);
@@ -230,7 +236,17 @@ fn motifs_recovers_planted_ctcf_and_rest_and_matches_them_in_jaspar() {
     // Logos: one per filter, with the best match named.
     let logo = std::fs::read_to_string(dir.path().join("logos/filter1.svg")).unwrap();
     assert!(logo.starts_with("<svg") && logo.contains("best match: MA0138.3 REST"));
-    assert!(dir.path().join("logos/filter2.svg").exists());
+    // The dead filter: named so in the MEME file, no logo, and a note saying why.
+    assert!(!dir.path().join("logos/filter2.svg").exists());
+    assert!(
+        stderr.contains("no logo for 1 dead filter (no site above --threshold): filter2"),
+        "{stderr}"
+    );
+    let meme_text = std::fs::read_to_string(p("f.meme")).unwrap();
+    assert!(
+        meme_text.contains("MOTIF filter2 dead_filter_no_sites"),
+        "{meme_text}"
+    );
 }
 
 #[test]
