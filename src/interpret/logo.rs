@@ -194,19 +194,24 @@ pub fn filter_logo_svg(query: &Motif, best: Option<(&Motif, &Match)>, bg: &[f64;
     svg
 }
 
+/// Left margin of a saliency plot: the value axis, its tick labels and its title.
+const SAL_LEFT: f64 = 78.0;
+
 /// An SVG saliency plot of one sequence: one track per task, each base drawn with height
-/// proportional to its saliency (scaled per track to the largest magnitude), up when positive
-/// and down when negative; ambiguous bases are not drawn.
+/// proportional to its saliency (gradient x input, scaled per track to the largest magnitude,
+/// which the track's value axis shows), up when positive and down when negative; ambiguous
+/// bases are not drawn. Positions are 1-based.
 pub fn saliency_svg(
     name: &str,
     seq: &[u8],
     values: &ndarray::Array2<f32>,
     tasks: &[&str],
 ) -> String {
+    use crate::mutate::plot::num;
     let w = 10.0;
     let half = 50.0;
-    let track = 2.0 * half + 36.0;
-    let width = LEFT + seq.len() as f64 * w + 20.0;
+    let track = 2.0 * half + 40.0;
+    let width = SAL_LEFT + seq.len() as f64 * w + 20.0;
     let height = tasks.len() as f64 * track + 10.0;
     let mut svg = format!(
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0}" height="{height:.0}" viewBox="0 0 {width:.0} {height:.0}" font-family="sans-serif">"#
@@ -219,15 +224,38 @@ pub fn saliency_svg(
         let max = row.iter().fold(0f32, |m, &v| m.max(v.abs())) as f64;
         let _ = write!(
             svg,
-            r#"<text x="{LEFT}" y="{:.1}" font-size="12">{}  task {}  (max |saliency| {max:.3})</text>"#,
+            r#"<text x="{SAL_LEFT}" y="{:.1}" font-size="12">{}  task {}  (max |saliency| {})</text>"#,
             top + 14.0,
             esc(name),
-            esc(task)
+            esc(task),
+            num(max)
         );
         let _ = write!(
             svg,
-            r##"<line x1="{LEFT}" y1="{mid:.1}" x2="{:.1}" y2="{mid:.1}" stroke="#999" stroke-width="0.5"/>"##,
-            LEFT + seq.len() as f64 * w
+            r##"<line x1="{SAL_LEFT}" y1="{mid:.1}" x2="{:.1}" y2="{mid:.1}" stroke="#999" stroke-width="0.5"/>"##,
+            SAL_LEFT + seq.len() as f64 * w
+        );
+        // The value axis: -max, 0 and +max, in the units of the saliency (gradient x input).
+        let ax = SAL_LEFT - 4.0;
+        let _ = write!(
+            svg,
+            r##"<line x1="{ax:.1}" y1="{:.1}" x2="{ax:.1}" y2="{:.1}" stroke="#333" stroke-width="0.8"/>"##,
+            mid - half,
+            mid + half
+        );
+        for (y, v) in [(mid - half, max), (mid, 0.0), (mid + half, -max)] {
+            let _ = write!(
+                svg,
+                r##"<line x1="{:.1}" y1="{y:.1}" x2="{ax:.1}" y2="{y:.1}" stroke="#333" stroke-width="0.8"/><text x="{:.1}" y="{:.1}" font-size="9" text-anchor="end">{}</text>"##,
+                ax - 3.0,
+                ax - 5.0,
+                y + 3.0,
+                num(v)
+            );
+        }
+        let _ = write!(
+            svg,
+            r#"<text x="12" y="{mid:.1}" font-size="10" transform="rotate(-90 12 {mid:.1})" text-anchor="middle">gradient × input</text>"#
         );
         for (p, (&b, &v)) in seq.iter().zip(row.iter()).enumerate() {
             let Some(c) = crate::encode::base_index(b) else {
@@ -238,10 +266,10 @@ pub fn saliency_svg(
             }
             let h = v.abs() as f64 / max * half;
             let y = if v >= 0.0 { mid - h } else { mid };
-            letter(&mut svg, c, LEFT + p as f64 * w, y, w, h);
+            letter(&mut svg, c, SAL_LEFT + p as f64 * w, y, w, h);
         }
         for p in (0..seq.len()).step_by(10) {
-            let x = LEFT + p as f64 * w + w / 2.0;
+            let x = SAL_LEFT + p as f64 * w + w / 2.0;
             let _ = write!(
                 svg,
                 r#"<text x="{x:.1}" y="{:.1}" font-size="9" text-anchor="middle">{}</text>"#,
@@ -249,6 +277,12 @@ pub fn saliency_svg(
                 p + 1
             );
         }
+        let _ = write!(
+            svg,
+            r##"<text x="{:.1}" y="{:.1}" font-size="9" fill="#444">position</text>"##,
+            SAL_LEFT + seq.len() as f64 * w - 40.0,
+            mid + half + 24.0
+        );
     }
     svg.push_str("</svg>\n");
     svg

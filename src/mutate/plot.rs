@@ -92,7 +92,7 @@ fn colour(t: f64) -> String {
 }
 
 /// A number for an axis or legend label: 3 significant digits, no exponent for ordinary sizes.
-fn num(v: f64) -> String {
+pub(crate) fn num(v: f64) -> String {
     let a = v.abs();
     if a == 0.0 {
         "0".into()
