@@ -110,7 +110,10 @@ fn occlude(args: &Args) -> Result<()> {
     let title = format!(
         "image {} of {}: class {} p={:.3} (predicted {}), {}x{} square",
         args.index,
-        args.input.display(),
+        args.input.file_name().map_or_else(
+            || args.input.display().to_string(),
+            |n| n.to_string_lossy().into_owned()
+        ),
         name(map.class),
         map.prob,
         name(map.predicted),
@@ -137,11 +140,13 @@ fn occlude(args: &Args) -> Result<()> {
     }
     let (r, q, d) = map.worst();
     eprintln!(
-        "seqcnn: {title}; largest drop {d:.3} with the square at rows {}-{}, columns {}-{} (1-based); wrote {}",
+        "seqcnn: {title}; largest drop in p over the squares {d:.3} (the square at rows {}-{}, \
+         columns {}-{}, 1-based); colour scale to ±{:.3}, the largest per-pixel mean drop; wrote {}",
         r + 1,
         r + cfg.patch,
         q + 1,
         q + cfg.patch,
+        map.scale_end(),
         args.out.display()
     );
     Ok(())

@@ -200,14 +200,29 @@ impl OcclusionMap {
         (colour, 0.75 * v.abs())
     }
 
-    /// The heatmap over the image as RGB bytes, each image pixel drawn as a `scale x scale` block:
-    /// `(width, height, rgb)`.
+    /// The colour of a value `t` in `[-1, 1]` of the colour bar over mid grey, as the heatmap
+    /// draws it.
+    fn bar_colour(t: f32) -> [u8; 3] {
+        let colour = if t >= 0.0 {
+            [220, 30, 30]
+        } else {
+            [30, 80, 220]
+        };
+        let a = 0.75 * t.abs().min(1.0);
+        colour.map(|c| ((1.0 - a) * 128.0 + a * c as f32).round() as u8)
+    }
+
+    /// The heatmap over the image as RGB bytes, each image pixel drawn as a `scale x scale` block,
+    /// with a colour bar beneath (blue, grey, red: from `-range` to `+range` of the per-pixel
+    /// mean drop, the range [`OcclusionMap::scale_end`] gives): `(width, height, rgb)`.
     pub fn raster(&self, scale: usize) -> (usize, usize, Vec<u8>) {
         let [_, h, w] = self.shape;
         let s = scale.max(1);
-        let (wd, ht) = (w * s, h * s);
-        let mut rgb = vec![0u8; wd * ht * 3];
-        for r in 0..ht {
+        let (wd, img_ht) = (w * s, h * s);
+        let (gap, bar) = (4, 10.max(s));
+        let ht = img_ht + gap + bar;
+        let mut rgb = vec![255u8; wd * ht * 3];
+        for r in 0..img_ht {
             for q in 0..wd {
                 let (ir, iq) = (r / s, q / s);
                 let g = self.grey(ir, iq) * 255.0;
@@ -218,18 +233,55 @@ impl OcclusionMap {
                 }
             }
         }
+        for q in 0..wd {
+            let t = 2.0 * (q as f32 + 0.5) / wd as f32 - 1.0;
+            let c = Self::bar_colour(t);
+            for r in img_ht + gap..ht {
+                let at = (r * wd + q) * 3;
+                rgb[at..at + 3].copy_from_slice(&c);
+            }
+        }
         (wd, ht, rgb)
     }
 
-    /// The heatmap over the image as an SVG document, with a caption.
+    /// The end of the colour scale: the largest per-pixel mean drop in the class probability
+    /// (each pixel's drop averaged over the squares that cover it), as an absolute value.
+    pub fn scale_end(&self) -> f32 {
+        self.range()
+    }
+
+    /// The heatmap over the image as an SVG document, with a colour bar and a caption (`title`,
+    /// wrapped to the picture's width).
     pub fn svg(&self, scale: usize, title: &str) -> String {
         let [_, h, w] = self.shape;
         let s = scale.max(1);
-        let (wd, ht) = (w * s, h * s);
+        let (img_w, img_h) = (w * s, h * s);
+        let wd = img_w.max(320);
+        // The caption in lines of at most the width's worth of characters (about 6.5 px each).
+        let per_line = (wd as f64 / 6.5) as usize;
+        let mut lines: Vec<String> = Vec::new();
+        // Words longer than a line (a long path) are cut into line-long pieces.
+        let words = title.split(' ').flat_map(|w| {
+            let chars: Vec<char> = w.chars().collect();
+            chars
+                .chunks(per_line.max(1))
+                .map(|c| c.iter().collect::<String>())
+                .collect::<Vec<_>>()
+        });
+        for word in words {
+            match lines.last_mut() {
+                Some(l) if l.chars().count() + 1 + word.chars().count() <= per_line => {
+                    l.push(' ');
+                    l.push_str(&word);
+                }
+                _ => lines.push(word),
+            }
+        }
+        let bar_y = img_h + 8;
+        let caption_y = bar_y + 40;
+        let ht = caption_y + 16 * lines.len();
         let mut out = format!(
-            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{wd}\" height=\"{}\" viewBox=\"0 0 {wd} {}\" font-family=\"sans-serif\" font-size=\"12\">\n",
-            ht + 40,
-            ht + 40
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{wd}\" height=\"{ht}\" viewBox=\"0 0 {wd} {ht}\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
         );
         out += &format!(
             "<title>{}</title>\n<g shape-rendering=\"crispEdges\">\n",
@@ -254,14 +306,40 @@ impl OcclusionMap {
             }
             out.push('\n');
         }
+        // The colour bar: -range (blue) to +range (red) of the per-pixel mean drop.
+        let (bx, bw, steps) = (40usize, wd.saturating_sub(80).max(40), 40);
+        for i in 0..steps {
+            let t = 2.0 * (i as f32 + 0.5) / steps as f32 - 1.0;
+            let [r, g, b] = Self::bar_colour(t);
+            out += &format!(
+                "<rect x=\"{:.2}\" y=\"{bar_y}\" width=\"{:.2}\" height=\"9\" fill=\"rgb({r},{g},{b})\"/>",
+                bx as f64 + bw as f64 * i as f64 / steps as f64,
+                bw as f64 / steps as f64 + 0.3
+            );
+        }
         out += "</g>\n";
+        let end = self.range();
+        for (f, v) in [(0.0, -end), (0.5, 0.0), (1.0, end)] {
+            out += &format!(
+                "<text x=\"{:.1}\" y=\"{}\" font-size=\"10\" text-anchor=\"middle\">{}</text>",
+                bx as f64 + f * bw as f64,
+                bar_y + 20,
+                crate::mutate::plot::num(v as f64)
+            );
+        }
         out += &format!(
-            "<text x=\"2\" y=\"{}\">{}</text>\n<text x=\"2\" y=\"{}\" fill=\"#555\">red: covering lowers p (max drop {:.3}); blue: raises it</text>\n</svg>\n",
-            ht + 16,
-            escape(title),
-            ht + 33,
-            self.range()
+            "\n<text x=\"{}\" y=\"{}\" font-size=\"10\" fill=\"#555\" text-anchor=\"middle\">per-pixel mean drop in p when covered (red: covering lowers p)</text>\n",
+            wd / 2,
+            bar_y + 32
         );
+        for (i, l) in lines.iter().enumerate() {
+            out += &format!(
+                "<text x=\"2\" y=\"{}\">{}</text>\n",
+                caption_y + 16 * i + 4,
+                escape(l)
+            );
+        }
+        out += "</svg>\n";
         out
     }
 
@@ -342,12 +420,29 @@ mod tests {
         assert_eq!(map.worst(), (0, 0, map.drops[[0, 0]]));
         assert_eq!(map.pixels[[1, 1]], map.drops[[0, 0]]);
         let (w, h, rgb) = map.raster(3);
-        assert_eq!((w, h, rgb.len()), (12, 12, 12 * 12 * 3));
-        // Top-left is tinted red, bottom-right is the plain (white) image.
+        // The 12 x 12 picture, a 4-pixel gap and a 10-pixel colour bar.
+        assert_eq!((w, h, rgb.len()), (12, 26, 12 * 26 * 3));
+        // Top-left is tinted red, bottom-right of the image is the plain (white) image.
         assert!(rgb[0] > rgb[1] && rgb[0] > rgb[2]);
-        assert_eq!(rgb[rgb.len() - 3..], [255, 255, 255]);
+        let at = (11 * 12 + 11) * 3;
+        assert_eq!(rgb[at..at + 3], [255, 255, 255]);
+        // The colour bar: blue at its left end, red at its right.
+        let bar = (20 * 12) * 3;
+        assert!(rgb[bar + 2] > rgb[bar]);
+        let end = (20 * 12 + 11) * 3;
+        assert!(rgb[end] > rgb[end + 2]);
         let svg = map.svg(3, "image 1 <class 1>");
         assert!(svg.starts_with("<svg") && svg.contains("&lt;class 1&gt;"));
+        assert!(svg.contains("per-pixel mean drop in p when covered"));
+        // A long caption wraps within the picture's width instead of running off it.
+        let long = format!("image 1 of {}: class 1", "dir/".repeat(60));
+        let svg = map.svg(3, &long);
+        let caption: Vec<&str> = svg
+            .lines()
+            .filter_map(|l| l.strip_prefix("<text x=\"2\""))
+            .collect();
+        assert!(caption.len() >= 3, "{svg}");
+        assert!(caption.iter().all(|l| l.len() < 80), "{caption:?}");
         assert_eq!(positions(5, 2, 2), vec![0, 2, 3]);
         let bad = OcclusionConfig { patch: 5, ..cfg };
         assert!(occlusion_map(&model, &set, 0, None, &bad).is_err());
