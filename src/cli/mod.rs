@@ -126,6 +126,23 @@ pub fn with_threads<T: Send>(
     pool.install(f)
 }
 
+/// Checks, before any work, every output given (`(flag, path)`; `None` when the flag is not
+/// given): its directory exists ([`check_output_dir`]) and it is none of the `inputs` given
+/// ([`check_not_input`]).
+pub fn check_outputs(
+    outputs: &[(&str, Option<&std::path::PathBuf>)],
+    inputs: &[Option<&std::path::PathBuf>],
+) -> anyhow::Result<()> {
+    let inputs: Vec<&std::path::Path> = inputs.iter().flatten().map(|p| p.as_path()).collect();
+    for (flag, out) in outputs {
+        if let Some(out) = out {
+            check_output_dir(out)?;
+            check_not_input(flag, out, &inputs)?;
+        }
+    }
+    Ok(())
+}
+
 /// Fails before any work, naming both, when the output `out` is one of the command's `inputs`
 /// (the same file, by device and inode, however it is spelled): the output would replace the
 /// input it is read from.

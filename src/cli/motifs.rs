@@ -119,22 +119,15 @@ fn motifs_cmd(args: &Args) -> Result<()> {
         Some(p) => Some(meme::read_meme(p)?),
         None => None,
     };
-    let inputs: Vec<&std::path::Path> = [Some(input), Some(&args.model), args.compare.as_ref()]
-        .into_iter()
-        .flatten()
-        .map(|p| p.as_path())
-        .collect();
-    for (flag, p) in [
-        ("--out", Some(&args.out)),
-        ("--weights", args.weights.as_ref()),
-        ("--stats", args.stats.as_ref()),
-        ("--matches", args.matches.as_ref()),
-    ] {
-        if let Some(p) = p {
-            super::check_output_dir(p)?;
-            super::check_not_input(flag, p, &inputs)?;
-        }
-    }
+    super::check_outputs(
+        &[
+            ("--out", Some(&args.out)),
+            ("--weights", args.weights.as_ref()),
+            ("--stats", args.stats.as_ref()),
+            ("--matches", args.matches.as_ref()),
+        ],
+        &[Some(input), Some(&args.model), args.compare.as_ref()],
+    )?;
     // The logo directory is made (empty, beside its target) before any output is written: a
     // --logos that cannot be a directory fails first.
     let logos = args.logos.as_deref().map(AtomicDir::create).transpose()?;

@@ -321,16 +321,14 @@ fn mutate(args: &Args) -> Result<()> {
             naive_ism(&scorer, &item.seq, raw, args.batch)
         };
         let ism = ism_of(false).map_err(named)?;
-        let raw_ism = if args.logit || (plots.is_some() && scale.raw()) {
+        // Raw scores take a second pass only where they differ from the output scale.
+        let raw_ism = if (args.logit || (plots.is_some() && scale.raw())) && !scorer.raw_is_output()
+        {
             Some(ism_of(true).map_err(named)?)
         } else {
             None
         };
-        let logit = if args.logit {
-            raw_ism.as_ref().map(|r| r.diff())
-        } else {
-            None
-        };
+        let logit = args.logit.then(|| raw_ism.as_ref().unwrap_or(&ism).diff());
         let diff = ism.diff();
         let mut text = String::new();
         for (i, m) in ism.mutations.iter().enumerate() {

@@ -301,21 +301,18 @@ fn name_arch(e: anyhow::Error, args: &Args) -> anyhow::Error {
 
 fn train_arch(args: &Args, arch: Arch) -> Result<()> {
     // Fail on an unwritable output before any work is done.
-    super::check_output_dir(&args.out)?;
-    let inputs: Vec<&std::path::Path> = [&args.train, &args.valid, &args.genome]
-        .into_iter()
-        .flatten()
-        .map(|p| p.as_path())
-        .collect();
-    for (flag, p) in [
-        ("--out", Some(&args.out)),
-        ("--log", args.log.as_ref()),
-        ("--checkpoint", args.checkpoint.as_ref()),
-    ] {
-        if let Some(p) = p {
-            super::check_not_input(flag, p, &inputs)?;
-        }
-    }
+    super::check_outputs(
+        &[
+            ("--out", Some(&args.out)),
+            ("--log", args.log.as_ref()),
+            ("--checkpoint", args.checkpoint.as_ref()),
+        ],
+        &[
+            args.train.as_ref(),
+            args.valid.as_ref(),
+            args.genome.as_ref(),
+        ],
+    )?;
     let session = Session {
         out: args.out.clone(),
         seed: args.seed,

@@ -107,17 +107,15 @@ pub fn run(args: Args) -> Result<()> {
 }
 
 fn variants(args: &Args) -> Result<()> {
-    for (flag, p) in [
-        ("--out", Some(&args.out)),
-        ("--skipped", args.skipped.as_ref()),
-        ("--out-vcf", args.out_vcf.as_ref()),
-        ("--report", args.report.as_ref()),
-    ] {
-        if let Some(p) = p {
-            super::check_output_dir(p)?;
-            super::check_not_input(flag, p, &[&args.vcf, &args.genome, &args.model])?;
-        }
-    }
+    super::check_outputs(
+        &[
+            ("--out", Some(&args.out)),
+            ("--skipped", args.skipped.as_ref()),
+            ("--out-vcf", args.out_vcf.as_ref()),
+            ("--report", args.report.as_ref()),
+        ],
+        &[Some(&args.vcf), Some(&args.genome), Some(&args.model)],
+    )?;
     let model = Model::load(&args.model)?;
     let window = window_length(&model, &args.model.display().to_string(), args.window)?;
     let mut scorer = Scorer::new(&model);

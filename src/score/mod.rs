@@ -119,6 +119,12 @@ impl<'m> Scorer<'m> {
         self.score_scaled(seqs, true)
     }
 
+    /// Whether raw scores and scores on the output scale are the same numbers: DeepBind models
+    /// score raw, and regression (`mse`) outputs are the raw outputs.
+    pub fn raw_is_output(&self) -> bool {
+        !self.scoring.is_plain() || self.model.arch.loss == crate::arch::LossKind::Mse
+    }
+
     /// Raw outputs and outputs on the output scale, `([n, tasks], [n, tasks])`, in as few passes
     /// as the rules allow: DeepBind models score raw; a plain model's output map is monotone, so
     /// it commutes with taking one strand or the larger of two, and only the mean of both strands
