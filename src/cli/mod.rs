@@ -402,6 +402,25 @@ pub fn write_svg(path: &std::path::Path, svg: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// This process's command line as a shell would take it back: arguments with characters
+/// outside `[A-Za-z0-9_./=:,+@%-]` single-quoted.
+pub(crate) fn command_line() -> String {
+    std::env::args_os()
+        .map(|a| {
+            let a = a.to_string_lossy().into_owned();
+            let plain = !a.is_empty()
+                && a.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_./=:,+@%-".contains(c));
+            if plain {
+                a
+            } else {
+                format!("'{}'", a.replace('\'', r"'\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,7 +8,7 @@ use seqcnn::io::genome::Genome;
 use seqcnn::io::output::{AtomicDir, AtomicOutput};
 use seqcnn::model::Model;
 use seqcnn::model::Strand;
-use seqcnn::mutate::{FastIsm, IsmScores, MapOptions, PlotScale, mutation_map_svg, naive_ism};
+use seqcnn::mutate::{FastIsm, IsmScores, MapOptions, PlotScale, mutation_map_svg, precise_ism};
 use seqcnn::score::{Scorer, resolve_window};
 use seqcnn::shard::{Shard, check_shardable, shard_items, sharded_records, write_tsv_marker};
 use std::collections::HashSet;
@@ -24,7 +24,10 @@ use std::path::{Path, PathBuf};
 /// the difference of raw scores). One row per (sequence, position, alternative base): three per
 /// position (four where the sequence has N), positions 1-based, alternatives in ACGT order.
 /// Scores are on `predict`'s scale, under the model's strand rule (and DeepBind's window rules for
-/// imported DeepBind models). Sequences are read and written one at a time.
+/// imported DeepBind models), made in double precision from the raw scores: a probability near 1
+/// keeps seven significant digits of its distance from 1 (0.999999997938846 for a logit of 20,
+/// never a bare 1) and differences keep their digits. Sequences are read and written one at a
+/// time.
 ///
 /// With --genome, INPUT is BED3, BED6 or narrowPeak and each interval is resized as `predict
 /// --genome` does: to the model's input length around its summit (narrowPeak) or centre, bases
@@ -312,24 +315,8 @@ fn mutate(args: &Args) -> Result<()> {
         let named = |e: seqcnn::Error| {
             seqcnn::Error::parse(&input, item.line, format!("record '{}': {e}", item.name))
         };
-        let ism_of = |raw: bool| -> seqcnn::Result<IsmScores> {
-            if let Some(f) = &fast
-                && let Some(ism) = f.run(&scorer, &item.seq, raw, args.batch)?
-            {
-                return Ok(ism);
-            }
-            naive_ism(&scorer, &item.seq, raw, args.batch)
-        };
-        let ism = ism_of(false).map_err(named)?;
-        // Raw scores take a second pass only where they differ from the output scale.
-        let raw_ism = if (args.logit || (plots.is_some() && scale.raw())) && !scorer.raw_is_output()
-        {
-            Some(ism_of(true).map_err(named)?)
-        } else {
-            None
-        };
-        let logit = args.logit.then(|| raw_ism.as_ref().unwrap_or(&ism).diff());
-        let diff = ism.diff();
+        let p = precise_ism(fast.as_ref(), &scorer, &item.seq, args.batch).map_err(named)?;
+        let ism = &p.raw;
         let mut text = String::new();
         for (i, m) in ism.mutations.iter().enumerate() {
             let _ = write!(text, "{}\t{}", item.name, m.pos + 1);
@@ -342,19 +329,29 @@ fn mutate(args: &Args) -> Result<()> {
                 }
             }
             let _ = write!(text, "\t{}\t{}", m.ref_base as char, m.alt as char);
-            for (t, &rv) in ism.reference.iter().enumerate() {
-                let _ = write!(text, "\t{rv}\t{}\t{}", ism.mutants[[i, t]], diff[[i, t]]);
-                if let Some(l) = &logit {
-                    let _ = write!(text, "\t{}", l[[i, t]]);
+            for (t, &rv) in p.reference.iter().enumerate() {
+                let mv = p.mutants[[i, t]];
+                let _ = write!(
+                    text,
+                    "\t{}\t{}\t{}",
+                    p.kind.show(rv),
+                    p.kind.show(mv),
+                    (mv - rv) as f32
+                );
+                if args.logit {
+                    let _ = write!(text, "\t{}", ism.mutants[[i, t]] - ism.reference[t]);
                 }
             }
             text.push('\n');
         }
         out.write_all(text.as_bytes()).map_err(|e| out.error(e))?;
         if let Some(dir) = &plots {
-            let drawn = match &raw_ism {
-                Some(r) if scale.raw() => r,
-                _ => &ism,
+            let output;
+            let drawn = if scale.raw() {
+                ism
+            } else {
+                output = p.output();
+                &output
             };
             plot(
                 &map_opts,

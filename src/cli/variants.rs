@@ -8,11 +8,12 @@ use seqcnn::io::output::AtomicOutput;
 use seqcnn::io::vcf::VcfReader;
 use seqcnn::model::Model;
 use seqcnn::model::Strand;
+use seqcnn::mutate::PlotScale;
 use seqcnn::score::{Scorer, window_length};
 use seqcnn::shard::{
     Shard, count_items, scored_items, stream_block, vcf_header_with_marker, write_tsv_marker,
 };
-use seqcnn::variants::report::{Report, mutation_map};
+use seqcnn::variants::report::{Report, ReportScale, figures, utc_datetime};
 use seqcnn::variants::{InfoKeys, SKIPPED_HEADER, Summary, VariantScorer, tsv_header};
 use std::io::Write;
 use std::path::PathBuf;
@@ -23,7 +24,9 @@ use std::path::PathBuf;
 /// strand rule (and DeepBind's window rules for imported DeepBind models), as `predict` scores a
 /// sequence. Output: TSV `chrom pos id ref alt ref_match`, then per task `TASK:ref TASK:alt
 /// TASK:diff TASK:logit_diff` (diff = ALT score minus REF score on predict's scale; logit_diff
-/// the same on raw scores). One row per ALT: multi-allelic records are split. `ref_match` says
+/// the same on raw scores). Scores on predict's scale are made in double precision from the raw
+/// scores, so a probability near 1 keeps seven significant digits of its distance from 1 (never
+/// a bare 1) and diff keeps its digits where both alleles saturate. One row per ALT: multi-allelic records are split. `ref_match` says
 /// whether REF agrees with the genome (the reference window is always the genome's).
 ///
 /// Windows: N bp (the model's input length, or --window N for models that take any length,
@@ -70,9 +73,16 @@ pub struct Args {
     /// (`.gz` = gzip).
     #[arg(long)]
     out_vcf: Option<PathBuf>,
-    /// Write an HTML report: the variants of largest effect, sortable, with mutation maps.
+    /// Write an HTML report: the run's model, inputs, version, command and date; the variants
+    /// of largest effect, sortable and filterable; and for the top ones the mutation maps of
+    /// their REF and ALT windows side by side, REF's and ALT's bases outlined. One file, no
+    /// network needed to view it.
     #[arg(long)]
     report: Option<PathBuf>,
+    /// The report's colour scale: one for every map on the page (`shared`, so effects compare
+    /// across variants) or one per variant (`each`).
+    #[arg(long, value_enum, default_value_t = ReportScale::Shared)]
+    report_scale: ReportScale,
     /// Mutation maps in the report: this many variants of largest effect.
     #[arg(long, default_value_t = 20, value_parser = super::count)]
     report_top: usize,
@@ -168,10 +178,11 @@ fn variants(args: &Args) -> Result<()> {
         }
         None => None,
     };
-    let mut report = args
-        .report
-        .as_ref()
-        .map(|_| Report::new(tasks, args.report_rows.max(args.report_top)));
+    let mut report = args.report.as_ref().map(|_| {
+        let raw = (!scorer.raw_is_output()).then(|| PlotScale::Raw.label(&model));
+        let rows = args.report_rows.max(args.report_top);
+        Report::new(tasks, scorer.output_kind(), raw, rows)
+    });
 
     let vs = VariantScorer::new(&scorer, &genome, window, args.strict, &vcf_name)?;
     let mut summary = Summary::default();
@@ -202,19 +213,17 @@ fn variants(args: &Args) -> Result<()> {
 
     let report_html = match &report {
         Some(r) => {
-            let notes = vec![
-                format!(
-                    "Model {model_name} ({} task{}, strand rule {strand}), window {window} bp; VCF {}; genome {}.",
-                    tasks.len(),
-                    if tasks.len() == 1 { "" } else { "s" },
-                    vcf_name.display(),
-                    args.genome.display()
-                ),
-                format!("{summary}."),
-            ];
-            Some(r.html("seqcnn variants", &notes, args.report_top, |e| {
-                mutation_map(&model, &scorer, tasks, e, 256)
-            })?)
+            let header = report_header(args, &model, window, &strand, &vcf_name);
+            let figures = figures(
+                &model,
+                &scorer,
+                tasks,
+                &r.entries(),
+                args.report_top,
+                args.report_scale,
+                256,
+            )?;
+            Some(r.html("seqcnn variants", &header, &format!("{summary}."), &figures))
         }
         None => None,
     };
@@ -243,4 +252,60 @@ fn variants(args: &Args) -> Result<()> {
         .collect();
     meter.finish(Some(summary.to_string()), &outputs, &listed);
     Ok(())
+}
+
+/// The report's header: what was run on what, by which seqcnn, when.
+fn report_header(
+    args: &Args,
+    model: &Model,
+    window: usize,
+    strand: &str,
+    vcf: &std::path::Path,
+) -> Vec<(String, String)> {
+    let tasks = &model.meta.tasks;
+    let mut h = vec![("Model".to_string(), args.model.display().to_string())];
+    let p = &model.meta.provenance;
+    let field = |k: &str| p.get(k).and_then(|v| v.as_str()).filter(|v| !v.is_empty());
+    if let Some(id) = field("deepbind_id") {
+        let mut d = id.to_string();
+        for k in ["protein", "type", "experiment", "species"] {
+            if let Some(v) = field(k) {
+                d.push_str(" · ");
+                d.push_str(v);
+            }
+        }
+        h.push(("DeepBind model".into(), d));
+    }
+    let named = if tasks.len() <= 8 {
+        tasks.join(", ")
+    } else {
+        format!("{}, ... {}", tasks[..5].join(", "), tasks[tasks.len() - 1])
+    };
+    h.push((
+        format!("Task{}", if tasks.len() == 1 { "" } else { "s" }),
+        if tasks.len() == 1 {
+            named
+        } else {
+            format!("{} ({named})", tasks.len())
+        },
+    ));
+    h.push((
+        "Windows".into(),
+        format!("{window} bp, strand rule {strand}"),
+    ));
+    h.push(("Genome".into(), args.genome.display().to_string()));
+    h.push(("VCF".into(), vcf.display().to_string()));
+    h.push(("seqcnn".into(), env!("CARGO_PKG_VERSION").to_string()));
+    h.push(("Command".into(), super::command_line()));
+    // SOURCE_DATE_EPOCH, where set, fixes the date (reproducible pages).
+    let secs = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs())
+        });
+    h.push(("Date".into(), utc_datetime(secs)));
+    h
 }

@@ -6,9 +6,11 @@
 pub mod fast;
 pub mod ism;
 pub mod plot;
+pub mod precise;
 pub mod scale;
 
 pub use fast::{FastIsm, Unsupported, fast_ism};
 pub use ism::{IsmScores, Mutation, mutations, naive_ism};
 pub use plot::{MapOptions, mutation_map_svg};
+pub use precise::{PreciseIsm, precise_ism};
 pub use scale::PlotScale;

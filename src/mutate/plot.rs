@@ -41,9 +41,12 @@ pub struct MapOptions {
     /// Zoom: the 0-based half-open positions `[start, end)` to draw (clipped to the sequence);
     /// `None` draws the whole sequence.
     pub range: Option<(usize, usize)>,
-    /// A 0-based position to mark (a variant, say) with an outline and an arrow; ignored outside
-    /// the drawn range.
-    pub mark: Option<usize>,
+    /// 0-based half-open positions `[start, end)` to mark (a variant's REF or ALT bases, say)
+    /// with an outline and an arrow over their middle; the part outside the drawn range is not
+    /// drawn.
+    pub mark: Option<(usize, usize)>,
+    /// What the unmutated sequence is called in the subtitle (`reference`, `REF window`...).
+    pub subject: String,
     /// Added to position labels: 0-based position `p` is labelled `offset + p + 1` (so with
     /// `offset` the 0-based genomic start of the sequence, labels are 1-based genomic positions).
     pub offset: u64,
@@ -62,6 +65,7 @@ impl Default for MapOptions {
             wrap: 100,
             range: None,
             mark: None,
+            subject: "reference".into(),
             offset: 0,
             limit: None,
             scale: "score".into(),
@@ -145,7 +149,7 @@ fn tick_step(cell: f64, min_px: f64) -> u64 {
 /// let muts = mutations(seq);
 /// let mutants = ndarray::Array2::from_shape_fn((muts.len(), 1), |(i, _)| i as f32 / 10.0);
 /// let ism = IsmScores { mutations: muts, reference: vec![0.5], mutants };
-/// let opts = MapOptions { mark: Some(2), ..MapOptions::default() };
+/// let opts = MapOptions { mark: Some((2, 3)), ..MapOptions::default() };
 /// let svg = mutation_map_svg("seq1", "CTCF", seq, &ism, 0, &opts);
 /// assert!(svg.starts_with("<svg") && svg.contains("seq1") && svg.contains(r#"class="mark""#));
 /// assert_eq!(svg.matches(r#"class="cell""#).count(), 4 * 4);
@@ -234,7 +238,8 @@ pub fn mutation_map_svg(
     };
     let _ = write!(
         svg,
-        r##"<text x="{LEFT}" y="34" font-size="10" fill="#444">{span}reference {} {}  ·  letters: reference base, height = largest loss (max {})</text>"##,
+        r##"<text x="{LEFT}" y="34" font-size="10" fill="#444">{span}{} {} {}  ·  letters: sequence, height = largest loss (max {})</text>"##,
+        esc(&opts.subject),
         esc(&opts.scale),
         num(reference as f64),
         num(max_imp)
@@ -353,27 +358,32 @@ pub fn mutation_map_svg(
                 heat_bottom + 14.0
             );
         }
-        // The marked position.
-        if let Some(m) = opts.mark.filter(|m| (a..b).contains(m)) {
-            let x = x_of(m);
-            let _ = write!(
-                svg,
-                r##"<rect class="mark" x="{:.2}" y="{:.1}" width="{:.2}" height="{:.1}" fill="none" stroke="black" stroke-width="1.5"/>"##,
-                x - 0.75,
-                top - 1.0,
-                cell + 1.5,
-                heat_bottom - top + 2.0
-            );
-            let cx = x + cell / 2.0;
-            let _ = write!(
-                svg,
-                r#"<path class="mark" d="M{:.2},{:.1} L{:.2},{:.1} L{cx:.2},{:.1} Z" fill="black"/>"#,
-                cx - 5.0,
-                top - 9.0,
-                cx + 5.0,
-                top - 9.0,
-                top - 2.0
-            );
+        // The marked positions: an outline over the part in this row, an arrow over the middle.
+        if let Some((ma, mb)) = opts.mark {
+            let (from, to) = (ma.max(a), mb.max(ma + 1).min(b));
+            if from < to {
+                let _ = write!(
+                    svg,
+                    r##"<rect class="mark" x="{:.2}" y="{:.1}" width="{:.2}" height="{:.1}" fill="none" stroke="black" stroke-width="1.5"/>"##,
+                    x_of(from) - 0.75,
+                    top - 1.0,
+                    (to - from) as f64 * cell + 1.5,
+                    heat_bottom - top + 2.0
+                );
+            }
+            let middle = ma + (mb.max(ma + 1) - ma - 1) / 2;
+            if (a..b).contains(&middle) {
+                let cx = x_of(middle) + cell / 2.0;
+                let _ = write!(
+                    svg,
+                    r#"<path class="mark" d="M{:.2},{:.1} L{:.2},{:.1} L{cx:.2},{:.1} Z" fill="black"/>"#,
+                    cx - 5.0,
+                    top - 9.0,
+                    cx + 5.0,
+                    top - 9.0,
+                    top - 2.0
+                );
+            }
         }
     }
     svg.push_str("</svg>\n");

@@ -11,12 +11,14 @@
 
 pub mod ensemble;
 pub mod panel;
+pub mod precise;
 pub mod presentation;
 
 mod deepbind;
 
 pub use ensemble::Ensemble;
 pub use panel::Panel;
+pub use precise::{OutputKind, Precise};
 pub use presentation::{Presentation, resolve_window, window_length};
 
 use crate::arch::LossKind;
@@ -125,20 +127,60 @@ impl<'m> Scorer<'m> {
         !self.scoring.is_plain() || self.model.arch.loss == crate::arch::LossKind::Mse
     }
 
-    /// Raw outputs and outputs on the output scale, `([n, tasks], [n, tasks])`, in as few passes
-    /// as the rules allow: DeepBind models score raw; a plain model's output map is monotone, so
-    /// it commutes with taking one strand or the larger of two, and only the mean of both strands
-    /// needs its own pass, being averaged on the output scale.
-    pub fn score_both(&self, seqs: &[&[u8]]) -> Result<(Array2<f32>, Array2<f32>)> {
-        let raw = self.score_raw(seqs)?;
-        let scaled = match (self.scoring, self.strand) {
-            (Scoring::DeepBind { .. }, _) => raw.clone(),
-            (Scoring::Plain, Strand::None | Strand::Max) => {
-                to_output(self.model.arch.loss, raw.clone())
+    /// How this scorer's outputs print: probabilities (plain `bce` and `cross_entropy` models)
+    /// or values (DeepBind scores, `mse`, `poisson`).
+    pub fn output_kind(&self) -> OutputKind {
+        if self.scoring.is_plain() {
+            OutputKind::of(self.model.arch.loss)
+        } else {
+            OutputKind::Value
+        }
+    }
+
+    /// Raw outputs and outputs on the output scale in `f64` ([`precise`]): probabilities of
+    /// strong sites keep their distance from 1, where [`Scorer::score`]'s `f32` rounds them up
+    /// to one. The same network passes as [`Scorer::score_raw`] (under `mean`, each strand
+    /// scored alone and combined after).
+    pub fn score_precise(&self, seqs: &[&[u8]]) -> Result<Precise> {
+        let loss = self.model.arch.loss;
+        if !self.scoring.is_plain() {
+            let raw = self.score_raw(seqs)?;
+            let out = raw.mapv(f64::from);
+            return Ok(Precise {
+                raw,
+                out,
+                kind: self.output_kind(),
+            });
+        }
+        match self.strand {
+            Strand::Mean => {
+                self.params.get_or_init(|| self.model.shared_params());
+                let one = self.one_strand();
+                let fwd = one.score_raw(seqs)?;
+                let rc: Vec<Vec<u8>> = seqs.iter().map(|s| encode::reverse_complement(s)).collect();
+                let rc_refs: Vec<&[u8]> = rc.iter().map(|s| s.as_slice()).collect();
+                let rev = one.score_raw(&rc_refs)?;
+                Ok(precise::combine(loss, Strand::Mean, fwd, Some(rev)))
             }
-            (Scoring::Plain, Strand::Mean) => self.score(seqs)?,
-        };
-        Ok((raw, scaled))
+            Strand::None | Strand::Max => Ok(precise::combine(
+                loss,
+                Strand::None,
+                self.score_raw(seqs)?,
+                None,
+            )),
+        }
+    }
+
+    /// This scorer with strand rule `none`, sharing the parameters.
+    pub(crate) fn one_strand(&self) -> Scorer<'m> {
+        Scorer {
+            model: self.model,
+            params: self.params.clone(),
+            fast: std::sync::OnceLock::new(),
+            strand: Strand::None,
+            scoring: self.scoring,
+            batch_size: self.batch_size,
+        }
     }
 
     fn score_scaled(&self, seqs: &[&[u8]], raw: bool) -> Result<Array2<f32>> {

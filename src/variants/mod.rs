@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 use crate::io::genome::Genome;
 use crate::io::vcf::{AltKind, VcfHeader, VcfRecord, alt_kind};
-use crate::score::Scorer;
+use crate::score::{OutputKind, Scorer};
 
 /// Where a variant's windows lie: window start in the genome and REF's offset in the window.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -142,12 +142,12 @@ impl SkipReason {
     }
 }
 
-/// One allele's scores per task: on the output scale (as `predict`) and raw (as
-/// `predict --raw`).
+/// One allele's scores per task: on the output scale (as `predict`, in `f64` so saturated
+/// probabilities keep their digits; see [`crate::score::precise`]) and raw (as `predict --raw`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Scores {
     /// shape: [tasks]
-    pub scores: Vec<f32>,
+    pub scores: Vec<f64>,
     /// shape: [tasks]
     pub raw: Vec<f32>,
 }
@@ -159,6 +159,8 @@ pub struct AlleleEffect {
     pub alt: String,
     /// Its window's scores, or why it was not scored.
     pub outcome: std::result::Result<Scores, SkipReason>,
+    /// The alternative window as scored (see [`Placement::alt_window`]), when it was cut.
+    pub window: Option<Vec<u8>>,
 }
 
 /// A record with its reference scores and one [`AlleleEffect`] per ALT.
@@ -173,13 +175,15 @@ pub struct RecordEffects {
     pub window: Option<(Vec<u8>, usize)>,
     /// The reference window's scores.
     pub reference: Option<Scores>,
+    /// How the scores print.
+    pub kind: OutputKind,
     /// One per ALT, in order (one `.` entry when ALT is `.`).
     pub alleles: Vec<AlleleEffect>,
 }
 
 impl RecordEffects {
     /// `alt - ref` and `alt_raw - ref_raw` per task for allele `i`, if it was scored.
-    pub fn diffs(&self, i: usize) -> Option<(Vec<f32>, Vec<f32>)> {
+    pub fn diffs(&self, i: usize) -> Option<(Vec<f64>, Vec<f32>)> {
         let r = self.reference.as_ref()?;
         let a = self.alleles.get(i)?.outcome.as_ref().ok()?;
         let d = a.scores.iter().zip(&r.scores).map(|(x, y)| x - y).collect();
@@ -207,7 +211,10 @@ impl RecordEffects {
                 let _ = write!(
                     s,
                     "\t{}\t{}\t{}\t{}",
-                    r.scores[t], scores.scores[t], diff[t], logit[t]
+                    self.kind.show(r.scores[t]),
+                    self.kind.show(scores.scores[t]),
+                    diff[t] as f32,
+                    logit[t]
                 );
             }
             s.push('\n');
@@ -386,6 +393,7 @@ impl<'a> VariantScorer<'a> {
     /// scored (its outcome `Ok` with empty scores until [`score`](Self::score) fills them).
     fn prepare(&self, record: VcfRecord) -> Result<Prepared> {
         let rec = &record;
+        let kind = self.scorer.output_kind();
         let mut ref_match = None;
         let skip_all = |ref_match: Option<bool>, why: SkipReason| {
             let alts = if record.alts.is_empty() {
@@ -398,6 +406,7 @@ impl<'a> VariantScorer<'a> {
                 .map(|alt| AlleleEffect {
                     alt,
                     outcome: Err(why),
+                    window: None,
                 })
                 .collect();
             Prepared {
@@ -406,9 +415,9 @@ impl<'a> VariantScorer<'a> {
                     ref_match,
                     window: None,
                     reference: None,
+                    kind,
                     alleles,
                 },
-                alt_windows: Vec::new(),
             }
         };
         let contig_len = match self.genome.contig_len(&rec.chrom) {
@@ -466,27 +475,27 @@ impl<'a> VariantScorer<'a> {
             .unwrap_or(self.window) as u64;
         let end = (start + span).min(contig_len);
         let stretch = self.genome.fetch(&rec.chrom, start, end)?;
-        let mut alt_windows = Vec::with_capacity(rec.alts.len());
         let mut alleles = Vec::with_capacity(rec.alts.len());
         for alt in &rec.alts {
-            let outcome = match alt_kind(alt) {
-                AltKind::Symbolic => Err(SkipReason::SymbolicAlt),
-                AltKind::Overlap => Err(SkipReason::StarAllele),
-                AltKind::Breakend => Err(SkipReason::Breakend),
+            let (outcome, window) = match alt_kind(alt) {
+                AltKind::Symbolic => (Err(SkipReason::SymbolicAlt), None),
+                AltKind::Overlap => (Err(SkipReason::StarAllele), None),
+                AltKind::Breakend => (Err(SkipReason::Breakend), None),
                 AltKind::Bases => match place.alt_window(&stretch, ref_len, alt.as_bytes()) {
                     Some(w) => {
-                        alt_windows.push(w);
-                        Ok(Scores {
+                        let unscored = Scores {
                             scores: Vec::new(),
                             raw: Vec::new(),
-                        })
+                        };
+                        (Ok(unscored), Some(w))
                     }
-                    None => Err(SkipReason::NearContigEnd),
+                    None => (Err(SkipReason::NearContigEnd), None),
                 },
             };
             alleles.push(AlleleEffect {
                 alt: alt.clone(),
                 outcome,
+                window,
             });
         }
         let window = Some((stretch[..self.window].to_vec(), place.ref_offset));
@@ -496,9 +505,9 @@ impl<'a> VariantScorer<'a> {
                 ref_match,
                 window,
                 reference: None,
+                kind,
                 alleles,
             },
-            alt_windows,
         })
     }
 
@@ -508,16 +517,16 @@ impl<'a> VariantScorer<'a> {
         for p in batch.iter() {
             if let Some((w, _)) = &p.effects.window {
                 refs.push(w);
-                refs.extend(p.alt_windows.iter().map(|w| w.as_slice()));
+                refs.extend(p.effects.alleles.iter().filter_map(|a| a.window.as_deref()));
             }
         }
         if refs.is_empty() {
             return Ok(());
         }
-        let (raw, scaled) = self.scorer.score_both(&refs)?;
+        let scored = self.scorer.score_precise(&refs)?;
         let row = |i: usize| Scores {
-            scores: scaled.row(i).to_vec(),
-            raw: raw.row(i).to_vec(),
+            scores: scored.out.row(i).to_vec(),
+            raw: scored.raw.row(i).to_vec(),
         };
         let mut i = 0;
         for p in batch.iter_mut() {
@@ -538,11 +547,9 @@ impl<'a> VariantScorer<'a> {
     }
 }
 
-/// A record waiting to be scored: its effects so far and the windows of its scorable ALTs, in
-/// ALT order.
+/// A record waiting to be scored: its effects so far, with the windows of its scorable ALTs.
 struct Prepared {
     effects: RecordEffects,
-    alt_windows: Vec<Vec<u8>>,
 }
 
 /// INFO keys for the annotated VCF: per task `SEQCNN_<TASK>_REF` (Number=1) and `_ALT`,
@@ -661,20 +668,24 @@ impl InfoKeys {
         if let Some(r) = &e.reference
             && e.alleles.iter().any(|a| a.outcome.is_ok())
         {
-            let diffs: Vec<Option<(Vec<f32>, Vec<f32>)>> =
+            let diffs: Vec<Option<(Vec<f64>, Vec<f32>)>> =
                 (0..e.alleles.len()).map(|i| e.diffs(i)).collect();
-            let list = |f: &dyn Fn(usize) -> Option<f32>| -> String {
+            let list = |f: &dyn Fn(usize) -> Option<String>| -> String {
                 (0..e.alleles.len())
-                    .map(|i| f(i).map_or(".".to_string(), |v| v.to_string()))
+                    .map(|i| f(i).unwrap_or_else(|| ".".to_string()))
                     .collect::<Vec<_>>()
                     .join(",")
             };
+            let show = |v: f64| e.kind.show(v).to_string();
             for t in 0..self.tasks.len() {
-                let alt = list(&|i| e.alleles[i].outcome.as_ref().ok().map(|s| s.scores[t]));
-                let diff = list(&|i| diffs[i].as_ref().map(|d| d.0[t]));
-                let logit = list(&|i| diffs[i].as_ref().map(|d| d.1[t]));
+                let alt = list(&|i| {
+                    let s = e.alleles[i].outcome.as_ref().ok()?;
+                    Some(show(s.scores[t]))
+                });
+                let diff = list(&|i| Some((diffs[i].as_ref()?.0[t] as f32).to_string()));
+                let logit = list(&|i| Some(diffs[i].as_ref()?.1[t].to_string()));
                 for (field, value) in [
-                    ("REF", r.scores[t].to_string()),
+                    ("REF", show(r.scores[t])),
                     ("ALT", alt),
                     ("DIFF", diff),
                     ("LOGIT_DIFF", logit),
@@ -764,7 +775,7 @@ mod tests {
             samples: String::new(),
         };
         let s = |v: f32| Scores {
-            scores: vec![v],
+            scores: vec![v.into()],
             raw: vec![2.0 * v],
         };
         let e = RecordEffects {
@@ -772,14 +783,17 @@ mod tests {
             ref_match: Some(true),
             window: None,
             reference: Some(s(0.25)),
+            kind: OutputKind::Probability,
             alleles: vec![
                 AlleleEffect {
                     alt: "G".into(),
                     outcome: Ok(s(0.5)),
+                    window: Some(b"G".to_vec()),
                 },
                 AlleleEffect {
                     alt: "<DEL>".into(),
                     outcome: Err(SkipReason::SymbolicAlt),
+                    window: None,
                 },
             ],
         };
@@ -789,6 +803,16 @@ mod tests {
         );
         assert_eq!(e.skipped_rows(), "20\t5\t.\tA\t<DEL>\tsymbolic_alt\n");
         assert_eq!(e.tsv_rows(), "20\t5\t.\tA\tG\ttrue\t0.25\t0.5\t0.25\t0.5\n");
+        // Saturated probabilities keep their distance from 1, and their difference its digits.
+        let mut sat = e.clone();
+        sat.reference.as_mut().unwrap().scores = vec![1.0 - 2.0e-9];
+        if let Ok(a) = &mut sat.alleles[0].outcome {
+            a.scores = vec![1.0 - 5.0e-12];
+        }
+        assert_eq!(
+            sat.tsv_rows(),
+            "20\t5\t.\tA\tG\ttrue\t0.999999998\t0.999999999995\t0.0000000019950002\t0.5\n"
+        );
         let header = VcfHeader {
             meta: vec![
                 "##fileformat=VCFv4.2".into(),

@@ -810,7 +810,7 @@ mod maps {
         let seq = SEQS[0].1.as_bytes();
         let ism = naive_ism(&Scorer::new(&model), seq, false, 64).expect("ISM");
         let opts = MapOptions {
-            mark: Some(12),
+            mark: Some((12, 13)),
             offset: 1000,
             range: Some((10, 30)),
             ..MapOptions::default()
@@ -866,7 +866,7 @@ mod maps {
             &ism,
             0,
             &MapOptions {
-                mark: Some(5),
+                mark: Some((5, 6)),
                 ..opts
             },
         );

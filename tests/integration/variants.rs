@@ -808,10 +808,53 @@ fn annotated_vcf_is_read_back_by_noodles_with_the_tsv_values() {
     }
 }
 
+/// The `<div class="ref">` or `<div class="alt">` map of the figure whose caption names `id`.
+fn figure_map<'a>(html: &'a str, id: &str, side: &str) -> &'a str {
+    let fig = html
+        .split("<figure ")
+        .skip(1)
+        .find(|f| f.contains(&format!("({id})")))
+        .unwrap_or_else(|| panic!("a figure for {id}"));
+    let open = format!("<div class=\"{side}\">");
+    let start = fig.find(&open).expect("map") + open.len();
+    &fig[start..start + fig[start..].find("</svg>").expect("svg end")]
+}
+
+/// The numbers an SVG's colour bar is labelled with: -limit, 0, +limit.
+fn legend_limit(svg: &str) -> String {
+    let g = &svg[svg.find("<g class=\"legend\">").expect("legend")..];
+    let g = &g[..g.find("</g>").expect("legend end")];
+    let labels: Vec<&str> = g
+        .split("text-anchor=\"middle\">")
+        .skip(1)
+        .map(|t| &t[..t.find('<').unwrap_or(0)])
+        .collect();
+    labels[2].to_string()
+}
+
+/// Width of the first `<rect class="mark"` of an SVG.
+fn mark_width(svg: &str) -> f64 {
+    let r = &svg[svg.find("<rect class=\"mark\"").expect("a mark")..];
+    let w = &r[r.find("width=\"").expect("width") + 7..];
+    w[..w.find('"').expect("quote")].parse().expect("number")
+}
+
 #[test]
 fn report_is_one_self_contained_html_file() {
     let dir = tempdir();
-    let model = deepbind(dir.path());
+    // Imported with DeepBind's index, so the model knows its protein and experiment.
+    let index = data("deepbind/db.slice.tsv");
+    let file = data("deepbind/D00328.003.txt");
+    ok(&[
+        "import",
+        "deepbind",
+        "--index",
+        s(&index),
+        "--out",
+        s(dir.path()),
+        s(&file),
+    ]);
+    let model = dir.path().join("D00328.003.safetensors");
     let report = dir.path().join("report.html");
     run_all(
         dir.path(),
@@ -823,26 +866,105 @@ fn report_is_one_self_contained_html_file() {
             "--report",
             s(&report),
             "--report-top",
-            "3",
+            "10",
         ],
     );
     let html = std::fs::read_to_string(&report).expect("report written");
     assert!(html.starts_with("<!DOCTYPE html>"));
     assert!(html.contains("<table id=\"variants\">"));
     assert_eq!(
-        html.matches("<tr><td>").count(),
+        html.matches("<tr id=\"row").count(),
         10,
         "one row per scored allele"
     );
-    assert_eq!(html.matches("<figure").count(), 3);
-    assert_eq!(html.matches("<svg").count(), 3);
-    assert!(html.contains("class=\"mark\""), "the variant is marked");
+    // Each row links to its map and each map back to its row.
+    for k in 1..=10 {
+        assert!(html.contains(&format!("<a href=\"#map{k}\">map {k}</a>")));
+        assert!(html.contains(&format!("<figure id=\"map{k}\">")));
+        assert!(html.contains(&format!("<a href=\"#row{k}\">Back to row {k}</a>")));
+    }
+    assert_eq!(html.matches("<svg").count(), 20, "REF and ALT maps");
     assert!(html.contains("<script>") && html.contains("addEventListener('click'"));
+    assert!(html.contains("addEventListener('input'"), "filters");
     assert!(!html.contains("http://") && !html.contains("https://"));
     assert!(
         !html.contains("<link") && !html.contains(" src="),
         "nothing loaded from elsewhere"
     );
+    // The header names the run.
+    for (label, value) in [
+        ("Model", s(&model).to_string()),
+        (
+            "DeepBind model",
+            "D00328.003 · CTCF · TF · SELEX · Homo sapiens".to_string(),
+        ),
+        ("Task", "D00328.003".to_string()),
+        ("Windows", "101 bp, strand rule max".to_string()),
+        ("seqcnn", env!("CARGO_PKG_VERSION").to_string()),
+    ] {
+        let dt = format!("<dt>{label}</dt><dd>");
+        let at = html.find(&dt).unwrap_or_else(|| panic!("{label}")) + dt.len();
+        assert!(
+            html[at..].starts_with(&value),
+            "{label}: {}",
+            &html[at..at + 80]
+        );
+    }
+    assert!(html.contains("<dt>Command</dt><dd>") && html.contains("--report-top 10"));
+    assert!(html.contains("<dt>Date</dt><dd>20"));
+    // A deletion: all of REF (ATATT) outlined in the REF window, ALT's one base in the ALT
+    // window; an insertion the other way round.
+    let cells = |svg: &str| mark_width(svg) - 1.5;
+    let (r, a) = (
+        figure_map(&html, "syn_del", "ref"),
+        figure_map(&html, "syn_del", "alt"),
+    );
+    assert!(
+        (cells(r) / cells(a) - 5.0).abs() < 0.01,
+        "REF ATATT over ALT A"
+    );
+    assert!(r.contains("· REF") && a.contains("· ALT") && a.contains("ALT window"));
+    let (r, a) = (
+        figure_map(&html, "syn_ins", "ref"),
+        figure_map(&html, "syn_ins", "alt"),
+    );
+    assert!(
+        (cells(a) / cells(r) - 6.0).abs() < 0.01,
+        "REF C under ALT CGGCGC"
+    );
+    // One colour scale for the page by default, one per variant on request.
+    let limits = |html: &str| -> Vec<(String, String)> {
+        ["syn_del", "syn_ins", "syn_mnv", "syn_multi"]
+            .iter()
+            .map(|id| {
+                (
+                    legend_limit(figure_map(html, id, "ref")),
+                    legend_limit(figure_map(html, id, "alt")),
+                )
+            })
+            .collect()
+    };
+    let shared = limits(&html);
+    assert!(shared.iter().all(|l| *l == shared[0]), "{shared:?}");
+    run_all(
+        dir.path(),
+        &model,
+        &vcf("synthetic.vcf"),
+        &[
+            "--window",
+            "101",
+            "--report",
+            s(&report),
+            "--report-top",
+            "10",
+            "--report-scale",
+            "each",
+        ],
+    );
+    let each = limits(&std::fs::read_to_string(&report).expect("report"));
+    assert!(each.iter().all(|(r, a)| r == a), "a pair shares its scale");
+    assert!(each.iter().any(|l| *l != each[0]), "{each:?}");
+    assert!(each.iter().all(|(r, _)| r.parse::<f64>().expect("number") <= shared[0].0.parse().expect("number")));
     // Rows are ranked by the largest |diff|.
     let t = variants(&model, &vcf("synthetic.vcf"), &["--window", "101"]);
     let top = t
@@ -854,7 +976,7 @@ fn report_is_one_self_contained_html_file() {
                 .total_cmp(&t.num(b, "D00328.003:diff").abs())
         })
         .expect("rows");
-    let first = html.find("<tr><td>1</td>").expect("rank 1");
+    let first = html.find("<tr id=\"row1\"><td>1</td>").expect("rank 1");
     let row_end = html[first..].find("</tr>").expect("row end") + first;
     assert!(
         html[first..row_end].contains(&format!("<td>{}</td>", t.get(top, "id"))),
