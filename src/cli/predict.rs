@@ -7,14 +7,17 @@ use seqcnn::io::output::AtomicOutput;
 use seqcnn::model::Strand;
 use seqcnn::score::{Ensemble, Panel, Scorer};
 use seqcnn::shard::{Shard, sharded_records, write_tsv_marker};
+use std::fmt::Write as _;
 use std::io::Write;
 use std::path::PathBuf;
 
 /// Score every sequence of a FASTA file or sequence table (`-` for stdin).
 ///
 /// Output: TSV with a header `name` then one column per task, one row per input record, in input
-/// order. Values are probabilities for classification models (sigmoid of the logit), or the raw
-/// network output with --raw. Imported DeepBind models give DeepBind's score either way.
+/// order. Values are probabilities for classification models (sigmoid of the logit, taken in
+/// double precision: a probability near 1 prints seven significant digits of its distance from
+/// 1, never a bare 1), or the raw network output with --raw. Imported DeepBind models give
+/// DeepBind's score either way.
 /// Memory stays bounded whatever the input size.
 ///
 /// Several models (--model repeated, --models FILE with one model file or DeepBind ID per line as
@@ -194,6 +197,7 @@ fn predict(args: &Args) -> Result<()> {
     let mut chunk = Vec::with_capacity(args.chunk);
     let mut records = records.peekable();
     let mut meter = Meter::new("predict", "sequences", None);
+    let kinds = scorer.kinds(args.raw);
     while records.peek().is_some() {
         chunk.clear();
         while chunk.len() < chunk_size {
@@ -231,9 +235,8 @@ fn predict(args: &Args) -> Result<()> {
             .zip(scores.slice(ndarray::s![keep, ..]).rows())
         {
             text.push_str(&r.name);
-            for v in row {
-                text.push('\t');
-                text.push_str(&v.to_string());
+            for (v, kind) in row.iter().zip(&kinds) {
+                let _ = write!(text, "\t{}", kind.show(*v));
             }
             text.push('\n');
         }

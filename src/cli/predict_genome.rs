@@ -8,10 +8,11 @@ use seqcnn::interval::Interval;
 use seqcnn::io::bed::{self, read_bed_checked};
 use seqcnn::io::genome::Genome;
 use seqcnn::io::output::AtomicOutput;
-use seqcnn::score::Panel;
+use seqcnn::score::{OutputKind, Panel};
 use seqcnn::shard::{
     Block, Shard, check_shardable, count_bins, shard_items, shard_regions, write_tsv_marker,
 };
+use std::fmt::Write as _;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -51,7 +52,8 @@ fn skipped_note(skips: &[WindowSkip], listed: Option<&Path>) -> String {
 fn write_rows(
     out: &mut AtomicOutput,
     keys: &[String],
-    scores: &ndarray::Array2<f32>,
+    kinds: &[OutputKind],
+    scores: &ndarray::Array2<f64>,
     block: &Block,
     index: impl Iterator<Item = usize>,
 ) -> Result<u64> {
@@ -63,9 +65,8 @@ fn write_rows(
         }
         n += 1;
         text.push_str(k);
-        for v in row {
-            text.push('\t');
-            text.push_str(&v.to_string());
+        for (v, kind) in row.iter().zip(kinds) {
+            let _ = write!(text, "\t{}", kind.show(*v));
         }
         text.push('\n');
     }
@@ -102,6 +103,7 @@ pub(super) fn run(args: &GenomePredict, scorer: &Panel) -> Result<()> {
     let window = scorer.window(args.window)? as u64;
     let genome = Genome::open(genome_path)?;
     let score = |seqs: &[&[u8]]| scorer.score(seqs, args.raw);
+    let kinds = scorer.kinds(args.raw);
     let mut out = AtomicOutput::create(&args.out)?;
     if args.skipped.is_some() {
         // `| head` ends the scores, not the skipped list.
@@ -140,7 +142,14 @@ pub(super) fn run(args: &GenomePredict, scorer: &Panel) -> Result<()> {
                 .map(|(_, t)| format!("{}\t{}\t{}", t.contig, t.start, t.end))
                 .collect();
             let scores = score(&seqs)?;
-            let n = write_rows(&mut out, &keys, &scores, &block, chunk.iter().map(|c| c.0))?;
+            let n = write_rows(
+                &mut out,
+                &keys,
+                &kinds,
+                &scores,
+                &block,
+                chunk.iter().map(|c| c.0),
+            )?;
             meter.add(n);
             chunk.clear();
             Ok(())
@@ -222,6 +231,7 @@ pub(super) fn run(args: &GenomePredict, scorer: &Panel) -> Result<()> {
             meter.add(write_rows(
                 &mut out,
                 &keys,
+                &kinds,
                 &scores,
                 &block,
                 index.into_iter(),

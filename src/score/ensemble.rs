@@ -95,6 +95,24 @@ impl<'m> Ensemble<'m> {
         self.mean(|m| m.score(seqs))
     }
 
+    /// The members' mean output `[n, tasks]` on the output scale in `f64` (see
+    /// [`Scorer::score_precise`]): saturated probabilities keep their distance from 1.
+    pub fn score_precise(&self, seqs: &[&[u8]]) -> Result<Array2<f64>> {
+        let mut sum = self.members[0].score_precise(seqs)?.out;
+        for member in &self.members[1..] {
+            sum += &member.score_precise(seqs)?.out;
+        }
+        if self.members.len() > 1 {
+            sum /= self.members.len() as f64;
+        }
+        Ok(sum)
+    }
+
+    /// How the outputs print (see [`Scorer::output_kind`]); members share the model's shape.
+    pub fn output_kind(&self) -> crate::score::OutputKind {
+        self.members[0].output_kind()
+    }
+
     /// The members' mean raw output `[n, tasks]` (see [`Scorer::score_raw`]).
     pub fn score_raw(&self, seqs: &[&[u8]]) -> Result<Array2<f32>> {
         self.mean(|m| m.score_raw(seqs))

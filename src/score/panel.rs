@@ -6,7 +6,7 @@
 
 use ndarray::{Array2, Axis};
 
-use super::{Ensemble, Scorer, deepbind};
+use super::{Ensemble, OutputKind, Scorer, deepbind};
 use crate::model::Model;
 use crate::{Error, Result};
 
@@ -56,10 +56,11 @@ impl<'m> Panel<'m> {
     }
 
     /// Outputs `[n, columns]`: raw network outputs with `raw`, else on each member's output
-    /// scale (see [`Scorer::score`]). Imported DeepBind members (alone in their column, not in
-    /// an ensemble) score together ([`deepbind::score_fast`]): the sequences are read once for
-    /// all of them and one parallel loop runs over members and sequences.
-    pub fn score(&self, seqs: &[&[u8]], raw: bool) -> Result<Array2<f32>> {
+    /// scale made in `f64` from the raw outputs (see [`Scorer::score_precise`]), so saturated
+    /// probabilities keep their distance from 1. Imported DeepBind members (alone in their
+    /// column, not in an ensemble) score together ([`deepbind::score_fast`]): the sequences are
+    /// read once for all of them and one parallel loop runs over members and sequences.
+    pub fn score(&self, seqs: &[&[u8]], raw: bool) -> Result<Array2<f64>> {
         let fast: Vec<(usize, &Scorer)> = self
             .members
             .iter()
@@ -74,30 +75,46 @@ impl<'m> Panel<'m> {
         }
         .into_iter();
         let mut fast = fast.iter().map(|&(i, _)| i).peekable();
-        let parts: Vec<Array2<f32>> = self
-            .members
-            .iter()
-            .enumerate()
-            .map(|(i, m)| {
-                if fast.next_if_eq(&i).is_some() {
-                    // DeepBind scores are raw on either scale.
-                    return together
-                        .next()
-                        .ok_or_else(|| Error::Config("a DeepBind member without scores".into()));
-                }
-                if raw {
-                    m.score_raw(seqs)
-                } else {
-                    m.score(seqs)
-                }
-            })
-            .collect::<Result<_>>()?;
+        let parts: Vec<Array2<f64>> =
+            self.members
+                .iter()
+                .enumerate()
+                .map(|(i, m)| {
+                    if fast.next_if_eq(&i).is_some() {
+                        // DeepBind scores are raw on either scale.
+                        return together.next().map(|s| s.mapv(f64::from)).ok_or_else(|| {
+                            Error::Config("a DeepBind member without scores".into())
+                        });
+                    }
+                    if raw {
+                        Ok(m.score_raw(seqs)?.mapv(f64::from))
+                    } else {
+                        m.score_precise(seqs)
+                    }
+                })
+                .collect::<Result<_>>()?;
         if parts.len() == 1 {
             return Ok(parts.into_iter().next().unwrap_or_default());
         }
         let views: Vec<_> = parts.iter().map(|p| p.view()).collect();
         ndarray::concatenate(Axis(1), &views)
             .map_err(|e| Error::shape("side-by-side scores", e.to_string()))
+    }
+
+    /// How each column prints: raw scores as values, else each member's
+    /// [`Scorer::output_kind`].
+    pub fn kinds(&self, raw: bool) -> Vec<OutputKind> {
+        self.members
+            .iter()
+            .flat_map(|m| {
+                let kind = if raw {
+                    OutputKind::Value
+                } else {
+                    m.output_kind()
+                };
+                std::iter::repeat_n(kind, m.model().meta.tasks.len())
+            })
+            .collect()
     }
 
     /// The window every member reads from a genome ([`Ensemble::window`]); members that would
@@ -175,12 +192,16 @@ mod tests {
         let mut col = 0;
         for (i, m) in models.iter().enumerate() {
             if i == 2 {
-                let alone = Scorer::new(&plain).score(&refs).unwrap();
+                let alone = Scorer::new(&plain).score_precise(&refs).unwrap().out;
                 assert_eq!(all.column(col), alone.column(0), "the plain model");
                 col += 1;
             }
             let alone = Scorer::new(m).score(&refs).unwrap();
-            assert_eq!(all.column(col), alone.column(0), "model {i}");
+            assert_eq!(
+                all.column(col),
+                alone.column(0).mapv(f64::from),
+                "model {i}"
+            );
             // In batches of 7 sequences, the same numbers.
             for (b, chunk) in refs.chunks(7).enumerate() {
                 let part = Scorer::new(m).score(chunk).unwrap();
