@@ -30,7 +30,9 @@ use std::path::PathBuf;
 /// alignment's z-score; the p-value comes from a Gumbel fit to the shuffled copies' best
 /// z-scores. --matches gets the --top matches per filter, in Tomtom's columns: TSV `query rank
 /// target target_name offset orientation overlap score pvalue evalue qvalue` (E = p x the
-/// targets in the database; q by Benjamini-Hochberg over them).
+/// targets in the database; q by Benjamini-Hochberg over them). A dead filter (no site above
+/// --threshold) is one row with target_name `dead_filter_no_sites` and `.` elsewhere, is named
+/// so in the MEME file, and gets no logo.
 #[derive(clap::Args)]
 #[command(after_help = "Examples:\n  \
     seqcnn motifs --model rest.safetensors REST_B.seq.gz --out rest_filters.meme\n  \
@@ -206,7 +208,9 @@ fn motifs_cmd(args: &Args) -> Result<()> {
                 m[*i] = ms;
             }
             let mut out = AtomicOutput::create(path)?;
-            compare::write_matches(&mut out, &queries, &db.motifs, &m).map_err(|e| out.error(e))?;
+            let dead: Vec<bool> = found.iter().map(|f| f.stats.sites == 0).collect();
+            compare::write_matches(&mut out, &queries, &db.motifs, &m, &dead)
+                .map_err(|e| out.error(e))?;
             out.commit()?;
             Some(m)
         }

@@ -401,18 +401,27 @@ pub fn adjust(matches: &mut [Match], targets: usize) {
 /// 0-based query column facing the target's first column in the aligned orientation (negative:
 /// the target starts before the query); `orientation` `+` or `-` (the target reverse
 /// complemented); `overlap` the aligned columns; the p-, E- and q-values empty when not computed
-/// (no shuffles).
+/// (no shuffles). A query marked in `dead` (a filter with no site, so no motif) gets one row
+/// with target_name `dead_filter_no_sites` and `.` in every other column.
 pub fn write_matches(
     out: &mut impl Write,
     queries: &[Motif],
     targets: &[Motif],
     matches: &[Vec<Match>],
+    dead: &[bool],
 ) -> std::io::Result<()> {
     let mut s = String::from(
         "query\trank\ttarget\ttarget_name\toffset\torientation\toverlap\tscore\tpvalue\tevalue\tqvalue\n",
     );
     let sci = |v: Option<f64>| v.map(|v| format!("{v:.3e}")).unwrap_or_default();
-    for (q, ms) in queries.iter().zip(matches) {
+    for (i, (q, ms)) in queries.iter().zip(matches).enumerate() {
+        if dead.get(i).copied().unwrap_or(false) {
+            s.push_str(&format!(
+                "{}\t.\t.\tdead_filter_no_sites\t.\t.\t.\t.\t.\t.\t.\n",
+                q.id
+            ));
+            continue;
+        }
         for m in ms {
             let t = &targets[m.target];
             s.push_str(&format!(
@@ -593,7 +602,7 @@ mod tests {
         assert!((got[0][0].score - m.width() as f64).abs() < 1e-9);
         assert_eq!(got[0][0].pvalue, None);
         let mut buf = Vec::new();
-        write_matches(&mut buf, &[m], &db, &got).unwrap();
+        write_matches(&mut buf, &[m], &db, &got, &[false]).unwrap();
         let text = String::from_utf8(buf).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(

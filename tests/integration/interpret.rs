@@ -213,7 +213,16 @@ fn motifs_recovers_planted_ctcf_and_rest_and_matches_them_in_jaspar() {
     let top = |f: &str| -> Vec<&str> { rows.iter().filter(|r| r[0] == f).map(|r| r[2]).collect() };
     assert!(top("filter0").contains(&"MA0139.2"), "{matches}");
     assert_eq!(top("filter1").first(), Some(&"MA0138.3"), "{matches}");
-    assert!(top("filter2").is_empty());
+    // The dead filter: one row saying so.
+    let dead: Vec<&Vec<&str>> = rows.iter().filter(|r| r[0] == "filter2").collect();
+    assert_eq!(dead.len(), 1, "{matches}");
+    assert_eq!(dead[0][3], "dead_filter_no_sites");
+    assert!(
+        dead[0]
+            .iter()
+            .enumerate()
+            .all(|(i, v)| i == 0 || i == 3 || *v == ".")
+    );
     let best = rows.iter().find(|r| r[0] == "filter1").unwrap();
     let p1: f64 = best[8].parse().unwrap();
     assert!(p1 < 1e-3, "{matches}");
