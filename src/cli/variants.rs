@@ -5,7 +5,8 @@ use super::progress::Meter;
 use anyhow::Result;
 use seqcnn::io::genome::Genome;
 use seqcnn::io::output::AtomicOutput;
-use seqcnn::io::vcf::VcfReader;
+use seqcnn::io::vcf::{VcfHeader, VcfReader, VcfRecord};
+use seqcnn::io::vcf_region::{RegionReader, VcfRegion};
 use seqcnn::model::Model;
 use seqcnn::model::Strand;
 use seqcnn::mutate::PlotScale;
@@ -105,8 +106,15 @@ pub struct Args {
     /// Only block I of N contiguous, equal-sized blocks of the VCF records, in input order
     /// (1 <= I <= N; a first pass counts the records, so not from stdin); `seqcnn merge` joins
     /// the shards' TSV, VCF and skipped lists into the unsharded outputs.
-    #[arg(long, value_name = "I/N")]
+    #[arg(long, value_name = "I/N", conflicts_with = "region")]
     shard: Option<Shard>,
+    /// Only the records in this region, `CHROM` or `CHROM:START-END` (1-based inclusive, as
+    /// bcftools and tabix take them; contig matched with or without `chr`); repeatable, the
+    /// regions read in the order given. The VCF must be bgzipped with a tabix (.tbi) or CSI
+    /// (.csi) index beside it: only the index's chunks for the regions are read, no pass over the
+    /// rest. A record is in a region when its REF overlaps it (`bcftools view -r`).
+    #[arg(long, value_name = "REGION")]
+    region: Vec<String>,
     /// Worker threads (default: all CPUs).
     #[arg(long)]
     threads: Option<usize>,
@@ -141,8 +149,7 @@ fn variants(args: &Args) -> Result<()> {
     let block = stream_block(&args.vcf, args.shard, args.batch.max(1), || {
         count_items(VcfReader::from_path(&args.vcf)?)
     })?;
-    let reader = VcfReader::from_path(&args.vcf)?;
-    let vcf_name = reader.path().to_path_buf();
+    let (header, vcf_name, reader) = open_vcf(args)?;
     let tasks = &model.meta.tasks;
 
     let mut out = AtomicOutput::create(&args.out)?;
@@ -171,7 +178,7 @@ fn variants(args: &Args) -> Result<()> {
         Some(p) => {
             let mut o = AtomicOutput::create(p)?;
             let provenance = format!("model={model_name} window={window} strand={strand}");
-            let header = keys.header(reader.header(), &provenance);
+            let header = keys.header(&header, &provenance);
             o.write_all(vcf_header_with_marker(header, args.shard).as_bytes())
                 .map_err(|e| o.error(e))?;
             Some(o)
@@ -308,4 +315,27 @@ fn report_header(
         });
     h.push(("Date".into(), utc_datetime(secs)));
     h
+}
+
+/// The VCF's header, its name for messages and its records: all of them, or with --region only
+/// those of the regions, read through the index.
+#[allow(clippy::type_complexity)]
+fn open_vcf(
+    args: &Args,
+) -> Result<(
+    VcfHeader,
+    PathBuf,
+    Box<dyn Iterator<Item = seqcnn::Result<VcfRecord>>>,
+)> {
+    if args.region.is_empty() {
+        let r = VcfReader::from_path(&args.vcf)?;
+        return Ok((r.header().clone(), r.path().to_path_buf(), Box::new(r)));
+    }
+    let regions = args
+        .region
+        .iter()
+        .map(|t| VcfRegion::parse(t))
+        .collect::<seqcnn::Result<Vec<_>>>()?;
+    let r = RegionReader::open(&args.vcf, regions)?;
+    Ok((r.header().clone(), r.path().to_path_buf(), Box::new(r)))
 }

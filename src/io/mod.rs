@@ -13,3 +13,4 @@ pub mod output;
 pub mod sequence;
 pub mod table;
 pub mod vcf;
+pub mod vcf_region;

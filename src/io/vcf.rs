@@ -165,7 +165,7 @@ fn check_alt(alt: &str) -> std::result::Result<(), String> {
 }
 
 /// Parses one data line (line end removed).
-fn parse_record(text: &str, line: u64) -> std::result::Result<VcfRecord, String> {
+pub(crate) fn parse_record(text: &str, line: u64) -> std::result::Result<VcfRecord, String> {
     let cols: Vec<&str> = text.splitn(9, '\t').collect();
     if cols.len() < 8 {
         return Err(format!(

@@ -1143,3 +1143,215 @@ fn a_1000_bp_model_holds_a_snv_at_offset_499_as_selene_does() {
         "the shifted window scores the same: the test cannot tell"
     );
 }
+
+/// The records of an indexed VCF in `regions` as a plain filter finds them: REF overlapping the
+/// region (`bcftools view -r`), region by region in the order given; `(pos, ref, alt)`.
+fn in_regions(path: &Path, regions: &[(&str, u64, u64)]) -> Vec<(u64, String, String)> {
+    use std::io::Read;
+    let mut text = String::new();
+    noodles_bgzf::io::Reader::new(std::fs::File::open(path).expect("vcf"))
+        .read_to_string(&mut text)
+        .expect("bgzf text");
+    let records: Vec<Vec<&str>> = text
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| l.split('\t').collect())
+        .collect();
+    let mut out = Vec::new();
+    for &(contig, start, end) in regions {
+        for r in &records {
+            let pos: u64 = r[1].parse().expect("pos");
+            let last = pos + r[3].len() as u64 - 1;
+            if r[0] == contig.trim_start_matches("chr") && last >= start && pos <= end {
+                for alt in r[4].split(',') {
+                    out.push((pos, r[3].to_string(), alt.to_string()));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// `(pos, ref, alt)` of every allele in a variants TSV and its skipped list, in file order
+/// (scored and skipped alleles interleaved by position).
+fn alleles_read(out: &Path, skipped: &Path) -> Vec<(u64, String, String)> {
+    let mut all = Vec::new();
+    for p in [out, skipped] {
+        let t = Table::parse(&std::fs::read_to_string(p).expect("output"));
+        for r in &t.rows {
+            all.push((
+                t.get(r, "pos").parse::<u64>().expect("pos"),
+                t.get(r, "ref").to_string(),
+                t.get(r, "alt").to_string(),
+            ));
+        }
+    }
+    all
+}
+
+#[test]
+fn region_reads_exactly_the_records_bcftools_selects_through_the_index() {
+    let dir = tempdir();
+    let model = deepbind(dir.path());
+    let indexed = vcf("chr20_snvs_indels.vcf.gz");
+    // A CSI-only copy: the same records through the other index format.
+    let csi_dir = dir.path().join("csi");
+    std::fs::create_dir_all(&csi_dir).unwrap();
+    let csi_copy = csi_dir.join("calls.vcf.gz");
+    std::fs::copy(&indexed, &csi_copy).unwrap();
+    std::fs::copy(
+        vcf("chr20_snvs_indels.vcf.gz.csi"),
+        csi_dir.join("calls.vcf.gz.csi"),
+    )
+    .unwrap();
+    let regions = [
+        ("20", 30_000_000, 31_000_000),
+        ("20", 50_018_400, 50_018_402),
+        ("chr20", 1, 2_000_000),
+    ];
+    let want = in_regions(&indexed, &regions);
+    // The counts bcftools view -r gives (tests/data/README.md): 10, 1 and 11 records.
+    assert_eq!(want.len(), 10 + 1 + 11, "{want:?}");
+    assert!(want.contains(&(50_018_388, "GGTGTCAACAAATAG".into(), "G".into())));
+    for input in [&indexed, &csi_copy] {
+        let out = dir.path().join("region.tsv");
+        let skipped = dir.path().join("region_skipped.tsv");
+        let o = seqcnn(&[
+            "variants",
+            "--model",
+            s(&model),
+            "--window",
+            "101",
+            "--vcf",
+            s(input),
+            "--genome",
+            s(&genome_path()),
+            "--region",
+            "20:30,000,000-31,000,000",
+            "--region",
+            "20:50018400-50018402",
+            "--region",
+            "chr20:1-2000000",
+            "--out",
+            s(&out),
+            "--skipped",
+            s(&skipped),
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let mut got = alleles_read(&out, &skipped);
+        let mut want_sorted = want.clone();
+        // Scored and skipped rows are in two files: compare as sets, then the TSV's order.
+        got.sort();
+        want_sorted.sort();
+        assert_eq!(got, want_sorted, "{}", input.display());
+        let t = Table::parse(&std::fs::read_to_string(&out).unwrap());
+        let order: Vec<u64> = t
+            .rows
+            .iter()
+            .map(|r| t.get(r, "pos").parse().unwrap())
+            .collect();
+        let want_order: Vec<u64> = want
+            .iter()
+            .map(|w| w.0)
+            .filter(|p| order.contains(p))
+            .collect();
+        assert_eq!(order, want_order, "regions in the order given");
+    }
+    // The rows scored equal those of a run over the whole file.
+    let whole = dir.path().join("whole.tsv");
+    let o = seqcnn(&[
+        "variants",
+        "--model",
+        s(&model),
+        "--window",
+        "101",
+        "--vcf",
+        s(&indexed),
+        "--genome",
+        s(&genome_path()),
+        "--out",
+        s(&whole),
+    ]);
+    assert!(o.status.success());
+    let whole = std::fs::read_to_string(&whole).unwrap();
+    let part = std::fs::read_to_string(dir.path().join("region.tsv")).unwrap();
+    for line in part.lines().skip(1) {
+        assert!(whole.lines().any(|l| l == line), "{line}");
+    }
+}
+
+#[test]
+fn region_errors_say_what_to_do() {
+    let dir = tempdir();
+    let model = deepbind(dir.path());
+    let genome = genome_path();
+    let run = |input: &Path, regions: &[&str], needles: &[&str]| {
+        let mut args = vec![
+            "variants",
+            "--model",
+            s(&model),
+            "--window",
+            "101",
+            "--vcf",
+            s(input),
+            "--genome",
+            s(&genome),
+        ];
+        for r in regions {
+            args.extend(["--region", r]);
+        }
+        let out = dir.path().join("never.tsv");
+        args.extend(["--out", s(&out)]);
+        fails(&args, needles);
+        assert!(!out.exists(), "nothing written");
+    };
+    let indexed = vcf("chr20_snvs_indels.vcf.gz");
+    // A plain VCF, and a bgzipped one without an index.
+    run(
+        &vcf("synthetic.vcf"),
+        &["20:1-10"],
+        &["synthetic.vcf", "bgzip", "tabix -p vcf"],
+    );
+    let bare = dir.path().join("bare.vcf.gz");
+    std::fs::copy(&indexed, &bare).unwrap();
+    run(
+        &bare,
+        &["20:1-10"],
+        &["bare.vcf.gz", "index", "tabix -p vcf"],
+    );
+    // A contig the file does not have, overlapping regions, a malformed region.
+    run(
+        &indexed,
+        &["21:1-100"],
+        &["contig '21'", "not in the index", "with or without `chr`"],
+    );
+    run(
+        &indexed,
+        &["20:100-500", "chr20:400-900"],
+        &["20:100-500", "chr20:400-900", "overlap", "merge them"],
+    );
+    run(
+        &indexed,
+        &["20:500-100"],
+        &["20:500-100", "END is before START"],
+    );
+    // --region and --shard do not mix (a usage error).
+    let o = seqcnn(&[
+        "variants",
+        "--model",
+        s(&model),
+        "--window",
+        "101",
+        "--vcf",
+        s(&indexed),
+        "--genome",
+        s(&genome),
+        "--region",
+        "20",
+        "--shard",
+        "1/2",
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("--region") && err.contains("--shard"), "{err}");
+}
