@@ -163,6 +163,21 @@ pub struct Args {
     /// Maximum epochs of each calibration fold.
     #[arg(long, default_value_t = 15)]
     pub(super) calibrate_epochs: usize,
+    /// One job of a calibration split across jobs: score only setting K (1 <= K <= --calibrate)
+    /// and write its result to --out as JSON instead of training a model. Every other setting
+    /// (seed, data, --calibrate, --folds, fit options) must equal the gathering run's.
+    #[arg(
+        long,
+        value_name = "K",
+        requires = "calibrate",
+        conflicts_with = "calibrate_results"
+    )]
+    pub(super) calibrate_trial: Option<usize>,
+    /// The gathering run of a split calibration: take the --calibrate-trial results (one file
+    /// per setting, any order) instead of scoring the settings, then train the best as one
+    /// `--calibrate` run does; the model equals that run's.
+    #[arg(long, value_name = "JSON", num_args = 1.., requires = "calibrate")]
+    pub(super) calibrate_results: Vec<PathBuf>,
     /// Write a checkpoint here after every epoch (weights, optimiser, scheduler, generator).
     #[arg(long)]
     pub(super) checkpoint: Option<PathBuf>,
@@ -323,6 +338,13 @@ fn train_arch(args: &Args, arch: Arch) -> Result<()> {
         resume: args.resume,
     };
     if let Some(genome) = &args.genome {
+        if args.calibrate > 0 {
+            return Err(seqcnn::Error::Config(
+                "--calibrate applies to training on a sequence table (--train), not on a genome"
+                    .into(),
+            )
+            .into());
+        }
         let plan = GenomePlan {
             genome: genome.clone(),
             targets: args.targets.clone(),
@@ -377,6 +399,8 @@ fn train_arch(args: &Args, arch: Arch) -> Result<()> {
         calibrate: args.calibrate,
         calibrate_epochs: args.calibrate_epochs,
         folds: args.folds,
+        calibrate_trial: args.calibrate_trial,
+        calibrate_results: args.calibrate_results.clone(),
     };
     super::train_table::run(&session, &plan, arch, || fit_config(args))
 }

@@ -1,6 +1,11 @@
 //! Calibration as DeepBind did it: a random search over learning rate, momentum (SGD), dropout,
 //! weight decay and initialisation scale, each setting scored by k-fold cross-validation; the
 //! caller then retrains the best setting on all the training data.
+//!
+//! The search can be split into jobs ([`Run`]): each job scores one setting, and a last run takes
+//! their results instead of training them. Every run draws the same random numbers in the same
+//! order (the folds, the settings, each fold's generator) whether it trains a setting or not, so
+//! a job's score, the setting chosen and the final model equal those of one process.
 
 use super::fit::{FitConfig, fit};
 use super::optim::OptimizerConfig;
@@ -115,14 +120,28 @@ pub struct Search {
     pub folds: usize,
 }
 
+/// Which settings of a search a run scores.
+#[derive(Clone, Copy, Debug)]
+pub enum Run<'a> {
+    /// Every setting (one process).
+    All,
+    /// Only setting `i` (0-based): one job of a split search.
+    One(usize),
+    /// None: the jobs' results, one per setting in order, checked against the settings this run
+    /// draws (so results of another seed or search are refused).
+    Given(&'a [TrialResult]),
+}
+
 /// Scores the settings of `search` by cross-validation on `data`, each fold trained with `cfg`
-/// (its epochs and patience); returns every result, best first. `on_trial` sees each result as
-/// it is done.
+/// (its epochs and patience), those `run` selects; returns the results, best first (under
+/// [`Run::One`], the one result). `on_trial` sees each result as it is done. `rng` ends in the
+/// same state under every [`Run`].
 pub fn calibrate(
     arch: &Arch,
     data: &Dataset,
     cfg: &FitConfig,
     search: Search,
+    run: Run,
     rng: &mut Rng,
     on_trial: &mut dyn FnMut(usize, &TrialResult),
 ) -> Result<Vec<TrialResult>> {
@@ -145,13 +164,45 @@ pub fn calibrate(
     while trials.len() < n_trials {
         trials.push(Trial::sample(rng, trials[0].lr));
     }
+    match run {
+        Run::One(i) if i >= n_trials => {
+            return Err(Error::Config(format!(
+                "calibration trial {} of {n_trials}: trials count from 1 to {n_trials}",
+                i + 1
+            )));
+        }
+        Run::Given(given) if given.len() != n_trials => {
+            return Err(Error::Config(format!(
+                "{} calibration results given for a search of {n_trials} settings",
+                given.len()
+            )));
+        }
+        _ => {}
+    }
     let mut results = Vec::with_capacity(n_trials);
     for (i, trial) in trials.into_iter().enumerate() {
+        // Each fold's generator, drawn whether or not this run trains the setting.
+        let fold_rngs: Vec<Rng> = split.iter().map(|_| rng::fork(rng)).collect();
+        match run {
+            Run::One(k) if k != i => continue,
+            Run::Given(given) => {
+                if given[i].trial != trial {
+                    return Err(Error::Config(format!(
+                        "calibration result {} is for the setting {}, but this run's setting {} is {trial}: the results come from another seed, search or data",
+                        i + 1,
+                        given[i].trial,
+                        i + 1
+                    )));
+                }
+                results.push(given[i].clone());
+                continue;
+            }
+            _ => {}
+        }
         let fold_cfg = trial.apply(cfg);
         let trial_arch = trial.arch(arch)?;
         let mut total = 0.0;
-        for (train, test) in &split {
-            let mut trng = rng::fork(rng);
+        for ((train, test), mut trng) in split.iter().zip(fold_rngs) {
             let mut model = Model::new(
                 trial_arch.clone(),
                 data.tasks.clone(),
