@@ -360,3 +360,75 @@ fn open_index(path: &Path) -> Result<Index> {
         ),
     ))
 }
+
+/// Writes the tabix index of a bgzipped, sorted VCF beside it (`path.tbi`, or `path.csi` when a
+/// contig is longer than tabix allows), as `tabix -p vcf` does; an existing index is kept unless
+/// `force`. Returns the index path and whether it was written. The index is written whole or
+/// not at all.
+pub fn write_vcf_index(path: &Path, force: bool) -> Result<(PathBuf, bool)> {
+    let with = |ext: &str| {
+        let mut p = path.as_os_str().to_owned();
+        p.push(ext);
+        PathBuf::from(p)
+    };
+    for existing in [with(".tbi"), with(".csi")] {
+        if existing.exists() && !force {
+            return Ok((existing, false));
+        }
+    }
+    let mut raw = open_file(path)?;
+    let mut magic = [0u8; 4];
+    if std::io::Read::read_exact(&mut raw, &mut magic).is_err() || magic != [0x1f, 0x8b, 0x08, 0x04]
+    {
+        return Err(Error::parse(
+            path,
+            0,
+            format!(
+                "only a bgzipped (BGZF) VCF can be indexed; compress it with `bgzip {}` (records sorted by contig and position)",
+                path.display()
+            ),
+        ));
+    }
+    let index = noodles_vcf::fs::index(path).map_err(|e| {
+        Error::parse(
+            path,
+            0,
+            format!(
+                "cannot index: {e} (records must be sorted by contig, each contig's together, and position: `bcftools sort`)"
+            ),
+        )
+    })?;
+    let (out, bytes) = match index {
+        noodles_vcf::Index::Tabix(i) => {
+            let mut w = noodles_tabix::io::Writer::new(Vec::new());
+            w.write_index(&i).map_err(|e| Error::io(with(".tbi"), e))?;
+            let bytes = w
+                .into_inner()
+                .finish()
+                .map_err(|e| Error::io(with(".tbi"), e))?;
+            (with(".tbi"), bytes)
+        }
+        noodles_vcf::Index::Csi(i) => {
+            let mut w = noodles_csi::io::Writer::new(Vec::new());
+            w.write_index(&i).map_err(|e| Error::io(with(".csi"), e))?;
+            let bytes = w
+                .into_inner()
+                .finish()
+                .map_err(|e| Error::io(with(".csi"), e))?;
+            (with(".csi"), bytes)
+        }
+    };
+    let mut o = crate::io::output::AtomicOutput::create(&out)?;
+    std::io::Write::write_all(&mut o, &bytes).map_err(|e| o.error(e))?;
+    o.commit()?;
+    Ok((out, true))
+}
+
+/// Whether `path` holds a VCF (its first line, decompressed, starts `##fileformat=VCF`).
+pub fn is_vcf(path: &Path) -> bool {
+    let Ok(mut r) = super::input::open_input(path) else {
+        return false;
+    };
+    let mut first = String::new();
+    r.read_line(&mut first).is_ok() && first.starts_with("##fileformat=VCF")
+}

@@ -1204,6 +1204,13 @@ fn region_reads_exactly_the_records_bcftools_selects_through_the_index() {
         csi_dir.join("calls.vcf.gz.csi"),
     )
     .unwrap();
+    // A copy indexed by `seqcnn index` (htslib's tabix reads that index too).
+    let own_dir = dir.path().join("own");
+    std::fs::create_dir_all(&own_dir).unwrap();
+    let own_copy = own_dir.join("calls.vcf.gz");
+    std::fs::copy(&indexed, &own_copy).unwrap();
+    let listed = ok(&["index", s(&own_copy)]);
+    assert!(listed.contains("calls.vcf.gz.tbi\twritten"), "{listed}");
     let regions = [
         ("20", 30_000_000, 31_000_000),
         ("20", 50_018_400, 50_018_402),
@@ -1213,7 +1220,7 @@ fn region_reads_exactly_the_records_bcftools_selects_through_the_index() {
     // The counts bcftools view -r gives (tests/data/README.md): 10, 1 and 11 records.
     assert_eq!(want.len(), 10 + 1 + 11, "{want:?}");
     assert!(want.contains(&(50_018_388, "GGTGTCAACAAATAG".into(), "G".into())));
-    for input in [&indexed, &csi_copy] {
+    for input in [&indexed, &csi_copy, &own_copy] {
         let out = dir.path().join("region.tsv");
         let skipped = dir.path().join("region_skipped.tsv");
         let o = seqcnn(&[
@@ -1319,6 +1326,21 @@ fn region_errors_say_what_to_do() {
         &["20:1-10"],
         &["bare.vcf.gz", "index", "tabix -p vcf"],
     );
+    // `seqcnn index` on a plain VCF and on an unsorted bgzipped one.
+    fails(
+        &["index", s(&vcf("synthetic.vcf"))],
+        &["synthetic.vcf", "bgzip"],
+    );
+    let unsorted = dir.path().join("unsorted.vcf.gz");
+    let text = "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n20\t500\t.\tA\tG\t.\t.\t.\n20\t100\t.\tC\tT\t.\t.\t.\n";
+    let mut w = noodles_bgzf::io::Writer::new(std::fs::File::create(&unsorted).unwrap());
+    w.write_all(text.as_bytes()).unwrap();
+    w.finish().unwrap();
+    fails(
+        &["index", s(&unsorted)],
+        &["unsorted.vcf.gz", "cannot index", "sorted"],
+    );
+    assert!(!dir.path().join("unsorted.vcf.gz.tbi").exists());
     // A contig the file does not have, overlapping regions, a malformed region.
     run(
         &indexed,
