@@ -115,6 +115,17 @@ pub struct Args {
     /// rest. A record is in a region when its REF overlaps it (`bcftools view -r`).
     #[arg(long, value_name = "REGION")]
     region: Vec<String>,
+    /// With --region, one job of a split by region: label the outputs part I of N (the marker
+    /// line `--shard` writes), so `seqcnn merge` joins the parts, given in genome order, into one
+    /// TSV, VCF and skipped list; a record then belongs to the region holding its POS (not to
+    /// every region its REF overlaps), so adjacent regions partition the records.
+    #[arg(
+        long,
+        value_name = "I/N",
+        requires = "region",
+        conflicts_with = "shard"
+    )]
+    part: Option<Shard>,
     /// Worker threads (default: all CPUs).
     #[arg(long)]
     threads: Option<usize>,
@@ -149,7 +160,7 @@ fn variants(args: &Args) -> Result<()> {
     let block = stream_block(&args.vcf, args.shard, args.batch.max(1), || {
         count_items(VcfReader::from_path(&args.vcf)?)
     })?;
-    let (header, vcf_name, reader) = open_vcf(args)?;
+    let (header, vcf_name, reader) = open_vcf(args, &genome)?;
     let tasks = &model.meta.tasks;
 
     let mut out = AtomicOutput::create(&args.out)?;
@@ -157,12 +168,14 @@ fn variants(args: &Args) -> Result<()> {
         // `| head` ends the table, not the other outputs.
         out.discard_if_closed();
     }
-    write_tsv_marker(&mut out, args.shard)?;
+    // The marker line of a shard, or of a part of a split by region.
+    let label = args.shard.or(args.part);
+    write_tsv_marker(&mut out, label)?;
     writeln!(out, "{}", tsv_header(tasks)).map_err(|e| out.error(e))?;
     let mut skipped = match &args.skipped {
         Some(p) => {
             let mut o = AtomicOutput::create(p)?;
-            write_tsv_marker(&mut o, args.shard)?;
+            write_tsv_marker(&mut o, label)?;
             writeln!(o, "{SKIPPED_HEADER}").map_err(|e| o.error(e))?;
             Some(o)
         }
@@ -179,7 +192,7 @@ fn variants(args: &Args) -> Result<()> {
             let mut o = AtomicOutput::create(p)?;
             let provenance = format!("model={model_name} window={window} strand={strand}");
             let header = keys.header(&header, &provenance);
-            o.write_all(vcf_header_with_marker(header, args.shard).as_bytes())
+            o.write_all(vcf_header_with_marker(header, label).as_bytes())
                 .map_err(|e| o.error(e))?;
             Some(o)
         }
@@ -322,6 +335,7 @@ fn report_header(
 #[allow(clippy::type_complexity)]
 fn open_vcf(
     args: &Args,
+    genome: &Genome,
 ) -> Result<(
     VcfHeader,
     PathBuf,
@@ -336,6 +350,11 @@ fn open_vcf(
         .iter()
         .map(|t| VcfRegion::parse(t))
         .collect::<seqcnn::Result<Vec<_>>>()?;
-    let r = RegionReader::open(&args.vcf, regions)?;
+    // A contig of the genome without records is absent from the index: its regions are empty.
+    let mut r = RegionReader::open(&args.vcf, regions, &|c| genome.contig_len(c).is_ok())?;
+    if args.part.is_some() {
+        // Parts of a split partition the records: each belongs to the region holding its POS.
+        r = r.by_position();
+    }
     Ok((r.header().clone(), r.path().to_path_buf(), Box::new(r)))
 }

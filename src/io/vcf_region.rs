@@ -89,6 +89,10 @@ pub struct RegionReader {
     chunks: std::vec::IntoIter<Chunk>,
     /// The end of the chunk being read.
     chunk_end: Option<bgzf::VirtualPosition>,
+    /// Regions on contigs the index lacks but the genome has: no records.
+    empty: Vec<usize>,
+    /// Select records by POS alone (see [`RegionReader::by_position`]).
+    by_position: bool,
     buf: Vec<u8>,
     done: bool,
 }
@@ -97,9 +101,14 @@ impl RegionReader {
     /// Opens `path` (a bgzipped VCF with `path.tbi` or `path.csi` beside it) for `regions`. The
     /// header is read from the start of the file. Errors say how to make what is missing: a
     /// plain or gzip (not BGZF) file, no index, regions that overlap, a contig the index does
-    /// not know (matched with or without `chr`; a contig without records in the index is simply
-    /// empty when the header declares it).
-    pub fn open(path: &Path, regions: Vec<VcfRegion>) -> Result<RegionReader> {
+    /// not know (matched with or without `chr`). A contig without records is absent from the
+    /// index: its regions are simply empty when the header declares it or `known` (the genome)
+    /// has it.
+    pub fn open(
+        path: &Path,
+        regions: Vec<VcfRegion>,
+        known: &dyn Fn(&str) -> bool,
+    ) -> Result<RegionReader> {
         let name = input_name(path);
         if path.as_os_str() == "-" {
             return Err(Error::Config(
@@ -146,15 +155,30 @@ impl RegionReader {
             current: 0,
             chunks: Vec::new().into_iter(),
             chunk_end: None,
+            empty: Vec::new(),
+            by_position: false,
             buf: Vec::new(),
             done: false,
         };
         // Check every contig up front, so a typo fails before any work.
         for i in 0..r.regions.len() {
-            r.chunks_of(i)?;
+            if let Err(e) = r.chunks_of(i) {
+                if !(r.missing_contig(i) && known(&r.regions[i].contig)) {
+                    return Err(e);
+                }
+                r.empty.push(i);
+            }
         }
         r.start_region()?;
         Ok(r)
+    }
+
+    /// Selects a record when its POS lies in a region, instead of when its REF overlaps it: the
+    /// parts of a split of the genome into adjacent regions then partition the records (a
+    /// deletion across a boundary belongs to the region where it starts, not to both).
+    pub fn by_position(mut self) -> Self {
+        self.by_position = true;
+        self
     }
 
     /// The header read on opening.
@@ -227,10 +251,22 @@ impl RegionReader {
             .map_err(|e| Error::parse(&self.path, 0, format!("region {}: {e}", region.text)))
     }
 
+    /// Whether region `i`'s contig is missing from the index's names.
+    fn missing_contig(&self, i: usize) -> bool {
+        let want = contig_key(&self.regions[i].contig);
+        self.index.binning().header().is_some_and(|h| {
+            !h.reference_sequence_names()
+                .iter()
+                .any(|n| std::str::from_utf8(n.as_slice()).is_ok_and(|n| contig_key(n) == want))
+        })
+    }
+
     /// Loads the chunks of the current region.
     fn start_region(&mut self) -> Result<()> {
         self.chunk_end = None;
-        self.chunks = if self.current < self.regions.len() {
+        self.chunks = if self.empty.contains(&self.current) {
+            Vec::new().into_iter()
+        } else if self.current < self.regions.len() {
             self.chunks_of(self.current)?.into_iter()
         } else {
             Vec::new().into_iter()
@@ -300,7 +336,12 @@ impl RegionReader {
                 self.chunk_end = None;
                 continue;
             }
-            if region.overlaps(rec.pos, rec.reference.len()) {
+            let len = if self.by_position {
+                1
+            } else {
+                rec.reference.len()
+            };
+            if region.overlaps(rec.pos, len) {
                 return Ok(Some(rec));
             }
         }

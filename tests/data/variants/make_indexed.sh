@@ -17,3 +17,14 @@ bcftools index -c -f chr20_snvs_indels.vcf.gz
 for r in 20:30000000-31000000 20:1-2000000 20:50018400-50018402 20:60000000-63025520; do
     echo "$r $(bcftools view -H -r "$r" chr20_snvs_indels.vcf.gz 2>/dev/null | wc -l)"
 done
+
+# chr20_30M_calls.vcf.gz (+ .tbi): the slice's real SNVs and indels and the synthetic records
+# (but the one named chr20, which tabix would take for another contig), first 8 columns,
+# sorted, bgzipped and indexed: the workflow's demo of sharding variants by region.
+{
+    grep "^##" synthetic.vcf
+    grep "^#CHROM" synthetic.vcf | cut -f1-8
+    cat chr20_30M_snvs.vcf chr20_30M_indels.vcf synthetic.vcf | grep -v "^#" | awk -F'\t' '$1 == "20"' \
+        | cut -f1-8 | sort -k1,1 -k2,2n
+} | bgzip -c > chr20_30M_calls.vcf.gz
+tabix -f -p vcf chr20_30M_calls.vcf.gz
