@@ -6,7 +6,9 @@
 #   3. the same steps as single unsharded seqcnn commands: every gathered output must be
 #      byte-identical to the unsharded one (cmp); both wall times are printed;
 #   3b. variants split by region (`shard_by: region`, the indexed demo VCF in 4 regions of the
-#      genome, each read through the index): merged outputs byte-identical to one run;
+#      genome, each read through the index): merged outputs equal to one run's;
+#   3c. the demo model's calibration as jobs (3 settings, one job each, then the training job):
+#      the model byte-identical to one `train --calibrate 3` process;
 #   4. failing steps (a VCF with an unknown contig under --strict, a BED with an unknown contig):
 #      the workflow fails, each rule's log holds seqcnn's error, and no output file is left.
 # Nothing is written into the repository.
@@ -122,6 +124,21 @@ print(f"merged region parts: {len(a) - 1} rows, records and order identical, "
       f"largest score difference {worst:.1e}")
 PY
 echo "identical: variants_skipped.tsv and the annotated VCF's records from $jobs region jobs"
+
+echo "== calibration as jobs: 3 settings in 3 jobs, then the training job"
+calibrated=$work/calibrated
+mkdir -p "$calibrated"
+calibration="calibrate: 3, folds: 2, calibrate_epochs: 1"
+run_snakemake "$calibrated" "$work/calibrated.log" results/model/demo.safetensors -- \
+    "train={args: \"$train_args\", $calibration}" ||
+    { tail -30 "$work/calibrated.log"; exit 1; }
+trials=$(find "$calibrated/results/model/calibration" -name 'trial*.json' | wc -l)
+# shellcheck disable=SC2086
+"$bin" train --train "$repo/data/REST_AC.seq.gz" --arch deepbind --seed 1 $train_args \
+    --calibrate 3 --folds 2 --calibrate-epochs 1 --threads 2 --out "$single/calibrated.safetensors" \
+    2>"$work/calibrated_one.log"
+cmp "$calibrated/results/model/demo.safetensors" "$single/calibrated.safetensors"
+echo "identical: the model from $trials calibration jobs and from one process ($(grep 'best setting' "$work/calibrated_one.log"))"
 
 echo "== failing steps: the workflow fails, the logs hold seqcnn's errors, no output is left"
 failing=$work/failing
