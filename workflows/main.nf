@@ -24,6 +24,12 @@ params.train_data = "${projectDir}/../data/REST_AC.seq.gz"
 params.train_arch = 'deepbind'
 params.train_seed = 1
 params.train_args = '--set input.length=101'
+// DeepBind's calibration as jobs: this many settings (0 = none), one CALIBRATE_TRIAL job each
+// (`train --calibrate-trial K`), then TRAIN_DEMO trains the best (`--calibrate-results`): the
+// same model as one `train --calibrate` process.
+params.train_calibrate = 0
+params.train_folds = 3
+params.train_calibrate_epochs = 15
 params.sequences = "${projectDir}/../data/REST_B.seq.gz"
 params.mutate_sequences = "${projectDir}/../tests/data/REST_B.head50.seq"
 params.genome = "${projectDir}/../tests/data/genome/chr20_30M.fa.gz"
@@ -35,21 +41,53 @@ params.vcf = "${projectDir}/../tests/data/variants/synthetic.vcf"
 // has both on purpose).
 params.strict = false
 
+/*
+ * The demo training's arguments, shared by the calibration jobs and the training job (they must
+ * agree for the jobs' results to be accepted).
+ */
+def trainArgs() {
+    def args = "--arch ${params.train_arch} --seed ${params.train_seed} ${params.train_args}"
+    if ((params.train_calibrate as int) > 0) {
+        args += " --calibrate ${params.train_calibrate} --folds ${params.train_folds}" +
+            " --calibrate-epochs ${params.train_calibrate_epochs}"
+    }
+    return args
+}
+
+process CALIBRATE_TRIAL {
+    tag "trial ${trial}/${params.train_calibrate}"
+    label 'train'
+
+    input:
+    tuple val(trial), path(data)
+
+    output:
+    path "trial${trial}.json"
+
+    script:
+    """
+    ${params.seqcnn} train --train ${data} ${trainArgs()} --calibrate-trial ${trial} \\
+        --threads ${task.cpus} --out trial${trial}.json
+    """
+}
+
 process TRAIN_DEMO {
     label 'train'
     publishDir "${params.outdir}/model", mode: 'copy'
 
     input:
     path data
+    path trials
 
     output:
     path 'demo.safetensors', emit: model
     path 'demo.epochs.tsv', emit: epochs
 
     script:
+    def results = (params.train_calibrate as int) > 0 ? "--calibrate-results ${trials}" : ''
     """
-    ${params.seqcnn} train --arch ${params.train_arch} --train ${data} --seed ${params.train_seed} \\
-        ${params.train_args} --threads ${task.cpus} --log demo.epochs.tsv --out demo.safetensors
+    ${params.seqcnn} train --train ${data} ${trainArgs()} ${results} \\
+        --threads ${task.cpus} --log demo.epochs.tsv --out demo.safetensors
     """
 }
 
@@ -179,9 +217,13 @@ def gatherShards(ch, String ext) {
 
 workflow {
     def shards = Channel.of(1..(params.shards as int))
+    def data = Channel.value(file(params.train_data, checkIfExists: true))
+    def trials = (params.train_calibrate as int) > 0
+        ? CALIBRATE_TRIAL(Channel.of(1..(params.train_calibrate as int)).combine(data)).collect()
+        : Channel.value([])
     def model = params.model
         ? Channel.value(file(params.model, checkIfExists: true))
-        : TRAIN_DEMO(Channel.value(file(params.train_data, checkIfExists: true))).model
+        : TRAIN_DEMO(data, trials).model
     def genome = params.genome ? file(params.genome, checkIfExists: true) : null
     // The genome's .fai (and .gzi for BGZF) staged beside it.
     def index = genome ? files("${params.genome}.{fai,gzi}") : null
