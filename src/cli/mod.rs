@@ -40,7 +40,7 @@ pub struct Cli {
 enum Command {
     /// Train a model on labelled sequences.
     Train(Box<train::Args>),
-    /// Score sequences with a model (TSV out).
+    /// Score sequences with a model (TSV out; bigWig tracks of genome bins).
     Predict(predict::Args),
     /// AUROC, AUPRC and loss of a model on labelled sequences.
     Eval(eval::Args),

@@ -32,16 +32,6 @@ use std::path::{Path, PathBuf};
 /// --shard I/N scores block I of N contiguous blocks of the records (sequences, BED intervals or
 /// tiled bins) in input order; every shard's output has the header, and `seqcnn merge` joins the
 /// shards into exactly the unsharded output.
-///
-/// bigWig tracks (--tile with --out ending in `.bw` or `.bigWig`): one track per column, each bin
-/// one interval `start-end` with its value (rounded to 32-bit float), on the genome's contigs
-/// with the sizes of its index. One column (a one-task model, or one --task) is written to --out
-/// itself; several to one file per column beside it, `STEM.COLUMN.bw` (--out tiles.bw: tiles.CTCF.bw,
-/// tiles.DNase.bw; characters other than letters, digits, `.`, `-` and `_` become `_`). All the
-/// files appear together when the run succeeds, none when it fails. The tracks hold the bins in
-/// the genome's order (contigs as in its .fai) whatever the order of --region; regions whose bins
-/// overlap are an error (a track has one value per base). Not with --shard (shards are TSV that
-/// `seqcnn merge` joins) nor on standard output (a bigWig is written with seeks).
 #[derive(clap::Args)]
 #[command(after_help = "Examples:\n  \
     seqcnn predict --model ctcf.safetensors peaks.fa > scores.tsv\n  \
@@ -81,7 +71,7 @@ pub struct Args {
     /// Score every bin of this size (bp) along the genome (or --region): bedGraph-style TSV
     /// `chrom start end` + one column per task (the contig as the genome names it), each bin
     /// scored on the model's window around it; bins are laid end to end from each region's start.
-    /// With --out X.bw: bigWig tracks (see above).
+    /// With --out X.bw: bigWig tracks (see --out).
     #[arg(long, requires = "genome", conflicts_with = "input")]
     pub(super) tile: Option<u64>,
     /// With --tile: region(s) to tile (chr:start-end, 1-based inclusive, or a contig).
@@ -104,8 +94,15 @@ pub struct Args {
         value_name = "FILE"
     )]
     pub(super) skipped: Option<PathBuf>,
-    /// Output TSV (`-` = stdout; `.gz` = gzip); with --tile, `.bw` or `.bigWig` writes bigWig
-    /// tracks instead (see above).
+    /// Output TSV (`-` = stdout; `.gz` = gzip). With --tile, a name ending in `.bw` or `.bigWig`
+    /// writes bigWig tracks instead, for genome browsers: one track per column, each bin an
+    /// interval with its value (rounded to 32-bit float), on the genome's contigs with the sizes
+    /// of its .fai. One column (a one-task model, or one --task) goes to this path; several to one
+    /// file per column beside it, STEM.COLUMN.bw (tiles.bw: tiles.CTCF.bw, tiles.DNase.bw;
+    /// characters other than letters, digits, `.`, `-` and `_` become `_`), all renamed into place
+    /// together when the run succeeds. Bins are in the genome's order whatever the order of
+    /// --region; regions whose bins overlap are an error (a track has one value per base). Not
+    /// with --shard, nor to standard output or a pipe (a bigWig is written with seeks).
     #[arg(long, default_value = "-")]
     pub(super) out: PathBuf,
     /// Write only this column (a task, or `ID:TASK` with several models side by side, as the
