@@ -40,7 +40,7 @@ pub struct Cli {
 enum Command {
     /// Train a model on labelled sequences.
     Train(Box<train::Args>),
-    /// Score sequences with a model (TSV out).
+    /// Score sequences with a model (TSV out; bigWig tracks of genome bins).
     Predict(predict::Args),
     /// AUROC, AUPRC and loss of a model on labelled sequences.
     Eval(eval::Args),
@@ -368,9 +368,15 @@ pub fn regions(
     texts.iter().map(|t| Ok(genome.region(t)?)).collect()
 }
 
-/// A file name made from a record name: characters other than letters, digits, `.`, `-` and
-/// `_` become `_`; a name already used gets `_2`, `_3`, ...
+/// An SVG file name made from a record name ([`safe_name`] + `.svg`).
 pub fn file_name(name: &str, used: &mut std::collections::HashSet<String>) -> String {
+    format!("{}.svg", safe_name(name, used))
+}
+
+/// A name made safe for part of a file name: characters other than letters, digits, `.`, `-` and
+/// `_` become `_` (and a leading `.` gets a `_` before it); a name already used gets `_2`, `_3`,
+/// ...
+pub fn safe_name(name: &str, used: &mut std::collections::HashSet<String>) -> String {
     let mut base: String = name
         .chars()
         .map(|c| {
@@ -390,7 +396,7 @@ pub fn file_name(name: &str, used: &mut std::collections::HashSet<String>) -> St
         n += 1;
         candidate = format!("{base}_{n}");
     }
-    format!("{candidate}.svg")
+    candidate
 }
 
 /// Writes one SVG file atomically.

@@ -3,13 +3,14 @@
 use super::predict_genome::GenomePredict;
 use super::progress::Meter;
 use anyhow::Result;
+use seqcnn::io::bigwig::is_bigwig;
 use seqcnn::io::output::AtomicOutput;
 use seqcnn::model::Strand;
 use seqcnn::score::{Ensemble, Panel, Scorer};
 use seqcnn::shard::{Shard, sharded_records, write_tsv_marker};
 use std::fmt::Write as _;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Score every sequence of a FASTA file or sequence table (`-` for stdin).
 ///
@@ -39,6 +40,8 @@ use std::path::PathBuf;
     seqcnn predict --model deepsea.safetensors --genome hg19.fa.gz peaks.narrowPeak\n  \
     seqcnn predict --model D00328.018.safetensors --genome 20.fa.gz --window 101 chr20_CTCF.bed\n  \
     seqcnn predict --model deepsea.safetensors --genome 20.fa.gz --tile 200 --region 20:1-5,000,000 --out chr20.tsv.gz\n  \
+    seqcnn predict --model multi.safetensors --genome hg19.fa.gz --tile 200 --task CTCF --out ctcf.bw\n  \
+    seqcnn predict --model D00328.003.safetensors --genome 20.fa.gz --tile 50 --window 101 --out ctcf.bw\n  \
     seqcnn predict --model m.safetensors peaks.fa --shard 3/8 --out scores.3.tsv\n  \
     seqcnn predict --models example.ids --model-dir models/ example.seq\n  \
     seqcnn predict --model a.safetensors --model b.safetensors --ensemble --genome 20.fa.gz peaks.bed")]
@@ -66,7 +69,9 @@ pub struct Args {
     #[arg(long)]
     pub(super) genome: Option<PathBuf>,
     /// Score every bin of this size (bp) along the genome (or --region): bedGraph-style TSV
-    /// `chrom start end` + one column per task, each bin scored on the model's window around it.
+    /// `chrom start end` + one column per task (the contig as the genome names it), each bin
+    /// scored on the model's window around it; bins are laid end to end from each region's start.
+    /// With --out X.bw: bigWig tracks (see --out).
     #[arg(long, requires = "genome", conflicts_with = "input")]
     pub(super) tile: Option<u64>,
     /// With --tile: region(s) to tile (chr:start-end, 1-based inclusive, or a contig).
@@ -89,9 +94,21 @@ pub struct Args {
         value_name = "FILE"
     )]
     pub(super) skipped: Option<PathBuf>,
-    /// Output TSV (`-` = stdout; `.gz` = gzip).
+    /// Output TSV (`-` = stdout; `.gz` = gzip). With --tile, a name ending in `.bw` or `.bigWig`
+    /// writes bigWig tracks instead, for genome browsers: one track per column, each bin an
+    /// interval with its value (rounded to 32-bit float), on the genome's contigs with the sizes
+    /// of its .fai. One column (a one-task model, or one --task) goes to this path; several to one
+    /// file per column beside it, STEM.COLUMN.bw (tiles.bw: tiles.CTCF.bw, tiles.DNase.bw;
+    /// characters other than letters, digits, `.`, `-` and `_` become `_`), all renamed into place
+    /// together when the run succeeds. Bins are in the genome's order whatever the order of
+    /// --region; regions whose bins overlap are an error (a track has one value per base). Not
+    /// with --shard, nor to standard output or a pipe (a bigWig is written with seeks).
     #[arg(long, default_value = "-")]
     pub(super) out: PathBuf,
+    /// Write only this column (a task, or `ID:TASK` with several models side by side, as the
+    /// header names it); repeat for several, in the order given. Default: every column.
+    #[arg(long, value_name = "NAME")]
+    pub(super) task: Vec<String>,
     /// Raw network outputs (logits) instead of probabilities.
     #[arg(long)]
     pub(super) raw: bool,
@@ -119,7 +136,65 @@ pub fn run(args: Args) -> Result<()> {
     super::with_threads(args.threads, || predict(&args))
 }
 
+/// The indices of the columns `tasks` names among `columns` (every column when empty).
+fn pick_columns(columns: &[String], tasks: &[String]) -> seqcnn::Result<Vec<usize>> {
+    if tasks.is_empty() {
+        return Ok((0..columns.len()).collect());
+    }
+    let mut picked = Vec::with_capacity(tasks.len());
+    for t in tasks {
+        let Some(i) = columns.iter().position(|c| c == t) else {
+            return Err(seqcnn::Error::Config(format!(
+                "--task {t}: no such column (the columns: {})",
+                columns.join(", ")
+            )));
+        };
+        if picked.contains(&i) {
+            return Err(seqcnn::Error::Config(format!("--task {t} is given twice")));
+        }
+        picked.push(i);
+    }
+    Ok(picked)
+}
+
+/// The bigWig files of `--out` for the written columns `names`: `out` itself for one column,
+/// else `STEM.NAME.EXT` beside it for each, the name made safe for a file name.
+fn track_paths(out: &Path, names: &[&str]) -> Vec<PathBuf> {
+    if let [_] = names {
+        return vec![out.to_path_buf()];
+    }
+    let stem = out.file_stem().unwrap_or_default().to_string_lossy();
+    let ext = out.extension().unwrap_or_default().to_string_lossy();
+    let mut used = std::collections::HashSet::new();
+    names
+        .iter()
+        .map(|n| out.with_file_name(format!("{stem}.{}.{ext}", super::safe_name(n, &mut used))))
+        .collect()
+}
+
+/// Fails, before any work, for a bigWig `--out` the command line cannot write.
+fn check_bigwig(args: &Args) -> seqcnn::Result<()> {
+    let out = args.out.display();
+    if args.tile.is_none() {
+        return Err(seqcnn::Error::Config(format!(
+            "--out {out}: a bigWig track is written from --tile (every bin of the genome or \
+             --region); scores of sequences or BED intervals are TSV: name a .tsv output"
+        )));
+    }
+    if args.shard.is_some_and(|s| !s.is_whole()) {
+        return Err(seqcnn::Error::Config(format!(
+            "--out {out}: --shard writes TSV shards for `seqcnn merge`; write the bigWig from an \
+             unsharded run, or shard to .tsv outputs"
+        )));
+    }
+    Ok(())
+}
+
 fn predict(args: &Args) -> Result<()> {
+    let bigwig = is_bigwig(&args.out);
+    if bigwig {
+        check_bigwig(args)?;
+    }
     let mut inputs: Vec<&std::path::Path> = args.model.iter().map(|p| p.as_path()).collect();
     inputs.extend(args.input.as_deref());
     inputs.extend(args.genome.as_deref());
@@ -132,6 +207,12 @@ fn predict(args: &Args) -> Result<()> {
             return Err(
                 seqcnn::Error::Config("--shard is not available for image inputs".into()).into(),
             );
+        }
+        if !args.task.is_empty() {
+            return Err(seqcnn::Error::Config(
+                "--task picks the tasks of sequence models, not image classes".into(),
+            )
+            .into());
         }
         let model = super::image_model(&args.model)?;
         return super::images::predict(model, input, &args.out, &args.image, args.raw);
@@ -159,6 +240,21 @@ fn predict(args: &Args) -> Result<()> {
     } else {
         Panel::side_by_side(list.iter().map(|(id, _)| id.clone()).zip(scorers).collect())?
     };
+    let columns = pick_columns(scorer.columns(), &args.task)?;
+    let tracks = if bigwig {
+        let names: Vec<&str> = columns
+            .iter()
+            .map(|&c| scorer.columns()[c].as_str())
+            .collect();
+        let paths = track_paths(&args.out, &names);
+        super::check_output_dir(&args.out)?;
+        for p in &paths {
+            super::check_not_input("--out", p, &inputs)?;
+        }
+        Some(paths)
+    } else {
+        None
+    };
     if let Some(genome) = &args.genome {
         let plan = GenomePredict {
             genome: genome.clone(),
@@ -170,7 +266,9 @@ fn predict(args: &Args) -> Result<()> {
             raw: args.raw,
             chunk: args.chunk,
             shard: args.shard,
+            columns,
             out: args.out.clone(),
+            tracks,
             skipped: args.skipped.clone(),
         };
         return super::predict_genome::run(&plan, &scorer);
@@ -189,9 +287,9 @@ fn predict(args: &Args) -> Result<()> {
     let mut out = AtomicOutput::create(&args.out)?;
     write_tsv_marker(&mut out, args.shard)?;
     let mut header = String::from("name");
-    for t in scorer.columns() {
+    for &c in &columns {
         header.push('\t');
-        header.push_str(t);
+        header.push_str(&scorer.columns()[c]);
     }
     writeln!(out, "{header}").map_err(|e| out.error(e))?;
     let mut chunk = Vec::with_capacity(args.chunk);
@@ -235,8 +333,8 @@ fn predict(args: &Args) -> Result<()> {
             .zip(scores.slice(ndarray::s![keep, ..]).rows())
         {
             text.push_str(&r.name);
-            for (v, kind) in row.iter().zip(&kinds) {
-                let _ = write!(text, "\t{}", kind.show(*v));
+            for &c in &columns {
+                let _ = write!(text, "\t{}", kinds[c].show(row[c]));
             }
             text.push('\n');
         }

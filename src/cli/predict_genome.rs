@@ -3,9 +3,11 @@
 
 use super::progress::Meter;
 use anyhow::Result;
+use ndarray::Array2;
 use seqcnn::data::tiling::{Tile, TileConfig, Tiler, WindowSkip, check_window};
 use seqcnn::interval::Interval;
 use seqcnn::io::bed::{self, read_bed_checked};
+use seqcnn::io::bigwig::TrackWriter;
 use seqcnn::io::genome::Genome;
 use seqcnn::io::output::AtomicOutput;
 use seqcnn::score::{OutputKind, Panel};
@@ -47,13 +49,13 @@ fn skipped_note(skips: &[WindowSkip], listed: Option<&Path>) -> String {
     )
 }
 
-/// Writes the rows of a scored chunk whose record indices (`index`) `block` says to write;
-/// returns how many it wrote.
+/// Writes the rows of a scored chunk whose record indices (`index`) `block` says to write, with
+/// the score columns `columns`; returns how many it wrote.
 fn write_rows(
     out: &mut AtomicOutput,
     keys: &[String],
-    kinds: &[OutputKind],
-    scores: &ndarray::Array2<f64>,
+    (kinds, columns): (&[OutputKind], &[usize]),
+    scores: &Array2<f64>,
     block: &Block,
     index: impl Iterator<Item = usize>,
 ) -> Result<u64> {
@@ -65,8 +67,8 @@ fn write_rows(
         }
         n += 1;
         text.push_str(k);
-        for (v, kind) in row.iter().zip(kinds) {
-            let _ = write!(text, "\t{}", kind.show(*v));
+        for &c in columns {
+            let _ = write!(text, "\t{}", kinds[c].show(row[c]));
         }
         text.push('\n');
     }
@@ -91,19 +93,178 @@ pub(super) struct GenomePredict {
     /// Records scored per pass (and the unit of sharding).
     pub chunk: usize,
     pub shard: Option<Shard>,
+    /// The score columns written (`--task`), as indices into the scorer's columns.
+    pub columns: Vec<usize>,
     pub out: PathBuf,
+    /// With `tile`: bigWig tracks instead of the TSV `out`, one file per written column.
+    pub tracks: Option<Vec<PathBuf>>,
     /// The list of BED intervals not scored, with the reason.
     pub skipped: Option<PathBuf>,
+}
+
+/// The regions `--tile` tiles: `--region`, or every contig of the genome.
+fn tile_regions(args: &GenomePredict, genome: &Genome) -> Result<Vec<Interval>> {
+    if args.region.is_empty() {
+        return Ok(genome.whole());
+    }
+    Ok(args
+        .region
+        .iter()
+        .map(|r| genome.region(r))
+        .collect::<seqcnn::Result<_>>()?)
+}
+
+/// Sorts `regions` into the genome's order (contigs as in its index, then by start), the order
+/// a bigWig holds its intervals in, and fails when the bins (of `bin` bp from each region's
+/// start) of two regions overlap: a bigWig track has one value per base.
+fn genome_order(regions: &mut [Interval], genome: &Genome, bin: u64) -> Result<()> {
+    let rank: std::collections::HashMap<&str, usize> = genome
+        .contigs()
+        .iter()
+        .enumerate()
+        .map(|(i, (c, _))| (c.as_str(), i))
+        .collect();
+    regions.sort_by_key(|r| (rank.get(r.contig.as_str()).copied(), r.start, r.end));
+    // The region whose bins reach furthest so far on this contig, and the end of its last bin.
+    let mut reach: Option<(&Interval, u64)> = None;
+    let bin = bin.max(1);
+    for r in regions.iter() {
+        let bins = r.end.saturating_sub(r.start) / bin;
+        if bins == 0 {
+            continue;
+        }
+        let end = r.start + bins * bin;
+        match reach {
+            Some((a, a_end)) if a.contig == r.contig && r.start < a_end => {
+                return Err(seqcnn::Error::Config(format!(
+                    "--region {a} and --region {r} overlap: a bigWig track holds one value per \
+                     base, so the bins of a .bw output must not overlap; give regions that do \
+                     not overlap (join these into one region), or write TSV"
+                ))
+                .into());
+            }
+            Some((a, a_end)) if a.contig == r.contig && a_end >= end => {}
+            _ => reach = Some((r, end)),
+        }
+    }
+    Ok(())
+}
+
+/// Scores every bin of `regions` (of the tiling's `config`) in chunks of `chunk_size`
+/// consecutive bins of the unsharded run (fewer tiles where windows are skipped for N; with
+/// --shard, the regions holding the chunks of `block`'s bins), and hands each chunk, its bins'
+/// indices and its scores, to `emit`, which returns how many bins it wrote; the progress meter
+/// of the bins written comes back.
+fn score_tiles(
+    genome: &Genome,
+    regions: Vec<Interval>,
+    config: TileConfig,
+    block: &Block,
+    chunk_size: usize,
+    score: impl Fn(&[&[u8]]) -> seqcnn::Result<Array2<f64>>,
+    mut emit: impl FnMut(&[(usize, Tile)], &Array2<f64>) -> Result<u64>,
+) -> Result<Meter> {
+    let mut meter = Meter::new("predict", "bins", Some(block.written.len() as u64));
+    let mut tiler = Tiler::new(genome, regions, &[], config)?;
+    let mut chunk: Vec<(usize, Tile)> = Vec::new();
+    let mut emitted = 0;
+    let mut flush = |chunk: &mut Vec<(usize, Tile)>| -> Result<()> {
+        let seqs: Vec<&[u8]> = chunk.iter().map(|(_, t)| t.seq.as_slice()).collect();
+        let scores = score(&seqs)?;
+        meter.add(emit(chunk, &scores)?);
+        chunk.clear();
+        Ok(())
+    };
+    while let Some(tile) = tiler.next() {
+        // The bin's index: the bins before it were emitted or skipped.
+        let index = block.scored.start + emitted + tiler.skipped() as usize;
+        emitted += 1;
+        if chunk
+            .first()
+            .is_some_and(|c| c.0 / chunk_size != index / chunk_size)
+        {
+            flush(&mut chunk)?;
+        }
+        chunk.push((index, tile?));
+    }
+    if !chunk.is_empty() {
+        flush(&mut chunk)?;
+    }
+    Ok(meter)
+}
+
+/// `--tile` with a bigWig output: every bin of the regions, in the genome's order, one track per
+/// written column.
+fn tile_tracks(
+    args: &GenomePredict,
+    scorer: &Panel,
+    genome: &Genome,
+    config: TileConfig,
+    paths: &[PathBuf],
+) -> Result<()> {
+    let mut regions = tile_regions(args, genome)?;
+    let config_bin = config.bin;
+    genome_order(&mut regions, genome, config.bin)?;
+    let chunk_size = args.chunk.max(1);
+    let block = shard_items(count_bins(&regions, config.bin), None, chunk_size);
+    let mut tracks = TrackWriter::create(paths.to_vec(), genome.contigs())?;
+    let meter = score_tiles(
+        genome,
+        regions,
+        config,
+        &block,
+        chunk_size,
+        |seqs| scorer.score(seqs, args.raw),
+        |chunk, scores| {
+            for ((_, t), row) in chunk.iter().zip(scores.rows()) {
+                tracks.push(
+                    &t.contig,
+                    t.start,
+                    t.end,
+                    args.columns.iter().map(|&c| row[c]),
+                )?;
+            }
+            Ok(chunk.len() as u64)
+        },
+    )?;
+    if tracks.bins() == 0 {
+        return Err(seqcnn::Error::Config(format!(
+            "--out {}: no bin was scored (the regions are shorter than --tile {} bp, or every \
+             window is over --max-n {}), and a bigWig track needs at least one",
+            args.out.display(),
+            config_bin,
+            args.max_n
+        ))
+        .into());
+    }
+    tracks.finish(rayon::current_num_threads())?;
+    let outputs: Vec<&Path> = paths.iter().map(|p| p.as_path()).collect();
+    meter.finish(None, &outputs, "");
+    Ok(())
 }
 
 /// Scores the intervals or bins of `args` with `scorer` and writes them.
 pub(super) fn run(args: &GenomePredict, scorer: &Panel) -> Result<()> {
     let genome_path = args.genome.as_path();
-    let columns = scorer.columns();
+    let columns: Vec<String> = args
+        .columns
+        .iter()
+        .map(|&c| scorer.columns()[c].clone())
+        .collect();
     let window = scorer.window(args.window)? as u64;
     let genome = Genome::open(genome_path)?;
+    let config = |bin| TileConfig {
+        bin,
+        window,
+        threshold: 0.5,
+        max_n: args.max_n,
+    };
+    if let (Some(bin), Some(paths)) = (args.tile, &args.tracks) {
+        return tile_tracks(args, scorer, &genome, config(bin), paths);
+    }
     let score = |seqs: &[&[u8]]| scorer.score(seqs, args.raw);
     let kinds = scorer.kinds(args.raw);
+    let picked = (kinds.as_slice(), args.columns.as_slice());
     let mut out = AtomicOutput::create(&args.out)?;
     if args.skipped.is_some() {
         // `| head` ends the scores, not the skipped list.
@@ -112,63 +273,33 @@ pub(super) fn run(args: &GenomePredict, scorer: &Panel) -> Result<()> {
     write_tsv_marker(&mut out, args.shard)?;
     let chunk_size = args.chunk.max(1);
     let (meter, note) = if let Some(bin) = args.tile {
-        writeln!(out, "{}", header("#chrom\tstart\tend", columns)).map_err(|e| out.error(e))?;
-        let regions: Vec<Interval> = if args.region.is_empty() {
-            genome.whole()
-        } else {
-            args.region
-                .iter()
-                .map(|r| genome.region(r))
-                .collect::<seqcnn::Result<_>>()?
-        };
-        let config = TileConfig {
-            bin,
-            window,
-            threshold: 0.5,
-            max_n: args.max_n,
-        };
-        // Bins are scored in chunks of --batch-size consecutive bins (fewer tiles where windows are
-        // skipped for N); with --shard, the regions holding the chunks of this shard's bins.
+        writeln!(out, "{}", header("#chrom\tstart\tend", &columns)).map_err(|e| out.error(e))?;
+        let regions = tile_regions(args, &genome)?;
+        // With --shard, the regions holding the chunks of this shard's bins.
         let block = shard_items(count_bins(&regions, bin), args.shard, chunk_size);
         let regions = shard_regions(&regions, bin, block.scored.clone());
-        let mut tiler = Tiler::new(&genome, regions, &[], config)?;
-        let mut meter = Meter::new("predict", "bins", Some(block.written.len() as u64));
-        let mut chunk: Vec<(usize, Tile)> = Vec::new();
-        let mut emitted = 0;
-        let mut flush = |chunk: &mut Vec<(usize, Tile)>| -> Result<()> {
-            let seqs: Vec<&[u8]> = chunk.iter().map(|(_, t)| t.seq.as_slice()).collect();
-            let keys: Vec<String> = chunk
-                .iter()
-                .map(|(_, t)| format!("{}\t{}\t{}", t.contig, t.start, t.end))
-                .collect();
-            let scores = score(&seqs)?;
-            let n = write_rows(
-                &mut out,
-                &keys,
-                &kinds,
-                &scores,
-                &block,
-                chunk.iter().map(|c| c.0),
-            )?;
-            meter.add(n);
-            chunk.clear();
-            Ok(())
-        };
-        while let Some(tile) = tiler.next() {
-            // The bin's index: the bins before it were emitted or skipped.
-            let index = block.scored.start + emitted + tiler.skipped() as usize;
-            emitted += 1;
-            if chunk
-                .first()
-                .is_some_and(|c| c.0 / chunk_size != index / chunk_size)
-            {
-                flush(&mut chunk)?;
-            }
-            chunk.push((index, tile?));
-        }
-        if !chunk.is_empty() {
-            flush(&mut chunk)?;
-        }
+        let meter = score_tiles(
+            &genome,
+            regions,
+            config(bin),
+            &block,
+            chunk_size,
+            score,
+            |chunk, scores| {
+                let keys: Vec<String> = chunk
+                    .iter()
+                    .map(|(_, t)| format!("{}\t{}\t{}", t.contig, t.start, t.end))
+                    .collect();
+                write_rows(
+                    &mut out,
+                    &keys,
+                    picked,
+                    scores,
+                    &block,
+                    chunk.iter().map(|c| c.0),
+                )
+            },
+        )?;
         (meter, String::new())
     } else {
         let bed = args
@@ -179,7 +310,7 @@ pub(super) fn run(args: &GenomePredict, scorer: &Panel) -> Result<()> {
         let intervals = read_bed_checked(bed, &genome)?;
         // With --shard: the whole chunks holding the shard's intervals are scored.
         let block = shard_items(intervals.len(), args.shard, chunk_size);
-        writeln!(out, "{}", header("#chrom\tstart\tend\tname", columns))
+        writeln!(out, "{}", header("#chrom\tstart\tend\tname", &columns))
             .map_err(|e| out.error(e))?;
         let mut skipped = match &args.skipped {
             Some(p) => {
@@ -231,7 +362,7 @@ pub(super) fn run(args: &GenomePredict, scorer: &Panel) -> Result<()> {
             meter.add(write_rows(
                 &mut out,
                 &keys,
-                &kinds,
+                picked,
                 &scores,
                 &block,
                 index.into_iter(),

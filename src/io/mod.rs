@@ -4,6 +4,7 @@
 //! one module per file format.
 
 pub mod bed;
+pub mod bigwig;
 pub mod cleanup;
 pub mod fasta;
 pub mod genome;

@@ -102,36 +102,7 @@ impl AtomicOutput {
                 closed: false,
             });
         }
-        // A link to a regular file: the file is replaced, not the link.
-        let resolved = match std::fs::symlink_metadata(path) {
-            Ok(m) if m.file_type().is_symlink() => path.canonicalize().ok(),
-            _ => None,
-        };
-        let target = resolved.as_deref().unwrap_or(path);
-        let parent = match target.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
-        if !parent.is_dir() {
-            let msg = format!("directory {} does not exist", parent.display());
-            return Err(Error::io(
-                path,
-                io::Error::new(io::ErrorKind::NotFound, msg),
-            ));
-        }
-        let mut builder = tempfile::Builder::new();
-        builder.prefix(".seqcnn-").suffix(".tmp");
-        // The default 0600 would survive the rename; ask for 0666 so the umask decides, as for
-        // any file a program creates.
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            builder.permissions(std::fs::Permissions::from_mode(0o666));
-        }
-        let tmp = builder
-            .tempfile_in(parent)
-            .map_err(|e| Error::io(path, e))?;
-        let pending = Pending::new(tmp.path());
+        let (target, tmp, pending) = temp_beside(path)?;
         let file = BufWriter::with_capacity(BUF_SIZE, tmp);
         let sink = if gz {
             Sink::Gzip(noodles_bgzf::io::Writer::new(file))
@@ -139,7 +110,7 @@ impl AtomicOutput {
             Sink::Plain(file)
         };
         Ok(AtomicOutput {
-            path: target.to_path_buf(),
+            path: target,
             sink,
             _pending: Some(pending),
             discard_closed: false,
@@ -188,6 +159,126 @@ impl AtomicOutput {
         tmp.as_file().sync_all().map_err(|e| Error::io(&path, e))?;
         // An input read after the output was started: the temporary file goes, the input stays.
         refuse_input(&path)?;
+        tmp.persist(&path).map_err(|e| Error::io(&path, e.error))?;
+        Ok(())
+    }
+}
+
+/// A temporary file in the directory of the output `path`, registered for removal on SIGINT /
+/// SIGTERM, and the path it is to be renamed onto: `path`, or the regular file a symbolic link
+/// at `path` names (the file is replaced, the link kept). The directory must exist.
+fn temp_beside(path: &Path) -> Result<(PathBuf, NamedTempFile, Pending)> {
+    let resolved = match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => path.canonicalize().ok(),
+        _ => None,
+    };
+    let target = resolved.as_deref().unwrap_or(path);
+    let parent = match target.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if !parent.is_dir() {
+        let msg = format!("directory {} does not exist", parent.display());
+        return Err(Error::io(
+            path,
+            io::Error::new(io::ErrorKind::NotFound, msg),
+        ));
+    }
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".seqcnn-").suffix(".tmp");
+    // The default 0600 would survive the rename; ask for 0666 so the umask decides, as for
+    // any file a program creates.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    let tmp = builder
+        .tempfile_in(parent)
+        .map_err(|e| Error::io(path, e))?;
+    let pending = Pending::new(tmp.path());
+    Ok((target.to_path_buf(), tmp, pending))
+}
+
+/// A seekable output file that appears whole or not at all, for formats written with seeks
+/// (bigWig): a temporary file in the target's directory, renamed onto the path by
+/// [`commit`](AtomicFile::commit), as [`AtomicOutput`] does (a symbolic link to a regular file
+/// is followed; dropped without a commit, or on SIGINT / SIGTERM, the temporary file is
+/// removed). It holds no open file between [`file`](AtomicFile::file) handles, so a command can
+/// keep many. Standard output and paths that are not regular files (devices, FIFOs) cannot be
+/// written with seeks and renamed, so they are errors.
+///
+/// ```
+/// use std::io::{Seek, SeekFrom, Write};
+/// use seqcnn::io::output::AtomicFile;
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("track.bin");
+/// let out = AtomicFile::create(&path).unwrap();
+/// let mut f = out.file().unwrap();
+/// f.write_all(b"xxcd").unwrap();
+/// f.seek(SeekFrom::Start(0)).unwrap();
+/// f.write_all(b"ab").unwrap();
+/// assert!(!path.exists()); // nothing visible before the commit
+/// out.commit().unwrap();
+/// assert_eq!(std::fs::read(&path).unwrap(), b"abcd");
+/// assert!(AtomicFile::create(std::path::Path::new("-")).is_err());
+/// ```
+pub struct AtomicFile {
+    path: PathBuf,
+    tmp: tempfile::TempPath,
+    _pending: Pending,
+}
+
+impl AtomicFile {
+    /// Starts the output `path`; its directory must exist.
+    pub fn create(path: &Path) -> Result<Self> {
+        if is_dash(path) || in_place(path).is_some() {
+            return Err(Error::Config(format!(
+                "{}: this output is written with seeks and renamed into place: name a regular \
+                 file, not standard output, a device or a pipe",
+                path.display()
+            )));
+        }
+        refuse_input(path)?;
+        let (path, tmp, pending) = temp_beside(path)?;
+        Ok(AtomicFile {
+            path,
+            tmp: tmp.into_temp_path(),
+            _pending: pending,
+        })
+    }
+
+    /// The path the file is renamed onto.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// A new handle on the temporary file, to read, write and seek (at offset 0).
+    pub fn file(&self) -> Result<std::fs::File> {
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&self.tmp)
+            .map_err(|e| Error::io(&self.path, e))
+    }
+
+    /// Syncs the temporary file to disk.
+    pub fn sync(&self) -> Result<()> {
+        self.file()?
+            .sync_all()
+            .map_err(|e| Error::io(&self.path, e))
+    }
+
+    /// Syncs the file and renames it onto the path, replacing any file there.
+    pub fn commit(self) -> Result<()> {
+        self.sync()?;
+        // An input read after the output was started: the temporary file goes, the input stays.
+        refuse_input(&self.path)?;
+        let AtomicFile {
+            path,
+            tmp,
+            _pending,
+        } = self;
         tmp.persist(&path).map_err(|e| Error::io(&path, e.error))?;
         Ok(())
     }
