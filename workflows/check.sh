@@ -9,6 +9,8 @@
 #      genome, each read through the index): merged outputs equal to one run's;
 #   3c. the demo model's calibration as jobs (3 settings, one job each, then the training job):
 #      the model byte-identical to one `train --calibrate 3` process;
+#   3d. an ensemble of 2 demo models trained as 2 jobs: the members and the ensemble's predict
+#      output byte-identical to single commands;
 #   4. failing steps (a VCF with an unknown contig under --strict, a BED with an unknown contig):
 #      the workflow fails, each rule's log holds seqcnn's error, and no output file is left.
 # Nothing is written into the repository.
@@ -139,6 +141,23 @@ trials=$(find "$calibrated/results/model/calibration" -name 'trial*.json' | wc -
     2>"$work/calibrated_one.log"
 cmp "$calibrated/results/model/demo.safetensors" "$single/calibrated.safetensors"
 echo "identical: the model from $trials calibration jobs and from one process ($(grep 'best setting' "$work/calibrated_one.log"))"
+
+echo "== ensemble members as jobs: 2 members, then predict with --ensemble"
+ensemble=$work/ensemble
+mkdir -p "$ensemble"
+run_snakemake "$ensemble" "$work/ensemble.log" -- "train={args: \"$train_args\", ensemble: 2}" \
+    mutate_sequences= "variants={enabled: false}" "tile={regions: []}" bed= ||
+    { tail -30 "$work/ensemble.log"; exit 1; }
+for k in 1 2; do
+    # shellcheck disable=SC2086
+    "$bin" train --train "$repo/data/REST_AC.seq.gz" --arch deepbind --seed "$k" $train_args \
+        --threads 2 --out "$single/member$k.safetensors" 2>/dev/null
+    cmp "$ensemble/results/model/member$k.safetensors" "$single/member$k.safetensors"
+done
+"$bin" predict --model "$single/member1.safetensors" --model "$single/member2.safetensors" \
+    --ensemble "$repo/data/REST_B.seq.gz" --threads 2 --out "$single/ensemble.tsv" 2>/dev/null
+cmp "$ensemble/results/predict.tsv" "$single/ensemble.tsv"
+echo "identical: 2 members trained as jobs and their ensemble's predict.tsv ($shards shards)"
 
 echo "== failing steps: the workflow fails, the logs hold seqcnn's errors, no output is left"
 failing=$work/failing
