@@ -31,13 +31,22 @@ pub const PSSM_RANGE: usize = 1000;
 /// operations to fill.
 pub const MAX_WIDTH: usize = 1000;
 
+/// MEME's `1 / ln 2`, cut to 9 digits (utils.h): FIMO's log-odds are made with it, not with
+/// `LOG2_E`, and the scaled scores must round as FIMO's do.
+#[allow(clippy::approx_constant)]
+const MEME_LOG2_E: f64 = 1.44269504;
+
+/// MEME's `ln 10` of `mylog10` (macros.h), used by its rounding to significant digits.
+#[allow(clippy::approx_constant)]
+const MEME_LN_10: f64 = 2.30258509299405;
+
 /// MEME's `my_log2`: the natural log times MEME's 9-digit constant, `LOG_ZERO` (-1e10) below
 /// `LOG_SMALL`, and `SMALL_POS` (1e-300) for 0.
 pub fn meme_log2(x: f64) -> f64 {
     if x > 0.0 {
         let lx = x.ln();
         let lx = if lx < -0.5e10 { -1.0e10 } else { lx };
-        lx * 1.44269504
+        lx * MEME_LOG2_E
     } else {
         1e-300
     }
@@ -56,7 +65,7 @@ pub fn round_sig(x: f64, digits: i32) -> f64 {
         return x;
     }
     let a = x.abs();
-    let z = 10f64.powf((f64::from(digits) - 1.0 - a.ln() / 2.30258509299405).ceil());
+    let z = 10f64.powf((f64::from(digits) - 1.0 - a.ln() / MEME_LN_10).ceil());
     let y = (z * a).round_ties_even() / z;
     if x < 0.0 { -y } else { y }
 }
