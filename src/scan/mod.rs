@@ -83,9 +83,10 @@ impl Default for ScanOptions {
 /// use seqcnn::io::meme::MemeFile;
 /// use seqcnn::scan::{background, BackgroundSource};
 /// let mut f = MemeFile::new(vec![]);
-/// f.background = [0.3, 0.2, 0.1, 0.4];
-/// assert_eq!(background(&f, BackgroundSource::Motif, false), [0.3, 0.2, 0.1, 0.4]);
-/// assert_eq!(background(&f, BackgroundSource::Motif, true), [0.35, 0.15, 0.15, 0.35]);
+/// f.background = [0.375, 0.25, 0.0625, 0.3125];
+/// assert_eq!(background(&f, BackgroundSource::Motif, false), f.background);
+/// assert_eq!(background(&f, BackgroundSource::Motif, true), [0.34375, 0.15625, 0.15625, 0.34375]);
+/// assert_eq!(background(&f, BackgroundSource::Uniform, true), [0.25; 4]);
 /// ```
 pub fn background(file: &MemeFile, source: BackgroundSource, both_strands: bool) -> [f64; 4] {
     let bg = match source {
@@ -345,8 +346,8 @@ pub fn qvalues(pvalues: &[f64], tests: u64) -> Vec<f64> {
     q
 }
 
-/// Sequences scanned at once: at most this many letters (sequences longer than this are scanned
-/// in slices of windows, in parallel).
+/// Windows one task scans: one motif over many short sequences, or over a slice of a long one
+/// (the slices of a long sequence are scanned in parallel).
 const SLICE: usize = 1 << 20;
 
 /// A scan in progress: motifs ready, hits gathered so far, tests counted per motif.
@@ -396,10 +397,13 @@ impl Scan {
     /// Scans a batch of sequences, `(sequence index, letters)`, every motif on the rayon pool.
     pub fn add(&mut self, batch: &[(u32, &[u8])]) {
         let encoded: Vec<Vec<u8>> = batch.par_iter().map(|(_, s)| codes(s)).collect();
-        // Tasks: (motif, sequence in batch, windows), in output order.
-        let mut tasks = Vec::new();
+        // Tasks of about SLICE windows each: a motif and pieces (sequence in batch, windows), so
+        // that many short sequences make one task and a long one several.
+        let mut tasks: Vec<(usize, Vec<(usize, std::ops::Range<usize>)>)> = Vec::new();
         for (m, scanner) in self.motifs.iter().enumerate() {
             let w = scanner.width();
+            let mut pieces = Vec::new();
+            let mut held = 0;
             for (b, c) in encoded.iter().enumerate() {
                 if c.len() < w {
                     continue;
@@ -407,19 +411,30 @@ impl Scan {
                 let n = c.len() - w + 1;
                 let mut from = 0;
                 while from < n {
-                    let to = (from + SLICE).min(n);
-                    tasks.push((m, b, from..to));
+                    let to = (from + SLICE - held).min(n);
+                    pieces.push((b, from..to));
+                    held += to - from;
                     from = to;
+                    if held >= SLICE {
+                        tasks.push((m, std::mem::take(&mut pieces)));
+                        held = 0;
+                    }
                 }
+            }
+            if !pieces.is_empty() {
+                tasks.push((m, pieces));
             }
         }
         let results: Vec<(usize, Vec<Hit>, u64)> = tasks
             .into_par_iter()
-            .map(|(m, b, windows)| {
+            .map(|(m, pieces)| {
                 let mut hits = Vec::new();
-                let (seq, text) = batch[b];
-                let tests =
-                    self.motifs[m].scan(seq, text, &encoded[b], windows, m as u32, &mut hits);
+                let mut tests = 0;
+                for (b, windows) in pieces {
+                    let (seq, text) = batch[b];
+                    tests +=
+                        self.motifs[m].scan(seq, text, &encoded[b], windows, m as u32, &mut hits);
+                }
                 (m, hits, tests)
             })
             .collect();
