@@ -202,6 +202,39 @@ fn bed_on_the_genome_slice_gives_fimos_hits() {
     }
 }
 
+#[test]
+fn nrdb_background_gives_the_hits_of_plain_fimo() {
+    // FIMO's own default background for DNA, everything (pseudocounts included) in MEME's code.
+    let args: Vec<String> = [
+        "scan",
+        "--bg",
+        "nrdb",
+        "--motifs",
+        data("motifs/JASPAR2024_CORE_vertebrates.subset.meme")
+            .to_str()
+            .unwrap(),
+        "--motif",
+        "MA0079.5",
+        "--motif",
+        "MA0139.2",
+        "--genome",
+        data("genome/chr20_30M.fa.gz").to_str().unwrap(),
+        data("genome/chr20_30M_CTCF.bed").to_str().unwrap(),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let ours = parse(&run(&args));
+    let a = agree(&fixture("fimo_chr20_30M_CTCF.nrdb.tsv"), &ours, 1e-4);
+    assert_eq!(a.compared, 58);
+    assert_eq!(ours.len(), 58 + a.last_window_only);
+    // The uniform background gives other p-values for the same windows.
+    let uniform = fixture("fimo_chr20_30M_CTCF.tsv");
+    let best = |rows: &[Row]| rows.iter().find(|r| r.motif == "MA0139.2").unwrap().clone();
+    assert_eq!(best(&ours).key(), best(&uniform).key());
+    assert!(best(&ours).p < best(&uniform).p / 2.0);
+}
+
 /// The vendored peaks as FASTA named as `scan --genome` names them, read with the library.
 fn peaks_fasta(dir: &Path) -> PathBuf {
     let genome = seqcnn::io::genome::Genome::open(&data("genome/chr20_30M.fa.gz")).unwrap();
