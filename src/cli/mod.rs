@@ -53,7 +53,7 @@ enum Command {
     Variants(Box<variants::Args>),
     /// Gradient x input saliency per position and task (TSV, SVG).
     Saliency(saliency::Args),
-    /// Motif occurrences in sequences or BED intervals, as FIMO finds them (TSV out).
+    // About and long help (the scoring, output and BED rules) come from `scan::Args`.
     Scan(Box<scan::Args>),
     /// Occlusion map of an image classifier: where covering the image lowers the true class.
     Occlude(Box<occlude::Args>),
