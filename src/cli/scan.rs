@@ -25,7 +25,8 @@ use std::path::{Path, PathBuf};
 /// Output: TSV with FIMO's columns `motif_id motif_alt_id sequence_name start stop strand score
 /// p-value q-value matched_sequence`, sorted by p-value; start and stop are 1-based within the
 /// sequence (start < stop on both strands); the matched sequence of a `-` hit is read on the
-/// reverse strand. Numbers have 10 significant digits (FIMO prints p and q with 3).
+/// reverse strand (in upper case, as FIMO writes it). Numbers have 10 significant digits (FIMO
+/// prints p and q with 3).
 ///
 /// With --genome the input is a BED (or narrowPeak) file: each interval is read from the genome
 /// as it is (no resizing, contig names with or without `chr`), named `chr:start-end` (1-based

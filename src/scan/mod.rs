@@ -14,7 +14,8 @@
 //!   either strand and not counted;
 //! - a hit is a window with p-value <= the threshold; `start`/`stop` are 1-based within the
 //!   sequence, `start < stop` on both strands, and the matched sequence of a `-` hit is the
-//!   reverse complement of the window (case kept);
+//!   reverse complement of the window in upper case (MEME's complement), a `+` hit's the window as
+//!   the input writes it;
 //! - q-values ([`qvalues`]): for a motif's hits sorted by p-value, `q_i = min over j >= i of
 //!   p_j N / j` with `N` the windows scored for that motif on both strands, capped at 1.
 //!
@@ -156,20 +157,17 @@ const CODE: [u8; 256] = {
     t
 };
 
-/// Reverse complement keeping case (the letters of a scored window are A, C, G, T or U).
+/// Reverse complement in upper case, as MEME's `invcomp_seq` writes a `-` hit (the letters of a
+/// scored window are A, C, G, T or U in either case).
 fn reverse_complement(window: &[u8]) -> Vec<u8> {
     window
         .iter()
         .rev()
-        .map(|&b| match b {
+        .map(|&b| match b.to_ascii_uppercase() {
             b'A' => b'T',
             b'C' => b'G',
             b'G' => b'C',
             b'T' | b'U' => b'A',
-            b'a' => b't',
-            b'c' => b'g',
-            b'g' => b'c',
-            b't' | b'u' => b'a',
             other => other,
         })
         .collect()
@@ -318,7 +316,7 @@ pub struct Hit {
     pub pvalue: f64,
     /// q-value, once [`Scan::finish`] has computed it.
     pub qvalue: f64,
-    /// The window's letters as in the input, reverse-complemented for `-`.
+    /// The window's letters as in the input; for `-`, reverse-complemented in upper case.
     pub matched: Vec<u8>,
 }
 
@@ -530,7 +528,7 @@ mod tests {
     }
 
     #[test]
-    fn norc_scans_the_forward_strand_only_and_keeps_case() {
+    fn norc_scans_the_forward_strand_only_and_case_follows_fimo() {
         let options = ScanOptions {
             both_strands: false,
             ..ScanOptions::default()
@@ -540,6 +538,10 @@ mod tests {
         assert_eq!(hits.len(), 1);
         assert_eq!((hits[0].start, hits[0].reverse), (2, false));
         assert_eq!(hits[0].matched, b"gccagcagagggcgc");
+        // On the reverse strand FIMO writes the matched letters in upper case.
+        let (hits, _) = scan(&[b"ttgcgccctctgctggctt"], ScanOptions::default());
+        assert_eq!((hits[0].start, hits[0].reverse), (2, true));
+        assert_eq!(hits[0].matched, b"GCCAGCAGAGGGCGC");
     }
 
     #[test]
