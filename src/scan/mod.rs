@@ -348,6 +348,9 @@ pub fn qvalues(pvalues: &[f64], tests: u64) -> Vec<f64> {
 /// (the slices of a long sequence are scanned in parallel).
 const SLICE: usize = 1 << 20;
 
+/// Part of a task: a sequence of the batch (its index) and the windows to scan in it.
+type Piece = (usize, std::ops::Range<usize>);
+
 /// A scan in progress: motifs ready, hits gathered so far, tests counted per motif.
 pub struct Scan {
     motifs: Vec<MotifScanner>,
@@ -397,7 +400,7 @@ impl Scan {
         let encoded: Vec<Vec<u8>> = batch.par_iter().map(|(_, s)| codes(s)).collect();
         // Tasks of about SLICE windows each: a motif and pieces (sequence in batch, windows), so
         // that many short sequences make one task and a long one several.
-        let mut tasks: Vec<(usize, Vec<(usize, std::ops::Range<usize>)>)> = Vec::new();
+        let mut tasks: Vec<(usize, Vec<Piece>)> = Vec::new();
         for (m, scanner) in self.motifs.iter().enumerate() {
             let w = scanner.width();
             let mut pieces = Vec::new();
