@@ -18,6 +18,7 @@ pub mod model;
 pub mod mutate;
 pub mod nn;
 pub mod rng;
+pub mod scan;
 pub mod score;
 pub mod shard;
 pub mod tensor;

@@ -20,6 +20,7 @@ mod predict;
 mod predict_genome;
 mod progress;
 mod saliency;
+mod scan;
 mod train;
 mod train_genome;
 mod train_table;
@@ -52,6 +53,8 @@ enum Command {
     Variants(Box<variants::Args>),
     /// Gradient x input saliency per position and task (TSV, SVG).
     Saliency(saliency::Args),
+    // About and long help (the scoring, output and BED rules) come from `scan::Args`.
+    Scan(Box<scan::Args>),
     /// Occlusion map of an image classifier: where covering the image lowers the true class.
     Occlude(Box<occlude::Args>),
     /// Build a seqcnn model from another tool's weights.
@@ -81,6 +84,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Mutate(args) => mutate::run(args),
         Command::Variants(args) => variants::run(*args),
         Command::Saliency(args) => saliency::run(args),
+        Command::Scan(args) => scan::run(*args),
         Command::Occlude(args) => occlude::run(*args),
         Command::Import(cmd) => import::run(cmd),
         Command::Export(cmd) => export::run(cmd),

@@ -568,6 +568,13 @@ impl Parser {
                         "alength= {v}: only DNA motifs (alength= 4) are supported"
                     )));
                 }
+                "w" if v == 0.0 => {
+                    return Err(self.err(format!(
+                        "motif '{}' has width 0 (w= 0): a motif needs at least one matrix row; \
+                         remove the motif or give its rows",
+                        m.id
+                    )));
+                }
                 "w" => {
                     if v.fract() != 0.0 || v < 1.0 {
                         return Err(self.err(format!("w= must be a positive integer, got {v}")));
@@ -655,10 +662,17 @@ impl Parser {
     }
 
     fn finish_motif(&mut self) -> Result<()> {
-        if let Some((m, _)) = self.current.take() {
+        if let Some((m, seen)) = self.current.take() {
             if m.probs.is_empty() {
                 self.line = m.line;
-                return Err(self.err(format!("motif '{}' has no letter-probability matrix", m.id)));
+                return Err(self.err(if seen {
+                    format!(
+                        "motif '{}' has width 0: its letter-probability matrix has no rows",
+                        m.id
+                    )
+                } else {
+                    format!("motif '{}' has no letter-probability matrix", m.id)
+                }));
             }
             self.motifs.push(m);
         }
@@ -921,6 +935,15 @@ mod tests {
             (
                 format!("{HEAD}MOTIF a\nletter-probability matrix: alength= 4 w= 1.5\n"),
                 "t.meme:11: w= must be a positive integer, got 1.5",
+            ),
+            (
+                format!("{HEAD}MOTIF a\nletter-probability matrix: alength= 4 w= 0 nsites= 0\n"),
+                "t.meme:11: motif 'a' has width 0 (w= 0): a motif needs at least one matrix row; \
+                 remove the motif or give its rows",
+            ),
+            (
+                format!("{HEAD}MOTIF a\nletter-probability matrix: alength= 4\n\nMOTIF b\n"),
+                "t.meme:10: motif 'a' has width 0: its letter-probability matrix has no rows",
             ),
             (
                 format!("{HEAD}MOTIF a\nMOTIF b\n"),

@@ -26,6 +26,7 @@
 //! - [`progress`]: no bar off a terminal, one summary line per long command.
 //! - [`optim_parity`]: optimisers, gradient clipping and schedules against PyTorch.
 //! - [`resume`]: checkpoints and `--resume`.
+//! - [`scan`]: `seqcnn scan` against FIMO's hits (pymemesuite fixtures), bad input.
 //! - [`shard`]: `--shard I/N` and `seqcnn merge`.
 //! - [`torch_parity`]: networks imported from PyTorch give PyTorch's outputs and gradients.
 //! - [`variants`]: `seqcnn variants` on the vendored chr20 slice.
@@ -48,6 +49,7 @@ mod mutate;
 mod optim_parity;
 mod progress;
 mod resume;
+mod scan;
 mod shard;
 mod torch_parity;
 mod variants;

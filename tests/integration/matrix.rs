@@ -624,6 +624,32 @@ fn every_bad_input_fails_cleanly_and_changes_nothing() {
         ),
         case(
             "parsers",
+            &["scan", "--motifs", &bad_meme, &seqs, "--out", &out],
+            &["bad.meme:6"],
+        ),
+        case(
+            "parsers",
+            &[
+                "scan",
+                "--motifs",
+                &meme,
+                "--genome",
+                g,
+                &unknown_bed,
+                "--out",
+                &out,
+            ],
+            &["unknown.bed:1", "chrUn"],
+        ),
+        case(
+            "parsers",
+            &[
+                "scan", "--motifs", &meme, "--motif", "MA9999.9", &seqs, "--out", &out,
+            ],
+            &["--motif MA9999.9", "db.meme"],
+        ),
+        case(
+            "parsers",
             &["import", "deepbind", &bad_params, "--out", &out_model],
             &["D99999.001.txt:4", "detector_len"],
         ),
@@ -681,7 +707,7 @@ fn every_bad_input_fails_cleanly_and_changes_nothing() {
 
 fn command_of(args: &[String]) -> &'static str {
     let names = [
-        "train", "predict", "eval", "mutate", "variants", "saliency", "motifs", "occlude",
+        "train", "predict", "eval", "mutate", "variants", "saliency", "motifs", "scan", "occlude",
         "import", "export", "info", "models", "index", "merge",
     ];
     names
