@@ -15,10 +15,14 @@
 //!
 //! Gradients of continuous inputs (integrated-gradients steps) go through `gradient.rs`: each
 //! input is cut into the network inputs the presentation makes (both strands, DeepBind windows),
-//! and their gradients mapped back onto the sequence's positions.
+//! and their gradients mapped back onto the sequence's positions. DeepLIFT and DeepSHAP go
+//! through `deeplift.rs`: the same network inputs for an input and its reference in one batch,
+//! walked back with the rescale rule ([`crate::tensor::Tape::backward_rescale`]).
 
+mod deeplift;
 mod gradient;
 
+pub use deeplift::{LayerRule, layer_rule};
 pub use gradient::gauss_legendre;
 
 use std::io::Write;
@@ -47,6 +51,15 @@ pub enum Method {
     /// Integrated gradients (Sundararajan et al. 2017; captum's default Gauss-Legendre rule):
     /// `(x - ref)` times the gradient averaged along the straight path from the reference.
     IntegratedGradients,
+    /// DeepLIFT with the rescale rule (Shrikumar et al. 2017; captum's `DeepLift`): `(x - ref)`
+    /// times multipliers taken back through the network with `(f(x) - f(ref)) / (x - ref)` at
+    /// every nonlinearity.
+    #[value(name = "deeplift")]
+    DeepLift,
+    /// DeepSHAP: DeepLIFT averaged over dinucleotide-shuffled references (captum's
+    /// `DeepLiftShap`, tangermeme's `deep_lift_shap`).
+    #[value(name = "deepshap")]
+    DeepShap,
     /// In-silico mutagenesis: each base's effect on the score (the base present: 0), minus the
     /// mean of the four effects at its position.
     Ism,
@@ -59,6 +72,8 @@ impl Method {
             Method::Gradient => "gradient",
             Method::InputXGradient => "input-x-gradient",
             Method::IntegratedGradients => "integrated-gradients",
+            Method::DeepLift => "deeplift",
+            Method::DeepShap => "deepshap",
             Method::Ism => "ism",
         }
     }
@@ -66,11 +81,20 @@ impl Method {
     /// Whether the method explains a difference from reference inputs (and so has a
     /// convergence delta).
     pub fn has_reference(self) -> bool {
-        matches!(self, Method::IntegratedGradients)
+        matches!(
+            self,
+            Method::IntegratedGradients | Method::DeepLift | Method::DeepShap
+        )
+    }
+
+    /// Whether the method conserves the explained difference exactly (DeepLIFT's rules), so
+    /// that a convergence delta above rounding is an error.
+    pub fn is_exact(self) -> bool {
+        matches!(self, Method::DeepLift | Method::DeepShap)
     }
 }
 
-/// The reference input integrated gradients starts from.
+/// The reference input of integrated gradients and DeepLIFT.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Baseline {
     /// All zeros (captum's default).
@@ -120,9 +144,38 @@ pub struct Attribution {
     pub contributions: Array3<f32>,
     /// `sum(contributions) - (output - reference)` per task, for methods with a reference.
     pub delta: Option<Vec<f32>>,
+    /// DeepLIFT: per task, what each op kind failed to conserve (`relu`, `max_pool1d`, ...),
+    /// averaged over the references; these and rounding at the input make up the delta.
+    pub residuals: Option<Vec<Vec<(&'static str, f64)>>>,
 }
 
 impl Attribution {
+    /// The largest convergence delta task `ti` may have: `tolerance` times the scale of its
+    /// scores, `max(1, |output|, |reference|)`.
+    pub fn allowed_delta(&self, ti: usize, tolerance: f32) -> f32 {
+        let r = self
+            .reference
+            .as_ref()
+            .map_or(0.0, |r| r.get(ti).copied().unwrap_or(0.0));
+        let f = self.output.get(ti).copied().unwrap_or(0.0);
+        tolerance * 1f32.max(f.abs()).max(r.abs())
+    }
+
+    /// The tasks (indices into the attribution's tasks) whose convergence delta is above
+    /// [`Attribution::allowed_delta`].
+    pub fn over_tolerance(&self, tolerance: f32) -> Vec<usize> {
+        match &self.delta {
+            Some(d) => (0..d.len())
+                .filter(|&ti| {
+                    // NaN is over any tolerance.
+                    let (d, allowed) = (d[ti].abs(), self.allowed_delta(ti, tolerance));
+                    d.is_nan() || allowed.is_nan() || d > allowed
+                })
+                .collect(),
+            None => Vec::new(),
+        }
+    }
+
     /// The actual contribution of each position (summed over the four channels). shape:
     /// [tasks, len]
     pub fn per_position(&self) -> Array2<f32> {
@@ -206,6 +259,17 @@ pub fn attribute(
                 integrated_gradients(model, pres, s, x, &refs, tasks, opts)
             })
             .collect(),
+        Method::DeepLift | Method::DeepShap => {
+            let baseline = match opts.method {
+                Method::DeepShap => Baseline::Shuffled,
+                _ => opts.baseline,
+            };
+            let refs: Vec<Vec<Array2<f32>>> = seqs
+                .iter()
+                .map(|s| references(s, baseline, opts.references, rng))
+                .collect::<Result<_>>()?;
+            lift(model, pres, seqs, &encoded, &refs, tasks, opts.budget)
+        }
         Method::Ism => {
             let mut scorer = Scorer::new(model).with_strand(pres.strand);
             if !model.meta.scoring.is_plain() {
@@ -315,6 +379,65 @@ fn integrated_gradients(
     Ok(finish(x, output, Some(reference), hyp))
 }
 
+/// DeepLIFT of each sequence `xs[i]` against each of its references `refs[i]`, averaged.
+fn lift(
+    model: &Model,
+    pres: &Presentation,
+    seqs: &[&[u8]],
+    xs: &[Array2<f32>],
+    refs: &[Vec<Array2<f32>>],
+    tasks: &[usize],
+    budget: usize,
+) -> Result<Vec<Attribution>> {
+    let mut pairs = Vec::new();
+    for (i, (x, rs)) in xs.iter().zip(refs).enumerate() {
+        for r in rs {
+            pairs.push(deeplift::Pair {
+                x: x.clone(),
+                r: r.clone(),
+                seq: i,
+            });
+        }
+    }
+    let lifts = deeplift::deeplift(model, pres, seqs, &pairs, tasks, budget)?;
+    let mut lifts = lifts.into_iter();
+    let mut pairs = pairs.into_iter();
+    let mut out = Vec::with_capacity(xs.len());
+    for (x, rs) in xs.iter().zip(refs) {
+        let share = 1.0 / rs.len() as f32;
+        let mut hyp = Array3::<f32>::zeros((tasks.len(), 4, x.ncols()));
+        let mut reference = vec![0.0f32; tasks.len()];
+        let mut output = vec![0.0f32; tasks.len()];
+        let mut residuals: Vec<Vec<(&'static str, f64)>> = vec![Vec::new(); tasks.len()];
+        for _ in rs {
+            let (Some(l), Some(p)) = (lifts.next(), pairs.next()) else {
+                return Err(Error::Config("internal: a pair went missing".into()));
+            };
+            for ti in 0..tasks.len() {
+                output[ti] = l.output[ti];
+                reference[ti] += share * l.reference[ti];
+                add_projection(
+                    &mut hyp.index_axis_mut(Axis(0), ti),
+                    l.mult.index_axis(Axis(0), ti),
+                    p.r.view(),
+                    share,
+                );
+                for &(op, v) in &l.residuals[ti] {
+                    let v = v * share as f64;
+                    match residuals[ti].iter_mut().find(|(o, _)| *o == op) {
+                        Some(e) => e.1 += v,
+                        None => residuals[ti].push((op, v)),
+                    }
+                }
+            }
+        }
+        let mut a = finish(x, output, Some(reference), hyp);
+        a.residuals = Some(residuals);
+        out.push(a);
+    }
+    Ok(out)
+}
+
 /// Mean-centred substitution effects of one sequence, from fast ISM where the network allows
 /// and scoring every mutant otherwise.
 fn ism(
@@ -377,6 +500,7 @@ fn finish(
         hypothetical,
         contributions,
         delta,
+        residuals: None,
     }
 }
 

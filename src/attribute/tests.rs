@@ -317,6 +317,7 @@ fn tsv_rows() {
         )
         .unwrap(),
         delta: Some(vec![-2.75]),
+        residuals: None,
     };
     let mut out = tsv_header(false).as_bytes().to_vec();
     write_tsv(&mut out, "s1", b"aT", &attr, &["x"], None).unwrap();
@@ -342,4 +343,254 @@ fn tsv_rows() {
     let mut d = Vec::new();
     write_deltas(&mut d, "s1", &attr, &["x"]).unwrap();
     assert_eq!(String::from_utf8(d).unwrap(), "s1\tx\t1\t0.25\t-2.75\n");
+}
+
+/// A builtin architecture with `sets` applied, random weights (batch-norm statistics too).
+fn builtin(name: &str, sets: &[&str], seed: u64) -> Model {
+    let mut arch = Arch::builtin(name).unwrap();
+    for s in sets {
+        arch.set(s).unwrap();
+    }
+    let mut m = Model::new(
+        arch,
+        vec!["a".into(), "b".into()],
+        &mut rng::seeded(seed),
+        1.0,
+    )
+    .unwrap();
+    let mut r = rng::seeded(seed + 100);
+    for (p, spec) in m.params.iter_mut().zip(m.net.params()) {
+        let (lo, hi) = match (spec.suffix, spec.init) {
+            ("running_mean", _) => (-0.5, 0.5),
+            ("running_var", _) => (0.5, 2.0),
+            ("weight", crate::nn::Init::Ones) => (0.5, 1.5),
+            ("bias", crate::nn::Init::Zeros) => (-0.2, 0.2),
+            _ => continue,
+        };
+        p.mapv_inplace(|_| rng::uniform(&mut r, lo, hi));
+    }
+    m
+}
+
+fn deep_opts(method: Method, references: usize) -> Options {
+    Options {
+        method,
+        baseline: Baseline::Shuffled,
+        references,
+        ..Options::default()
+    }
+}
+
+/// The largest |delta| of DeepLIFT (one shuffled reference) and DeepSHAP (`refs` references)
+/// over `seqs` and both tasks, asserting each under `bound`.
+fn completeness(model: &Model, seqs: &[Vec<u8>], refs: usize, bound: f32) -> f32 {
+    let pres = Presentation::of(model, None).unwrap();
+    let s: Vec<&[u8]> = seqs.iter().map(|s| s.as_slice()).collect();
+    // The unfused network DeepLIFT runs scores as the scorer does.
+    let want = crate::score::Scorer::new(model).score_raw(&s).unwrap();
+    let mut worst = 0f32;
+    for o in [
+        deep_opts(Method::DeepLift, 1),
+        deep_opts(Method::DeepShap, refs),
+    ] {
+        let a = attribute(model, &pres, &s, &[0, 1], &o, &mut rng::seeded(3)).unwrap();
+        for (i, a) in a.iter().enumerate() {
+            for t in 0..2 {
+                let (got, w) = (a.output[t], want[[i, t]]);
+                assert!(
+                    (got - w).abs() < 1e-5 * (1.0 + w.abs()),
+                    "seq {i}: {got} vs {w}"
+                );
+            }
+            let d = a.delta.as_ref().unwrap();
+            for (t, d) in d.iter().enumerate() {
+                let total: f32 = a.contributions.index_axis(Axis(0), t).sum();
+                let diff = a.output[t] - a.reference.as_ref().unwrap()[t];
+                assert!(
+                    d.abs() < bound,
+                    "{:?} seq {i} task {t}: delta {d} (sum {total}, f(x) - f(ref) {diff})",
+                    o.method
+                );
+                // The residuals account for the delta but for rounding at the input.
+                let res: f64 = a.residuals.as_ref().unwrap()[t].iter().map(|r| r.1).sum();
+                assert!(
+                    (res - *d as f64).abs() < 1e-4,
+                    "{res} vs {d}: {:?}",
+                    a.residuals
+                );
+                worst = worst.max(d.abs());
+            }
+            // Not a trivial pass: the attributions are not all zero.
+            assert!(a.contributions.iter().any(|&v| v != 0.0));
+        }
+    }
+    worst
+}
+
+#[test]
+fn deeplift_is_complete_on_a_deepbind_network_under_every_strand_and_window_rule() {
+    let all = seqs(11, &[40, 25, 40]);
+    for (strand, scoring) in presentations() {
+        let mut model = builtin("deepbind", &[], 1);
+        model.meta.strand = strand;
+        model.meta.scoring = scoring;
+        let worst = completeness(&model, &all, 4, 1e-4);
+        eprintln!("deepbind {strand:?} {scoring:?}: largest |delta| {worst:.2e}");
+    }
+}
+
+#[test]
+fn deeplift_is_complete_on_a_reduced_deepsea_network() {
+    let model = builtin(
+        "deepsea",
+        &[
+            "layers.0.out_channels=16",
+            "layers.4.out_channels=24",
+            "layers.8.out_channels=32",
+            "layers.12.out_features=20",
+        ],
+        2,
+    );
+    for strand in [Strand::None, Strand::Mean] {
+        let mut model = model.clone();
+        model.meta.strand = strand;
+        let worst = completeness(&model, &seqs(12, &[1000, 1000]), 3, 1e-4);
+        eprintln!("deepsea (reduced) {strand:?}: largest |delta| {worst:.2e}");
+    }
+}
+
+#[test]
+fn deeplift_is_complete_on_the_dilated_residual_network() {
+    let mut model = builtin("dilated", &[], 3);
+    model.meta.strand = Strand::Max;
+    let worst = completeness(&model, &seqs(13, &[1000, 1000]), 3, 1e-4);
+    eprintln!("dilated: largest |delta| {worst:.2e}");
+}
+
+#[test]
+fn deeplift_multipliers_by_hand() {
+    // conv1d of kernel 2 over a 2 bp input (one output), ReLU, flatten, linear: u = w1 . x + b1,
+    // f = w2 relu(u) + b2. Against the zero reference: u_ref = b1 = -1 and u_x = 2 + 1 - 1 = 2
+    // for "AC" (A at 0 weighs 2, C at 1 weighs 1), so the ReLU's multiplier is (2 - 0) / (2 + 1)
+    // = 2/3, where its gradient would be 1; each input's multiplier is w1 x 2/3 x w2.
+    let mut model = model_of(
+        "name='h'\ninput={channels=4, length=2}\n[[layers]]\ntype='conv1d'\nout_channels=1\nkernel_size=2\n\
+         [[layers]]\ntype='relu'\n[[layers]]\ntype='flatten'\n[[layers]]\ntype='linear'\n",
+        1,
+        1,
+    );
+    let w1 = [[2.0f32, 0.5], [-1.0, 1.0], [0.25, -2.0], [1.5, 3.0]];
+    model.params[0] = ndarray::Array3::from_shape_fn((1, 4, 2), |(_, c, k)| w1[c][k]).into_dyn();
+    model.params[1] = ndarray::arr1(&[-1.0f32]).into_dyn();
+    model.params[2] = ndarray::arr2(&[[3.0f32]]).into_dyn();
+    model.params[3] = ndarray::arr1(&[0.5f32]).into_dyn();
+    let pres = Presentation::of(&model, None).unwrap();
+    let o = Options {
+        method: Method::DeepLift,
+        baseline: Baseline::Zeros,
+        ..Options::default()
+    };
+    let a = &attribute(&model, &pres, &[b"AC"], &[0], &o, &mut rng::seeded(0)).unwrap()[0];
+    for (c, row) in w1.iter().enumerate() {
+        for (k, w) in row.iter().enumerate() {
+            let want = w * 2.0 / 3.0 * 3.0;
+            let got = a.hypothetical[[0, c, k]];
+            assert!(
+                (got - want).abs() < 1e-6,
+                "base {c} pos {k}: {got} vs {want}"
+            );
+        }
+    }
+    // Actual: A at 0 gives 4, C at 1 gives 2; f(x) - f(ref) = 3 x 2 + 0.5 - 0.5 = 6.
+    let v = a.per_position();
+    assert!((v[[0, 0]] - 4.0).abs() < 1e-6 && (v[[0, 1]] - 2.0).abs() < 1e-6);
+    assert_eq!((a.output[0], a.reference.as_ref().unwrap()[0]), (6.5, 0.5));
+    assert!(a.delta.as_ref().unwrap()[0].abs() < 1e-6);
+    // The gradient would have given 6 and 3: more than the difference explained.
+    let g = &attribute(
+        &model,
+        &pres,
+        &[b"AC"],
+        &[0],
+        &opts(Method::Gradient),
+        &mut rng::seeded(0),
+    )
+    .unwrap()[0];
+    assert!((g.per_position()[[0, 0]] - 6.0).abs() < 1e-6);
+}
+
+#[test]
+fn deeplift_on_a_linear_model_is_integrated_gradients() {
+    let all = seqs(14, &[14, 9]);
+    let s: Vec<&[u8]> = all.iter().map(|s| s.as_slice()).collect();
+    let mut model = linear_model();
+    model.meta.strand = Strand::Mean;
+    let pres = Presentation::of(&model, None).unwrap();
+    for baseline in [Baseline::Zeros, Baseline::Uniform, Baseline::Shuffled] {
+        let o = |method| Options {
+            method,
+            baseline,
+            steps: 2,
+            references: 2,
+            ..Options::default()
+        };
+        let dl = attribute(
+            &model,
+            &pres,
+            &s,
+            &[0, 1],
+            &o(Method::DeepLift),
+            &mut rng::seeded(1),
+        )
+        .unwrap();
+        let ig = attribute(
+            &model,
+            &pres,
+            &s,
+            &[0, 1],
+            &o(Method::IntegratedGradients),
+            &mut rng::seeded(1),
+        )
+        .unwrap();
+        for (a, b) in dl.iter().zip(&ig) {
+            assert!(
+                (&a.hypothetical - &b.hypothetical)
+                    .iter()
+                    .all(|d| d.abs() < 1e-5)
+            );
+        }
+    }
+}
+
+#[test]
+fn an_op_without_a_rescale_rule_is_named() {
+    use crate::tensor::{Array, Tape};
+    let mut tape = Tape::deeplift();
+    let x = tape.param(Array::from_elem(ndarray::IxDyn(&[2, 3]), 0.5));
+    let h = tape.tanh(x);
+    let y = tape.mul(h, h).unwrap();
+    let loss = tape
+        .weighted_sum(y, Array::from_elem(ndarray::IxDyn(&[2, 3]), 1.0))
+        .unwrap();
+    let e = tape.backward_rescale(loss).err().unwrap().to_string();
+    assert!(
+        e.contains("no rescale rule for mul") && e.contains("product of two"),
+        "{e}"
+    );
+    // And a tape that fuses layers is refused.
+    let mut tape = Tape::new();
+    let x = tape.param(Array::zeros(ndarray::IxDyn(&[2, 3])));
+    let loss = tape
+        .weighted_sum(x, Array::zeros(ndarray::IxDyn(&[2, 3])))
+        .unwrap();
+    assert!(tape.backward_rescale(loss).is_err());
+}
+
+#[test]
+fn every_layer_of_the_builtin_sequence_networks_has_a_rule() {
+    for name in ["deepbind", "deepsea", "dilated"] {
+        let m = builtin(name, &[], 1);
+        let rules: Vec<LayerRule> = m.net.layers().iter().map(layer_rule).collect();
+        assert!(rules.contains(&LayerRule::Rescale) && rules.contains(&LayerRule::Linear));
+    }
 }

@@ -25,15 +25,29 @@ use std::path::{Path, PathBuf};
 /// (on one-hot input both give the same numbers; `saliency` gives the same per position).
 /// `integrated-gradients`: (x - ref) times the gradient averaged over --steps points of the
 /// Gauss-Legendre rule on the straight path from the --baseline (captum's default rule).
+/// `deeplift`: DeepLIFT's rescale rule (captum's `DeepLift`): (x - ref) times multipliers taken
+/// back through the network with (f(x) - f(ref)) / (x - ref) at every ReLU, sigmoid and tanh
+/// (the gradient where the difference is below 1e-10), each max pooling's difference routed to
+/// the input's and the reference's maximum (captum's rule; global max pooling too, and the max
+/// strand and window rules), and the ordinary backward pass through the linear layers
+/// (convolutions, linear, batch norm and dropout in evaluation mode, average pooling, residual
+/// additions), against one --baseline. `deepshap`: DeepLIFT averaged over --references
+/// dinucleotide-shuffled copies of each input (captum's `DeepLiftShap`, tangermeme's
+/// `deep_lift_shap`).
 /// `ism`: in-silico mutagenesis, each base's effect on the score minus the mean of the four at
 /// its position (the base present has effect 0 before centring).
+///
+/// Completeness is checked for DeepLIFT and DeepSHAP: their rules conserve the difference
+/// exactly, so a sequence whose |delta| exceeds --tolerance times max(1, |f(x)|, |mean f(ref)|)
+/// fails the run (exit 1), naming the sequences and what each op kind failed to conserve, unless
+/// --allow-delta. Integrated gradients' delta is reported, never checked (it falls with --steps).
 ///
 /// Output: per position and task, the actual contribution (`attribution`) and the hypothetical
 /// contribution of each of the four bases (`hyp_A hyp_C hyp_G hyp_T`: what the position would
 /// contribute holding that base; the actual one is that of the base present, 0.25 x their sum at
-/// an N). For integrated gradients the hypothetical contribution of base b is DeepLIFT's
-/// projection `m[b] - sum_c ref[c] m[c]` of the averaged gradient m, averaged over the
-/// references, so the actual contributions sum to f(x) - mean f(ref) up to the convergence
+/// an N). For integrated gradients and DeepLIFT the hypothetical contribution of base b is
+/// DeepLIFT's projection `m[b] - sum_c ref[c] m[c]` of the multipliers m (for integrated
+/// gradients the averaged gradient), averaged over the references, so the actual contributions sum to f(x) - mean f(ref) up to the convergence
 /// delta, `sum(attributions) - (f(x) - mean f(ref))`, which --deltas writes per sequence and task
 /// (and the summary line on stderr gives the largest of).
 ///
@@ -48,8 +62,9 @@ use std::path::{Path, PathBuf};
 ///
 /// Strands and windows follow `predict`: under the mean strand rule the attributions of both
 /// strands are averaged (the reverse strand's mapped back onto the forward one), under max the
-/// winning strand's are taken (at each integrated-gradients step, the strand winning there); a
-/// DeepBind model's windows likewise (the best window, or the mean under its `average` rule).
+/// winning strand's are taken (at each integrated-gradients step, the strand winning there; for
+/// DeepLIFT, the max rule over the two strands' outputs); a DeepBind model's windows likewise
+/// (the best window, or the mean under its `average` rule).
 ///
 /// With --genome, INPUT is BED3, BED6 or narrowPeak, each interval resized as `predict --genome`
 /// does (the model's input length, or --window N bp, around the summit or centre; the interval
@@ -60,8 +75,11 @@ use std::path::{Path, PathBuf};
     seqcnn attribute --model ctcf.safetensors --method input-x-gradient peaks.fa --out attr.tsv\n  \
     seqcnn attribute --model ctcf.safetensors --method integrated-gradients --baseline shuffled \\\n    \
     --references 10 --steps 50 peaks.fa --out ig.npz --deltas ig.deltas.tsv\n  \
-    seqcnn attribute --model deepsea.safetensors --method ism --task CTCF windows.fa --out ism.npz \\\n    \
-    --modisco ctcf   # then: modisco motifs -s ctcf.seqs.npz -a ctcf.hyp.npz -n 2000\n  \
+    seqcnn attribute --model deepsea.safetensors --method deepshap --task CTCF windows.fa \\\n    \
+    --out shap.npz --modisco ctcf   # then: modisco motifs -s ctcf.seqs.npz -a ctcf.hyp.npz -n 2000\n  \
+    seqcnn attribute --model ctcf.safetensors --method deeplift --baseline uniform peaks.fa \\\n    \
+    --deltas d.tsv --tolerance 1e-4 --out dl.tsv\n  \
+    seqcnn attribute --model ctcf.safetensors --method ism peaks.fa --out ism.tsv.gz\n  \
     seqcnn attribute --model models/D00328.003.safetensors --method gradient \\\n    \
     --genome hg19.fa.gz ctcf.bed --window 101 --out attr.tsv.gz")]
 pub struct Args {
@@ -85,19 +103,28 @@ pub struct Args {
     /// Integrated gradients: points of the Gauss-Legendre rule on the path [default: 50].
     #[arg(long, value_parser = super::count)]
     steps: Option<usize>,
-    /// Integrated gradients: the reference input: zeros, uniform (0.25 in each channel, an
-    /// all-N sequence) or shuffled (dinucleotide-shuffled copies of the input, averaged)
-    /// [default: zeros].
+    /// Integrated gradients and DeepLIFT: the reference input: zeros, uniform (0.25 in each
+    /// channel, an all-N sequence) or shuffled (dinucleotide-shuffled copies of the input,
+    /// averaged) [default: zeros].
     #[arg(long, value_enum)]
     baseline: Option<Baseline>,
-    /// Shuffled references per input with --baseline shuffled [default: 1].
+    /// Shuffled references per input: DeepSHAP's [default: 20], or with --baseline shuffled
+    /// [default: 1].
     #[arg(long, value_parser = super::count)]
     references: Option<usize>,
+    /// DeepLIFT and DeepSHAP: the largest |convergence delta| allowed, relative to
+    /// max(1, |f(x)|, |mean f(ref)|).
+    #[arg(long, default_value_t = 1e-3)]
+    tolerance: f32,
+    /// DeepLIFT and DeepSHAP: write the attributions even where a delta exceeds --tolerance.
+    #[arg(long)]
+    allow_delta: bool,
     /// Seed of the shuffled references.
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// TSV of convergence deltas, `name task output reference delta`: f(x), mean f(ref) and
-    /// sum(attributions) - (f(x) - mean f(ref)) per sequence and task (integrated gradients).
+    /// sum(attributions) - (f(x) - mean f(ref)) per sequence and task (integrated gradients,
+    /// deeplift, deepshap).
     #[arg(long, value_name = "FILE")]
     deltas: Option<PathBuf>,
     /// Also write PREFIX.seqs.npz and PREFIX.hyp.npz (`arr_0` each) for `modisco motifs`.
@@ -144,30 +171,44 @@ fn options(args: &Args) -> seqcnn::Result<Options> {
         }
     };
     let ig = args.method == Method::IntegratedGradients;
+    let shap = args.method == Method::DeepShap;
     refuse("--steps", args.steps.is_some(), ig, "integrated-gradients")?;
     refuse(
         "--baseline",
         args.baseline.is_some(),
-        ig,
-        "integrated-gradients",
+        ig || args.method == Method::DeepLift,
+        "integrated-gradients and deeplift (deepshap's are shuffled)",
     )?;
     refuse(
         "--deltas",
         args.deltas.is_some(),
         args.method.has_reference(),
-        "the methods with a reference (integrated-gradients)",
+        "the methods with a reference (integrated-gradients, deeplift, deepshap)",
     )?;
+    let exact = args.method.is_exact();
+    refuse(
+        "--allow-delta",
+        args.allow_delta,
+        exact,
+        "deeplift and deepshap",
+    )?;
+    if !(args.tolerance >= 0.0 && args.tolerance.is_finite()) {
+        return Err(seqcnn::Error::Config(format!(
+            "--tolerance {} must be a number >= 0",
+            args.tolerance
+        )));
+    }
     let baseline = args.baseline.unwrap_or(Baseline::Zeros);
-    if args.references.is_some() && baseline != Baseline::Shuffled {
+    if args.references.is_some() && baseline != Baseline::Shuffled && !shap {
         return Err(seqcnn::Error::Config(
-            "--references applies to --baseline shuffled".into(),
+            "--references applies to --baseline shuffled and --method deepshap".into(),
         ));
     }
     Ok(Options {
         method: args.method,
         steps: args.steps.unwrap_or(50),
         baseline,
-        references: args.references.unwrap_or(1),
+        references: args.references.unwrap_or(if shap { 20 } else { 1 }),
         ..Options::default()
     })
 }
@@ -314,6 +355,29 @@ impl Arrays {
     }
 }
 
+/// One sequence and task over the tolerance: its delta, the bound, and the op kinds with the
+/// largest residuals.
+fn over_message(name: &str, task: &str, a: &Attribution, ti: usize, tolerance: f32) -> String {
+    let d = a.delta.as_ref().map_or(0.0, |d| d[ti]);
+    let mut ops: Vec<(&str, f64)> = a
+        .residuals
+        .as_ref()
+        .and_then(|r| r.get(ti))
+        .cloned()
+        .unwrap_or_default();
+    ops.sort_by(|x, y| y.1.abs().total_cmp(&x.1.abs()));
+    let ops: Vec<String> = ops
+        .iter()
+        .take(3)
+        .map(|(op, v)| format!("{op} {v:.2e}"))
+        .collect();
+    format!(
+        "'{name}' ({task}): delta {d:.3e}, allowed {:.3e} (residual by op: {})",
+        a.allowed_delta(ti, tolerance),
+        ops.join(", ")
+    )
+}
+
 /// `prefix` with `suffix` appended to its file name.
 fn suffixed(prefix: &Path, suffix: &str) -> PathBuf {
     let mut s = prefix.as_os_str().to_owned();
@@ -391,6 +455,8 @@ fn attribute_cmd(args: &Args) -> Result<()> {
     let mut rng = seqcnn::rng::seeded(args.seed);
     // The largest |delta|: (value, record, task).
     let mut worst: Option<(f32, String, String)> = None;
+    // Sequence-task pairs over --tolerance (written with --allow-delta).
+    let mut exceeded = 0;
     let mut chunk: Vec<Item> = Vec::with_capacity(args.batch);
     let mut meter = Meter::new("attribute", "sequences", None);
     while items.peek().is_some() {
@@ -421,6 +487,34 @@ fn attribute_cmd(args: &Args) -> Result<()> {
                     None => seqcnn::Error::parse(&input, 0, e.to_string()),
                 }
             })?;
+        if opts.method.is_exact() {
+            let over: Vec<String> = chunk
+                .iter()
+                .zip(&attrs)
+                .flat_map(|(it, a)| {
+                    a.over_tolerance(args.tolerance)
+                        .into_iter()
+                        .map(|ti| over_message(&it.name, names[ti], a, ti, args.tolerance))
+                        .collect::<Vec<_>>()
+                })
+                .collect();
+            exceeded += over.len();
+            if !over.is_empty() && !args.allow_delta {
+                let shown = over.len().min(5);
+                return Err(seqcnn::Error::Numeric(format!(
+                    "{}: the attributions of {} sequence-task pair(s) of this batch miss \
+                     completeness by more than --tolerance {}: {}{}; each rule conserves the \
+                     difference exactly, so this is rounding in the op kinds named (large \
+                     activations): --allow-delta writes the attributions anyway",
+                    input.display(),
+                    over.len(),
+                    args.tolerance,
+                    over[..shown].join("; "),
+                    if over.len() > shown { "; ..." } else { "" }
+                ))
+                .into());
+            }
+        }
         for (it, a) in chunk.iter().zip(&attrs) {
             if let Some(o) = out.as_mut() {
                 let locus = it.locus.as_ref().map(|(c, s, l)| Locus {
@@ -451,10 +545,16 @@ fn attribute_cmd(args: &Args) -> Result<()> {
     if let Some(o) = deltas {
         o.commit()?;
     }
-    let note = match worst {
+    let mut note = match worst {
         Some((d, name, task)) => format!("; largest |convergence delta| {d:.3e} ({name}, {task})"),
         None => String::new(),
     };
+    if exceeded > 0 {
+        note.push_str(&format!(
+            "; {exceeded} sequence-task pair(s) over --tolerance {}",
+            args.tolerance
+        ));
+    }
     let mut written = vec![args.out.as_path()];
     written.extend(args.deltas.as_deref());
     if let Some([s, h]) = &modisco {

@@ -1,6 +1,6 @@
 //! `seqcnn attribute`: every method through the CLI on models with random weights, TSV and
-//! `.npz` read back, agreement with `saliency` and `mutate`, convergence deltas, BED input read
-//! from the vendored genome slice, and bad input.
+//! `.npz` read back, agreement with `saliency` and `mutate`, convergence deltas and DeepLIFT's
+//! completeness check, BED input read from the vendored genome slice, and bad input.
 
 use crate::common::{data, fails_with, ok, tempdir};
 use ndarray::{ArrayD, Axis};
@@ -380,6 +380,18 @@ fn attribute_bad_input_fails_cleanly() {
             vec!["--method", "gradient", "--task", "NRF1"],
             vec!["--task NRF1", "CTCF, REST"],
         ),
+        (
+            vec!["--method", "deepshap", "--baseline", "zeros"],
+            vec!["--baseline applies to integrated-gradients and deeplift"],
+        ),
+        (
+            vec!["--method", "integrated-gradients", "--allow-delta"],
+            vec!["--allow-delta applies to deeplift and deepshap"],
+        ),
+        (
+            vec!["--method", "deeplift", "--tolerance=-1"],
+            vec!["--tolerance -1 must be a number >= 0"],
+        ),
     ] {
         let mut all = vec!["attribute", "--model", m, f];
         all.extend(args);
@@ -428,4 +440,103 @@ fn attribute_bad_input_fails_cleanly() {
         &["DNA sequence models"],
     );
     assert!(!out.exists());
+}
+
+#[test]
+fn deepshap_is_complete_and_its_deltas_are_written() {
+    let dir = tempdir();
+    for strand in [Strand::Max, Strand::Mean] {
+        let model = deepbind_like(dir.path(), strand);
+        let fa = fasta(dir.path(), 4, 50);
+        let out = dir.path().join("shap.npz");
+        let deltas = dir.path().join("d.tsv");
+        ok(&[
+            "attribute",
+            "--model",
+            s(&model),
+            "--method",
+            "deepshap",
+            "--references",
+            "5",
+            "--task",
+            "REST",
+            s(&fa),
+            "--out",
+            s(&out),
+            "--deltas",
+            s(&deltas),
+        ]);
+        let a = npz(&out);
+        let t = rows(&std::fs::read_to_string(&deltas).unwrap());
+        assert_eq!(t.len(), 1 + 4);
+        let attr = a["attributions"]
+            .view()
+            .into_dimensionality::<ndarray::Ix3>()
+            .unwrap();
+        for i in 0..4 {
+            let total: f64 = attr.index_axis(Axis(0), i).iter().map(|&v| v as f64).sum();
+            let (f, r) = (a["outputs"][[i]] as f64, a["references"][[i]] as f64);
+            assert!(
+                (total - (f - r)).abs() < 1e-5,
+                "{strand:?} seq {i}: {total} vs {}",
+                f - r
+            );
+            let d: f64 = t[1 + i][4].parse().unwrap();
+            assert!(d.abs() < 1e-5 && (d - a["deltas"][[i]] as f64).abs() < 1e-12);
+            assert_eq!(t[1 + i][..2], [format!("s{i}"), "REST".to_string()]);
+        }
+    }
+}
+
+#[test]
+fn a_delta_over_the_tolerance_fails_naming_the_sequences_and_ops() {
+    let dir = tempdir();
+    let model = deepbind_like(dir.path(), Strand::None);
+    let fa = fasta(dir.path(), 3, 30);
+    let out = dir.path().join("dl.tsv");
+    let args = |extra: &[&'static str]| {
+        let mut a = vec![
+            "attribute".to_string(),
+            "--model".into(),
+            s(&model).into(),
+            "--method".into(),
+            "deeplift".into(),
+            "--baseline".into(),
+            "uniform".into(),
+            s(&fa).into(),
+            "--out".into(),
+            s(&out).into(),
+        ];
+        a.extend(extra.iter().map(|e| e.to_string()));
+        a
+    };
+    // Rounding alone leaves deltas of about 1e-8: a tolerance of 0 trips on them.
+    let strict = args(&["--tolerance", "0"]);
+    let strict: Vec<&str> = strict.iter().map(|a| a.as_str()).collect();
+    let err = fails_with(
+        1,
+        &strict,
+        &[
+            "miss completeness",
+            "--tolerance 0",
+            "'s0' (CTCF)",
+            "residual by op",
+            "--allow-delta",
+        ],
+    );
+    assert!(err.contains("conv1d") || err.contains("linear"), "{err}");
+    assert!(!out.exists());
+    let allowed = args(&["--tolerance", "0", "--allow-delta"]);
+    let allowed: Vec<&str> = allowed.iter().map(|a| a.as_str()).collect();
+    let run = crate::common::seqcnn(&allowed);
+    assert!(run.status.success());
+    assert!(String::from_utf8_lossy(&run.stderr).contains("over --tolerance 0"));
+    assert_eq!(
+        rows(&std::fs::read_to_string(&out).unwrap()).len(),
+        1 + 3 * 30 * 2
+    );
+    // The default tolerance passes.
+    let plain = args(&[]);
+    let plain: Vec<&str> = plain.iter().map(|a| a.as_str()).collect();
+    ok(&plain);
 }
