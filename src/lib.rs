@@ -6,6 +6,7 @@
 
 pub mod alloc;
 pub mod arch;
+pub mod attribute;
 pub mod data;
 pub mod deepbind;
 pub mod encode;

@@ -4,6 +4,7 @@
 //! that mode's file. The helpers more than one subcommand uses live here and in `fitting.rs`
 //! (what every training mode shares); no subcommand file imports another's.
 
+mod attribute;
 mod eval;
 mod export;
 mod fitting;
@@ -55,6 +56,8 @@ enum Command {
     Saliency(saliency::Args),
     // About and long help (the scoring, output and BED rules) come from `scan::Args`.
     Scan(Box<scan::Args>),
+    /// Attributions per position and base: gradients, integrated gradients, ISM (TSV, .npz).
+    Attribute(Box<attribute::Args>),
     /// Occlusion map of an image classifier: where covering the image lowers the true class.
     Occlude(Box<occlude::Args>),
     /// Build a seqcnn model from another tool's weights.
@@ -85,6 +88,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Variants(args) => variants::run(*args),
         Command::Saliency(args) => saliency::run(args),
         Command::Scan(args) => scan::run(*args),
+        Command::Attribute(args) => attribute::run(*args),
         Command::Occlude(args) => occlude::run(*args),
         Command::Import(cmd) => import::run(cmd),
         Command::Export(cmd) => export::run(cmd),

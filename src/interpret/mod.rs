@@ -1,6 +1,7 @@
 //! Interpretation of trained models: first-layer filters as motifs ([`motifs`], as Basset does),
 //! comparison of motifs with a database ([`compare`], Tomtom-like), gradient x input saliency
-//! through the tape ([`saliency`]) and SVG sequence logos ([`logo`]).
+//! through the tape ([`saliency`]) and SVG sequence logos ([`logo`]). Attributions by other
+//! methods live in [`crate::attribute`].
 //!
 //! Sequences are presented to the network as the [`Scorer`](crate::score::Scorer) presents them,
 //! through its [`Presentation`](crate::score::Presentation): both strands when the strand rule is

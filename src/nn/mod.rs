@@ -787,7 +787,10 @@ fn run_layers(
             // A convolution followed by a ReLU (and a max pooling) is one node: the bias and ReLU
             // are applied as the GEMM's output is written (and pooled there), and neither the
             // pre-activation nor the unpooled array is ever made.
-            Layer::Conv1d { w, b, geom } if matches!(layers.get(i + 1), Some(Layer::Relu)) => {
+            // Not on a DeepLIFT tape, where the ReLU and the pooling need nodes of their own.
+            Layer::Conv1d { w, b, geom }
+                if tape.fuses() && matches!(layers.get(i + 1), Some(Layer::Relu)) =>
+            {
                 let (w, b) = (params[*w], b.map(|b| params[b]));
                 match layers.get(i + 2) {
                     Some(Layer::MaxPool1d(pool)) => {

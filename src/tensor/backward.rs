@@ -1,9 +1,12 @@
 //! Every backward rule, side by side: one `match` arm per op. Each arm adds (never assigns) the
 //! gradient it computes into its inputs' slots, so a node used twice gets both contributions.
+//! Under [`Rule::Rescale`] (DeepLIFT, [`Tape::backward_rescale`]) the nonlinear arms apply the
+//! rescale rule of `ops/rescale.rs` instead, the linear ones stay as they are, and the ops that
+//! have no rescale rule are refused by name.
 
-use super::ops::{conv, conv2d, norm, pool, pool2d};
+use super::ops::{conv, conv2d, norm, pool, pool2d, rescale};
 use super::{Array, Op, Tape, Var, matmul2};
-use crate::Result;
+use crate::{Error, Result};
 use ndarray::{Axis, Ix2, Ix3, Ix4, IxDyn, Zip};
 
 /// Adds `delta` into the gradient slot of `v` if `v` requires a gradient.
@@ -21,16 +24,52 @@ fn needs(tape: &Tape, v: Var) -> bool {
     tape.nodes[v.0].requires_grad
 }
 
-/// Propagates the gradient `g` of node `node`'s output to the node's inputs.
+/// Which backward rule the nonlinear ops apply.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Rule {
+    /// The gradient.
+    Gradient,
+    /// DeepLIFT's rescale rule over a batch of (input, reference) pairs.
+    Rescale,
+}
+
+/// Why `op` has no rescale rule, if it has none: it is not linear in its inputs that carry
+/// multipliers and is not one of the nonlinearities the rule covers.
+fn no_rescale_rule(tape: &Tape, op: &Op) -> Option<&'static str> {
+    match op {
+        Op::Mul(a, b) | Op::MatMul(a, b) if needs(tape, *a) && needs(tape, *b) => {
+            Some("a product of two activations")
+        }
+        Op::Sum(_) | Op::Mean(_) => Some("a reduction that mixes inputs with their references"),
+        Op::Loss { .. } => Some("a loss"),
+        Op::BatchNorm { .. } => Some("batch statistics (training mode)"),
+        Op::Conv1d { relu, pool, .. } if *relu || pool.is_some() => {
+            Some("a fused activation (the network ran fused layers)")
+        }
+        #[cfg(test)]
+        Op::BrokenScale(..) => Some("a deliberately wrong rule"),
+        _ => None,
+    }
+}
+
+/// Propagates the gradient `g` of node `node`'s output to the node's inputs (under `rule`).
 pub(super) fn apply(
     tape: &Tape,
     node: usize,
     g: &Array,
     grads: &mut [Option<Array>],
+    rule: Rule,
 ) -> Result<()> {
     let val = |v: Var| tape.value(v);
     let op = &tape.nodes[node].op;
     let y = &tape.nodes[node].value;
+    let rescale = rule == Rule::Rescale;
+    if rescale && let Some(why) = no_rescale_rule(tape, op) {
+        return Err(Error::Config(format!(
+            "DeepLIFT has no rescale rule for {} (node {node}): {why}",
+            op.name()
+        )));
+    }
     match op {
         Op::Leaf => {}
         Op::BatchNorm {
@@ -145,6 +184,13 @@ pub(super) fn apply(
                 acc(tape, grads, *b, db.into_dyn());
             }
         }
+        Op::MaxPool1d { x, argmax }
+        | Op::GlobalMaxPool { x, argmax }
+        | Op::MaxPool2d { x, argmax }
+            if rescale =>
+        {
+            acc(tape, grads, *x, rescale::max_pool(g, val(*x), y, argmax));
+        }
         Op::MaxPool1d { x, argmax } => {
             let dx = pool::max_pool1d_backward(view3(g), argmax, val(*x).shape()[2]);
             acc(tape, grads, *x, dx.into_dyn());
@@ -192,6 +238,26 @@ pub(super) fn apply(
             let s = val(*x).shape();
             let dx = pool2d::avg_pool2d_backward(view4(g), geom, [s[2], s[3]]);
             acc(tape, grads, *x, dx.into_dyn());
+        }
+        Op::Relu(x) if rescale => {
+            let d = rescale::elementwise(g, val(*x), y, |u, _| if u > 0.0 { 1.0 } else { 0.0 });
+            acc(tape, grads, *x, d);
+        }
+        Op::Sigmoid(x) if rescale => {
+            acc(
+                tape,
+                grads,
+                *x,
+                rescale::elementwise(g, val(*x), y, |_, y| y * (1.0 - y)),
+            );
+        }
+        Op::Tanh(x) if rescale => {
+            acc(
+                tape,
+                grads,
+                *x,
+                rescale::elementwise(g, val(*x), y, |_, y| 1.0 - y * y),
+            );
         }
         Op::Relu(x) => {
             // A select, not a branch: the sign pattern of ReLU inputs mispredicts, and the select

@@ -1,6 +1,8 @@
 //! The autograd engine: a tape (Wengert list) of nodes, each holding its value and the op that made
 //! it. Forward ops push nodes; [`Tape::backward`] walks them in reverse, applying the rules in
-//! `backward.rs`. A tape made with [`Tape::inference`] records no gradients.
+//! `backward.rs`. A tape made with [`Tape::inference`] records no gradients; one made with
+//! [`Tape::deeplift`] is walked back by [`Tape::backward_rescale`], DeepLIFT's rescale rule in
+//! place of the gradient at every nonlinearity.
 //!
 //! All values are `f32` n-dimensional arrays in PyTorch layouts (`[N, C, L]` for sequences).
 
@@ -130,6 +132,85 @@ pub(crate) enum Op {
     BrokenScale(Var, f32),
 }
 
+impl Op {
+    /// The op's name, as errors and residuals give it.
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            Op::Leaf => "leaf",
+            Op::BatchNorm { .. } => "batch_norm (training)",
+            Op::BatchNormEval { .. } => "batch_norm",
+            Op::Add(..) => "add",
+            Op::Mul(..) => "mul",
+            Op::Scale(..) => "scale",
+            Op::MatMul(..) => "matmul",
+            Op::Linear { .. } => "linear",
+            Op::Conv1d {
+                relu: false,
+                pool: None,
+                ..
+            } => "conv1d",
+            Op::Conv1d { pool: None, .. } => "conv1d+relu",
+            Op::Conv1d { .. } => "conv1d+relu+max_pool1d",
+            Op::MaxPool1d { .. } => "max_pool1d",
+            Op::AvgPool1d { .. } => "avg_pool1d",
+            Op::GlobalMaxPool { .. } => "global_max_pool",
+            Op::GlobalAvgPool(_) => "global_avg_pool",
+            Op::Conv2d { .. } => "conv2d",
+            Op::ConvTranspose2d { .. } => "conv_transpose2d",
+            Op::MaxPool2d { .. } => "max_pool2d",
+            Op::AvgPool2d { .. } => "avg_pool2d",
+            Op::Relu(_) => "relu",
+            Op::Sigmoid(_) => "sigmoid",
+            Op::Tanh(_) => "tanh",
+            Op::Dropout { .. } => "dropout",
+            Op::Concat { .. } => "concat",
+            Op::Reshape(_) => "reshape",
+            Op::Sum(_) => "sum",
+            Op::Mean(_) => "mean",
+            Op::WeightedSum { .. } => "weighted_sum",
+            Op::Loss { .. } => "loss",
+            #[cfg(test)]
+            Op::BrokenScale(..) => "broken_scale",
+        }
+    }
+
+    /// The nodes the op reads (parameters included).
+    fn inputs(&self) -> Vec<Var> {
+        match self {
+            Op::Leaf => Vec::new(),
+            Op::BatchNorm { x, gamma, beta, .. } | Op::BatchNormEval { x, gamma, beta, .. } => {
+                vec![*x, *gamma, *beta]
+            }
+            Op::Add(a, b) | Op::Mul(a, b) | Op::MatMul(a, b) => vec![*a, *b],
+            Op::Linear { x, w, b }
+            | Op::Conv1d { x, w, b, .. }
+            | Op::Conv2d { x, w, b, .. }
+            | Op::ConvTranspose2d { x, w, b, .. } => {
+                [Some(*x), Some(*w), *b].into_iter().flatten().collect()
+            }
+            Op::Scale(x, _)
+            | Op::MaxPool1d { x, .. }
+            | Op::AvgPool1d { x, .. }
+            | Op::GlobalMaxPool { x, .. }
+            | Op::GlobalAvgPool(x)
+            | Op::MaxPool2d { x, .. }
+            | Op::AvgPool2d { x, .. }
+            | Op::Relu(x)
+            | Op::Sigmoid(x)
+            | Op::Tanh(x)
+            | Op::Dropout { x, .. }
+            | Op::Reshape(x)
+            | Op::Sum(x)
+            | Op::Mean(x)
+            | Op::WeightedSum { x, .. }
+            | Op::Loss { x, .. } => vec![*x],
+            #[cfg(test)]
+            Op::BrokenScale(x, _) => vec![*x],
+            Op::Concat { xs, .. } => xs.clone(),
+        }
+    }
+}
+
 struct Node {
     value: Arc<Array>,
     op: Op,
@@ -140,6 +221,18 @@ struct Node {
 pub struct Tape {
     nodes: Vec<Node>,
     grad_enabled: bool,
+    /// Whether layers may run as one fused node (a convolution with its ReLU and pooling).
+    fuse: bool,
+}
+
+/// How far one node's rescale rule misses conserving what flows through it (see
+/// [`Tape::backward_rescale`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Residual {
+    /// The op's name (`relu`, `max_pool1d`, ...).
+    pub op: &'static str,
+    /// Per pair: what the node passed to its inputs minus what reached it.
+    pub per_pair: Vec<f64>,
 }
 
 impl Default for Tape {
@@ -178,7 +271,24 @@ impl Tape {
         Tape {
             nodes: Vec::new(),
             grad_enabled: true,
+            fuse: true,
         }
+    }
+
+    /// A tape for DeepLIFT: records like [`Tape::new`], but no layers are fused, so every
+    /// nonlinearity is a node of its own whose input and output the rescale rule reads. Its
+    /// batches are pairs: rows `0..B/2` inputs, rows `B/2..B` their references.
+    pub fn deeplift() -> Self {
+        Tape {
+            nodes: Vec::new(),
+            grad_enabled: true,
+            fuse: false,
+        }
+    }
+
+    /// Whether a network may run fused layers on this tape.
+    pub fn fuses(&self) -> bool {
+        self.fuse
     }
 
     /// A tape for inference: nothing requires a gradient.
@@ -186,6 +296,7 @@ impl Tape {
         Tape {
             nodes: Vec::new(),
             grad_enabled: false,
+            fuse: true,
         }
     }
 
@@ -792,10 +903,84 @@ impl Tape {
                 continue;
             }
             let Some(g) = grads[i].take() else { continue };
-            backward::apply(self, i, &g, &mut grads)?;
+            backward::apply(self, i, &g, &mut grads, backward::Rule::Gradient)?;
             grads[i] = Some(g);
         }
         Ok(Grads { grads })
+    }
+
+    /// DeepLIFT's multipliers of the scalar `loss`, a [`Tape::weighted_sum`] of the output of
+    /// a pass over pairs on a [`Tape::deeplift`] tape (weights on the input rows only): the
+    /// backward pass with the rescale rule ([`ops::rescale`]) at every ReLU, sigmoid, tanh and
+    /// max pooling, and the ordinary backward rule at every linear op (convolutions, linear
+    /// layers, batch norm in evaluation mode, average pooling, dropout's identity, additions of
+    /// residual blocks, reshapes). The multipliers of an input are in its rows of the returned
+    /// gradients; the reference rows hold zeros.
+    ///
+    /// Also returns each op's [`Residual`]: what it passed on to its inputs minus what reached
+    /// it, per pair, where what a node carries is `sum(multiplier x difference)` over its values
+    /// ([`ops::rescale::flow`]). The rules conserve it exactly, so residuals show only rounding;
+    /// their sum over the ops is the convergence delta of the loss's inputs. An op with no rescale rule (a product of two activations, a reduction over the
+    /// batch, a loss, batch norm in training mode, a fused convolution) is an error naming it.
+    pub fn backward_rescale(&self, loss: Var) -> Result<(Grads, Vec<Residual>)> {
+        if !self.grad_enabled || self.fuse {
+            return Err(Error::Config(
+                "DeepLIFT's backward pass needs a tape made by Tape::deeplift".into(),
+            ));
+        }
+        if !matches!(self.nodes[loss.0].op, Op::WeightedSum { .. }) {
+            return Err(Error::Config(
+                "DeepLIFT explains a weighted sum of a pass's outputs".into(),
+            ));
+        }
+        let mut grads: Vec<Option<Array>> = (0..self.nodes.len()).map(|_| None).collect();
+        grads[loss.0] = Some(ArrayD::from_elem(IxDyn(&[]), 1.0));
+        let mut residuals = Vec::new();
+        let flow = |g: Option<&Array>, v: Var| {
+            g.map(|g| ops::rescale::flow(g, self.value(v)))
+                .unwrap_or_default()
+        };
+        for i in (0..=loss.0).rev() {
+            let node = &self.nodes[i];
+            if !node.requires_grad {
+                continue;
+            }
+            let Some(g) = grads[i].take() else { continue };
+            let mut inputs = node.op.inputs();
+            inputs.sort_by_key(|v| v.0);
+            inputs.dedup();
+            inputs.retain(|v| self.nodes[v.0].requires_grad);
+            // Neither the loss (a scalar) nor a leaf (the input) passes anything on.
+            let measured = i != loss.0 && !matches!(node.op, Op::Leaf);
+            let before: Vec<Vec<f64>> = if measured {
+                inputs
+                    .iter()
+                    .map(|&v| flow(grads[v.0].as_ref(), v))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            backward::apply(self, i, &g, &mut grads, backward::Rule::Rescale)?;
+            if measured {
+                let mut per_pair: Vec<f64> = ops::rescale::flow(&g, &node.value)
+                    .into_iter()
+                    .map(|f| -f)
+                    .collect();
+                for (&v, b) in inputs.iter().zip(&before) {
+                    let after = flow(grads[v.0].as_ref(), v);
+                    for (k, r) in per_pair.iter_mut().enumerate() {
+                        *r +=
+                            after.get(k).copied().unwrap_or(0.0) - b.get(k).copied().unwrap_or(0.0);
+                    }
+                }
+                residuals.push(Residual {
+                    op: node.op.name(),
+                    per_pair,
+                });
+            }
+            grads[i] = Some(g);
+        }
+        Ok((Grads { grads }, residuals))
     }
 }
 

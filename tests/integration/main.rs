@@ -10,6 +10,7 @@
 //! ignored `genome::regenerate_vendored_slice` rewrites files of tests/data: run it alone).
 //!
 //! - [`common`]: the shared harness: run the `seqcnn` binary, temp dirs, fixture paths.
+//! - [`attribute`]: `seqcnn attribute`: every method, TSV and `.npz`, convergence deltas.
 //! - [`bigwig`]: `predict --tile --out X.bw`: bigWig tracks read back equal the TSV.
 //! - [`calibrate`]: `train --calibrate` split into jobs gives the model of one run.
 //! - [`cli_errors`]: bad input through `train`, `predict`, `eval`: one error line, exit code 2.
@@ -33,6 +34,7 @@
 
 mod common;
 
+mod attribute;
 mod bigwig;
 mod calibrate;
 mod cli_errors;

@@ -13,6 +13,7 @@ pub mod loss;
 pub mod norm;
 pub mod pool;
 pub mod pool2d;
+pub mod rescale;
 pub mod scratch;
 
 /// Cuts `data` into consecutive mutable chunks of the given lengths: disjoint parts of one output

@@ -1,0 +1,542 @@
+//! `seqcnn attribute`: every method through the CLI on models with random weights, TSV and
+//! `.npz` read back, agreement with `saliency` and `mutate`, convergence deltas and DeepLIFT's
+//! completeness check, BED input read from the vendored genome slice, and bad input.
+
+use crate::common::{data, fails_with, ok, tempdir};
+use ndarray::{ArrayD, Axis};
+use seqcnn::arch::Arch;
+use seqcnn::model::{Model, Strand};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+/// A model of `toml`'s architecture with random weights and `tasks` tasks, saved under `dir`.
+fn saved(dir: &Path, file: &str, toml: &str, tasks: &[&str], strand: Strand) -> PathBuf {
+    let arch = Arch::from_toml(toml).expect("arch");
+    let names = tasks.iter().map(|t| t.to_string()).collect();
+    let mut m = Model::new(arch, names, &mut seqcnn::rng::seeded(3), 3.0).expect("model");
+    m.meta.strand = strand;
+    let path = dir.join(file);
+    m.save(&path).expect("save");
+    path
+}
+
+/// A DeepBind-shaped network of any input length, two tasks.
+fn deepbind_like(dir: &Path, strand: Strand) -> PathBuf {
+    saved(
+        dir,
+        "db.safetensors",
+        "name='db'\ninput={channels=4}\n[[layers]]\ntype='conv1d'\nout_channels=6\nkernel_size=5\n\
+         [[layers]]\ntype='relu'\n[[layers]]\ntype='global_max_pool'\n\
+         [[layers]]\ntype='linear'\nout_features=8\n[[layers]]\ntype='tanh'\n[[layers]]\ntype='linear'\n",
+        &["CTCF", "REST"],
+        strand,
+    )
+}
+
+/// A smooth network (tanh, average pooling, sigmoid), one task.
+fn smooth(dir: &Path) -> PathBuf {
+    saved(
+        dir,
+        "smooth.safetensors",
+        "name='s'\ninput={channels=4}\n[[layers]]\ntype='conv1d'\nout_channels=5\nkernel_size=3\n\
+         [[layers]]\ntype='tanh'\n[[layers]]\ntype='global_avg_pool'\n\
+         [[layers]]\ntype='linear'\nout_features=4\n[[layers]]\ntype='sigmoid'\n[[layers]]\ntype='linear'\n",
+        &["bound"],
+        Strand::Mean,
+    )
+}
+
+/// Random sequences of `len` bp as FASTA under `dir`, one with an N.
+fn fasta(dir: &Path, n: usize, len: usize) -> PathBuf {
+    let mut rng = seqcnn::rng::seeded(9);
+    let mut text = String::new();
+    for i in 0..n {
+        let mut seq: Vec<u8> = (0..len)
+            .map(|_| b"ACGT"[seqcnn::rng::below(&mut rng, 4)])
+            .collect();
+        if i == 1 {
+            seq[len / 2] = b'N';
+        }
+        text.push_str(&format!(">s{i}\n{}\n", String::from_utf8(seq).unwrap()));
+    }
+    let path = dir.join("seqs.fa");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// The rows of a TSV (header first), split on tabs.
+fn rows(text: &str) -> Vec<Vec<String>> {
+    text.lines()
+        .map(|l| l.split('\t').map(String::from).collect())
+        .collect()
+}
+
+fn npz(path: &Path) -> HashMap<String, ArrayD<f32>> {
+    let mut r = ndarray_npy::NpzReader::new(std::fs::File::open(path).expect("npz")).expect("zip");
+    r.names()
+        .expect("names")
+        .into_iter()
+        .map(|n| {
+            let a: ArrayD<f32> = r.by_name(&n).expect("array");
+            (n, a)
+        })
+        .collect()
+}
+
+#[test]
+fn input_x_gradient_per_position_is_saliency() {
+    let dir = tempdir();
+    for strand in [Strand::None, Strand::Mean, Strand::Max] {
+        let model = deepbind_like(dir.path(), strand);
+        let fa = fasta(dir.path(), 4, 30);
+        let attr = rows(&ok(&[
+            "attribute",
+            "--model",
+            s(&model),
+            "--method",
+            "input-x-gradient",
+            s(&fa),
+        ]));
+        let sal = rows(&ok(&["saliency", "--model", s(&model), s(&fa)]));
+        assert_eq!(
+            attr[0],
+            [
+                "name",
+                "pos",
+                "base",
+                "task",
+                "attribution",
+                "hyp_A",
+                "hyp_C",
+                "hyp_G",
+                "hyp_T"
+            ]
+        );
+        assert_eq!(sal[0], ["name", "pos", "base", "task", "saliency"]);
+        assert_eq!(attr.len(), 1 + 4 * 30 * 2);
+        assert_eq!(attr.len(), sal.len());
+        for (a, b) in attr[1..].iter().zip(&sal[1..]) {
+            assert_eq!(a[..4], b[..4]);
+            let (x, y): (f64, f64) = (a[4].parse().unwrap(), b[4].parse().unwrap());
+            assert!((x - y).abs() < 2e-6, "{strand:?} {a:?} vs {b:?}");
+            // The actual contribution is the hypothetical one of the base present.
+            let hyp: Vec<f64> = a[5..9].iter().map(|v| v.parse().unwrap()).collect();
+            let want = match a[2].as_str() {
+                "A" => hyp[0],
+                "C" => hyp[1],
+                "G" => hyp[2],
+                "T" => hyp[3],
+                _ => hyp.iter().sum::<f64>() * 0.25,
+            };
+            assert!((x - want).abs() < 1e-6 * (1.0 + x.abs()), "{a:?}");
+        }
+    }
+}
+
+#[test]
+fn ism_is_mutates_logit_differences_centred() {
+    let dir = tempdir();
+    let model = deepbind_like(dir.path(), Strand::Max);
+    let fa = fasta(dir.path(), 3, 25);
+    let attr = rows(&ok(&[
+        "attribute",
+        "--model",
+        s(&model),
+        "--method",
+        "ism",
+        "--task",
+        "REST",
+        s(&fa),
+    ]));
+    let ism = rows(&ok(&["mutate", "--model", s(&model), "--logit", s(&fa)]));
+    let col = ism[0].iter().position(|c| c == "REST:logit_diff").unwrap();
+    // (name, pos) -> effect of each base (0 for the base present).
+    let mut effects: HashMap<(String, String), [f64; 4]> = HashMap::new();
+    for r in &ism[1..] {
+        let e = effects.entry((r[0].clone(), r[1].clone())).or_default();
+        let c = "ACGT".find(r[3].as_str()).unwrap();
+        e[c] = r[col].parse().unwrap();
+    }
+    assert_eq!(attr.len() - 1, effects.len());
+    for a in &attr[1..] {
+        assert_eq!(a[3], "REST");
+        let e = effects[&(a[0].clone(), a[1].clone())];
+        let mean = e.iter().sum::<f64>() / 4.0;
+        for c in 0..4 {
+            let got: f64 = a[5 + c].parse().unwrap();
+            assert!((got - (e[c] - mean)).abs() < 1e-4, "{a:?} vs {e:?}");
+        }
+    }
+}
+
+#[test]
+fn npz_holds_sequences_hypothetical_and_actual_contributions_for_modisco() {
+    let dir = tempdir();
+    let model = smooth(dir.path());
+    let fa = fasta(dir.path(), 5, 40);
+    let out = dir.path().join("ig.npz");
+    let prefix = dir.path().join("mo");
+    let tsv = ok(&[
+        "attribute",
+        "--model",
+        s(&model),
+        "--method",
+        "integrated-gradients",
+        "--baseline",
+        "shuffled",
+        "--references",
+        "3",
+        "--steps",
+        "30",
+        s(&fa),
+    ]);
+    ok(&[
+        "attribute",
+        "--model",
+        s(&model),
+        "--method",
+        "integrated-gradients",
+        "--baseline",
+        "shuffled",
+        "--references",
+        "3",
+        "--steps",
+        "30",
+        s(&fa),
+        "--out",
+        s(&out),
+        "--modisco",
+        s(&prefix),
+    ]);
+    let a = npz(&out);
+    let mut names: Vec<&str> = a.keys().map(|k| k.as_str()).collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "attributions",
+            "deltas",
+            "hypothetical",
+            "outputs",
+            "references",
+            "sequences"
+        ]
+    );
+    for k in ["attributions", "hypothetical", "sequences"] {
+        assert_eq!(a[k].shape(), &[5, 4, 40], "{k}");
+    }
+    let seqs = &a["sequences"];
+    // One-hot in A, C, G, T order, N = 0.25.
+    assert_eq!(
+        seqs[[0, 0, 0]] + seqs[[0, 1, 0]] + seqs[[0, 2, 0]] + seqs[[0, 3, 0]],
+        1.0
+    );
+    assert_eq!(seqs[[1, 2, 20]], 0.25);
+    assert_eq!(a["attributions"], seqs * &a["hypothetical"]);
+    // The TSV's numbers, in the same order.
+    let t = rows(&tsv);
+    let hyp = a["hypothetical"]
+        .view()
+        .into_dimensionality::<ndarray::Ix3>()
+        .unwrap();
+    for r in &t[1..] {
+        let i: usize = r[0][1..].parse().unwrap();
+        let p: usize = r[1].parse::<usize>().unwrap() - 1;
+        for c in 0..4 {
+            let v: f32 = r[5 + c].parse().unwrap();
+            assert_eq!(v, hyp[[i, c, p]], "{r:?}");
+        }
+    }
+    // Completeness: the actual contributions sum to f(x) - mean f(ref) - delta.
+    let attr = a["attributions"]
+        .view()
+        .into_dimensionality::<ndarray::Ix3>()
+        .unwrap();
+    for i in 0..5 {
+        let total: f64 = attr.index_axis(Axis(0), i).iter().map(|&v| v as f64).sum();
+        let (f, r, d) = (a["outputs"][[i]], a["references"][[i]], a["deltas"][[i]]);
+        assert!((total - (f - r - d) as f64).abs() < 1e-5, "seq {i}");
+        assert!(d.abs() < 1e-3, "seq {i}: delta {d}");
+    }
+    // modisco-lite reads `arr_0` of each: one-hot [N, 4, L] and hypothetical [N, 4, L].
+    let m = npz(&dir.path().join("mo.seqs.npz"));
+    assert_eq!(m.keys().collect::<Vec<_>>(), ["arr_0"]);
+    assert_eq!(m["arr_0"], a["sequences"]);
+    let h = npz(&dir.path().join("mo.hyp.npz"));
+    assert_eq!(h["arr_0"], a["hypothetical"]);
+}
+
+#[test]
+fn integrated_gradients_deltas_shrink_with_steps_and_are_seeded() {
+    let dir = tempdir();
+    let model = smooth(dir.path());
+    let fa = fasta(dir.path(), 3, 30);
+    let deltas = |steps: &str, seed: &str| -> Vec<f64> {
+        let d = dir.path().join(format!("d{steps}.{seed}.tsv"));
+        ok(&[
+            "attribute",
+            "--model",
+            s(&model),
+            "--method",
+            "integrated-gradients",
+            "--baseline",
+            "shuffled",
+            "--steps",
+            steps,
+            "--seed",
+            seed,
+            s(&fa),
+            "--out",
+            "/dev/null",
+            "--deltas",
+            s(&d),
+        ]);
+        let t = rows(&std::fs::read_to_string(&d).unwrap());
+        assert_eq!(t[0], ["name", "task", "output", "reference", "delta"]);
+        t[1..].iter().map(|r| r[4].parse().unwrap()).collect()
+    };
+    let (one, many) = (deltas("1", "1"), deltas("40", "1"));
+    assert_eq!(many.len(), 3);
+    assert!(many.iter().all(|d| d.abs() < 1e-5), "{many:?}");
+    let sum = |v: &[f64]| v.iter().map(|d| d.abs()).sum::<f64>();
+    assert!(sum(&many) < sum(&one), "{one:?} -> {many:?}");
+    assert_eq!(deltas("40", "1"), many);
+    assert_ne!(deltas("40", "2"), many);
+}
+
+#[test]
+fn bed_intervals_are_read_from_the_genome_with_genomic_positions() {
+    let dir = tempdir();
+    let model = deepbind_like(dir.path(), Strand::Max);
+    let fa = data("genome/chr20_30M.fa.gz");
+    let bed = dir.path().join("two.bed");
+    let text = std::fs::read_to_string(data("genome/chr20_30M_CTCF.bed")).unwrap();
+    std::fs::write(
+        &bed,
+        text.lines().take(2).collect::<Vec<_>>().join("\n") + "\n",
+    )
+    .unwrap();
+    let t = rows(&ok(&[
+        "attribute",
+        "--model",
+        s(&model),
+        "--method",
+        "gradient",
+        "--genome",
+        s(&fa),
+        s(&bed),
+        "--window",
+        "21",
+        "--task",
+        "CTCF",
+    ]));
+    assert_eq!(t[0][..6], ["name", "pos", "chrom", "gpos", "base", "task"]);
+    assert_eq!(t.len(), 1 + 2 * 21);
+    // chr20 1339-1743 (labelled 1-based): the centre 1541, 21 bp from 1531 (0-based), gpos
+    // 1532 first.
+    assert_eq!(t[1][..4], ["chr20:1340-1743", "1", "chr20", "1532"]);
+    let genome = seqcnn::io::genome::Genome::open(&fa).unwrap();
+    let seq = genome.fetch("20", 1531, 1552).unwrap();
+    for (p, r) in t[1..22].iter().enumerate() {
+        assert_eq!(r[4].as_bytes()[0], seq[p].to_ascii_uppercase(), "{r:?}");
+    }
+}
+
+#[test]
+fn attribute_bad_input_fails_cleanly() {
+    let dir = tempdir();
+    let model = deepbind_like(dir.path(), Strand::None);
+    let fa = fasta(dir.path(), 2, 20);
+    let m = s(&model);
+    let f = s(&fa);
+    let out = dir.path().join("x.npz");
+    let o = s(&out);
+    for (args, needles) in [
+        (
+            vec!["--method", "gradient", "--steps", "5"],
+            vec!["--steps applies to integrated-gradients"],
+        ),
+        (
+            vec!["--method", "ism", "--deltas", "d.tsv"],
+            vec!["--deltas applies to the methods with a reference"],
+        ),
+        (
+            vec!["--method", "integrated-gradients", "--references", "3"],
+            vec!["--references applies to --baseline shuffled"],
+        ),
+        (
+            vec!["--method", "gradient", "--out", o],
+            vec![".npz output holds one task", "--task"],
+        ),
+        (
+            vec!["--method", "gradient", "--modisco", "mo"],
+            vec!["--modisco goes with .npz output"],
+        ),
+        (
+            vec!["--method", "gradient", "--task", "NRF1"],
+            vec!["--task NRF1", "CTCF, REST"],
+        ),
+        (
+            vec!["--method", "deepshap", "--baseline", "zeros"],
+            vec!["--baseline applies to integrated-gradients and deeplift"],
+        ),
+        (
+            vec!["--method", "integrated-gradients", "--allow-delta"],
+            vec!["--allow-delta applies to deeplift and deepshap"],
+        ),
+        (
+            vec!["--method", "deeplift", "--tolerance=-1"],
+            vec!["--tolerance -1 must be a number >= 0"],
+        ),
+    ] {
+        let mut all = vec!["attribute", "--model", m, f];
+        all.extend(args);
+        fails_with(2, &all, &needles);
+    }
+    // Sequences of two lengths cannot share .npz arrays.
+    let ragged = dir.path().join("ragged.fa");
+    std::fs::write(&ragged, ">a\nACGTACGTAC\n>b\nACGTACGTACGT\n").unwrap();
+    fails_with(
+        2,
+        &[
+            "attribute",
+            "--model",
+            m,
+            "--method",
+            "gradient",
+            "--task",
+            "CTCF",
+            s(&ragged),
+            "--out",
+            o,
+        ],
+        &["record 'b' is 12 bp", "one length"],
+    );
+    // Too short for the first convolution: the record is named.
+    let short = dir.path().join("short.fa");
+    std::fs::write(&short, ">ok\nACGTACGTAC\n>tiny\nACG\n").unwrap();
+    fails_with(
+        2,
+        &["attribute", "--model", m, "--method", "gradient", s(&short)],
+        &["short.fa:3", "record 'tiny'"],
+    );
+    // An image model has no bases to attribute to.
+    let lenet = dir.path().join("lenet.safetensors");
+    let image = Model::new(
+        Arch::builtin("lenet5").unwrap(),
+        (0..10).map(|i| i.to_string()).collect(),
+        &mut seqcnn::rng::seeded(1),
+        1.0,
+    )
+    .unwrap();
+    image.save(&lenet).unwrap();
+    fails_with(
+        2,
+        &["attribute", "--model", s(&lenet), "--method", "gradient", f],
+        &["DNA sequence models"],
+    );
+    assert!(!out.exists());
+}
+
+#[test]
+fn deepshap_is_complete_and_its_deltas_are_written() {
+    let dir = tempdir();
+    for strand in [Strand::Max, Strand::Mean] {
+        let model = deepbind_like(dir.path(), strand);
+        let fa = fasta(dir.path(), 4, 50);
+        let out = dir.path().join("shap.npz");
+        let deltas = dir.path().join("d.tsv");
+        ok(&[
+            "attribute",
+            "--model",
+            s(&model),
+            "--method",
+            "deepshap",
+            "--references",
+            "5",
+            "--task",
+            "REST",
+            s(&fa),
+            "--out",
+            s(&out),
+            "--deltas",
+            s(&deltas),
+        ]);
+        let a = npz(&out);
+        let t = rows(&std::fs::read_to_string(&deltas).unwrap());
+        assert_eq!(t.len(), 1 + 4);
+        let attr = a["attributions"]
+            .view()
+            .into_dimensionality::<ndarray::Ix3>()
+            .unwrap();
+        for i in 0..4 {
+            let total: f64 = attr.index_axis(Axis(0), i).iter().map(|&v| v as f64).sum();
+            let (f, r) = (a["outputs"][[i]] as f64, a["references"][[i]] as f64);
+            assert!(
+                (total - (f - r)).abs() < 1e-5,
+                "{strand:?} seq {i}: {total} vs {}",
+                f - r
+            );
+            let d: f64 = t[1 + i][4].parse().unwrap();
+            assert!(d.abs() < 1e-5 && (d - a["deltas"][[i]] as f64).abs() < 1e-12);
+            assert_eq!(t[1 + i][..2], [format!("s{i}"), "REST".to_string()]);
+        }
+    }
+}
+
+#[test]
+fn a_delta_over_the_tolerance_fails_naming_the_sequences_and_ops() {
+    let dir = tempdir();
+    let model = deepbind_like(dir.path(), Strand::None);
+    let fa = fasta(dir.path(), 3, 30);
+    let out = dir.path().join("dl.tsv");
+    let args = |extra: &[&'static str]| {
+        let mut a = vec![
+            "attribute".to_string(),
+            "--model".into(),
+            s(&model).into(),
+            "--method".into(),
+            "deeplift".into(),
+            "--baseline".into(),
+            "uniform".into(),
+            s(&fa).into(),
+            "--out".into(),
+            s(&out).into(),
+        ];
+        a.extend(extra.iter().map(|e| e.to_string()));
+        a
+    };
+    // Rounding alone leaves deltas of about 1e-8: a tolerance of 0 trips on them.
+    let strict = args(&["--tolerance", "0"]);
+    let strict: Vec<&str> = strict.iter().map(|a| a.as_str()).collect();
+    let err = fails_with(
+        1,
+        &strict,
+        &[
+            "miss completeness",
+            "--tolerance 0",
+            "'s0' (CTCF)",
+            "residual by op",
+            "--allow-delta",
+        ],
+    );
+    assert!(err.contains("conv1d") || err.contains("linear"), "{err}");
+    assert!(!out.exists());
+    let allowed = args(&["--tolerance", "0", "--allow-delta"]);
+    let allowed: Vec<&str> = allowed.iter().map(|a| a.as_str()).collect();
+    let run = crate::common::seqcnn(&allowed);
+    assert!(run.status.success());
+    assert!(String::from_utf8_lossy(&run.stderr).contains("over --tolerance 0"));
+    assert_eq!(
+        rows(&std::fs::read_to_string(&out).unwrap()).len(),
+        1 + 3 * 30 * 2
+    );
+    // The default tolerance passes.
+    let plain = args(&[]);
+    let plain: Vec<&str> = plain.iter().map(|a| a.as_str()).collect();
+    ok(&plain);
+}
