@@ -53,7 +53,7 @@ enum Command {
     Variants(Box<variants::Args>),
     /// Gradient x input saliency per position and task (TSV, SVG).
     Saliency(saliency::Args),
-    /// Attributions per position and base: gradients, integrated gradients, ISM (TSV, .npz).
+    // About and long help (methods, formats, the completeness check) come from `attribute::Args`.
     Attribute(Box<attribute::Args>),
     /// Occlusion map of an image classifier: where covering the image lowers the true class.
     Occlude(Box<occlude::Args>),
