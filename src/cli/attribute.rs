@@ -415,6 +415,19 @@ fn attribute_cmd(args: &Args) -> Result<()> {
         outputs.push(("--modisco", Some(s)));
         outputs.push(("--modisco", Some(h)));
     }
+    // Two outputs on one path: the second would replace the first.
+    for (k, (flag, path)) in outputs.iter().enumerate() {
+        if let Some(p) = path
+            && p.as_os_str() != "-"
+            && let Some((other, _)) = outputs[..k].iter().find(|(_, q)| *q == Some(*p))
+        {
+            return Err(seqcnn::Error::Config(format!(
+                "{flag} and {other} name the same file {}",
+                p.display()
+            ))
+            .into());
+        }
+    }
     super::check_outputs(
         &outputs,
         &[Some(&args.input), Some(&args.model), args.genome.as_ref()],

@@ -390,6 +390,19 @@ fn attribute_bad_input_fails_cleanly() {
             vec!["--allow-delta applies to deeplift and deepshap"],
         ),
         (
+            vec![
+                "--method",
+                "ism",
+                "--out",
+                "m.seqs.npz",
+                "--task",
+                "CTCF",
+                "--modisco",
+                "m",
+            ],
+            vec!["--modisco and --out name the same file"],
+        ),
+        (
             vec!["--method", "deeplift", "--tolerance=-1"],
             vec!["--tolerance -1 must be a number >= 0"],
         ),
@@ -536,10 +549,15 @@ fn a_delta_over_the_tolerance_fails_naming_the_sequences_and_ops() {
         rows(&std::fs::read_to_string(&out).unwrap()).len(),
         1 + 3 * 30 * 2
     );
-    // The default tolerance passes.
-    let plain = args(&[]);
+    // The default tolerance passes, and the thread count changes no number.
+    let plain = args(&["--threads", "1"]);
     let plain: Vec<&str> = plain.iter().map(|a| a.as_str()).collect();
     ok(&plain);
+    let one = std::fs::read(&out).unwrap();
+    let two = args(&["--threads", "2"]);
+    let two: Vec<&str> = two.iter().map(|a| a.as_str()).collect();
+    ok(&two);
+    assert_eq!(std::fs::read(&out).unwrap(), one);
 }
 
 /// captum's attributions of the network of tests/fixtures/make_attribute_parity.py (captum 0.9.0,
