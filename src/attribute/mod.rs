@@ -113,7 +113,8 @@ pub struct Options {
     /// Integrated gradients: points of the Gauss-Legendre rule.
     pub steps: usize,
     pub baseline: Baseline,
-    /// Shuffled references per input (with [`Baseline::Shuffled`]).
+    /// Shuffled references per input, with [`Baseline::Shuffled`] and for DeepSHAP (whose
+    /// references are always shuffles; the command line's default for it is 20).
     pub references: usize,
     /// About this many input positions (network inputs x their length) per pass.
     pub budget: usize,

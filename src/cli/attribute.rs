@@ -17,23 +17,30 @@ use seqcnn::score::{Presentation, resolve_window};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// Attributions of every input sequence: how much each position and base contributes to the
-/// model's raw score (the logit for classification models, DeepBind's score for imported
+/// Attributions per position and base: gradients, integrated gradients, DeepLIFT, DeepSHAP, ISM
+/// (TSV, .npz).
+///
+/// How much each position and base of every input sequence contributes to the model's raw score (the logit for classification models, DeepBind's score for imported
 /// DeepBind models; captum and tangermeme attribute the logit too), by --method:
 ///
 /// `gradient`, `input-x-gradient`: the gradient of the score with respect to the one-hot input
 /// (on one-hot input both give the same numbers; `saliency` gives the same per position).
+///
 /// `integrated-gradients`: (x - ref) times the gradient averaged over --steps points of the
 /// Gauss-Legendre rule on the straight path from the --baseline (captum's default rule).
+///
 /// `deeplift`: DeepLIFT's rescale rule (captum's `DeepLift`): (x - ref) times multipliers taken
 /// back through the network with (f(x) - f(ref)) / (x - ref) at every ReLU, sigmoid and tanh
 /// (the gradient where the difference is below 1e-10), each max pooling's difference routed to
 /// the input's and the reference's maximum (captum's rule; global max pooling too, and the max
 /// strand and window rules), and the ordinary backward pass through the linear layers
 /// (convolutions, linear, batch norm and dropout in evaluation mode, average pooling, residual
-/// additions), against one --baseline. `deepshap`: DeepLIFT averaged over --references
+/// additions), against one --baseline.
+///
+/// `deepshap`: DeepLIFT averaged over --references
 /// dinucleotide-shuffled copies of each input (captum's `DeepLiftShap`, tangermeme's
 /// `deep_lift_shap`).
+///
 /// `ism`: in-silico mutagenesis, each base's effect on the score minus the mean of the four at
 /// its position (the base present has effect 0 before centring).
 ///
@@ -407,6 +414,19 @@ fn attribute_cmd(args: &Args) -> Result<()> {
     if let Some([s, h]) = &modisco {
         outputs.push(("--modisco", Some(s)));
         outputs.push(("--modisco", Some(h)));
+    }
+    // Two outputs on one path: the second would replace the first.
+    for (k, (flag, path)) in outputs.iter().enumerate() {
+        if let Some(p) = path
+            && p.as_os_str() != "-"
+            && let Some((other, _)) = outputs[..k].iter().find(|(_, q)| *q == Some(*p))
+        {
+            return Err(seqcnn::Error::Config(format!(
+                "{flag} and {other} name the same file {}",
+                p.display()
+            ))
+            .into());
+        }
     }
     super::check_outputs(
         &outputs,

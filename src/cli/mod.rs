@@ -56,7 +56,7 @@ enum Command {
     Saliency(saliency::Args),
     // About and long help (the scoring, output and BED rules) come from `scan::Args`.
     Scan(Box<scan::Args>),
-    /// Attributions per position and base: gradients, integrated gradients, ISM (TSV, .npz).
+    // About and long help (methods, formats, the completeness check) come from `attribute::Args`.
     Attribute(Box<attribute::Args>),
     /// Occlusion map of an image classifier: where covering the image lowers the true class.
     Occlude(Box<occlude::Args>),

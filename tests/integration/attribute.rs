@@ -1,6 +1,7 @@
 //! `seqcnn attribute`: every method through the CLI on models with random weights, TSV and
 //! `.npz` read back, agreement with `saliency` and `mutate`, convergence deltas and DeepLIFT's
-//! completeness check, BED input read from the vendored genome slice, and bad input.
+//! completeness check, BED input read from the vendored genome slice, bad input, and parity with
+//! captum on a network exported from PyTorch (fixture: tests/fixtures/make_attribute_parity.py).
 
 use crate::common::{data, fails_with, ok, tempdir};
 use ndarray::{ArrayD, Axis};
@@ -389,6 +390,19 @@ fn attribute_bad_input_fails_cleanly() {
             vec!["--allow-delta applies to deeplift and deepshap"],
         ),
         (
+            vec![
+                "--method",
+                "ism",
+                "--out",
+                "m.seqs.npz",
+                "--task",
+                "CTCF",
+                "--modisco",
+                "m",
+            ],
+            vec!["--modisco and --out name the same file"],
+        ),
+        (
             vec!["--method", "deeplift", "--tolerance=-1"],
             vec!["--tolerance -1 must be a number >= 0"],
         ),
@@ -535,8 +549,193 @@ fn a_delta_over_the_tolerance_fails_naming_the_sequences_and_ops() {
         rows(&std::fs::read_to_string(&out).unwrap()).len(),
         1 + 3 * 30 * 2
     );
-    // The default tolerance passes.
-    let plain = args(&[]);
+    // The default tolerance passes, and the thread count changes no number.
+    let plain = args(&["--threads", "1"]);
     let plain: Vec<&str> = plain.iter().map(|a| a.as_str()).collect();
     ok(&plain);
+    let one = std::fs::read(&out).unwrap();
+    let two = args(&["--threads", "2"]);
+    let two: Vec<&str> = two.iter().map(|a| a.as_str()).collect();
+    ok(&two);
+    assert_eq!(std::fs::read(&out).unwrap(), one);
+}
+
+/// captum's attributions of the network of tests/fixtures/make_attribute_parity.py (captum 0.9.0,
+/// torch 2.15.0): a tensor of the fixture as a three-axis array.
+fn fixture(io: &[u8], name: &str) -> ndarray::Array3<f32> {
+    let (shape, vals) = crate::common::tensor(io, name);
+    // Deltas [N] and outputs [N, T] padded with unit axes to three.
+    let mut dims = shape.clone();
+    dims.resize(3, 1);
+    ndarray::Array3::from_shape_vec((dims[0], dims[1], dims[2]), vals).unwrap()
+}
+
+fn max_diff(a: ndarray::ArrayView2<f32>, b: ndarray::ArrayView2<f32>) -> f32 {
+    assert_eq!(a.shape(), b.shape());
+    a.iter()
+        .zip(b.iter())
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
+#[test]
+fn attributions_match_captum() {
+    use seqcnn::attribute::{Baseline, Method, Options, attribute};
+    let arch =
+        Arch::from_toml(&std::fs::read_to_string(data("attribute_parity.toml")).unwrap()).unwrap();
+    let model = Model::from_torch(
+        arch,
+        vec!["t0".into(), "t1".into()],
+        &data("attribute_parity_state.safetensors"),
+    )
+    .unwrap();
+    let io = std::fs::read(data("attribute_parity_io.safetensors")).unwrap();
+    let x = fixture(&io, "input");
+    // The one-hot input back to bases (0.25 everywhere: N).
+    let seqs: Vec<Vec<u8>> = x
+        .outer_iter()
+        .map(|s| {
+            s.columns()
+                .into_iter()
+                .map(|c| match c.iter().position(|&v| v == 1.0) {
+                    Some(k) => b"ACGT"[k],
+                    None => b'N',
+                })
+                .collect()
+        })
+        .collect();
+    assert_eq!(seqs[1][17], b'N');
+    let refs: Vec<&[u8]> = seqs.iter().map(|s| s.as_slice()).collect();
+    let pres = seqcnn::score::Presentation::of(&model, Some(Strand::None)).unwrap();
+    let run = |method, baseline| {
+        let o = Options {
+            method,
+            baseline,
+            steps: 50,
+            ..Options::default()
+        };
+        attribute(
+            &model,
+            &pres,
+            &refs,
+            &[0, 1],
+            &o,
+            &mut seqcnn::rng::seeded(0),
+        )
+        .unwrap()
+    };
+    let out = fixture(&io, "output")
+        .into_shape_with_order((3, 2))
+        .unwrap();
+    let mut worst: Vec<(String, f32)> = Vec::new();
+    let mut check =
+        |what: String, got: ndarray::ArrayView2<f32>, want: ndarray::ArrayView2<f32>, tol: f32| {
+            let d = max_diff(got, want);
+            assert!(d < tol, "{what}: differs from captum by {d}");
+            match worst.iter_mut().find(|w| w.0 == what) {
+                Some(w) => w.1 = w.1.max(d),
+                None => worst.push((what, d)),
+            }
+        };
+    let (grad, ixg, ig) = (
+        run(Method::Gradient, Baseline::Zeros),
+        run(Method::InputXGradient, Baseline::Zeros),
+        run(Method::IntegratedGradients, Baseline::Zeros),
+    );
+    let (dl0, dlu) = (
+        run(Method::DeepLift, Baseline::Zeros),
+        run(Method::DeepLift, Baseline::Uniform),
+    );
+    for t in 0..2 {
+        let f = |name: &str| fixture(&io, &format!("{name}.{t}"));
+        let (sal, cixg, cig, cig_d) =
+            (f("saliency"), f("input_x_gradient"), f("ig"), f("ig_delta"));
+        let (cdl0, cdl0_m, cdl0_d) = (
+            f("deeplift_zeros"),
+            f("deeplift_zeros_mult"),
+            f("deeplift_zeros_delta"),
+        );
+        let (cdlu, cdlu_m, cdlu_d) = (
+            f("deeplift_uniform"),
+            f("deeplift_uniform_mult"),
+            f("deeplift_uniform_delta"),
+        );
+        for i in 0..3 {
+            let at = |a: &seqcnn::attribute::Attribution| a.output[t];
+            assert!((at(&grad[i]) - out[[i, t]]).abs() < 1e-5);
+            let h = |a: &seqcnn::attribute::Attribution| {
+                a.hypothetical.index_axis(Axis(0), t).to_owned()
+            };
+            let c = |a: &seqcnn::attribute::Attribution| {
+                a.contributions.index_axis(Axis(0), t).to_owned()
+            };
+            let cap = |a: &ndarray::Array3<f32>| a.index_axis(Axis(0), i).to_owned();
+            check(
+                "Saliency".into(),
+                h(&grad[i]).view(),
+                cap(&sal).view(),
+                1e-5,
+            );
+            check(
+                "InputXGradient".into(),
+                c(&ixg[i]).view(),
+                cap(&cixg).view(),
+                1e-5,
+            );
+            // Zero baselines: the actual contributions are captum's attributions, element by
+            // element, and the hypothetical ones captum's multipliers.
+            check(
+                "IntegratedGradients".into(),
+                c(&ig[i]).view(),
+                cap(&cig).view(),
+                1e-5,
+            );
+            let d = ig[i].delta.as_ref().unwrap()[t];
+            assert!(
+                (d - cig_d[[i, 0, 0]]).abs() < 1e-5,
+                "IG delta {d} vs {}",
+                cig_d[[i, 0, 0]]
+            );
+            check(
+                "DeepLift (zeros)".into(),
+                c(&dl0[i]).view(),
+                cap(&cdl0).view(),
+                1e-5,
+            );
+            check(
+                "DeepLift multipliers (zeros)".into(),
+                h(&dl0[i]).view(),
+                cap(&cdl0_m).view(),
+                1e-5,
+            );
+            // The uniform baseline: hypothetical = captum's multipliers projected, and per
+            // position the same sums.
+            let m = cap(&cdlu_m);
+            let proj = &m - &(m.sum_axis(Axis(0)) * 0.25).insert_axis(Axis(0));
+            check(
+                "DeepLift multipliers (uniform)".into(),
+                h(&dlu[i]).view(),
+                proj.view(),
+                1e-5,
+            );
+            let sums = |a: ndarray::Array2<f32>| a.sum_axis(Axis(0)).insert_axis(Axis(0));
+            check(
+                "DeepLift per position (uniform)".into(),
+                sums(c(&dlu[i])).view(),
+                sums(cap(&cdlu)).view(),
+                1e-5,
+            );
+            for (a, cd) in [(&dl0[i], &cdl0_d), (&dlu[i], &cdlu_d)] {
+                let d = a.delta.as_ref().unwrap()[t];
+                assert!(
+                    d.abs() < 1e-6 && cd[[i, 0, 0]].abs() < 1e-6,
+                    "{d} {}",
+                    cd[[i, 0, 0]]
+                );
+            }
+        }
+    }
+    for (what, d) in worst {
+        eprintln!("max |seqcnn - captum| {what}: {d:.1e}");
+    }
 }

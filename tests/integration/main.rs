@@ -10,7 +10,8 @@
 //! ignored `genome::regenerate_vendored_slice` rewrites files of tests/data: run it alone).
 //!
 //! - [`common`]: the shared harness: run the `seqcnn` binary, temp dirs, fixture paths.
-//! - [`attribute`]: `seqcnn attribute`: every method, TSV and `.npz`, convergence deltas.
+//! - [`attribute`]: `seqcnn attribute`: every method, TSV and `.npz`, convergence deltas, captum
+//!   parity.
 //! - [`bigwig`]: `predict --tile --out X.bw`: bigWig tracks read back equal the TSV.
 //! - [`calibrate`]: `train --calibrate` split into jobs gives the model of one run.
 //! - [`cli_errors`]: bad input through `train`, `predict`, `eval`: one error line, exit code 2.
