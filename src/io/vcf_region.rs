@@ -372,11 +372,7 @@ impl Iterator for RegionReader {
 
 /// The index beside `path`: `path.tbi`, else `path.csi`.
 fn open_index(path: &Path) -> Result<Index> {
-    let with = |ext: &str| {
-        let mut p = path.as_os_str().to_owned();
-        p.push(ext);
-        PathBuf::from(p)
-    };
+    let with = |ext: &str| beside(path, ext);
     let (tbi, csi) = (with(".tbi"), with(".csi"));
     if tbi.exists() {
         open_file(&tbi)?;
@@ -407,11 +403,7 @@ fn open_index(path: &Path) -> Result<Index> {
 /// `force`. Returns the index path and whether it was written. The index is written whole or
 /// not at all.
 pub fn write_vcf_index(path: &Path, force: bool) -> Result<(PathBuf, bool)> {
-    let with = |ext: &str| {
-        let mut p = path.as_os_str().to_owned();
-        p.push(ext);
-        PathBuf::from(p)
-    };
+    let with = |ext: &str| beside(path, ext);
     for existing in [with(".tbi"), with(".csi")] {
         if existing.exists() && !force {
             return Ok((existing, false));
@@ -472,4 +464,11 @@ pub fn is_vcf(path: &Path) -> bool {
     };
     let mut first = String::new();
     r.read_line(&mut first).is_ok() && first.starts_with("##fileformat=VCF")
+}
+
+/// `path` with `ext` appended (`calls.vcf.gz` + `.tbi`): where an index lives beside its file.
+fn beside(path: &Path, ext: &str) -> PathBuf {
+    let mut p = path.as_os_str().to_owned();
+    p.push(ext);
+    PathBuf::from(p)
 }
