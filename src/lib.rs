@@ -9,6 +9,7 @@ pub mod arch;
 pub mod attribute;
 pub mod data;
 pub mod deepbind;
+pub mod discover;
 pub mod encode;
 pub mod error;
 pub mod interpret;

@@ -9,7 +9,7 @@ use seqcnn::attribute::{self, Attribution, Baseline, DELTAS_HEADER, Locus, Metho
 use seqcnn::encode::{self, NMode};
 use seqcnn::io::bed::read_bed_checked;
 use seqcnn::io::genome::Genome;
-use seqcnn::io::npz::write_npz;
+use seqcnn::io::npz::{write_npz, write_npz_with_text};
 use seqcnn::io::output::AtomicOutput;
 use seqcnn::io::sequence::sequence_records;
 use seqcnn::model::{Model, Strand};
@@ -291,6 +291,9 @@ struct Arrays {
     outputs: Vec<f32>,
     references: Vec<f32>,
     deltas: Vec<f32>,
+    names: Vec<String>,
+    /// `contig:start-end` (1-based, inclusive) of each window read from a genome.
+    loci: Vec<String>,
 }
 
 impl Arrays {
@@ -314,6 +317,11 @@ impl Arrays {
         self.hypothetical
             .extend(a.hypothetical.index_axis(Axis(0), 0).iter());
         self.outputs.push(a.output[0]);
+        self.names.push(item.name.clone());
+        if let Some((contig, start, _)) = &item.locus {
+            self.loci
+                .push(format!("{contig}:{}-{}", start + 1, start + len as i64));
+        }
         if let (Some(r), Some(d)) = (&a.reference, &a.delta) {
             self.references.push(r[0]);
             self.deltas.push(d[0]);
@@ -347,7 +355,11 @@ impl Arrays {
             arrays.push(("references", references.view().into_dyn()));
             arrays.push(("deltas", deltas.view().into_dyn()));
         }
-        write_npz(out, &arrays)?;
+        let mut texts: Vec<(&str, &[String])> = vec![("names", &self.names)];
+        if self.loci.len() == self.names.len() && !self.loci.is_empty() {
+            texts.push(("loci", &self.loci));
+        }
+        write_npz_with_text(out, &arrays, &texts)?;
         if let Some(prefix) = modisco {
             write_npz(
                 &suffixed(prefix, ".seqs.npz"),

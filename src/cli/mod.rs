@@ -5,6 +5,7 @@
 //! (what every training mode shares); no subcommand file imports another's.
 
 mod attribute;
+mod discover;
 mod eval;
 mod export;
 mod fitting;
@@ -58,6 +59,8 @@ enum Command {
     Scan(Box<scan::Args>),
     // About and long help (methods, formats, the completeness check) come from `attribute::Args`.
     Attribute(Box<attribute::Args>),
+    // About and long help (the algorithm and its outputs) come from `discover::Args`.
+    Discover(Box<discover::Args>),
     /// Occlusion map of an image classifier: where covering the image lowers the true class.
     Occlude(Box<occlude::Args>),
     /// Build a seqcnn model from another tool's weights.
@@ -89,6 +92,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Saliency(args) => saliency::run(args),
         Command::Scan(args) => scan::run(*args),
         Command::Attribute(args) => attribute::run(*args),
+        Command::Discover(args) => discover::run(*args),
         Command::Occlude(args) => occlude::run(*args),
         Command::Import(cmd) => import::run(cmd),
         Command::Export(cmd) => export::run(cmd),

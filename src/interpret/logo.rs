@@ -288,6 +288,110 @@ pub fn saliency_svg(
     svg
 }
 
+/// An SVG logo of contributions (a CWM or hypothetical CWM): each column's bases stacked by
+/// value, positive ones above the line and negative ones below, all columns on one scale (the
+/// tallest stack fills `height` pixels above or below); columns in `highlight` are shaded.
+pub fn contribution_logo_svg(
+    title: &str,
+    rows: &[[f64; 4]],
+    highlight: Option<std::ops::Range<usize>>,
+    height: f64,
+) -> String {
+    let up = |r: &[f64; 4]| r.iter().filter(|v| **v > 0.0).sum::<f64>();
+    let down = |r: &[f64; 4]| -r.iter().filter(|v| **v < 0.0).sum::<f64>();
+    let top = rows.iter().map(up).fold(0.0f64, f64::max);
+    let bottom = rows.iter().map(down).fold(0.0f64, f64::max);
+    let scale = top.max(bottom);
+    let scale = if scale > 0.0 { height / scale } else { 0.0 };
+    let (above, below) = (top * scale, bottom * scale);
+    let width = LEFT + rows.len() as f64 * COL + 20.0;
+    let y0 = 22.0 + above;
+    let total = y0 + below + 8.0;
+    let mut svg = format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0}" height="{total:.0}" viewBox="0 0 {width:.0} {total:.0}" font-family="sans-serif">"#
+    );
+    svg.push_str(r#"<rect width="100%" height="100%" fill="white"/>"#);
+    if let Some(h) = highlight.filter(|h| h.start < h.end) {
+        let _ = write!(
+            svg,
+            r##"<rect x="{:.1}" y="20" width="{:.1}" height="{:.1}" fill="#eef3fb"/>"##,
+            LEFT + h.start as f64 * COL,
+            (h.end - h.start) as f64 * COL,
+            total - 24.0
+        );
+    }
+    let _ = write!(
+        svg,
+        r#"<text x="{LEFT}" y="14" font-size="12">{}</text>"#,
+        esc(title)
+    );
+    for (j, r) in rows.iter().enumerate() {
+        let x = LEFT + j as f64 * COL + 1.0;
+        let mut order = [0usize, 1, 2, 3];
+        // Above the line the largest on top; below it the most negative at the bottom.
+        order.sort_by(|&a, &b| r[a].total_cmp(&r[b]));
+        let mut y = y0;
+        for &c in &order {
+            if r[c] > 0.0 {
+                let h = r[c] * scale;
+                y -= h;
+                letter(&mut svg, c, x, y, COL - 2.0, h);
+            }
+        }
+        let mut y = y0;
+        for &c in order.iter().rev() {
+            if r[c] < 0.0 {
+                let h = -r[c] * scale;
+                // Drawn upside down, as logos of negative contributions are.
+                let _ = write!(
+                    svg,
+                    r#"<g transform="translate(0,{:.2}) scale(1,-1)">"#,
+                    2.0 * y + h
+                );
+                letter(&mut svg, c, x, y, COL - 2.0, h);
+                svg.push_str("</g>");
+                y += h;
+            }
+        }
+    }
+    let _ = write!(
+        svg,
+        r##"<line x1="{:.1}" y1="{y0:.1}" x2="{:.1}" y2="{y0:.1}" stroke="#999"/>"##,
+        LEFT,
+        LEFT + rows.len() as f64 * COL
+    );
+    let tick = |v: f64| {
+        if v.abs() >= 0.01 || v == 0.0 {
+            format!("{v:.2}")
+        } else {
+            format!("{v:.1e}")
+        }
+    };
+    let _ = write!(
+        svg,
+        r##"<line x1="{x:.1}" y1="{:.1}" x2="{x:.1}" y2="{:.1}" stroke="#333"/><text x="{:.1}" y="{:.1}" font-size="10" text-anchor="end">{}</text><text x="{:.1}" y="{:.1}" font-size="10" text-anchor="end">0</text>"##,
+        y0 - above,
+        y0 + below,
+        LEFT - 6.0,
+        y0 - above + 8.0,
+        tick(top),
+        LEFT - 6.0,
+        y0 + 3.5,
+        x = LEFT - 4.0
+    );
+    if below > 0.0 {
+        let _ = write!(
+            svg,
+            r#"<text x="{:.1}" y="{:.1}" font-size="10" text-anchor="end">{}</text>"#,
+            LEFT - 6.0,
+            y0 + below,
+            tick(-bottom)
+        );
+    }
+    svg.push_str("</svg>\n");
+    svg
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
