@@ -739,3 +739,91 @@ fn attributions_match_captum() {
         eprintln!("max |seqcnn - captum| {what}: {d:.1e}");
     }
 }
+
+#[test]
+fn references_file_is_checked_and_explains_against_each_reference() {
+    let dir = tempdir();
+    let model = deepbind_like(dir.path(), Strand::None);
+    let fa = fasta(dir.path(), 2, 20);
+    let (m, f) = (s(&model), s(&fa));
+    let write = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    let short = write("short.fa", ">r0\nACGTACGTAC\n");
+    let ragged = write("ragged.fa", ">r0\nACGTACGTACACGTACGTAC\n>r1\nACGT\n");
+    let one = write("one.fa", ">r0\nNNNNNNNNNNNNNNNNNNNN\n");
+    let two = write(
+        "two.fa",
+        ">r0\nACGTACGTACACGTACGTAC\n>r1\nTTTTGGGGCCCCAAAATTTT\n",
+    );
+    fails_with(
+        2,
+        &[
+            "attribute",
+            "--model",
+            m,
+            "--method",
+            "gradient",
+            "--references-file",
+            s(&two),
+            f,
+        ],
+        &["--references-file applies to the methods with a reference"],
+    );
+    fails_with(
+        2,
+        &[
+            "attribute",
+            "--model",
+            m,
+            "--method",
+            "deeplift",
+            "--references-file",
+            s(&short),
+            f,
+        ],
+        &["record 's0'", "reference 1 is 10 bp and the sequence 20 bp"],
+    );
+    fails_with(
+        2,
+        &[
+            "attribute",
+            "--model",
+            m,
+            "--method",
+            "deepshap",
+            "--references-file",
+            s(&ragged),
+            f,
+        ],
+        &["ragged.fa:3", "reference 'r1' is 4 bp and the first 20 bp"],
+    );
+    // An all-N reference is the uniform baseline.
+    let run = |args: &[&str]| {
+        let mut all = vec!["attribute", "--model", m, f, "--method"];
+        all.extend(args);
+        ok(&all)
+    };
+    assert_eq!(
+        run(&["deeplift", "--references-file", s(&one)]),
+        run(&["deeplift", "--baseline", "uniform"])
+    );
+    // Two references: DeepLIFT and DeepSHAP are one method, the mean over them, and complete.
+    let deltas = dir.path().join("d.tsv");
+    let shap = run(&[
+        "deepshap",
+        "--references-file",
+        s(&two),
+        "--deltas",
+        s(&deltas),
+    ]);
+    assert_eq!(shap, run(&["deeplift", "--references-file", s(&two)]));
+    let t = rows(&std::fs::read_to_string(&deltas).unwrap());
+    assert_eq!(t.len(), 1 + 2 * 2);
+    for r in &t[1..] {
+        let d: f64 = r[4].parse().unwrap();
+        assert!(d.abs() < 1e-5, "{r:?}");
+    }
+}
