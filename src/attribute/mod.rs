@@ -269,6 +269,9 @@ pub fn attribute_against(
     })
 }
 
+/// The references (`[4, len]` each) of one sequence, given the sequence.
+type RefSource<'a> = dyn FnMut(&[u8]) -> Result<Vec<Array2<f32>>> + 'a;
+
 /// [`attribute`] with the references of each sequence (`[4, len]` each) from `refs`, called
 /// sequence by sequence in order by the methods that have references.
 fn explain(
@@ -277,7 +280,7 @@ fn explain(
     seqs: &[&[u8]],
     tasks: &[usize],
     opts: &Options,
-    refs: &mut dyn FnMut(&[u8]) -> Result<Vec<Array2<f32>>>,
+    refs: &mut RefSource,
 ) -> Result<Vec<Attribution>> {
     check_model(model)?;
     let n_tasks = model.meta.tasks.len();

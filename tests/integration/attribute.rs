@@ -742,6 +742,15 @@ fn attributions_match_captum() {
     }
 }
 
+/// The larger of two differences, NaN if either is.
+fn nan_max(m: f32, v: f32) -> f32 {
+    if m.is_nan() || v.is_nan() {
+        f32::NAN
+    } else {
+        m.max(v)
+    }
+}
+
 /// The three networks of tests/fixtures/make_attribute_parity_nets.py (seqcnn models exported with
 /// `seqcnn export torch`; captum 0.9.0, torch 2.15.0): DeepLIFT (zero baseline and a fixed
 /// reference), DeepSHAP over five fixed references (`--references-file`) and integrated
@@ -824,7 +833,7 @@ fn attributions_match_captum_on_deepbind_deepsea_and_dilated_networks() {
                 got.iter()
                     .zip(want.iter())
                     .map(|(x, y)| (x - y).abs())
-                    .fold(0.0f32, f32::max)
+                    .fold(0.0f32, nan_max)
             };
             let d_attr = diff(&per_pos, want_attr.view().into_dyn());
             let d_hyp = diff(&a["hypothetical"], want_hyp.view().into_dyn());
@@ -838,7 +847,7 @@ fn attributions_match_captum_on_deepbind_deepsea_and_dilated_networks() {
                 .zip(want_delta.iter())
                 .zip(a["outputs"].iter())
                 .map(|((x, y), f)| (x - y).abs() / f.abs().max(1.0))
-                .fold(0.0f32, f32::max);
+                .fold(0.0f32, nan_max);
             let want_ref = if method.ends_with("zeros") {
                 None
             } else if method == "dl_ref" {
@@ -860,7 +869,7 @@ fn attributions_match_captum_on_deepbind_deepsea_and_dilated_networks() {
                 ("outputs", d_out),
                 ("convergence deltas (over max(1, |f(x)|))", d_delta),
             ] {
-                if !(d < TOL) {
+                if d.is_nan() || d >= TOL {
                     failures.push(format!(
                         "{what}: {part} differ from captum's by up to {d:.2e} (tolerance {TOL:e})"
                     ));
@@ -871,8 +880,8 @@ fn attributions_match_captum_on_deepbind_deepsea_and_dilated_networks() {
                 .iter()
                 .zip(a["outputs"].iter())
                 .map(|(d, f)| d.abs() / f.abs().max(1.0))
-                .fold(0.0f32, f32::max);
-            if !method.starts_with("ig") && !(worst_delta < TOL) {
+                .fold(0.0f32, nan_max);
+            if !method.starts_with("ig") && (worst_delta.is_nan() || worst_delta >= TOL) {
                 failures.push(format!(
                     "{what}: convergence delta {worst_delta:.2e} of max(1, |f(x)|)"
                 ));
