@@ -214,6 +214,74 @@ pub fn attribute(
     opts: &Options,
     rng: &mut Rng,
 ) -> Result<Vec<Attribution>> {
+    let baseline = match opts.method {
+        Method::DeepShap => Baseline::Shuffled,
+        _ => opts.baseline,
+    };
+    explain(model, pres, seqs, tasks, opts, &mut |s| {
+        references(s, baseline, opts.references, rng)
+    })
+}
+
+/// Attributions of each sequence against the same fixed `references` (sequences of its length,
+/// N and other IUPAC codes 0.25 in each channel), averaged over them, as captum's `DeepLift`,
+/// `DeepLiftShap` and `IntegratedGradients` take their `baselines`: for
+/// [`Method::IntegratedGradients`], [`Method::DeepLift`] and [`Method::DeepShap`] (the two
+/// DeepLIFT methods are then one: DeepLIFT averaged over the references); `opts.baseline` and
+/// `opts.references` are not used.
+pub fn attribute_against(
+    model: &Model,
+    pres: &Presentation,
+    seqs: &[&[u8]],
+    tasks: &[usize],
+    opts: &Options,
+    references: &[&[u8]],
+) -> Result<Vec<Attribution>> {
+    if !opts.method.has_reference() {
+        return Err(Error::Config(format!(
+            "references apply to integrated-gradients, deeplift and deepshap, not to {}",
+            opts.method.name()
+        )));
+    }
+    if references.is_empty() {
+        return Err(Error::Config("at least one reference is needed".into()));
+    }
+    let refs: Vec<Array2<f32>> = references
+        .iter()
+        .enumerate()
+        .map(|(k, r)| {
+            encode::one_hot(r, NMode::Quarter)
+                .map_err(|b| Error::Config(format!("reference {}: {b}", k + 1)))
+        })
+        .collect::<Result<_>>()?;
+    explain(model, pres, seqs, tasks, opts, &mut |s| match refs
+        .iter()
+        .position(|r| r.ncols() != s.len())
+    {
+        Some(k) => Err(Error::Config(format!(
+            "reference {} is {} bp and the sequence {} bp: a reference has the length of \
+                 the sequences it explains",
+            k + 1,
+            refs[k].ncols(),
+            s.len()
+        ))),
+        None => Ok(refs.clone()),
+    })
+}
+
+/// The references (`[4, len]` each) of one sequence, given the sequence.
+type RefSource<'a> = dyn FnMut(&[u8]) -> Result<Vec<Array2<f32>>> + 'a;
+
+/// [`attribute`] with the references of each sequence (`[4, len]` each) from `refs`, called
+/// sequence by sequence in order by the methods that have references.
+fn explain(
+    model: &Model,
+    pres: &Presentation,
+    seqs: &[&[u8]],
+    tasks: &[usize],
+    opts: &Options,
+    refs: &mut RefSource,
+) -> Result<Vec<Attribution>> {
     check_model(model)?;
     let n_tasks = model.meta.tasks.len();
     if let Some(&t) = tasks.iter().find(|&&t| t >= n_tasks) {
@@ -256,20 +324,13 @@ pub fn attribute(
             .iter()
             .zip(&encoded)
             .map(|(s, x)| {
-                let refs = references(s, opts.baseline, opts.references, rng)?;
-                integrated_gradients(model, pres, s, x, &refs, tasks, opts)
+                let rs = refs(s)?;
+                integrated_gradients(model, pres, s, x, &rs, tasks, opts)
             })
             .collect(),
         Method::DeepLift | Method::DeepShap => {
-            let baseline = match opts.method {
-                Method::DeepShap => Baseline::Shuffled,
-                _ => opts.baseline,
-            };
-            let refs: Vec<Vec<Array2<f32>>> = seqs
-                .iter()
-                .map(|s| references(s, baseline, opts.references, rng))
-                .collect::<Result<_>>()?;
-            lift(model, pres, seqs, &encoded, &refs, tasks, opts.budget)
+            let rs: Vec<Vec<Array2<f32>>> = seqs.iter().map(|s| refs(s)).collect::<Result<_>>()?;
+            lift(model, pres, seqs, &encoded, &rs, tasks, opts.budget)
         }
         Method::Ism => {
             let mut scorer = Scorer::new(model).with_strand(pres.strand);

@@ -41,6 +41,10 @@ use std::path::{Path, PathBuf};
 /// dinucleotide-shuffled copies of each input (captum's `DeepLiftShap`, tangermeme's
 /// `deep_lift_shap`).
 ///
+/// --references-file FILE: fixed references for integrated-gradients, deeplift and deepshap
+/// instead of --baseline or shuffles (sequences of the inputs' length, N = 0.25 in each channel),
+/// every input explained against each and the result averaged, as captum's `baselines`.
+///
 /// `ism`: in-silico mutagenesis, each base's effect on the score minus the mean of the four at
 /// its position (the base present has effect 0 before centring).
 ///
@@ -126,6 +130,12 @@ pub struct Args {
     /// DeepLIFT and DeepSHAP: write the attributions even where a delta exceeds --tolerance.
     #[arg(long)]
     allow_delta: bool,
+    /// Integrated gradients, DeepLIFT and DeepSHAP: fixed references instead of --baseline or
+    /// shuffles, every input explained against each of them and the result averaged (FASTA or
+    /// sequence table, gzip or not; each of the inputs' length; N = 0.25 in each channel), as
+    /// captum's `baselines`.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["baseline", "references"])]
+    references_file: Option<PathBuf>,
     /// Seed of the shuffled references.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -185,6 +195,12 @@ fn options(args: &Args) -> seqcnn::Result<Options> {
         args.baseline.is_some(),
         ig || args.method == Method::DeepLift,
         "integrated-gradients and deeplift (deepshap's are shuffled)",
+    )?;
+    refuse(
+        "--references-file",
+        args.references_file.is_some(),
+        args.method.has_reference(),
+        "the methods with a reference (integrated-gradients, deeplift, deepshap)",
     )?;
     refuse(
         "--deltas",
@@ -397,6 +413,32 @@ fn over_message(name: &str, task: &str, a: &Attribution, ti: usize, tolerance: f
     )
 }
 
+/// The sequences of --references-file, each of the length of the first.
+fn reference_file(path: &Path) -> Result<Vec<Vec<u8>>> {
+    let mut refs: Vec<Vec<u8>> = Vec::new();
+    for r in sequence_records(path, Some(&[]))? {
+        let r = r?;
+        if let Some(first) = refs.first()
+            && first.len() != r.seq.len()
+        {
+            return Err(seqcnn::Error::parse(
+                path,
+                r.line,
+                format!(
+                    "reference '{}' is {} bp and the first {} bp: references have one length, \
+                     the inputs'",
+                    r.name,
+                    r.seq.len(),
+                    first.len()
+                ),
+            )
+            .into());
+        }
+        refs.push(r.seq);
+    }
+    Ok(refs)
+}
+
 /// `prefix` with `suffix` appended to its file name.
 fn suffixed(prefix: &Path, suffix: &str) -> PathBuf {
     let mut s = prefix.as_os_str().to_owned();
@@ -442,12 +484,29 @@ fn attribute_cmd(args: &Args) -> Result<()> {
     }
     super::check_outputs(
         &outputs,
-        &[Some(&args.input), Some(&args.model), args.genome.as_ref()],
+        &[
+            Some(&args.input),
+            Some(&args.model),
+            args.genome.as_ref(),
+            args.references_file.as_ref(),
+        ],
     )?;
     let model = Model::load(&args.model)?;
     attribute::check_model(&model)?;
     let pres = Presentation::of(&model, args.strand)?;
     let tasks = tasks(&model, &args.task)?;
+    let references = args
+        .references_file
+        .as_deref()
+        .map(reference_file)
+        .transpose()?;
+    let references: Option<Vec<&[u8]>> = references
+        .as_ref()
+        .map(|r| r.iter().map(|s| s.as_slice()).collect());
+    let explain = |seqs: &[&[u8]], rng: &mut seqcnn::rng::Rng| match &references {
+        Some(r) => attribute::attribute_against(&model, &pres, seqs, &tasks, &opts, r),
+        None => attribute::attribute(&model, &pres, seqs, &tasks, &opts, rng),
+    };
     if npz && tasks.len() != 1 {
         return Err(seqcnn::Error::Config(format!(
             ".npz output holds one task; the model has {} (choose one with --task)",
@@ -505,20 +564,19 @@ fn attribute_cmd(args: &Args) -> Result<()> {
             })?;
         }
         let seqs: Vec<&[u8]> = chunk.iter().map(|r| r.seq.as_slice()).collect();
-        let attrs =
-            attribute::attribute(&model, &pres, &seqs, &tasks, &opts, &mut rng).map_err(|e| {
-                // Name the first record that fails on its own; the chunk's error if none does.
-                let alone = |it: &Item| {
-                    let mut r = seqcnn::rng::seeded(args.seed);
-                    attribute::attribute(&model, &pres, &[&it.seq], &tasks, &opts, &mut r).err()
-                };
-                match chunk.iter().find_map(|it| alone(it).map(|e| (it, e))) {
-                    Some((it, e)) => {
-                        seqcnn::Error::parse(&input, it.line, format!("record '{}': {e}", it.name))
-                    }
-                    None => seqcnn::Error::parse(&input, 0, e.to_string()),
+        let attrs = explain(&seqs, &mut rng).map_err(|e| {
+            // Name the first record that fails on its own; the chunk's error if none does.
+            let alone = |it: &Item| {
+                let mut r = seqcnn::rng::seeded(args.seed);
+                explain(&[&it.seq], &mut r).err()
+            };
+            match chunk.iter().find_map(|it| alone(it).map(|e| (it, e))) {
+                Some((it, e)) => {
+                    seqcnn::Error::parse(&input, it.line, format!("record '{}': {e}", it.name))
                 }
-            })?;
+                None => seqcnn::Error::parse(&input, 0, e.to_string()),
+            }
+        })?;
         if opts.method.is_exact() {
             let over: Vec<String> = chunk
                 .iter()

@@ -1,7 +1,9 @@
 //! `seqcnn attribute`: every method through the CLI on models with random weights, TSV and
 //! `.npz` read back, agreement with `saliency` and `mutate`, convergence deltas and DeepLIFT's
-//! completeness check, BED input read from the vendored genome slice, bad input, and parity with
-//! captum on a network exported from PyTorch (fixture: tests/fixtures/make_attribute_parity.py).
+//! completeness check, BED input read from the vendored genome slice, bad input, fixed references
+//! (`--references-file`), and parity with captum on a network exported from PyTorch (fixture:
+//! tests/fixtures/make_attribute_parity.py) and on three seqcnn networks exported to PyTorch
+//! (tests/fixtures/make_attribute_parity_nets.py).
 
 use crate::common::{data, fails_with, ok, tempdir};
 use ndarray::{ArrayD, Axis};
@@ -737,5 +739,249 @@ fn attributions_match_captum() {
     }
     for (what, d) in worst {
         eprintln!("max |seqcnn - captum| {what}: {d:.1e}");
+    }
+}
+
+/// The larger of two differences, NaN if either is.
+fn nan_max(m: f32, v: f32) -> f32 {
+    if m.is_nan() || v.is_nan() {
+        f32::NAN
+    } else {
+        m.max(v)
+    }
+}
+
+/// The three networks of tests/fixtures/make_attribute_parity_nets.py (seqcnn models exported with
+/// `seqcnn export torch`; captum 0.9.0, torch 2.15.0): DeepLIFT (zero baseline and a fixed
+/// reference), DeepSHAP over five fixed references (`--references-file`) and integrated
+/// gradients (50 steps; zero baseline and the five references) through the CLI agree with captum
+/// to 1e-4 (actual contributions per position, hypothetical contributions per base, outputs,
+/// reference outputs; convergence deltas, sums over every position, to 1e-4 of max(1, |f(x)|)),
+/// and DeepLIFT's and DeepSHAP's deltas are below 1e-4 of max(1, |f(x)|). Integrated gradients
+/// on the dilated network come closest (up to 1e-4): a few of its path points fall within float32
+/// rounding of a tie in a max-pooling window, where the gradient goes to one input or the other.
+#[test]
+fn attributions_match_captum_on_deepbind_deepsea_and_dilated_networks() {
+    const TOL: f32 = 1e-4;
+    let dir = tempdir();
+    let fixtures = data("attribute_parity_nets");
+    let (mut report, mut failures) = (Vec::new(), Vec::new());
+    for net in ["deepbind", "deepsea", "dilated"] {
+        let model = fixtures.join(format!("{net}.safetensors"));
+        let inputs = fixtures.join(format!("inputs.{net}.fa"));
+        let refs = fixtures.join(format!("references.{net}.fa"));
+        let io = std::fs::read(fixtures.join(format!("{net}.io.safetensors"))).unwrap();
+        let tasks = Model::load(&model).unwrap().meta.tasks;
+        let (t, task) = (tasks.len() - 1, tasks[tasks.len() - 1].as_str());
+        // The first reference alone, for DeepLIFT against one fixed reference.
+        let ref0 = dir.path().join(format!("ref0.{net}.fa"));
+        let text = std::fs::read_to_string(&refs).unwrap();
+        std::fs::write(
+            &ref0,
+            text.lines().take(2).collect::<Vec<_>>().join("\n") + "\n",
+        )
+        .unwrap();
+        let outputs = fixture(&io, "output");
+        let ref_outputs = fixture(&io, "ref_output");
+        let mean_ref = ref_outputs.index_axis(Axis(1), t).mean().unwrap();
+        for (method, args) in [
+            ("dl_zeros", vec!["deeplift", "--baseline", "zeros"]),
+            ("dl_ref", vec!["deeplift", "--references-file", s(&ref0)]),
+            ("shap", vec!["deepshap", "--references-file", s(&refs)]),
+            (
+                "ig_zeros",
+                vec![
+                    "integrated-gradients",
+                    "--steps",
+                    "50",
+                    "--baseline",
+                    "zeros",
+                ],
+            ),
+            (
+                "ig_refs",
+                vec![
+                    "integrated-gradients",
+                    "--steps",
+                    "50",
+                    "--references-file",
+                    s(&refs),
+                ],
+            ),
+        ] {
+            let out = dir.path().join(format!("{net}.{method}.npz"));
+            let mut all = vec![
+                "attribute",
+                "--model",
+                s(&model),
+                "--task",
+                task,
+                s(&inputs),
+                "--out",
+                s(&out),
+                "--method",
+            ];
+            all.extend(&args);
+            ok(&all);
+            let a = npz(&out);
+            let what = format!("{net} {method}");
+            let cap = |k: &str| fixture(&io, &format!("{method}.{k}"));
+            let per_pos = a["attributions"].sum_axis(Axis(1));
+            let (want_attr, want_hyp, want_delta) = (cap("attr"), cap("hyp"), cap("delta"));
+            let diff = |got: &ArrayD<f32>, want: ndarray::ArrayViewD<f32>| {
+                assert_eq!(got.len(), want.len(), "{what}");
+                got.iter()
+                    .zip(want.iter())
+                    .map(|(x, y)| (x - y).abs())
+                    .fold(0.0f32, nan_max)
+            };
+            let d_attr = diff(&per_pos, want_attr.view().into_dyn());
+            let d_hyp = diff(&a["hypothetical"], want_hyp.view().into_dyn());
+            let d_out = diff(
+                &a["outputs"],
+                outputs.index_axis(Axis(1), t).into_dyn().view(),
+            );
+            // The deltas sum the attributions' differences: compared on the output scale.
+            let d_delta = a["deltas"]
+                .iter()
+                .zip(want_delta.iter())
+                .zip(a["outputs"].iter())
+                .map(|((x, y), f)| (x - y).abs() / f.abs().max(1.0))
+                .fold(0.0f32, nan_max);
+            let want_ref = if method.ends_with("zeros") {
+                None
+            } else if method == "dl_ref" {
+                Some(ref_outputs[[0, t, 0]])
+            } else {
+                Some(mean_ref)
+            };
+            for (i, &r) in a["references"].iter().enumerate() {
+                if let Some(w) = want_ref {
+                    assert!(
+                        (r - w).abs() < TOL,
+                        "{what}: reference output {r} vs {w} (seq {i})"
+                    );
+                }
+            }
+            for (part, d) in [
+                ("attributions per position", d_attr),
+                ("hypothetical contributions", d_hyp),
+                ("outputs", d_out),
+                ("convergence deltas (over max(1, |f(x)|))", d_delta),
+            ] {
+                if d.is_nan() || d >= TOL {
+                    failures.push(format!(
+                        "{what}: {part} differ from captum's by up to {d:.2e} (tolerance {TOL:e})"
+                    ));
+                }
+            }
+            // Completeness: DeepLIFT's rules conserve the difference, so the deltas are rounding.
+            let worst_delta = a["deltas"]
+                .iter()
+                .zip(a["outputs"].iter())
+                .map(|(d, f)| d.abs() / f.abs().max(1.0))
+                .fold(0.0f32, nan_max);
+            if !method.starts_with("ig") && (worst_delta.is_nan() || worst_delta >= TOL) {
+                failures.push(format!(
+                    "{what}: convergence delta {worst_delta:.2e} of max(1, |f(x)|)"
+                ));
+            }
+            report.push(format!(
+                "{what}: max |seqcnn - captum| attributions {d_attr:.1e}, hypothetical \
+                 {d_hyp:.1e}, deltas {d_delta:.1e}; max |delta| / max(1, |f(x)|) {worst_delta:.1e}"
+            ));
+        }
+    }
+    for r in report {
+        eprintln!("{r}");
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn references_file_is_checked_and_explains_against_each_reference() {
+    let dir = tempdir();
+    let model = deepbind_like(dir.path(), Strand::None);
+    let fa = fasta(dir.path(), 2, 20);
+    let (m, f) = (s(&model), s(&fa));
+    let write = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    let short = write("short.fa", ">r0\nACGTACGTAC\n");
+    let ragged = write("ragged.fa", ">r0\nACGTACGTACACGTACGTAC\n>r1\nACGT\n");
+    let one = write("one.fa", ">r0\nNNNNNNNNNNNNNNNNNNNN\n");
+    let two = write(
+        "two.fa",
+        ">r0\nACGTACGTACACGTACGTAC\n>r1\nTTTTGGGGCCCCAAAATTTT\n",
+    );
+    fails_with(
+        2,
+        &[
+            "attribute",
+            "--model",
+            m,
+            "--method",
+            "gradient",
+            "--references-file",
+            s(&two),
+            f,
+        ],
+        &["--references-file applies to the methods with a reference"],
+    );
+    fails_with(
+        2,
+        &[
+            "attribute",
+            "--model",
+            m,
+            "--method",
+            "deeplift",
+            "--references-file",
+            s(&short),
+            f,
+        ],
+        &["record 's0'", "reference 1 is 10 bp and the sequence 20 bp"],
+    );
+    fails_with(
+        2,
+        &[
+            "attribute",
+            "--model",
+            m,
+            "--method",
+            "deepshap",
+            "--references-file",
+            s(&ragged),
+            f,
+        ],
+        &["ragged.fa:3", "reference 'r1' is 4 bp and the first 20 bp"],
+    );
+    // An all-N reference is the uniform baseline.
+    let run = |args: &[&str]| {
+        let mut all = vec!["attribute", "--model", m, f, "--method"];
+        all.extend(args);
+        ok(&all)
+    };
+    assert_eq!(
+        run(&["deeplift", "--references-file", s(&one)]),
+        run(&["deeplift", "--baseline", "uniform"])
+    );
+    // Two references: DeepLIFT and DeepSHAP are one method, the mean over them, and complete.
+    let deltas = dir.path().join("d.tsv");
+    let shap = run(&[
+        "deepshap",
+        "--references-file",
+        s(&two),
+        "--deltas",
+        s(&deltas),
+    ]);
+    assert_eq!(shap, run(&["deeplift", "--references-file", s(&two)]));
+    let t = rows(&std::fs::read_to_string(&deltas).unwrap());
+    assert_eq!(t.len(), 1 + 2 * 2);
+    for r in &t[1..] {
+        let d: f64 = r[4].parse().unwrap();
+        assert!(d.abs() < 1e-5, "{r:?}");
     }
 }
