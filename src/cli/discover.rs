@@ -5,7 +5,7 @@ use anyhow::Result;
 use ndarray::{Array3, ArrayD};
 use seqcnn::discover::report::{self, Origins, ReportInfo};
 use seqcnn::discover::{self, Options, seqlets::SeqletOptions};
-use seqcnn::interpret::compare::{self, CompareOptions};
+use seqcnn::interpret::compare::{self, CompareOptions, Null};
 use seqcnn::io::meme;
 use seqcnn::io::output::AtomicDir;
 use std::io::Write;
@@ -65,7 +65,11 @@ pub struct Args {
     /// Matches listed per motif.
     #[arg(long, default_value_t = 3)]
     top: usize,
-    /// Column-shuffled copies of each motif in the matching null.
+    /// How match p-values are found: Tomtom's exact distribution of column scores against the
+    /// database (what modisco-lite's report runs), or column-shuffled copies of each motif.
+    #[arg(long, value_enum, default_value = "tomtom")]
+    null: Null,
+    /// Column-shuffled copies of each motif in the matching null (--null shuffled).
     #[arg(long, default_value_t = 1000)]
     shuffles: usize,
     /// Seed of the seqlet null and the matching shuffles.
@@ -184,6 +188,7 @@ fn discover_cmd(args: &Args) -> Result<()> {
     let (targets, matches) = match &db {
         Some(db) => {
             let copts = CompareOptions {
+                null: args.null,
                 shuffles: args.shuffles,
                 seed: args.seed,
                 top: args.top,

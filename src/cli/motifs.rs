@@ -3,7 +3,7 @@
 
 use super::progress::Meter;
 use anyhow::Result;
-use seqcnn::interpret::compare::{self, CompareOptions, Metric};
+use seqcnn::interpret::compare::{self, CompareOptions, Metric, Null};
 use seqcnn::interpret::logo;
 use seqcnn::interpret::motifs::{self, MotifOptions, WeightMode};
 use seqcnn::io::meme::{self, MemeFile};
@@ -84,6 +84,10 @@ pub struct Args {
     /// Column similarity for --compare.
     #[arg(long, value_enum, default_value_t)]
     metric: Metric,
+    /// How match p-values are found: against column-shuffled copies of the filter, or Tomtom's
+    /// exact distribution of column scores against the database.
+    #[arg(long, value_enum, default_value_t)]
+    null: Null,
     /// Fewest overlapping columns in an alignment.
     #[arg(long, default_value_t = 5)]
     min_overlap: usize,
@@ -190,6 +194,7 @@ fn motifs_cmd(args: &Args) -> Result<()> {
         (Some(db), Some(path)) => {
             let copts = CompareOptions {
                 metric: args.metric,
+                null: args.null,
                 min_overlap: args.min_overlap,
                 shuffles: args.shuffles,
                 seed: args.seed,

@@ -300,3 +300,70 @@ pub fn discover(tracks: &Tracks, opts: &Options) -> Result<Discovery> {
         clustered,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng;
+
+    /// Random sequences, each with `GATTACAGG` planted on a random strand where the
+    /// contributions are high; elsewhere noise. One positive motif comes out, spelling it.
+    #[test]
+    fn a_planted_motif_is_found_on_either_strand() {
+        let (n, len) = (200, 100);
+        let motif = b"GATTACAGG";
+        let code = |c: u8| b"ACGT".iter().position(|&b| b == c).unwrap();
+        let mut r = rng::seeded(11);
+        let mut seq = vec![0.0f32; n * len * 4];
+        let mut hyp = vec![0.0f32; n * len * 4];
+        for s in 0..n {
+            let mut bases: Vec<usize> = (0..len).map(|_| rng::below(&mut r, 4)).collect();
+            let at = 20 + rng::below(&mut r, 50);
+            let reverse = rng::below(&mut r, 2) == 1;
+            for (k, &c) in motif.iter().enumerate() {
+                let (p, b) = if reverse {
+                    (at + motif.len() - 1 - k, 3 - code(c))
+                } else {
+                    (at + k, code(c))
+                };
+                bases[p] = b;
+                for x in 0..4 {
+                    hyp[(s * len + p) * 4 + x] = if x == b { 0.5 } else { -0.1 };
+                }
+            }
+            for (p, &b) in bases.iter().enumerate() {
+                seq[(s * len + p) * 4 + b] = 1.0;
+                for x in 0..4 {
+                    hyp[(s * len + p) * 4 + x] += 0.01 * rng::normal(&mut r);
+                }
+            }
+        }
+        let tracks = Tracks::new(n, len, hyp, seq);
+        let d = discover(&tracks, &Options::default()).unwrap();
+        assert_eq!(
+            d.motifs.len(),
+            1,
+            "{:?}",
+            d.motifs.iter().map(|m| m.seqlets.len())
+        );
+        let m = &d.motifs[0];
+        assert_eq!(m.sign, Sign::Positive);
+        assert!(m.seqlets.len() >= 190, "{}", m.seqlets.len());
+        let cons = crate::interpret::motifs::consensus(&m.trimmed_pwm().probs);
+        assert!(
+            cons == "GATTACAGG" || cons == "CCTGTAATC",
+            "{cons} ({:?})",
+            m.trim
+        );
+        // Both strands were aligned into one motif.
+        let rev = m.seqlets.iter().filter(|s| s.reverse).count();
+        assert!(rev > 50 && rev < 150, "{rev}");
+    }
+
+    #[test]
+    fn the_npz_layout_is_checked() {
+        let a = ndarray::Array3::<f32>::zeros((2, 10, 4));
+        let e = tracks_from_arrays(&a.view(), &a.view()).unwrap_err();
+        assert!(e.to_string().contains("[N, length, 4]"), "{e}");
+    }
+}

@@ -33,11 +33,27 @@ pub enum Metric {
     Euclidean,
 }
 
+/// How a match's p-value is found.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Null {
+    /// The best z-score against column-shuffled copies of the query (`shuffles` of them), its
+    /// tail fitted by a Gumbel distribution.
+    #[default]
+    Shuffled,
+    /// Tomtom's: each query column's scores against every column of the database (both
+    /// strands), binned into 100 steps, give the exact distribution of an alignment's summed
+    /// score by convolution; the best alignment's p-value is corrected for the alignments tried,
+    /// `1 - (1 - p)^n`.
+    Tomtom,
+}
+
 /// Settings of [`compare`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct CompareOptions {
     /// Column similarity.
     pub metric: Metric,
+    /// How p-values are found.
+    pub null: Null,
     /// Fewest overlapping columns an alignment may have (capped at the shorter motif's width).
     pub min_overlap: usize,
     /// Column-shuffled queries in the null (0: raw scores, no p-values).
@@ -52,6 +68,7 @@ impl Default for CompareOptions {
     fn default() -> Self {
         CompareOptions {
             metric: Metric::Pearson,
+            null: Null::Shuffled,
             min_overlap: 5,
             shuffles: 1000,
             seed: 1,
@@ -321,7 +338,36 @@ pub fn compare(
         })
         .collect();
     let mut out = Vec::with_capacity(queries.len());
+    // Every database column on both strands: Tomtom's background of column scores.
+    let columns: Vec<[f64; 4]> = prepared
+        .iter()
+        .flat_map(|(f, r)| f.iter().chain(r).copied())
+        .collect();
     for q in queries {
+        if opts.null == Null::Tomtom {
+            let qc = prepare(&q.probs, opts.metric);
+            let null = TomtomNull::new(&qc, &columns, opts);
+            let mut found: Vec<Match> = prepared
+                .par_iter()
+                .enumerate()
+                .filter_map(|(ti, (tf, tr))| {
+                    null.compare(&qc, tf, tr, opts)
+                        .map(|(score, similarity, p, alignment)| Match {
+                            target: ti,
+                            rank: 0,
+                            score,
+                            similarity,
+                            pvalue: Some(p),
+                            evalue: None,
+                            qvalue: None,
+                            alignment,
+                        })
+                })
+                .collect();
+            rank(&mut found, targets.len(), opts.top);
+            out.push(found);
+            continue;
+        }
         // Each query's shuffles come from the seed and its id alone, so its matches do not
         // depend on which other queries are compared.
         let mut rng: Rng = rng::seeded(opts.seed ^ fnv1a(q.id.as_bytes()));
@@ -351,21 +397,144 @@ pub fn compare(
                 )
             })
             .collect();
-        found.sort_by(|a, b| {
-            let pa = a.pvalue.unwrap_or(1.0);
-            let pb = b.pvalue.unwrap_or(1.0);
-            pa.total_cmp(&pb)
-                .then(b.score.total_cmp(&a.score))
-                .then(a.target.cmp(&b.target))
-        });
-        adjust(&mut found, targets.len());
-        found.truncate(opts.top);
-        for (r, m) in found.iter_mut().enumerate() {
-            m.rank = r + 1;
-        }
+        rank(&mut found, targets.len(), opts.top);
         out.push(found);
     }
     Ok(out)
+}
+
+/// Sorts one query's matches (by p-value, then score, then database order), adjusts them
+/// ([`adjust`]), keeps the `top` and numbers them.
+fn rank(found: &mut Vec<Match>, targets: usize, top: usize) {
+    found.sort_by(|a, b| {
+        let pa = a.pvalue.unwrap_or(1.0);
+        let pb = b.pvalue.unwrap_or(1.0);
+        pa.total_cmp(&pb)
+            .then(b.score.total_cmp(&a.score))
+            .then(a.target.cmp(&b.target))
+    });
+    adjust(found, targets);
+    found.truncate(top);
+    for (r, m) in found.iter_mut().enumerate() {
+        m.rank = r + 1;
+    }
+}
+
+/// Steps a column score is binned into (Tomtom's default).
+const TOMTOM_BINS: usize = 100;
+
+/// Tomtom's null for one query: for every run `lo..hi` of query columns, the exact upper tail
+/// of the summed binned column scores when each column faces a database column drawn at random.
+struct TomtomNull {
+    /// Lowest and highest column score of the metric.
+    range: (f64, f64),
+    /// `tails[lo * wq + hi - 1][k]`: P(sum of binned scores of columns lo..hi >= k).
+    tails: Vec<Vec<f64>>,
+    min_overlap: usize,
+}
+
+impl TomtomNull {
+    fn bin(&self, v: f64) -> usize {
+        let (lo, hi) = self.range;
+        (((v - lo) / (hi - lo)).clamp(0.0, 1.0) * TOMTOM_BINS as f64).round() as usize
+    }
+
+    fn new(q: &[[f64; 4]], columns: &[[f64; 4]], opts: &CompareOptions) -> TomtomNull {
+        let range = match opts.metric {
+            Metric::Pearson => (-1.0, 1.0),
+            Metric::Euclidean => (-(2f64.sqrt()), 0.0),
+        };
+        let wq = q.len();
+        let mut null = TomtomNull {
+            range,
+            tails: vec![Vec::new(); wq * wq],
+            min_overlap: opts.min_overlap.max(1),
+        };
+        let pmfs: Vec<Vec<f64>> = q
+            .iter()
+            .map(|c| {
+                let mut pmf = vec![0.0; TOMTOM_BINS + 1];
+                for t in columns {
+                    pmf[null.bin(column_score(c, t, opts.metric))] += 1.0;
+                }
+                let n = columns.len().max(1) as f64;
+                pmf.iter_mut().for_each(|v| *v /= n);
+                pmf
+            })
+            .collect();
+        for lo in 0..wq {
+            let mut dist = vec![1.0];
+            for hi in lo + 1..=wq {
+                let pmf = &pmfs[hi - 1];
+                let mut next = vec![0.0; dist.len() + TOMTOM_BINS];
+                for (a, &pa) in dist.iter().enumerate() {
+                    if pa == 0.0 {
+                        continue;
+                    }
+                    for (b, &pb) in pmf.iter().enumerate() {
+                        next[a + b] += pa * pb;
+                    }
+                }
+                dist = next;
+                // Upper tail, summed from the top so small tails keep their digits.
+                let mut tail = vec![0.0; dist.len()];
+                let mut acc = 0.0;
+                for k in (0..dist.len()).rev() {
+                    acc += dist[k];
+                    tail[k] = acc.min(1.0);
+                }
+                null.tails[lo * wq + hi - 1] = tail;
+            }
+        }
+        null
+    }
+
+    /// The best alignment of the query on one target and its corrected p-value:
+    /// `(summed score, mean column score, p, alignment)`.
+    fn compare(
+        &self,
+        q: &[[f64; 4]],
+        t_fwd: &[[f64; 4]],
+        t_rev: &[[f64; 4]],
+        opts: &CompareOptions,
+    ) -> Option<(f64, f64, f64, Alignment)> {
+        let (wq, wt) = (q.len(), t_fwd.len());
+        let m = self.min_overlap.min(wq).min(wt);
+        if m == 0 {
+            return None;
+        }
+        let mut best: Option<(f64, f64, Alignment)> = None;
+        let mut tried = 0usize;
+        for (reverse, t) in [(false, t_fwd), (true, t_rev)] {
+            for offset in -((wt - m) as isize)..=(wq - m) as isize {
+                let lo = offset.max(0) as usize;
+                let hi = wq.min((wt as isize + offset) as usize);
+                tried += 1;
+                let (mut raw, mut binned) = (0.0, 0usize);
+                for i in lo..hi {
+                    let v = column_score(&q[i], &t[(i as isize - offset) as usize], opts.metric);
+                    raw += v;
+                    binned += self.bin(v);
+                }
+                let p = self.tails[lo * wq + hi - 1]
+                    .get(binned)
+                    .copied()
+                    .unwrap_or(0.0);
+                let al = Alignment {
+                    reverse,
+                    offset,
+                    overlap: hi - lo,
+                };
+                if best.is_none_or(|b| p < b.0 || (p == b.0 && raw > b.1)) {
+                    best = Some((p, raw, al));
+                }
+            }
+        }
+        let (p, raw, al) = best?;
+        // The chance that the best of `tried` alignments is at least this good.
+        let corrected = -((tried as f64) * (-p).ln_1p()).exp_m1();
+        Some((raw, raw / al.overlap as f64, corrected.clamp(0.0, 1.0), al))
+    }
 }
 
 /// E-values (p times the `targets` compared) and Benjamini-Hochberg q-values of one query's
@@ -638,5 +807,76 @@ mod tests {
         let other = blurred(&find(&db, "MA0138.3"), 0.5, 0);
         let both = compare(&[other, q.clone()], &db, &opts).unwrap();
         assert_eq!(both[1], run(2)[0]);
+    }
+
+    /// Tomtom's null on a database small enough to enumerate: the p-value of an alignment is
+    /// the fraction of all ways of drawing its columns from the database that score at least as
+    /// high (on the binned scale), and the best alignment's is corrected for those tried.
+    #[test]
+    fn tomtom_p_values_are_exact_on_an_enumerable_database() {
+        let q = vec![[0.7, 0.1, 0.1, 0.1], [0.1, 0.1, 0.7, 0.1]];
+        let db = vec![Motif::new(
+            "t",
+            vec![[0.6, 0.2, 0.1, 0.1], [0.1, 0.2, 0.6, 0.1]],
+        )];
+        let opts = CompareOptions {
+            null: Null::Tomtom,
+            min_overlap: 2,
+            ..Default::default()
+        };
+        let ms = compare(&[Motif::new("q", q.clone())], &db, &opts).unwrap();
+        let m = ms[0][0];
+        assert_eq!((m.alignment.offset, m.alignment.reverse), (0, false));
+        // Enumerate: 4 database columns (both strands), 16 pairs for the two query columns.
+        let qc = prepare(&q, Metric::Pearson);
+        let cols: Vec<[f64; 4]> = prepare(&db[0].probs, Metric::Pearson)
+            .into_iter()
+            .chain(prepare(&reverse_complement(&db[0].probs), Metric::Pearson))
+            .collect();
+        let bin = |v: f64| (((v + 1.0) / 2.0) * 100.0).round() as usize;
+        let s = |i: usize, c: &[f64; 4]| bin(column_score(&qc[i], c, Metric::Pearson));
+        let observed = s(0, &cols[0]) + s(1, &cols[1]);
+        let hits = cols
+            .iter()
+            .flat_map(|a| cols.iter().map(move |b| (a, b)))
+            .filter(|(a, b)| s(0, a) + s(1, b) >= observed)
+            .count();
+        let p = hits as f64 / 16.0;
+        // Two alignments were tried (one offset, two strands).
+        let expected = 1.0 - (1.0 - p) * (1.0 - p);
+        assert!(
+            (m.pvalue.unwrap() - expected).abs() < 1e-12,
+            "{m:?} vs {expected}"
+        );
+    }
+
+    /// A query that is a database motif finds it first, with a p-value far below the shuffled
+    /// null's floor.
+    #[test]
+    fn tomtom_finds_a_database_motif_with_a_tiny_p_value() {
+        let mut rng = rng::seeded(5);
+        let db: Vec<Motif> = (0..40)
+            .map(|k| {
+                let probs = (0..12)
+                    .map(|_| {
+                        let mut r = [0.05; 4];
+                        r[rng::below(&mut rng, 4)] = 0.85;
+                        r
+                    })
+                    .collect();
+                Motif::new(format!("m{k}"), probs)
+            })
+            .collect();
+        let query = Motif::new("q", reverse_complement(&db[17].probs[2..10]));
+        let opts = CompareOptions {
+            null: Null::Tomtom,
+            top: 3,
+            ..Default::default()
+        };
+        let m = compare(&[query], &db, &opts).unwrap()[0][0];
+        assert_eq!(m.target, 17);
+        assert!(m.alignment.reverse, "{m:?}");
+        assert!(m.pvalue.unwrap() < 1e-6, "{m:?}");
+        assert!(m.qvalue.unwrap() < 1e-4, "{m:?}");
     }
 }

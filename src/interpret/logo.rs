@@ -379,7 +379,8 @@ pub fn contribution_logo_svg(
         y0 + 3.5,
         x = LEFT - 4.0
     );
-    if below > 0.0 {
+    // A label for the negative side only where there is room for it below the zero's.
+    if below > 12.0 {
         let _ = write!(
             svg,
             r#"<text x="{:.1}" y="{:.1}" font-size="10" text-anchor="end">{}</text>"#,

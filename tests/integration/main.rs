@@ -16,6 +16,8 @@
 //! - [`calibrate`]: `train --calibrate` split into jobs gives the model of one run.
 //! - [`cli_errors`]: bad input through `train`, `predict`, `eval`: one error line, exit code 2.
 //! - [`deepbind`]: DeepBind's published models: import, predict, eval, malformed files.
+//! - [`discover`]: `seqcnn discover` finds REST in DeepSHAP attributions of a REST model; bad
+//!   shapes.
 //! - [`determinism`]: identical weights and model files whatever the thread count.
 //! - [`genome`]: indexed genomes, intervals, `seqcnn index` and the DeepSEA tiler.
 //! - [`genome_train`]: genome mode end to end: multi-task training, evaluation, prediction.
@@ -41,6 +43,7 @@ mod calibrate;
 mod cli_errors;
 mod deepbind;
 mod determinism;
+mod discover;
 mod genome;
 mod genome_train;
 mod help;
