@@ -66,7 +66,9 @@ use std::path::{Path, PathBuf};
 /// hyp_C hyp_G hyp_T`, `pos` 1-based. NumPy (`--out F.npz`; one task, sequences of one length,
 /// held in memory until written): float32 arrays `attributions` (actual contributions),
 /// `hypothetical` and `sequences` (one-hot, N = 0.25), each [N, 4, L] in input order, and
-/// `outputs` [N] (f(x)), with a reference also `references` [N] and `deltas` [N]. --modisco
+/// `outputs` [N] (f(x)), with a reference also `references` [N] and `deltas` [N], and the
+/// unicode arrays `names` [N] and, for BED input, `loci` [N] (each window as `chrom:start-end`,
+/// 1-based, inclusive), which `seqcnn discover` reads for seqlet positions. --modisco
 /// PREFIX also writes `PREFIX.seqs.npz` and `PREFIX.hyp.npz` holding `arr_0`, the one-hot
 /// sequences and hypothetical contributions, as `modisco motifs -s PREFIX.seqs.npz -a
 /// PREFIX.hyp.npz` reads them.

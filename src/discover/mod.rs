@@ -82,6 +82,14 @@ pub enum Sign {
 }
 
 impl Sign {
+    /// 1 or -1.
+    pub fn value(self) -> f64 {
+        match self {
+            Sign::Positive => 1.0,
+            Sign::Negative => -1.0,
+        }
+    }
+
     /// modisco-lite's group name: `pos_patterns` or `neg_patterns`.
     pub fn group(self) -> &'static str {
         match self {
@@ -212,7 +220,7 @@ fn metacluster(
         .filter(|m| !m.is_empty())
         .map(|m| {
             let p = pattern::aggregate(tracks, m, opts.min_overlap);
-            pattern::polish(tracks, &p, bg, opts.trim_window, opts.flank)
+            pattern::polish(tracks, &p, bg, sign.value(), opts.trim_window, opts.flank)
         })
         .collect();
     // Merge, one pair at a time, the most similar pair that TF-MoDISco's rules would merge.
@@ -232,7 +240,7 @@ fn metacluster(
         .par_iter()
         .map(|p| {
             let p = pattern::realign(tracks, p, opts.min_overlap);
-            pattern::polish(tracks, &p, bg, opts.trim_window, opts.flank)
+            pattern::polish(tracks, &p, bg, sign.value(), opts.trim_window, opts.flank)
         })
         .filter(|p| p.seqlets.len() >= opts.min_seqlets)
         .filter(|p| {
@@ -247,7 +255,7 @@ fn metacluster(
         .enumerate()
         .map(|(i, p)| {
             let cwm = pattern::rows(&p.mean(tracks, &tracks.actual));
-            let trim = pattern::trim_span(&cwm, opts.trim_threshold);
+            let trim = pattern::trim_span(&cwm, sign.value(), opts.trim_threshold);
             Motif {
                 name: format!("{}.pattern_{i}", sign.group()),
                 sign,

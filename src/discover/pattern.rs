@@ -254,9 +254,29 @@ pub fn best_window(values: &[f64], w: usize) -> usize {
 }
 
 /// TF-MoDISco's polishing: the pattern cut to its `window` columns of most information and
-/// widened by `flank` on each side; seqlets that would leave their sequence are dropped.
-pub fn polish(tracks: &Tracks, p: &Pattern, bg: &[f64; 4], window: usize, flank: usize) -> Pattern {
-    let ic = position_ic(&p.pwm(tracks), bg, 0.001);
+/// widened by `flank` on each side; seqlets that would leave their sequence are dropped. Only
+/// columns whose summed contribution has the pattern's `sign` (1 or -1) count towards the
+/// window, so a negative pattern is not moved onto a strong positive site beside it.
+pub fn polish(
+    tracks: &Tracks,
+    p: &Pattern,
+    bg: &[f64; 4],
+    sign: f64,
+    window: usize,
+    flank: usize,
+) -> Pattern {
+    let cwm = p.mean(tracks, &tracks.actual);
+    let ic: Vec<f64> = position_ic(&p.pwm(tracks), bg, 0.001)
+        .into_iter()
+        .zip(cwm.chunks(4))
+        .map(|(ic, c)| {
+            if sign * c.iter().sum::<f64>() > 0.0 {
+                ic
+            } else {
+                0.0
+            }
+        })
+        .collect();
     let w = window.min(p.len);
     let at = best_window(&ic, w) as isize;
     let len = w + 2 * flank;
@@ -287,11 +307,18 @@ pub fn merge(tracks: &Tracks, parent: &Pattern, child: &Pattern, p: &Placement) 
 }
 
 /// The columns a report keeps (modisco-lite's `trim_cwm`): from the first to the last column
-/// whose summed |CWM| reaches `threshold` times the largest.
-pub fn trim_span(cwm: &[[f64; 4]], threshold: f64) -> Range<usize> {
+/// whose summed |CWM| reaches `threshold` times the largest, counting only columns whose summed
+/// CWM has the motif's `sign` (1 or -1).
+pub fn trim_span(cwm: &[[f64; 4]], sign: f64, threshold: f64) -> Range<usize> {
     let score: Vec<f64> = cwm
         .iter()
-        .map(|r| r.iter().map(|v| v.abs()).sum())
+        .map(|r| {
+            if sign * r.iter().sum::<f64>() > 0.0 {
+                r.iter().map(|v| v.abs()).sum()
+            } else {
+                0.0
+            }
+        })
         .collect();
     let max = score.iter().copied().fold(0.0f64, f64::max);
     let cut = max * threshold;
@@ -358,6 +385,7 @@ mod tests {
             [0.0, 0.0, -0.4, 0.0],
             [0.0, 0.0, 0.0, 0.05],
         ];
-        assert_eq!(trim_span(&cwm, 0.3), 1..4);
+        assert_eq!(trim_span(&cwm, 1.0, 0.3), 1..3);
+        assert_eq!(trim_span(&cwm, -1.0, 0.3), 3..4);
     }
 }

@@ -70,7 +70,7 @@ fn rest_attributions_give_rest_as_the_largest_motif() {
     for r in &rows {
         assert_eq!(
             per_motif[r[col("motif")]],
-            r[col("seqlets")].parse().unwrap()
+            r[col("seqlets")].parse::<usize>().unwrap()
         );
     }
     // The MEME file holds the trimmed PWMs, as wide as the trim says.
