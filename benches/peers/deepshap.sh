@@ -7,17 +7,28 @@
 #   benches/peers/deepshap.sh --model deepsea --rounds 5
 #
 # The environments live outside the repository: $SEQCNN_CAPTUM_VENV (default /work/venv-attr) with
-# torch 2.15.0, captum 0.9.0, safetensors and numpy; $SEQCNN_TANGERMEME_VENV (default
-# /work/venv-tm) with tangermeme as well. Without tangermeme there, its column is left out.
+# captum, $SEQCNN_TANGERMEME_VENV (default /work/venv-tm) with tangermeme; either is created when
+# it cannot import what it needs, with the versions measured: torch 2.15.0, captum 0.9.0,
+# tangermeme 1.6.0 (from PyPI), safetensors and numpy. When tangermeme cannot be installed, its
+# column is left out.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
-captum="${SEQCNN_CAPTUM_VENV:-/work/venv-attr}/bin/python"
-tm="${SEQCNN_TANGERMEME_VENV:-/work/venv-tm}/bin/python"
+captum_venv="${SEQCNN_CAPTUM_VENV:-/work/venv-attr}"
+tm_venv="${SEQCNN_TANGERMEME_VENV:-/work/venv-tm}"
+captum="$captum_venv/bin/python"
+tm="$tm_venv/bin/python"
 if ! "$captum" -c 'import torch, captum, safetensors, numpy' 2>/dev/null; then
-    echo "$captum cannot import torch, captum, safetensors and numpy (set SEQCNN_CAPTUM_VENV)" >&2
-    exit 1
+    echo "creating $captum_venv with torch 2.15.0 and captum 0.9.0" >&2
+    python3 -m venv "$captum_venv"
+    "$captum_venv/bin/pip" install --quiet torch==2.15.0 captum==0.9.0 safetensors numpy
 fi
 peers=(--captum "$captum")
+if ! "$tm" -c 'import tangermeme.deep_lift_shap, safetensors' 2>/dev/null; then
+    echo "creating $tm_venv with torch 2.15.0 and tangermeme 1.6.0" >&2
+    python3 -m venv "$tm_venv" &&
+        "$tm_venv/bin/pip" install --quiet torch==2.15.0 tangermeme==1.6.0 safetensors numpy ||
+        echo "tangermeme 1.6.0 did not install in $tm_venv" >&2
+fi
 if "$tm" -c 'import tangermeme.deep_lift_shap, safetensors' 2>/dev/null; then
     peers+=(--tangermeme "$tm")
 else
