@@ -2,11 +2,11 @@
 //! a sequence (both strands, DeepBind windows) and of each of its references run as one batch on
 //! a [`Tape::deeplift`] tape, the sequence's once however many references it has (the
 //! references' rows paired with them, [`Pairs`]), and [`Tape::backward_rescale`] takes the
-//! multipliers of every pair back to the inputs. The presentation's combination of its network inputs into one score is
-//! given the same rules: a mean is linear, and a maximum (the max strand rule, DeepBind's best
-//! window) takes the max-pooling rule of `tensor/ops/rescale.rs` over the inputs' outputs, so
-//! the sum of the attributions is the combined score's difference, under every strand and window
-//! rule.
+//! multipliers of every pair back to the inputs. The presentation's combination of its network
+//! inputs into one score is given the same rules: a mean is linear, and a maximum (the max
+//! strand rule, DeepBind's best window) takes the max-pooling rule of `tensor/ops/rescale.rs`
+//! over the inputs' outputs, so the sum of the attributions is the combined score's difference,
+//! under every strand and window rule.
 //!
 //! [`layer_rule`] is the rule each layer kind gets: one exhaustive match, so a new layer kind
 //! must be given a rule before the crate compiles.

@@ -136,18 +136,20 @@ pub(super) fn apply(
                 *d *= gv[ch] * inv_std[ch];
             }
             acc(tape, grads, *x, dx);
-            acc(
-                tape,
-                grads,
-                *gamma,
-                Array::from_shape_vec(IxDyn(&[c]), dg).expect("per channel"),
-            );
-            acc(
-                tape,
-                grads,
-                *beta,
-                Array::from_shape_vec(IxDyn(&[c]), db).expect("per channel"),
-            );
+            if !rescale {
+                acc(
+                    tape,
+                    grads,
+                    *gamma,
+                    Array::from_shape_vec(IxDyn(&[c]), dg).expect("per channel"),
+                );
+                acc(
+                    tape,
+                    grads,
+                    *beta,
+                    Array::from_shape_vec(IxDyn(&[c]), db).expect("per channel"),
+                );
+            }
         }
         Op::Add(a, b) => {
             acc(tape, grads, *a, g.clone());
@@ -245,7 +247,7 @@ pub(super) fn apply(
                 needs(tape, *x),
                 b.is_some(),
             )?;
-            acc_conv(tape, grads, (*x, *w, *b), (dx, dw, db));
+            acc_conv(tape, grads, (*x, *w, *b), (dx, dw, db), rescale);
         }
         Op::ConvTranspose2d { x, w, b, geom } => {
             let (dx, dw, db) = conv2d::conv_transpose2d_backward(
@@ -256,7 +258,7 @@ pub(super) fn apply(
                 needs(tape, *x),
                 b.is_some(),
             )?;
-            acc_conv(tape, grads, (*x, *w, *b), (dx, dw, db));
+            acc_conv(tape, grads, (*x, *w, *b), (dx, dw, db), rescale);
         }
         Op::MaxPool2d { x, argmax } => {
             let s = val(*x).shape();
@@ -381,9 +383,14 @@ fn acc_conv(
     grads: &mut [Option<Array>],
     (x, w, b): (Var, Var, Option<Var>),
     (dx, dw, db): conv2d::Conv2dGrads,
+    rescale: bool,
 ) {
     if let Some(dx) = dx {
         acc(tape, grads, x, dx.into_dyn());
+    }
+    // DeepLIFT gives parameters no multipliers.
+    if rescale {
+        return;
     }
     acc(tape, grads, w, dw.into_dyn());
     if let (Some(b), Some(db)) = (b, db) {
