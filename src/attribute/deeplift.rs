@@ -1,14 +1,17 @@
-//! DeepLIFT with the rescale rule over (input, reference) pairs: the network inputs of a pair's
-//! sequence and of its reference (both strands, DeepBind windows) run as one batch on a
-//! [`Tape::deeplift`] tape, inputs first, and [`Tape::backward_rescale`] takes the multipliers
-//! back to the inputs. The presentation's combination of its network inputs into one score is
-//! given the same rules: a mean is linear, and a maximum (the max strand rule, DeepBind's best
-//! window) takes the max-pooling rule of `tensor/ops/rescale.rs` over the inputs' outputs, so
-//! the sum of the attributions is the combined score's difference, under every strand and window
-//! rule.
+//! DeepLIFT with the rescale rule of sequences against their references: the network inputs of
+//! a sequence (both strands, DeepBind windows) and of each of its references run as one batch on
+//! a [`Tape::deeplift`] tape, the sequence's once however many references it has (the
+//! references' rows paired with them, [`Pairs`]), and [`Tape::backward_rescale`] takes the
+//! multipliers of every pair back to the inputs. The presentation's combination of its network
+//! inputs into one score is given the same rules: a mean is linear, and a maximum (the max
+//! strand rule, DeepBind's best window) takes the max-pooling rule of `tensor/ops/rescale.rs`
+//! over the inputs' outputs, so the sum of the attributions is the combined score's difference,
+//! under every strand and window rule.
 //!
 //! [`layer_rule`] is the rule each layer kind gets: one exhaustive match, so a new layer kind
 //! must be given a rule before the crate compiles.
+
+use std::sync::Arc;
 
 use ndarray::{Array2, Array3, Axis, IxDyn};
 
@@ -17,7 +20,7 @@ use crate::interpret::add_back;
 use crate::model::{Model, Strand};
 use crate::nn::Layer;
 use crate::score::presentation::{Input, Presentation};
-use crate::tensor::ops::rescale::EPS;
+use crate::tensor::ops::rescale::{EPS, Pairs};
 use crate::tensor::{Array, Tape};
 use crate::{Error, Result};
 
@@ -58,14 +61,7 @@ pub fn layer_rule(layer: &Layer) -> LayerRule {
     }
 }
 
-/// An input and its reference, both `[4, len]`, for the positions of sequence `seq`.
-pub(super) struct Pair {
-    pub x: Array2<f32>,
-    pub r: Array2<f32>,
-    pub seq: usize,
-}
-
-/// DeepLIFT of one pair, per task.
+/// DeepLIFT of one sequence against one reference, per task.
 pub(super) struct Lift {
     /// The combined score of the input. shape: [tasks]
     pub output: Vec<f32>,
@@ -78,47 +74,63 @@ pub(super) struct Lift {
     pub residuals: Vec<Vec<(&'static str, f64)>>,
 }
 
-/// DeepLIFT multipliers of every pair for each task in `tasks`, about `budget` input positions
-/// (network inputs, references included, times their length) per pass, at least one pair.
+/// DeepLIFT multipliers of each sequence `xs[i]` (`[4, len]`, the positions of `seqs[i]`) against
+/// each of its references `refs[i][k]`, for each task in `tasks`: `[i][k]`. About `budget` input
+/// positions (network inputs, references included, times their length) per pass, at least one
+/// reference; a sequence's references go through as few passes as the budget allows, its own
+/// network inputs once in each.
 pub(super) fn deeplift(
     model: &Model,
     pres: &Presentation,
     seqs: &[&[u8]],
-    pairs: &[Pair],
+    xs: &[Array2<f32>],
+    refs: &[Vec<Array2<f32>>],
     tasks: &[usize],
     budget: usize,
-) -> Result<Vec<Lift>> {
-    let mut out: Vec<Option<Lift>> = (0..pairs.len()).map(|_| None).collect();
-    let mut order: Vec<usize> = (0..pairs.len()).collect();
-    order.sort_by_key(|&i| (seqs[pairs[i].seq].len(), i));
-    let len_of = |i: usize| seqs[pairs[i].seq].len();
-    for group in order.chunk_by(|&a, &b| len_of(a) == len_of(b)) {
+) -> Result<Vec<Vec<Lift>>> {
+    let params: Vec<Arc<crate::tensor::Array>> = model.shared_params();
+    let mut out: Vec<Vec<Option<Lift>>> = refs
+        .iter()
+        .map(|rs| (0..rs.len()).map(|_| None).collect())
+        .collect();
+    // (sequence, reference) units, by sequence length.
+    let mut order: Vec<usize> = (0..seqs.len()).collect();
+    order.sort_by_key(|&i| (seqs[i].len(), i));
+    let units: Vec<(usize, usize)> = order
+        .iter()
+        .flat_map(|&i| (0..refs[i].len()).map(move |k| (i, k)))
+        .collect();
+    let len_of = |u: &(usize, usize)| seqs[u.0].len();
+    let mut items = Vec::new();
+    for group in units.chunk_by(|a, b| len_of(a) == len_of(b)) {
         let mut start = 0;
         while start < group.len() {
             let mut end = start;
             let mut used = 0;
-            let mut items = Vec::new();
             while end < group.len() && (end == start || used < budget) {
-                let before = items.len();
-                pres.inputs(end - start, seqs[pairs[group[end]].seq], &mut items);
-                used += 2 * items[before..]
-                    .iter()
-                    .map(|it| it.input.len())
-                    .sum::<usize>();
+                items.clear();
+                pres.inputs(0, seqs[group[end].0], &mut items);
+                let positions: usize = items.iter().map(|it| it.input.len()).sum();
+                let new_seq = end == start || group[end - 1].0 != group[end].0;
+                used += positions * if new_seq { 2 } else { 1 };
                 end += 1;
             }
             let members = &group[start..end];
-            for (k, lift) in pass(model, pres, pairs, members, &items, tasks)?
-                .into_iter()
-                .enumerate()
-            {
-                out[members[k]] = Some(lift);
+            let lifts = pass(model, &params, pres, seqs, xs, refs, members, tasks)?;
+            for (&(i, k), lift) in members.iter().zip(lifts) {
+                out[i][k] = Some(lift);
             }
             start = end;
         }
     }
     out.into_iter()
-        .map(|l| l.ok_or_else(|| Error::Config("internal: a pair got no multipliers".into())))
+        .map(|rs| {
+            rs.into_iter()
+                .map(|l| {
+                    l.ok_or_else(|| Error::Config("internal: a pair got no multipliers".into()))
+                })
+                .collect()
+        })
         .collect()
 }
 
@@ -212,96 +224,116 @@ fn combine(pres: &Presentation, items: &[Input], a: &[f32], b: &[f32]) -> (f32, 
     (sa, sb, mult)
 }
 
-/// One pass over the network inputs of the pairs `members` (`items[..].seq` indexes `members`)
-/// and of their references, one rescale backward pass per task.
+/// One pass over the network inputs of the sequences of `members` ((sequence, reference) units,
+/// a sequence's units adjacent) and of their references, one rescale backward pass per task.
+#[allow(clippy::too_many_arguments)]
 fn pass(
     model: &Model,
+    params: &[Arc<crate::tensor::Array>],
     pres: &Presentation,
-    pairs: &[Pair],
-    members: &[usize],
-    items: &[Input],
+    seqs: &[&[u8]],
+    xs: &[Array2<f32>],
+    refs: &[Vec<Array2<f32>>],
+    members: &[(usize, usize)],
     tasks: &[usize],
 ) -> Result<Vec<Lift>> {
+    // The network inputs of each sequence, once: `items[first[j]..first[j + 1]]` are those of
+    // the j-th sequence, `seq_of[m]` the j of member m.
+    let mut items: Vec<Input> = Vec::new();
+    let mut first = vec![0];
+    let mut seq_of = Vec::with_capacity(members.len());
+    let mut owners: Vec<usize> = Vec::new();
+    for (m, &(i, _)) in members.iter().enumerate() {
+        if m == 0 || members[m - 1].0 != i {
+            pres.inputs(owners.len(), seqs[i], &mut items);
+            owners.push(i);
+            first.push(items.len());
+        }
+        seq_of.push(owners.len() - 1);
+    }
     let n = items.first().map_or(0, |it| it.input.len());
     check_length(model, n)?;
-    let rows = items.len();
-    let mut x = Array3::<f32>::zeros((2 * rows, 4, n));
-    for (i, it) in items.iter().enumerate() {
-        let p = &pairs[members[it.seq]];
-        x.index_axis_mut(Axis(0), i)
-            .assign(&item_array(p.x.view(), it));
-        x.index_axis_mut(Axis(0), rows + i)
-            .assign(&item_array(p.r.view(), it));
+    let inputs = items.len();
+    // Pair rows: per member, one per network input of its sequence.
+    let mut partner = Vec::new();
+    let mut spans = Vec::with_capacity(members.len());
+    for &j in &seq_of {
+        let at = partner.len();
+        partner.extend(first[j]..first[j + 1]);
+        spans.push(at..partner.len());
+    }
+    let pairs = Pairs { inputs, partner };
+    let mut x = Array3::<f32>::zeros((pairs.rows(), 4, n));
+    for (row, it) in items.iter().enumerate() {
+        x.index_axis_mut(Axis(0), row)
+            .assign(&item_array(xs[owners[it.seq]].view(), it));
+    }
+    for (m, &(i, k)) in members.iter().enumerate() {
+        for p in spans[m].clone() {
+            let it = &items[pairs.partner[p]];
+            x.index_axis_mut(Axis(0), inputs + p)
+                .assign(&item_array(refs[i][k].view(), it));
+        }
     }
     let mut tape = Tape::deeplift();
     let xv = tape.param(x.into_dyn());
-    let pv: Vec<_> = model
-        .params
+    let pv: Vec<_> = params
         .iter()
-        .map(|p| tape.constant(p.clone()))
+        .map(|p| tape.constant_shared(Arc::clone(p)))
         .collect();
     let y = model.net.infer(&mut tape, xv, &pv)?;
     let yv = tape
         .value(y)
-        .clone()
+        .view()
         .into_dimensionality::<ndarray::Ix2>()
         .map_err(|_| Error::Config("the model's output is not [N, tasks]".into()))?;
     let mut result: Vec<Lift> = members
         .iter()
-        .map(|&m| Lift {
+        .map(|&(i, _)| Lift {
             output: vec![0.0; tasks.len()],
             reference: vec![0.0; tasks.len()],
-            mult: Array3::zeros((tasks.len(), 4, pairs[m].x.ncols())),
+            mult: Array3::zeros((tasks.len(), 4, xs[i].ncols())),
             residuals: vec![Vec::new(); tasks.len()],
         })
         .collect();
-    // The items of each member, contiguous.
-    let mut spans = vec![0..0; members.len()];
-    let mut k = 0;
-    while k < items.len() {
-        let s = items[k].seq;
-        let end = items[k..]
-            .iter()
-            .position(|it| it.seq != s)
-            .map_or(items.len(), |e| k + e);
-        spans[s] = k..end;
-        k = end;
-    }
     for (ti, &t) in tasks.iter().enumerate() {
-        let mut w = Array::zeros(IxDyn(&[2 * rows, yv.ncols()]));
+        let mut w = Array::zeros(IxDyn(&[pairs.len(), yv.ncols()]));
         for (m, span) in spans.iter().enumerate() {
-            let a: Vec<f32> = span.clone().map(|i| yv[[i, t]]).collect();
-            let b: Vec<f32> = span.clone().map(|i| yv[[rows + i, t]]).collect();
-            let (sa, sb, mult) = combine(pres, &items[span.clone()], &a, &b);
+            let a: Vec<f32> = span.clone().map(|p| yv[[pairs.partner[p], t]]).collect();
+            let b: Vec<f32> = span.clone().map(|p| yv[[inputs + p, t]]).collect();
+            let j = seq_of[m];
+            let (sa, sb, mult) = combine(pres, &items[first[j]..first[j + 1]], &a, &b);
             result[m].output[ti] = sa;
             result[m].reference[ti] = sb;
-            for (i, mu) in span.clone().zip(mult) {
-                w[[i, t]] = mu;
+            for (p, mu) in span.clone().zip(mult) {
+                w[[p, t]] = mu;
             }
         }
-        let loss = tape.weighted_sum(y, w)?;
-        let (grads, residuals) = tape.backward_rescale(loss)?;
+        let (grads, residuals) = tape.backward_rescale(y, w, &pairs)?;
         let g = grads
             .get(xv)
             .ok_or_else(|| Error::Config("the model's output does not depend on its input".into()))?
             .view()
             .into_dimensionality::<ndarray::Ix3>()
             .map_err(|_| Error::shape("deeplift", "input multipliers are not [N, 4, L]"))?;
-        for (i, it) in items.iter().enumerate() {
-            let mut dst = result[it.seq].mult.index_axis_mut(Axis(0), ti);
-            add_back(
-                &mut dst,
-                g.index_axis(Axis(0), i),
-                it.shift,
-                it.real.clone(),
-                it.reverse,
-            );
+        for (m, span) in spans.iter().enumerate() {
+            let mut dst = result[m].mult.index_axis_mut(Axis(0), ti);
+            for p in span.clone() {
+                let it = &items[pairs.partner[p]];
+                add_back(
+                    &mut dst,
+                    g.index_axis(Axis(0), p),
+                    it.shift,
+                    it.real.clone(),
+                    it.reverse,
+                );
+            }
         }
-        // Residuals per member: the rows of its network inputs, by op kind.
+        // Residuals per member: the rows of its pairs, by op kind.
         for (m, span) in spans.iter().enumerate() {
             let mut by_op: Vec<(&'static str, f64)> = Vec::new();
             for r in &residuals {
-                let v: f64 = span.clone().filter_map(|i| r.per_pair.get(i)).sum();
+                let v: f64 = span.clone().filter_map(|p| r.per_pair.get(p)).sum();
                 match by_op.iter_mut().find(|(op, _)| *op == r.op) {
                     Some(e) => e.1 += v,
                     None => by_op.push((r.op, v)),

@@ -16,8 +16,8 @@
 //! Gradients of continuous inputs (integrated-gradients steps) go through `gradient.rs`: each
 //! input is cut into the network inputs the presentation makes (both strands, DeepBind windows),
 //! and their gradients mapped back onto the sequence's positions. DeepLIFT and DeepSHAP go
-//! through `deeplift.rs`: the same network inputs for an input and its reference in one batch,
-//! walked back with the rescale rule ([`crate::tensor::Tape::backward_rescale`]).
+//! through `deeplift.rs`: the network inputs of an input and of its references in one batch (the
+//! input's once), walked back with the rescale rule ([`crate::tensor::Tape::backward_rescale`]).
 
 mod deeplift;
 mod gradient;
@@ -451,37 +451,22 @@ fn lift(
     tasks: &[usize],
     budget: usize,
 ) -> Result<Vec<Attribution>> {
-    let mut pairs = Vec::new();
-    for (i, (x, rs)) in xs.iter().zip(refs).enumerate() {
-        for r in rs {
-            pairs.push(deeplift::Pair {
-                x: x.clone(),
-                r: r.clone(),
-                seq: i,
-            });
-        }
-    }
-    let lifts = deeplift::deeplift(model, pres, seqs, &pairs, tasks, budget)?;
-    let mut lifts = lifts.into_iter();
-    let mut pairs = pairs.into_iter();
+    let lifts = deeplift::deeplift(model, pres, seqs, xs, refs, tasks, budget)?;
     let mut out = Vec::with_capacity(xs.len());
-    for (x, rs) in xs.iter().zip(refs) {
+    for ((x, rs), ls) in xs.iter().zip(refs).zip(lifts) {
         let share = 1.0 / rs.len() as f32;
         let mut hyp = Array3::<f32>::zeros((tasks.len(), 4, x.ncols()));
         let mut reference = vec![0.0f32; tasks.len()];
         let mut output = vec![0.0f32; tasks.len()];
         let mut residuals: Vec<Vec<(&'static str, f64)>> = vec![Vec::new(); tasks.len()];
-        for _ in rs {
-            let (Some(l), Some(p)) = (lifts.next(), pairs.next()) else {
-                return Err(Error::Config("internal: a pair went missing".into()));
-            };
+        for (r, l) in rs.iter().zip(ls) {
             for ti in 0..tasks.len() {
                 output[ti] = l.output[ti];
                 reference[ti] += share * l.reference[ti];
                 add_projection(
                     &mut hyp.index_axis_mut(Axis(0), ti),
                     l.mult.index_axis(Axis(0), ti),
-                    p.r.view(),
+                    r.view(),
                     share,
                 );
                 for &(op, v) in &l.residuals[ti] {

@@ -564,26 +564,35 @@ fn deeplift_on_a_linear_model_is_integrated_gradients() {
 
 #[test]
 fn an_op_without_a_rescale_rule_is_named() {
+    use crate::tensor::ops::rescale::Pairs;
     use crate::tensor::{Array, Tape};
     let mut tape = Tape::deeplift();
     let x = tape.param(Array::from_elem(ndarray::IxDyn(&[2, 3]), 0.5));
     let h = tape.tanh(x);
     let y = tape.mul(h, h).unwrap();
-    let loss = tape
-        .weighted_sum(y, Array::from_elem(ndarray::IxDyn(&[2, 3]), 1.0))
-        .unwrap();
-    let e = tape.backward_rescale(loss).err().unwrap().to_string();
+    let seed = Array::from_elem(ndarray::IxDyn(&[1, 3]), 1.0);
+    let e = tape
+        .backward_rescale(y, seed.clone(), &Pairs::halves(1))
+        .err()
+        .unwrap()
+        .to_string();
     assert!(
         e.contains("no rescale rule for mul") && e.contains("product of two"),
         "{e}"
     );
+    // A seed of the wrong shape, and pairs whose input rows are not inputs, are refused.
+    let two = Array::from_elem(ndarray::IxDyn(&[2, 3]), 1.0);
+    assert!(tape.backward_rescale(h, two, &Pairs::halves(1)).is_err());
+    let bad = Pairs {
+        inputs: 1,
+        partner: vec![1],
+    };
+    assert!(tape.backward_rescale(h, seed.clone(), &bad).is_err());
     // And a tape that fuses layers is refused.
     let mut tape = Tape::new();
     let x = tape.param(Array::zeros(ndarray::IxDyn(&[2, 3])));
-    let loss = tape
-        .weighted_sum(x, Array::zeros(ndarray::IxDyn(&[2, 3])))
-        .unwrap();
-    assert!(tape.backward_rescale(loss).is_err());
+    let h = tape.tanh(x);
+    assert!(tape.backward_rescale(h, seed, &Pairs::halves(1)).is_err());
 }
 
 #[test]

@@ -1,13 +1,16 @@
 //! Every backward rule, side by side: one `match` arm per op. Each arm adds (never assigns) the
 //! gradient it computes into its inputs' slots, so a node used twice gets both contributions.
-//! Under [`Rule::Rescale`] (DeepLIFT, [`Tape::backward_rescale`]) the nonlinear arms apply the
-//! rescale rule of `ops/rescale.rs` instead, the linear ones stay as they are, and the ops that
-//! have no rescale rule are refused by name.
+//! Under [`Rule::Rescale`] (DeepLIFT, [`Tape::backward_rescale`]) the slots hold multipliers with
+//! one row per pair (values have the batch's rows; `ops/rescale.rs`), the nonlinear arms apply
+//! the rescale rule instead of the gradient, the linear ones pass the multipliers back to their
+//! activation input alone (parameters get none), and the ops that have no rescale rule are
+//! refused by name.
 
-use super::ops::{conv, conv2d, norm, pool, pool2d, rescale};
+use super::ops::rescale::{self, Pairs};
+use super::ops::{conv, conv2d, norm, pool, pool2d};
 use super::{Array, Op, Tape, Var, matmul2};
 use crate::{Error, Result};
-use ndarray::{Axis, Ix2, Ix3, Ix4, IxDyn, Zip};
+use ndarray::{Axis, Ix2, Ix3, Ix4, IxDyn, Slice, Zip};
 
 /// Adds `delta` into the gradient slot of `v` if `v` requires a gradient.
 fn acc(tape: &Tape, grads: &mut [Option<Array>], v: Var, delta: Array) {
@@ -26,11 +29,11 @@ fn needs(tape: &Tape, v: Var) -> bool {
 
 /// Which backward rule the nonlinear ops apply.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Rule {
+pub(super) enum Rule<'a> {
     /// The gradient.
     Gradient,
-    /// DeepLIFT's rescale rule over a batch of (input, reference) pairs.
-    Rescale,
+    /// DeepLIFT's rescale rule over a batch of (input, reference) pairs laid out as given.
+    Rescale(&'a Pairs),
 }
 
 /// Why `op` has no rescale rule, if it has none: it is not linear in its inputs that carry
@@ -40,7 +43,13 @@ fn no_rescale_rule(tape: &Tape, op: &Op) -> Option<&'static str> {
         Op::Mul(a, b) | Op::MatMul(a, b) if needs(tape, *a) && needs(tape, *b) => {
             Some("a product of two activations")
         }
-        Op::Sum(_) | Op::Mean(_) => Some("a reduction that mixes inputs with their references"),
+        Op::Mul(..) => Some("a product with a value of the batch's shape"),
+        Op::MatMul(_, b) if needs(tape, *b) => Some("a product that mixes the batch's rows"),
+        Op::Concat { axis: 0, .. } => Some("a concatenation of batches"),
+        Op::Dropout { .. } => Some("dropout in training mode"),
+        Op::Sum(_) | Op::Mean(_) | Op::WeightedSum { .. } => {
+            Some("a reduction that mixes inputs with their references")
+        }
         Op::Loss { .. } => Some("a loss"),
         Op::BatchNorm { .. } => Some("batch statistics (training mode)"),
         Op::Conv1d { relu, pool, .. } if *relu || pool.is_some() => {
@@ -60,10 +69,22 @@ pub(super) fn apply(
     grads: &mut [Option<Array>],
     rule: Rule,
 ) -> Result<()> {
+    let pairs = match rule {
+        Rule::Rescale(p) => Some(p),
+        Rule::Gradient => None,
+    };
+    // Under the rescale rule `g` has one row per pair: a value read for a parameter's gradient
+    // (which the rule does not compute) is cut to as many rows, so that shapes agree.
+    fn rows<'v>(a: &'v Array, pairs: Option<&Pairs>) -> ndarray::ArrayViewD<'v, f32> {
+        match pairs {
+            Some(p) => a.slice_axis(Axis(0), Slice::from(0..p.len())),
+            None => a.view(),
+        }
+    }
     let val = |v: Var| tape.value(v);
     let op = &tape.nodes[node].op;
     let y = &tape.nodes[node].value;
-    let rescale = rule == Rule::Rescale;
+    let rescale = pairs.is_some();
     if rescale && let Some(why) = no_rescale_rule(tape, op) {
         return Err(Error::Config(format!(
             "DeepLIFT has no rescale rule for {} (node {node}): {why}",
@@ -103,7 +124,7 @@ pub(super) fn apply(
         } => {
             // y = gamma * (x - mean) * inv_std + beta, per channel (axis 1)
             let gv: Vec<f32> = val(*gamma).iter().copied().collect();
-            let xv = val(*x);
+            let xv = rows(val(*x), pairs);
             let c = gv.len();
             let mut dx = g.clone();
             let mut dg = vec![0.0f32; c];
@@ -115,18 +136,20 @@ pub(super) fn apply(
                 *d *= gv[ch] * inv_std[ch];
             }
             acc(tape, grads, *x, dx);
-            acc(
-                tape,
-                grads,
-                *gamma,
-                Array::from_shape_vec(IxDyn(&[c]), dg).expect("per channel"),
-            );
-            acc(
-                tape,
-                grads,
-                *beta,
-                Array::from_shape_vec(IxDyn(&[c]), db).expect("per channel"),
-            );
+            if !rescale {
+                acc(
+                    tape,
+                    grads,
+                    *gamma,
+                    Array::from_shape_vec(IxDyn(&[c]), dg).expect("per channel"),
+                );
+                acc(
+                    tape,
+                    grads,
+                    *beta,
+                    Array::from_shape_vec(IxDyn(&[c]), db).expect("per channel"),
+                );
+            }
         }
         Op::Add(a, b) => {
             acc(tape, grads, *a, g.clone());
@@ -151,11 +174,18 @@ pub(super) fn apply(
             if needs(tape, *x) {
                 acc(tape, grads, *x, matmul2(g, false, val(*w), false));
             }
-            if needs(tape, *w) {
+            if needs(tape, *w) && !rescale {
                 acc(tape, grads, *w, matmul2(g, true, val(*x), false));
             }
-            if let Some(b) = b {
-                acc(tape, grads, *b, g.sum_axis(Axis(0)));
+            if let Some(b) = b.filter(|&b| needs(tape, b) && !rescale) {
+                acc(tape, grads, b, g.sum_axis(Axis(0)));
+            }
+        }
+        Op::Conv1d { x, w, geom, .. } if rescale => {
+            if needs(tape, *x) {
+                let l = val(*x).shape()[2];
+                let dx = conv::conv1d_backward_input(view3(val(*w)), view3(g), geom, l)?;
+                acc(tape, grads, *x, dx.into_dyn());
             }
         }
         Op::Conv1d {
@@ -189,7 +219,8 @@ pub(super) fn apply(
         | Op::MaxPool2d { x, argmax }
             if rescale =>
         {
-            acc(tape, grads, *x, rescale::max_pool(g, val(*x), y, argmax));
+            let p = pairs.expect("the rescale rule has pairs");
+            acc(tape, grads, *x, rescale::max_pool(g, val(*x), y, argmax, p));
         }
         Op::MaxPool1d { x, argmax } => {
             let dx = pool::max_pool1d_backward(view3(g), argmax, val(*x).shape()[2]);
@@ -209,25 +240,25 @@ pub(super) fn apply(
         }
         Op::Conv2d { x, w, b, geom } => {
             let (dx, dw, db) = conv2d::conv2d_backward(
-                view4(val(*x)),
+                view4d(rows(val(*x), pairs)),
                 view4(val(*w)),
                 view4(g),
                 geom,
                 needs(tape, *x),
                 b.is_some(),
             )?;
-            acc_conv(tape, grads, (*x, *w, *b), (dx, dw, db));
+            acc_conv(tape, grads, (*x, *w, *b), (dx, dw, db), rescale);
         }
         Op::ConvTranspose2d { x, w, b, geom } => {
             let (dx, dw, db) = conv2d::conv_transpose2d_backward(
-                view4(val(*x)),
+                view4d(rows(val(*x), pairs)),
                 view4(val(*w)),
                 view4(g),
                 geom,
                 needs(tape, *x),
                 b.is_some(),
             )?;
-            acc_conv(tape, grads, (*x, *w, *b), (dx, dw, db));
+            acc_conv(tape, grads, (*x, *w, *b), (dx, dw, db), rescale);
         }
         Op::MaxPool2d { x, argmax } => {
             let s = val(*x).shape();
@@ -240,7 +271,8 @@ pub(super) fn apply(
             acc(tape, grads, *x, dx.into_dyn());
         }
         Op::Relu(x) if rescale => {
-            let d = rescale::elementwise(g, val(*x), y, |u, _| if u > 0.0 { 1.0 } else { 0.0 });
+            let p = pairs.expect("the rescale rule has pairs");
+            let d = rescale::elementwise(g, val(*x), y, p, |u, _| f32::from(u > 0.0));
             acc(tape, grads, *x, d);
         }
         Op::Sigmoid(x) if rescale => {
@@ -248,7 +280,7 @@ pub(super) fn apply(
                 tape,
                 grads,
                 *x,
-                rescale::elementwise(g, val(*x), y, |_, y| y * (1.0 - y)),
+                rescale::elementwise(g, val(*x), y, pairs.expect("rescale"), |_, y| y * (1.0 - y)),
             );
         }
         Op::Tanh(x) if rescale => {
@@ -256,7 +288,7 @@ pub(super) fn apply(
                 tape,
                 grads,
                 *x,
-                rescale::elementwise(g, val(*x), y, |_, y| 1.0 - y * y),
+                rescale::elementwise(g, val(*x), y, pairs.expect("rescale"), |_, y| 1.0 - y * y),
             );
         }
         Op::Relu(x) => {
@@ -289,7 +321,10 @@ pub(super) fn apply(
             }
         }
         Op::Reshape(x) => {
-            let shape = val(*x).shape().to_vec();
+            let mut shape = val(*x).shape().to_vec();
+            if let (Some(first), Some(p)) = (shape.first_mut(), pairs) {
+                *first = p.len();
+            }
             let d = g
                 .as_standard_layout()
                 .into_owned()
@@ -334,8 +369,11 @@ fn view2(a: &Array) -> ndarray::ArrayView2<'_, f32> {
 
 /// A 4-D view of a value or gradient of a 2D op (its forward pass checked the rank).
 fn view4(a: &Array) -> ndarray::ArrayView4<'_, f32> {
-    a.view()
-        .into_dimensionality::<Ix4>()
+    view4d(a.view())
+}
+
+fn view4d(a: ndarray::ArrayViewD<'_, f32>) -> ndarray::ArrayView4<'_, f32> {
+    a.into_dimensionality::<Ix4>()
         .expect("4-D, checked in forward")
 }
 
@@ -345,9 +383,14 @@ fn acc_conv(
     grads: &mut [Option<Array>],
     (x, w, b): (Var, Var, Option<Var>),
     (dx, dw, db): conv2d::Conv2dGrads,
+    rescale: bool,
 ) {
     if let Some(dx) = dx {
         acc(tape, grads, x, dx.into_dyn());
+    }
+    // DeepLIFT gives parameters no multipliers.
+    if rescale {
+        return;
     }
     acc(tape, grads, w, dw.into_dyn());
     if let (Some(b), Some(db)) = (b, db) {

@@ -277,7 +277,7 @@ impl Tape {
 
     /// A tape for DeepLIFT: records like [`Tape::new`], but no layers are fused, so every
     /// nonlinearity is a node of its own whose input and output the rescale rule reads. Its
-    /// batches are pairs: rows `0..B/2` inputs, rows `B/2..B` their references.
+    /// batches are inputs and their references, as [`ops::rescale::Pairs`] lays them out.
     pub fn deeplift() -> Self {
         Tape {
             nodes: Vec::new(),
@@ -333,6 +333,11 @@ impl Tape {
     /// An input that needs no gradient.
     pub fn constant(&mut self, value: Array) -> Var {
         self.leaf_arc(Arc::new(value), false)
+    }
+
+    /// A constant shared with its owner without a copy (parameters on a DeepLIFT tape).
+    pub fn constant_shared(&mut self, value: Arc<Array>) -> Var {
+        self.leaf_arc(value, false)
     }
 
     /// A leaf whose gradient backward computes (a parameter or an input under test).
@@ -909,38 +914,56 @@ impl Tape {
         Ok(Grads { grads })
     }
 
-    /// DeepLIFT's multipliers of the scalar `loss`, a [`Tape::weighted_sum`] of the output of
-    /// a pass over pairs on a [`Tape::deeplift`] tape (weights on the input rows only): the
-    /// backward pass with the rescale rule ([`ops::rescale`]) at every ReLU, sigmoid, tanh and
-    /// max pooling, and the ordinary backward rule at every linear op (convolutions, linear
-    /// layers, batch norm in evaluation mode, average pooling, dropout's identity, additions of
-    /// residual blocks, reshapes). The multipliers of an input are in its rows of the returned
-    /// gradients; the reference rows hold zeros.
+    /// DeepLIFT's multipliers of `y`, the output of a pass over a batch laid out as `pairs` says
+    /// on a [`Tape::deeplift`] tape, for the explained quantity `sum(seed x (y_input -
+    /// y_reference))` (`seed` has `y`'s shape with one row per pair: each pair's weights on its
+    /// outputs): the backward pass with the rescale rule ([`ops::rescale`]) at every ReLU,
+    /// sigmoid, tanh and max pooling, and the linear op's backward rule, for its activation input
+    /// alone, at every linear op (convolutions, linear layers, batch norm in evaluation mode,
+    /// average pooling, additions of residual blocks, reshapes). Every gradient returned has one
+    /// row per pair; parameters get none.
     ///
     /// Also returns each op's [`Residual`]: what it passed on to its inputs minus what reached
     /// it, per pair, where what a node carries is `sum(multiplier x difference)` over its values
     /// ([`ops::rescale::flow`]). The rules conserve it exactly, so residuals show only rounding;
-    /// their sum over the ops is the convergence delta of the loss's inputs. An op with no rescale rule (a product of two activations, a reduction over the
-    /// batch, a loss, batch norm in training mode, a fused convolution) is an error naming it.
-    pub fn backward_rescale(&self, loss: Var) -> Result<(Grads, Vec<Residual>)> {
+    /// their sum over the ops is the convergence delta of the pass's inputs. An op with no
+    /// rescale rule (a product of two activations, a reduction over the batch, a loss, batch norm
+    /// or dropout in training mode, a fused convolution) is an error naming it.
+    pub fn backward_rescale(
+        &self,
+        y: Var,
+        seed: Array,
+        pairs: &ops::rescale::Pairs,
+    ) -> Result<(Grads, Vec<Residual>)> {
         if !self.grad_enabled || self.fuse {
             return Err(Error::Config(
                 "DeepLIFT's backward pass needs a tape made by Tape::deeplift".into(),
             ));
         }
-        if !matches!(self.nodes[loss.0].op, Op::WeightedSum { .. }) {
-            return Err(Error::Config(
-                "DeepLIFT explains a weighted sum of a pass's outputs".into(),
-            ));
+        pairs.check()?;
+        let ys = self.shape(y);
+        if ys.first() != Some(&pairs.rows()) {
+            return shape_err(
+                "backward_rescale",
+                format!("output {ys:?} for a batch of {} rows", pairs.rows()),
+            );
+        }
+        let want = ops::rescale::pair_shape(ys, pairs);
+        if seed.shape() != want.as_slice() {
+            return shape_err(
+                "backward_rescale",
+                format!("seed {:?} for multipliers {want:?}", seed.shape()),
+            );
         }
         let mut grads: Vec<Option<Array>> = (0..self.nodes.len()).map(|_| None).collect();
-        grads[loss.0] = Some(ArrayD::from_elem(IxDyn(&[]), 1.0));
+        grads[y.0] = Some(seed);
         let mut residuals = Vec::new();
         let flow = |g: Option<&Array>, v: Var| {
-            g.map(|g| ops::rescale::flow(g, self.value(v)))
+            g.map(|g| ops::rescale::flow(g, self.value(v), pairs))
                 .unwrap_or_default()
         };
-        for i in (0..=loss.0).rev() {
+        let rule = backward::Rule::Rescale(pairs);
+        for i in (0..=y.0).rev() {
             let node = &self.nodes[i];
             if !node.requires_grad {
                 continue;
@@ -950,8 +973,8 @@ impl Tape {
             inputs.sort_by_key(|v| v.0);
             inputs.dedup();
             inputs.retain(|v| self.nodes[v.0].requires_grad);
-            // Neither the loss (a scalar) nor a leaf (the input) passes anything on.
-            let measured = i != loss.0 && !matches!(node.op, Op::Leaf);
+            // A leaf (the input) passes nothing on.
+            let measured = !matches!(node.op, Op::Leaf);
             let before: Vec<Vec<f64>> = if measured {
                 inputs
                     .iter()
@@ -960,9 +983,9 @@ impl Tape {
             } else {
                 Vec::new()
             };
-            backward::apply(self, i, &g, &mut grads, backward::Rule::Rescale)?;
+            backward::apply(self, i, &g, &mut grads, rule)?;
             if measured {
-                let mut per_pair: Vec<f64> = ops::rescale::flow(&g, &node.value)
+                let mut per_pair: Vec<f64> = ops::rescale::flow(&g, &node.value, pairs)
                     .into_iter()
                     .map(|f| -f)
                     .collect();

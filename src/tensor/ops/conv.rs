@@ -630,6 +630,76 @@ pub fn conv1d_backward_fused(
     Ok((dx, dw, db))
 }
 
+/// The input gradient alone of a convolution with weights `w [C_out, C_in, K]`, from `dy [N,
+/// C_out, L_out]`, for inputs of length `l`: `dx [N, C_in, l]`. What DeepLIFT's backward pass
+/// needs at a convolution (parameters get no multipliers): no unfolding of the input and no
+/// weight-gradient GEMM, which [`conv1d_backward_fused`] always computes. Groups of samples run
+/// in parallel (the forward pass's grouping), each one GEMM `w^T @ dy` folded back per sample;
+/// every sample's result is the same whatever the thread count.
+pub fn conv1d_backward_input(
+    w: ArrayView3<f32>,
+    dy: ArrayView3<f32>,
+    g: &Conv1dGeom,
+    l: usize,
+) -> Result<Array3<f32>> {
+    let (n, c_in) = (dy.shape()[0], w.shape().get(1).copied().unwrap_or(0));
+    let (_, _, _, c_out, k, l_out) = conv1d_dims(&[n, c_in, l], w.shape(), None, g)?;
+    if dy.shape() != [n, c_out, l_out] {
+        return Err(Error::shape(
+            "conv1d backward",
+            format!(
+                "gradient shape {:?}, expected [{n}, {c_out}, {l_out}]",
+                dy.shape()
+            ),
+        ));
+    }
+    let d = Dims {
+        n,
+        c_in,
+        l,
+        k,
+        l_out,
+    };
+    let w = w.as_standard_layout();
+    let dy = dy.as_standard_layout();
+    let ws = w.as_slice().expect("standard layout");
+    let dys = dy.as_slice().expect("standard layout");
+    let (ck, ip, op) = (d.ck(), c_in * l, c_out * l_out);
+    let groups: Vec<(usize, usize)> = partition(&d, FORWARD_GROUP_COLS).concat();
+    let mut dx = Array3::<f32>::zeros((n, c_in, l));
+    let lens: Vec<usize> = groups.iter().map(|&(_, len)| len * ip).collect();
+    split_lengths(dx.as_slice_mut().expect("fresh array"), &lens)
+        .into_par_iter()
+        .zip(groups)
+        .for_each(|(dxg, (start, len))| {
+            let ld = len * l_out;
+            // The group's gradient as [c_out, S * L_out].
+            let mut dyg = scratch::take(c_out * ld);
+            for s in 0..len {
+                let at = (start + s) * op;
+                for o in 0..c_out {
+                    dyg[o * ld + s * l_out..o * ld + (s + 1) * l_out]
+                        .copy_from_slice(&dys[at + o * l_out..at + (o + 1) * l_out]);
+                }
+            }
+            // dcols[ck, S * L_out] = w^T[ck, c_out] @ dy[c_out, S * L_out], folded per sample.
+            let mut cols = scratch::take(ck * ld);
+            sgemm(
+                ck,
+                ld,
+                c_out,
+                Mat::rows_t(ws, ck),
+                Mat::rows(&dyg, ld),
+                &mut cols,
+                false,
+            );
+            for s in 0..len {
+                col2im_add(&cols, &d, g, ld, s * l_out, &mut dxg[s * ip..(s + 1) * ip]);
+            }
+        });
+    Ok(dx)
+}
+
 /// Sum in eight lanes (which vectorises; a single running sum does not), then across lanes.
 fn sum(xs: &[f32]) -> f32 {
     let mut lanes = [0.0f32; 8];
@@ -804,6 +874,40 @@ mod tests {
                 assert!((a - b).abs() < 1e-5 * scale, "{a} vs {b}");
             }
         }
+    }
+
+    #[test]
+    fn the_input_gradient_alone_is_the_full_backward_passs() {
+        for (c_in, k, stride, pl, pr, dil, c_out, n) in [
+            (4, 8, 1, 0, 0, 1, 16, 5),
+            (7, 5, 2, 4, 1, 3, 9, 13),
+            (12, 3, 1, 1, 1, 2, 6, 40),
+        ] {
+            let g = Conv1dGeom {
+                stride,
+                pad_left: pl,
+                pad_right: pr,
+                dilation: dil,
+            };
+            let x = Array::from_shape_fn((n, c_in, 50), |(a, b, c)| {
+                ((a * 7 + b * 3 + c) as f32 * 0.21).sin()
+            });
+            let w = Array::from_shape_fn((c_out, c_in, k), |(a, b, c)| {
+                ((a * 3 + b * 5 + c) as f32 * 0.3).sin()
+            });
+            let l_out = g.out_len(50, k).unwrap();
+            let dy = Array::from_shape_fn((n, c_out, l_out), |(a, b, c)| {
+                ((a * 11 + b * 13 + c) as f32 * 0.37).cos()
+            });
+            let (dx, _, _) =
+                conv1d_backward(x.view(), w.view(), dy.view(), &g, true, false).unwrap();
+            let alone = conv1d_backward_input(w.view(), dy.view(), &g, 50).unwrap();
+            assert_eq!(alone, dx.unwrap());
+        }
+        // A gradient of the wrong length is an error.
+        let w = Array::zeros((3, 2, 4));
+        let dy = Array::zeros((1, 3, 5));
+        assert!(conv1d_backward_input(w.view(), dy.view(), &Conv1dGeom::default(), 10).is_err());
     }
 
     #[test]
