@@ -56,6 +56,9 @@ pub struct Args {
     /// Target false discovery rate of seqlet windows.
     #[arg(long, default_value_t = 0.2)]
     fdr: f64,
+    /// Fewest seqlets of a sign for that sign to be clustered (modisco-lite: more than 100).
+    #[arg(long, default_value_t = 100)]
+    min_metacluster: usize,
     /// Fewest seqlets a motif keeps.
     #[arg(long, default_value_t = 20)]
     min_seqlets: usize,
@@ -179,6 +182,7 @@ fn discover_cmd(args: &Args) -> Result<()> {
             ..SeqletOptions::default()
         },
         max_seqlets: args.max_seqlets,
+        min_metacluster: args.min_metacluster,
         min_seqlets: args.min_seqlets,
         neighbours: args.neighbours,
         ..Options::default()

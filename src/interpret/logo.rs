@@ -143,7 +143,8 @@ pub fn filter_logo_svg(query: &Motif, best: Option<(&Motif, &Match)>, bg: &[f64;
     let cols = (hi - lo) as f64;
     let track = 2.0 * BITS_PX + 40.0;
     let tracks = if best.is_some() { 2.0 } else { 1.0 };
-    let width = LEFT + cols * COL + 20.0;
+    // Wide enough for the match's title line when the motifs are short.
+    let width = (LEFT + cols * COL + 20.0).max(if best.is_some() { 520.0 } else { 0.0 });
     let height = tracks * track + 10.0;
     let mut svg = format!(
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0}" height="{height:.0}" viewBox="0 0 {width:.0} {height:.0}" font-family="sans-serif">"#

@@ -78,11 +78,14 @@ fn rows(text: &str) -> Vec<Vec<String>> {
         .collect()
 }
 
+/// The float arrays of an `.npz` (its text arrays, `names` and `loci`, are read with
+/// `seqcnn::io::npz::read_text`).
 fn npz(path: &Path) -> HashMap<String, ArrayD<f32>> {
     let mut r = ndarray_npy::NpzReader::new(std::fs::File::open(path).expect("npz")).expect("zip");
     r.names()
         .expect("names")
         .into_iter()
+        .filter(|n| n != "names" && n != "loci")
         .map(|n| {
             let a: ArrayD<f32> = r.by_name(&n).expect("array");
             (n, a)
@@ -232,6 +235,10 @@ fn npz_holds_sequences_hypothetical_and_actual_contributions_for_modisco() {
     for k in ["attributions", "hypothetical", "sequences"] {
         assert_eq!(a[k].shape(), &[5, 4, 40], "{k}");
     }
+    // The records' names as a NumPy unicode array; no loci for FASTA input.
+    let names = seqcnn::io::npz::read_text(&out, "names").unwrap().unwrap();
+    assert_eq!(names, ["s0", "s1", "s2", "s3", "s4"]);
+    assert_eq!(seqcnn::io::npz::read_text(&out, "loci").unwrap(), None);
     let seqs = &a["sequences"];
     // One-hot in A, C, G, T order, N = 0.25.
     assert_eq!(

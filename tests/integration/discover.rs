@@ -96,7 +96,9 @@ fn rest_attributions_give_rest_as_the_largest_motif() {
     assert_eq!(cwm.dim().1, 4);
     // The report: self-contained, every motif with its logos and its match.
     let html = read(&out.join("report.html"));
-    assert!(!html.contains("http://") && !html.contains("https://") && !html.contains("<script"));
+    // No script and no address but the SVG namespace's.
+    let bare = html.replace("xmlns=\"http://www.w3.org/2000/svg\"", "");
+    assert!(!bare.contains("http://") && !bare.contains("https://") && !bare.contains("<script"));
     for r in &rows {
         assert!(html.contains(r[col("motif")]));
     }
@@ -202,4 +204,92 @@ fn attributions_of_the_wrong_shape_are_refused() {
     );
     // Nothing was written.
     assert!(!out.exists());
+}
+
+/// BED input: `attribute` records each window's locus, and `discover` writes its seqlets in
+/// genome coordinates (TSV columns and BED). Input x gradient of DeepBind's CTCF model
+/// D00328.003 over the 32 CTCF peaks of the vendored chr20 slice (101 bp windows), clustered
+/// with the thresholds lowered for so few peaks: the motifs found match CTCF or CTCFL.
+#[test]
+fn seqlets_of_genome_windows_are_written_in_genome_coordinates() {
+    let dir = tempdir();
+    let p = |n: &str| dir.path().join(n);
+    ok(&[
+        "import",
+        "deepbind",
+        data("deepbind/D00328.003.txt").to_str().unwrap(),
+        "--out",
+        p("m").to_str().unwrap(),
+    ]);
+    let npz = p("ctcf.npz");
+    ok(&[
+        "attribute",
+        "--model",
+        p("m/D00328.003.safetensors").to_str().unwrap(),
+        "--method",
+        "input-x-gradient",
+        "--genome",
+        data("genome/chr20_30M.fa.gz").to_str().unwrap(),
+        data("genome/chr20_30M_CTCF.bed").to_str().unwrap(),
+        "--window",
+        "101",
+        "--out",
+        npz.to_str().unwrap(),
+    ]);
+    let loci = seqcnn::io::npz::read_text(&npz, "loci").unwrap().unwrap();
+    let names = seqcnn::io::npz::read_text(&npz, "names").unwrap().unwrap();
+    assert_eq!(loci.len(), 32);
+    // The first peak, chr20 1339-1743, centred at 1541 (0-based): 101 bp from 1491.
+    assert_eq!(
+        (loci[0].as_str(), names[0].as_str()),
+        ("chr20:1492-1592", "chr20:1340-1743")
+    );
+    let out = p("motifs");
+    ok(&[
+        "discover",
+        npz.to_str().unwrap(),
+        "--motifs",
+        data("motifs/JASPAR2024_CORE_vertebrates.subset.meme")
+            .to_str()
+            .unwrap(),
+        "--min-metacluster",
+        "5",
+        "--min-seqlets",
+        "5",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let motifs = read(&out.join("motifs.tsv"));
+    let rows: Vec<Vec<&str>> = motifs
+        .lines()
+        .skip(1)
+        .map(|l| l.split('\t').collect())
+        .collect();
+    assert!(!rows.is_empty(), "{motifs}");
+    for r in rows.iter().filter(|r| r[1] == "+") {
+        assert!(r[9].starts_with("CTCF"), "{motifs}");
+    }
+    let tsv = read(&out.join("seqlets.tsv"));
+    let bed = read(&out.join("seqlets.bed"));
+    let starts: std::collections::HashMap<&str, u64> = names
+        .iter()
+        .zip(&loci)
+        .map(|(n, l)| {
+            (
+                n.as_str(),
+                l.split([':', '-']).nth(1).unwrap().parse::<u64>().unwrap() - 1,
+            )
+        })
+        .collect();
+    let mut lines = 0;
+    for (t, b) in tsv.lines().skip(1).zip(bed.lines()) {
+        let t: Vec<&str> = t.split('\t').collect();
+        let b: Vec<&str> = b.split('\t').collect();
+        let at = starts[t[1]] + t[2].parse::<u64>().unwrap();
+        assert_eq!(t[5..8], ["chr20", &at.to_string(), &(at + 50).to_string()]);
+        assert_eq!(b, ["chr20", t[6], t[7], t[0], "0", t[4]]);
+        lines += 1;
+    }
+    assert_eq!(lines, tsv.lines().count() - 1);
+    assert_eq!(lines, bed.lines().count());
 }
