@@ -370,17 +370,23 @@ pub fn contribution_logo_svg(
     };
     let _ = write!(
         svg,
-        r##"<line x1="{x:.1}" y1="{:.1}" x2="{x:.1}" y2="{:.1}" stroke="#333"/><text x="{:.1}" y="{:.1}" font-size="10" text-anchor="end">{}</text><text x="{:.1}" y="{:.1}" font-size="10" text-anchor="end">0</text>"##,
+        r##"<line x1="{x:.1}" y1="{:.1}" x2="{x:.1}" y2="{:.1}" stroke="#333"/><text x="{:.1}" y="{:.1}" font-size="10" text-anchor="end">0</text>"##,
         y0 - above,
         y0 + below,
-        LEFT - 6.0,
-        y0 - above + 8.0,
-        tick(top),
         LEFT - 6.0,
         y0 + 3.5,
         x = LEFT - 4.0
     );
-    // A label for the negative side only where there is room for it below the zero's.
+    // Labels for the two ends only where there is room for them beside the zero's.
+    if above > 12.0 {
+        let _ = write!(
+            svg,
+            r#"<text x="{:.1}" y="{:.1}" font-size="10" text-anchor="end">{}</text>"#,
+            LEFT - 6.0,
+            y0 - above + 8.0,
+            tick(top)
+        );
+    }
     if below > 12.0 {
         let _ = write!(
             svg,
