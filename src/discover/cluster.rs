@@ -68,6 +68,21 @@ pub struct Placement {
     pub reverse: bool,
 }
 
+/// The two sums of the continuous Jaccard similarity of equal-length `a` and `b`:
+/// `sum(min(|a|, |b|) sign(a) sign(b))` and `sum(max(|a|, |b|))`.
+pub fn min_max_sums(a: &[f32], b: &[f32]) -> (f32, f32) {
+    // Eight lanes, one per channel, so the loop runs as SIMD.
+    let (mut mins, mut maxs) = ([0.0f32; CH], [0.0f32; CH]);
+    for (p, q) in a.chunks_exact(CH).zip(b.chunks_exact(CH)) {
+        for k in 0..CH {
+            let (ap, aq) = (p[k].abs(), q[k].abs());
+            mins[k] += ap.min(aq).copysign(p[k] * q[k]);
+            maxs[k] += ap.max(aq);
+        }
+    }
+    (mins.iter().sum(), maxs.iter().sum())
+}
+
 /// Continuous Jaccard similarity of `x` (its whole length) placed at `offset` on `y`; `y` is
 /// zero outside itself.
 fn jaccard_at(x: &[f32], y: &[f32], offset: isize) -> f32 {
@@ -90,17 +105,9 @@ fn jaccard_at(x: &[f32], y: &[f32], offset: isize) -> f32 {
     if lo < hi {
         let xs = &x[((lo - offset) as usize) * CH..((hi - offset) as usize) * CH];
         let ys = &y[lo as usize * CH..hi as usize * CH];
-        // Eight lanes, one per channel, so the loop runs as SIMD.
-        let (mut mins, mut maxs) = ([0.0f32; CH], [0.0f32; CH]);
-        for (a, b) in xs.chunks_exact(CH).zip(ys.chunks_exact(CH)) {
-            for k in 0..CH {
-                let (aa, ab) = (a[k].abs(), b[k].abs());
-                mins[k] += aa.min(ab).copysign(a[k] * b[k]);
-                maxs[k] += aa.max(ab);
-            }
-        }
-        min_sum += mins.iter().sum::<f32>();
-        max_sum += maxs.iter().sum::<f32>();
+        let (mins, maxs) = min_max_sums(xs, ys);
+        min_sum += mins;
+        max_sum += maxs;
     }
     if max_sum > 0.0 {
         min_sum / max_sum

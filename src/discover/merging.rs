@@ -8,7 +8,7 @@
 //! correlation 0.8, 0.5 with 0.85, or 0.2 with 0.9.
 
 use super::Options;
-use super::cluster::{CH, Placement};
+use super::cluster::{Placement, min_max_sums};
 use super::pattern::{Pattern, Tracks, placed};
 
 /// modisco-lite's (cross-contamination, correlation) merge rules.
@@ -81,17 +81,9 @@ pub fn align(parent: &[f64], child: &[f64], min_overlap: f64) -> Placement {
 
 /// Continuous Jaccard similarity of two equal-length comparison vectors.
 fn jaccard(a: &[f32], b: &[f32]) -> f32 {
-    let (mut mins, mut maxs) = ([0.0f32; CH], [0.0f32; CH]);
-    for (x, y) in a.chunks_exact(CH).zip(b.chunks_exact(CH)) {
-        for k in 0..CH {
-            let (ax, ay) = (x[k].abs(), y[k].abs());
-            mins[k] += ax.min(ay).copysign(x[k] * y[k]);
-            maxs[k] += ax.max(ay);
-        }
-    }
-    let m: f32 = maxs.iter().sum();
-    if m > 0.0 {
-        mins.iter().sum::<f32>() / m
+    let (min_sum, max_sum) = min_max_sums(a, b);
+    if max_sum > 0.0 {
+        min_sum / max_sum
     } else {
         0.0
     }

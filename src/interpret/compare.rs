@@ -144,6 +144,15 @@ fn column_score(a: &[f64; 4], b: &[f64; 4], metric: Metric) -> f64 {
     }
 }
 
+/// A motif's columns, prepared for the metric.
+type Columns = Vec<[f64; 4]>;
+
+/// A target's best alignment: (score, mean column similarity, p-value, alignment).
+type Scored = (f64, f64, Option<f64>, Alignment);
+
+/// How one query finds its best alignment on a target (both strands' columns).
+type BestAlignment<'a> = dyn Fn(&Columns, &Columns) -> Option<Scored> + Sync + 'a;
+
 /// One (strand, offset) alignment: the query columns `lo..hi` face target columns `lo - offset..`.
 #[derive(Clone, Copy)]
 struct Placement {
@@ -327,7 +336,6 @@ pub fn compare(
         return Err(Error::Config(format!("motif '{}' has no columns", m.id)));
     }
     // Each target's columns, forward and reverse complement.
-    type Columns = Vec<[f64; 4]>;
     let prepared: Vec<(Columns, Columns)> = targets
         .iter()
         .map(|t| {
@@ -344,57 +352,46 @@ pub fn compare(
         .flat_map(|(f, r)| f.iter().chain(r).copied())
         .collect();
     for q in queries {
-        if opts.null == Null::Tomtom {
-            let qc = prepare(&q.probs, opts.metric);
-            let null = TomtomNull::new(&qc, &columns, opts);
-            let mut found: Vec<Match> = prepared
-                .par_iter()
-                .enumerate()
-                .filter_map(|(ti, (tf, tr))| {
-                    null.compare(&qc, tf, tr, opts)
-                        .map(|(score, similarity, p, alignment)| Match {
-                            target: ti,
-                            rank: 0,
-                            score,
-                            similarity,
-                            pvalue: Some(p),
-                            evalue: None,
-                            qvalue: None,
-                            alignment,
-                        })
-                })
-                .collect();
-            rank(&mut found, targets.len(), opts.top);
-            out.push(found);
-            continue;
-        }
-        // Each query's shuffles come from the seed and its id alone, so its matches do not
-        // depend on which other queries are compared.
-        let mut rng: Rng = rng::seeded(opts.seed ^ fnv1a(q.id.as_bytes()));
         let qc = prepare(&q.probs, opts.metric);
-        let perms: Vec<Vec<usize>> = (0..opts.shuffles)
-            .map(|_| {
-                let mut p: Vec<usize> = (0..qc.len()).collect();
-                rng::shuffle(&mut rng, &mut p);
-                p
-            })
-            .collect();
+        // One target's best alignment: (score, mean column similarity, p-value, alignment).
+        let best: Box<BestAlignment> = match opts.null {
+            Null::Tomtom => {
+                let null = TomtomNull::new(&qc, &columns, opts);
+                let qc = qc.clone();
+                Box::new(move |tf, tr| {
+                    null.compare(&qc, tf, tr, opts)
+                        .map(|(s, sim, p, al)| (s, sim, Some(p), al))
+                })
+            }
+            Null::Shuffled => {
+                // Each query's shuffles come from the seed and its id alone, so its matches do
+                // not depend on which other queries are compared.
+                let mut rng: Rng = rng::seeded(opts.seed ^ fnv1a(q.id.as_bytes()));
+                let perms: Vec<Vec<usize>> = (0..opts.shuffles)
+                    .map(|_| {
+                        let mut p: Vec<usize> = (0..qc.len()).collect();
+                        rng::shuffle(&mut rng, &mut p);
+                        p
+                    })
+                    .collect();
+                let qc = qc.clone();
+                Box::new(move |tf, tr| compare_pair(&qc, tf, tr, &perms, opts))
+            }
+        };
         let mut found: Vec<Match> = prepared
             .par_iter()
             .enumerate()
             .filter_map(|(ti, (tf, tr))| {
-                compare_pair(&qc, tf, tr, &perms, opts).map(
-                    |(score, similarity, pvalue, alignment)| Match {
-                        target: ti,
-                        rank: 0,
-                        score,
-                        similarity,
-                        pvalue,
-                        evalue: None,
-                        qvalue: None,
-                        alignment,
-                    },
-                )
+                best(tf, tr).map(|(score, similarity, pvalue, alignment)| Match {
+                    target: ti,
+                    rank: 0,
+                    score,
+                    similarity,
+                    pvalue,
+                    evalue: None,
+                    qvalue: None,
+                    alignment,
+                })
             })
             .collect();
         rank(&mut found, targets.len(), opts.top);
