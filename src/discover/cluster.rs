@@ -142,33 +142,104 @@ pub fn best_placement(x: &Snippet, y: &Snippet, min_overlap: f64) -> Placement {
     best
 }
 
+/// Candidates per seqlet for the fine similarity when there are more seqlets than this
+/// (TF-MoDISco's `nearest_neighbors_to_compute`).
+pub const CANDIDATES: usize = 500;
+
+/// Length of the k-mers of the coarse similarity.
+const KMER: usize = 4;
+
+/// A snippet's coarse embedding, which needs no alignment: for every k-mer of its sequence
+/// (the base of largest |actual contribution| at each position), counted with its reverse
+/// complement as one, the summed actual contribution over the k-mer's positions; unit length.
+fn embedding(s: &Snippet) -> Vec<f32> {
+    let mut v = vec![0.0f32; 1 << (2 * KMER)];
+    let base = |p: usize| -> (usize, f32) {
+        let c = &s.fwd[p * CH + 4..p * CH + 8];
+        let b = (0..4).fold(0, |m, b| if c[b].abs() > c[m].abs() { b } else { m });
+        (b, c.iter().sum())
+    };
+    let cols: Vec<(usize, f32)> = (0..s.len).map(base).collect();
+    for w in cols.windows(KMER) {
+        let (mut fwd, mut rev, mut weight) = (0usize, 0usize, 0.0f32);
+        for (i, &(b, c)) in w.iter().enumerate() {
+            fwd = fwd * 4 + b;
+            rev += (3 - b) << (2 * i);
+            weight += c;
+        }
+        v[fwd.min(rev)] += weight;
+    }
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if norm > 0.0 {
+        v.iter_mut().for_each(|x| *x /= norm);
+    }
+    v
+}
+
 /// Each snippet's `k` most similar others (similarity above 0), most similar first: the
-/// similarity of `i` and `j` is their best placement with the later one slid on the earlier.
+/// similarity of `i` and `j` is the best placement of the later on the earlier. With more than
+/// [`CANDIDATES`] others, only each one's [`CANDIDATES`] nearest by the cosine of their coarse
+/// embeddings are compared (as TF-MoDISco compares only the nearest by gapped k-mers).
 pub fn neighbours(snips: &[Snippet], k: usize, min_overlap: f64) -> Vec<Vec<(usize, f32)>> {
     let n = snips.len();
-    // Upper triangle, row by row, in parallel; the result does not depend on the thread count.
-    let rows: Vec<Vec<f32>> = (0..n)
+    let keep = |mut row: Vec<(usize, f32)>| {
+        row.retain(|&(_, s)| s > 0.0);
+        row.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        row.truncate(k);
+        row
+    };
+    // Rows in parallel; the result does not depend on the thread count.
+    if n <= CANDIDATES + 1 {
+        // Every pair, each once (the later slid on the earlier).
+        let upper: Vec<Vec<f32>> = (0..n)
+            .into_par_iter()
+            .map(|i| {
+                (i + 1..n)
+                    .map(|j| best_placement(&snips[j], &snips[i], min_overlap).similarity)
+                    .collect()
+            })
+            .collect();
+        let sim = |i: usize, j: usize| {
+            let (a, b) = if i < j { (i, j) } else { (j, i) };
+            upper[a][b - a - 1]
+        };
+        return (0..n)
+            .map(|i| keep((0..n).filter(|&j| j != i).map(|j| (j, sim(i, j))).collect()))
+            .collect();
+    }
+    coarse_candidates(snips, CANDIDATES)
+        .into_par_iter()
+        .enumerate()
+        .map(|(i, cands)| {
+            keep(
+                cands
+                    .into_iter()
+                    .map(|j| {
+                        (
+                            j,
+                            best_placement(&snips[j], &snips[i], min_overlap).similarity,
+                        )
+                    })
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
+/// Each snippet's `m` nearest others by the cosine of their coarse embeddings, nearest first.
+fn coarse_candidates(snips: &[Snippet], m: usize) -> Vec<Vec<usize>> {
+    let n = snips.len();
+    let emb: Vec<Vec<f32>> = snips.par_iter().map(embedding).collect();
+    (0..n)
         .into_par_iter()
         .map(|i| {
-            (i + 1..n)
-                .map(|j| best_placement(&snips[j], &snips[i], min_overlap).similarity)
-                .collect()
-        })
-        .collect();
-    let sim = |i: usize, j: usize| -> f32 {
-        let (a, b) = if i < j { (i, j) } else { (j, i) };
-        rows[a][b - a - 1]
-    };
-    (0..n)
-        .map(|i| {
-            let mut row: Vec<(usize, f32)> = (0..n)
+            let mut by: Vec<(usize, f32)> = (0..n)
                 .filter(|&j| j != i)
-                .map(|j| (j, sim(i, j)))
-                .filter(|&(_, s)| s > 0.0)
+                .map(|j| (j, emb[i].iter().zip(&emb[j]).map(|(a, b)| a * b).sum()))
                 .collect();
-            row.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-            row.truncate(k);
-            row
+            by.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+            by.truncate(m);
+            by.into_iter().map(|(j, _)| j).collect()
         })
         .collect()
 }
@@ -342,5 +413,64 @@ mod tests {
         add(3, 4, 0.1);
         let c = louvain(&adj);
         assert_eq!(c, [0, 0, 0, 0, 1, 1, 1, 1]);
+    }
+
+    /// Past [`CANDIDATES`] + 1 seqlets only coarse candidates are compared: two planted
+    /// motifs (either strand, anywhere) among 600 seqlets still find their own kind first.
+    #[test]
+    fn coarse_candidates_keep_each_motif_with_its_kind() {
+        let mut r = crate::rng::seeded(4);
+        let motifs = ["GATTACAGAT", "CCGCGGTCCG"];
+        let comp = |c: u8| match c {
+            b'A' => b'T',
+            b'C' => b'G',
+            b'G' => b'C',
+            _ => b'A',
+        };
+        let mut group = Vec::new();
+        let snips: Vec<Snippet> = (0..600)
+            .map(|i| {
+                let g = i % 2;
+                group.push(g);
+                let mut seq: Vec<u8> = (0..30)
+                    .map(|_| b"ACGT"[crate::rng::below(&mut r, 4)])
+                    .collect();
+                let at = crate::rng::below(&mut r, 15);
+                let m: Vec<u8> = if crate::rng::below(&mut r, 2) == 0 {
+                    motifs[g].bytes().collect()
+                } else {
+                    motifs[g].bytes().rev().map(comp).collect()
+                };
+                seq[at..at + 10].copy_from_slice(&m);
+                let mut hyp = vec![0.0f32; 30 * 4];
+                for (p, &c) in seq.iter().enumerate() {
+                    let b = b"ACGT".iter().position(|&x| x == c).unwrap();
+                    hyp[p * 4 + b] = if (at..at + 10).contains(&p) {
+                        1.0
+                    } else {
+                        0.05
+                    };
+                }
+                Snippet::new(&hyp, &hyp)
+            })
+            .collect();
+        // The coarse similarity alone ranks a seqlet's own kind first: its 299 others are nearly
+        // all among its 300 nearest (by chance, half would be).
+        let cands = coarse_candidates(&snips, 300);
+        let close: usize = cands
+            .iter()
+            .enumerate()
+            .map(|(i, c)| c.iter().filter(|&&j| group[j] == group[i]).count())
+            .sum();
+        assert!(close as f64 >= 0.95 * (600 * 299) as f64, "{close}");
+        let nn = neighbours(&snips, 20, 0.7);
+        let own: usize = nn
+            .iter()
+            .enumerate()
+            .map(|(i, row)| row.iter().filter(|(j, _)| group[*j] == group[i]).count())
+            .sum();
+        let all: usize = nn.iter().map(|row| row.len()).sum();
+        assert_eq!(all, 600 * 20);
+        assert!(own as f64 >= 0.99 * all as f64, "{own} of {all}");
     }
 }
