@@ -248,7 +248,8 @@ pub fn html(d: &Discovery, db: &[MemeMotif], matches: &[Vec<Match>], info: &Repo
             .get(i)
             .and_then(|ms| ms.first())
             .map(|b| (&db[b.target], b));
-        h.push_str(&filter_logo_svg(&pwm, best, &d.background));
+        // Drawn against a uniform background, so no column passes the 2-bit axis.
+        h.push_str(&filter_logo_svg(&pwm, best, &[0.25; 4]));
         h.push_str("</div>\n");
         if let Some(ms) = matches.get(i).filter(|ms| !ms.is_empty()) {
             h.push_str(
