@@ -310,12 +310,7 @@ fn pass(
             }
         }
         let (grads, residuals) = tape.backward_rescale(y, w, &pairs)?;
-        let g = grads
-            .get(xv)
-            .ok_or_else(|| Error::Config("the model's output does not depend on its input".into()))?
-            .view()
-            .into_dimensionality::<ndarray::Ix3>()
-            .map_err(|_| Error::shape("deeplift", "input multipliers are not [N, 4, L]"))?;
+        let g = crate::interpret::input_gradient(&grads, xv, "deeplift")?;
         for (m, span) in spans.iter().enumerate() {
             let mut dst = result[m].mult.index_axis_mut(Axis(0), ti);
             for p in span.clone() {

@@ -151,12 +151,7 @@ fn pass(
         }
         let loss = tape.weighted_sum(y, wfull)?;
         let grads = tape.backward(loss)?;
-        let g = grads
-            .get(xv)
-            .ok_or_else(|| Error::Config("the model's output does not depend on its input".into()))?
-            .view()
-            .into_dimensionality::<ndarray::Ix3>()
-            .map_err(|_| Error::shape("attribute", "input gradient is not [N, 4, L]"))?;
+        let g = crate::interpret::input_gradient(&grads, xv, "attribute")?;
         for (i, it) in items.iter().enumerate() {
             if w[i] == 0.0 {
                 continue;

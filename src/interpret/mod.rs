@@ -16,6 +16,25 @@ pub mod saliency;
 
 use ndarray::Axis;
 
+use crate::tensor::{Grads, Var};
+use crate::{Error, Result};
+
+/// The gradient (or DeepLIFT's multipliers) at the network input `x`, `[N, 4, L]`; an error
+/// naming `op` when the output does not depend on the input or the input is not one-hot
+/// sequence.
+pub(crate) fn input_gradient<'a>(
+    grads: &'a Grads,
+    x: Var,
+    op: &'static str,
+) -> Result<ndarray::ArrayView3<'a, f32>> {
+    grads
+        .get(x)
+        .ok_or_else(|| Error::Config("the model's output does not depend on its input".into()))?
+        .view()
+        .into_dimensionality::<ndarray::Ix3>()
+        .map_err(|_| Error::shape(op, "input gradient is not [N, 4, L]"))
+}
+
 /// Maps a gradient over an input the network saw back onto the original sequence: `item
 /// [4, len_item]` whose position `q` (in forward orientation) is original position `q + shift`,
 /// reversed and complemented when `reverse`. Only forward positions in `real` are sequence; the

@@ -150,12 +150,7 @@ fn run_items(
         }
         let loss = tape.weighted_sum(y, wfull)?;
         let grads = tape.backward(loss)?;
-        let g = grads
-            .get(xv)
-            .ok_or_else(|| Error::Config("the model's output does not depend on its input".into()))?
-            .view()
-            .into_dimensionality::<ndarray::Ix3>()
-            .map_err(|_| Error::shape("saliency", "input gradient is not [N, 4, L]"))?;
+        let g = crate::interpret::input_gradient(&grads, xv, "saliency")?;
         for (r, &i) in chosen.iter().enumerate() {
             if weights[ti][i] == 0.0 {
                 continue;
