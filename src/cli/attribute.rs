@@ -238,24 +238,6 @@ fn options(args: &Args) -> seqcnn::Result<Options> {
     })
 }
 
-/// The indices of the tasks named, or every task.
-fn tasks(model: &Model, names: &[String]) -> seqcnn::Result<Vec<usize>> {
-    if names.is_empty() {
-        return Ok((0..model.meta.tasks.len()).collect());
-    }
-    names
-        .iter()
-        .map(|t| {
-            model.meta.tasks.iter().position(|m| m == t).ok_or_else(|| {
-                seqcnn::Error::Config(format!(
-                    "--task {t}: the model has no such task (its tasks: {})",
-                    model.meta.tasks.join(", ")
-                ))
-            })
-        })
-        .collect()
-}
-
 /// The sequences of INPUT: records of a FASTA file or table, or BED intervals read from the
 /// genome (resized as `predict --genome` does), lazily.
 fn items<'a>(
@@ -496,7 +478,7 @@ fn attribute_cmd(args: &Args) -> Result<()> {
     let model = Model::load(&args.model)?;
     attribute::check_model(&model)?;
     let pres = Presentation::of(&model, args.strand)?;
-    let tasks = tasks(&model, &args.task)?;
+    let tasks = super::task_indices(&model, &args.task)?;
     let references = args
         .references_file
         .as_deref()

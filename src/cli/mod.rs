@@ -341,6 +341,24 @@ pub fn tasks(
         .collect()
 }
 
+/// The indices of the tasks `--task` names (every task when none is named), in the order named.
+pub fn task_indices(model: &seqcnn::model::Model, names: &[String]) -> seqcnn::Result<Vec<usize>> {
+    if names.is_empty() {
+        return Ok((0..model.meta.tasks.len()).collect());
+    }
+    names
+        .iter()
+        .map(|t| {
+            model.meta.tasks.iter().position(|m| m == t).ok_or_else(|| {
+                seqcnn::Error::Config(format!(
+                    "--task {t}: the model has no such task (its tasks: {})",
+                    model.meta.tasks.join(", ")
+                ))
+            })
+        })
+        .collect()
+}
+
 /// The largest count a user may give for records in memory at once (batch sizes, report rows,
 /// an image scale): far above any useful setting, far below what exhausts memory.
 pub const MAX_COUNT: usize = 1 << 20;

@@ -203,24 +203,6 @@ fn items<'a>(
     })))
 }
 
-/// The indices of the tasks to draw: `names`, or every task when empty.
-fn plot_tasks(model: &Model, names: &[String]) -> seqcnn::Result<Vec<usize>> {
-    if names.is_empty() {
-        return Ok((0..model.meta.tasks.len()).collect());
-    }
-    names
-        .iter()
-        .map(|t| {
-            model.meta.tasks.iter().position(|m| m == t).ok_or_else(|| {
-                seqcnn::Error::Config(format!(
-                    "--task {t}: the model has no such task (its tasks: {})",
-                    model.meta.tasks.join(", ")
-                ))
-            })
-        })
-        .collect()
-}
-
 /// Writes the mutation maps of one sequence into `dir`, with `base`'s options (wrap, zoom,
 /// scale) and the sequence's own position labels.
 fn plot(
@@ -268,7 +250,7 @@ fn mutate(args: &Args) -> Result<()> {
     } else {
         FastIsm::new(&model)?
     };
-    let tasks = plot_tasks(&model, &args.plot_task)?;
+    let tasks = super::task_indices(&model, &args.plot_task)?;
     let scale = args
         .plot_scale
         .unwrap_or_else(|| PlotScale::default_for(&model));

@@ -64,21 +64,7 @@ pub fn run(args: Args) -> Result<()> {
 fn saliency_cmd(args: &Args) -> Result<()> {
     let model = Model::load(&args.model)?;
     let pres = Presentation::of(&model, args.strand)?;
-    let tasks: Vec<usize> = if args.task.is_empty() {
-        (0..model.meta.tasks.len()).collect()
-    } else {
-        args.task
-            .iter()
-            .map(|t| {
-                model.meta.tasks.iter().position(|m| m == t).ok_or_else(|| {
-                    seqcnn::Error::Config(format!(
-                        "the model has no task '{t}' (its tasks: {})",
-                        model.meta.tasks.join(", ")
-                    ))
-                })
-            })
-            .collect::<seqcnn::Result<_>>()?
-    };
+    let tasks = super::task_indices(&model, &args.task)?;
     let names: Vec<&str> = tasks
         .iter()
         .map(|&t| model.meta.tasks[t].as_str())
