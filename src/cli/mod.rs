@@ -351,7 +351,7 @@ pub fn task_indices(model: &seqcnn::model::Model, names: &[String]) -> seqcnn::R
         .map(|t| {
             model.meta.tasks.iter().position(|m| m == t).ok_or_else(|| {
                 seqcnn::Error::Config(format!(
-                    "--task {t}: the model has no such task (its tasks: {})",
+                    "--task {t}: the model has no task '{t}' (its tasks: {})",
                     model.meta.tasks.join(", ")
                 ))
             })
