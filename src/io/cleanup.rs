@@ -41,7 +41,12 @@ fn lock() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
 
 /// Removes every registered path (files, or directories with their contents).
 fn remove_pending() {
-    for p in lock().iter() {
+    remove_paths(&lock());
+}
+
+/// Removes files, or directories with their contents.
+fn remove_paths(paths: &[PathBuf]) {
+    for p in paths {
         let _ = if p.is_dir() {
             std::fs::remove_dir_all(p)
         } else {
@@ -85,7 +90,14 @@ mod tests {
         }
         let (_a, _b) = (Pending::new(&a), Pending::new(&b));
         assert!(lock().contains(&a) && lock().contains(&b) && !lock().contains(&keep));
-        remove_pending();
+        // Only this test's registered paths: other tests running in this process register
+        // theirs too (bigWig spools), and removing those would break them.
+        let mine: Vec<PathBuf> = lock()
+            .iter()
+            .filter(|p| p.starts_with(dir.path()))
+            .cloned()
+            .collect();
+        remove_paths(&mine);
         assert!(!a.exists() && !b.exists() && keep.exists());
     }
 }
